@@ -1,0 +1,66 @@
+# brickyard: build, generate and test. `make test` is the one command that
+# runs every check CI runs; it installs what the tests need first.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := $(CURDIR)/.bin
+export PATH := $(BIN):$(PATH)
+
+# Fuzz targets as package:Target. `make test` runs each for FUZZTIME;
+# `make fuzz FUZZTIME=10m` runs them longer.
+FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp/path:FuzzParse
+FUZZTIME     ?= 10s
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: all build test deps lint generate golden check-generated unit fuzz fuzz-short bench clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/brickyard ./cmd/brickyard
+
+## test: everything CI checks, in order of cost.
+test: deps lint check-generated unit fuzz-short
+
+## deps: Debian packages and tools the tests need (idempotent; quick when present).
+deps:
+	@bash .ci/install-deps
+
+## lint: gofmt and go vet must be clean.
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.bin/*')); \
+	  if [[ -n "$$out" ]]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## generate: regenerate the protobuf Go code and the golden vectors.
+generate: $(BIN)/protoc-gen-go
+	@bash .ci/generate .
+	@echo "generated usp/uspmsg, usp/usprecord and usp/testdata/golden/*.bin"
+
+## check-generated: fail when committed generated files differ from a fresh generation.
+check-generated: $(BIN)/protoc-gen-go
+	@bash .ci/check-generated
+
+# protoc-gen-go at exactly the google.golang.org/protobuf version go.mod pins.
+$(BIN)/protoc-gen-go: go.mod go.sum
+	$(GO) build -o $@ google.golang.org/protobuf/cmd/protoc-gen-go
+
+## unit: all Go tests with the race detector.
+unit:
+	$(GO) test -race -count=1 ./...
+
+## fuzz-short / fuzz: every fuzz target for FUZZTIME each.
+fuzz-short fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+## bench: every benchmark, with allocations.
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+clean:
+	rm -rf $(BIN)
