@@ -56,9 +56,9 @@ func content(t testing.TB, c *Chip) []byte {
 }
 
 var modelGeometries = []Geometry{
-	{Size: 512 << 10, SectorSize: 4096, WriteUnit: 1, Erased: 0xFF},                                       // SPI NOR
-	{Size: 256 << 10, SectorSize: 1 << 17, WriteUnit: 8, Erased: 0xFF, Rewrite: RewriteForbid},           // MCU, big sectors
-	{Size: 64 << 10, SectorSize: 1024, WriteUnit: 4, Erased: 0x00, Endurance: 3},                           // erases to zero, wears out
+	{Size: 512 << 10, SectorSize: 4096, WriteUnit: 1, Erased: 0xFF},                                          // SPI NOR
+	{Size: 256 << 10, SectorSize: 1 << 17, WriteUnit: 8, Erased: 0xFF, Rewrite: RewriteForbid},               // MCU, big sectors
+	{Size: 64 << 10, SectorSize: 1024, WriteUnit: 4, Erased: 0x00, Endurance: 3},                             // erases to zero, wears out
 	{Size: 3 << 20, SectorSize: 64 << 10, WriteUnit: 16, Erased: 0xFF, Rewrite: RewriteForbid, Endurance: 0}, // several chunks
 }
 

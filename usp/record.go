@@ -34,15 +34,17 @@ var versionRE = regexp.MustCompile(`^1\.[0-9]+$`)
 //  1. size: a Record longer than MaxRecordSize is refused before it is
 //     decoded (7100);
 //  2. protobuf: bytes that do not parse as a Record (7100);
-//  3. version: "1.x" only (7104);
-//  4. from_id must be present, to_id must be LocalID (R-E2E.1) (7104);
-//  5. record_type must be set (R-ENC.3) (7104);
-//  6. payload_security must be PLAINTEXT outside an E2E session (7102);
-//  7. session_context is decoded and refused: brickyard does not do E2E
+//  3. session_context is decoded and refused: brickyard does not do E2E
 //     sessions (7106, answered with a DisconnectRecord);
+//  4. version: "1.x" only (7104);
+//  5. from_id must be present, to_id must be LocalID (R-E2E.1) (7104);
+//  6. record_type must be set (R-ENC.3) (7104);
+//  7. payload_security must be PLAINTEXT outside an E2E session (7102);
 //  8. no_session_context must carry a non-empty payload (R-E2E.26) (7104);
 //  9. the payload must parse as a Msg (7100) with a msg_id and exactly one
 //     member in its body oneofs (R-ENC.5) (7004).
+//
+// docs/usp.md states the same rules for users.
 type Codec struct {
 	LocalID       string // this endpoint's ID; Records to any other ID are refused
 	MaxRecordSize int    // inbound limit in bytes; 0 means DefaultMaxRecordSize
