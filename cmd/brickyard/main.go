@@ -1,0 +1,64 @@
+// Command brickyard runs a farm of simulated firmware devices: USP (TR-369)
+// agents with a TR-181 data model, emulated flash and bootloaders, and power-
+// loss faults, next to real boards on a serial/GPIO bench.
+//
+// Usage:
+//
+//	brickyard [--config FILE] [--log-level LEVEL] [--log-format FORMAT] COMMAND
+//
+// Commands:
+//
+//	version   print brickyard's version, Go version and platform (--json for machines)
+//	config    print the effective configuration and the source of each value (hidden)
+//	help      help about any command
+//
+// Configuration, from lowest to highest precedence: the default embedded from
+// configs/brickyard.yaml, the --config FILE, BRICKYARD_* environment variables
+// (BRICKYARD_LOG_LEVEL sets log.level), and flags (--log-level). Unknown keys,
+// wrong types and invalid values are errors that name their source.
+//
+// Logs go to standard error, command output to standard output. The exit
+// status is 0 on success and 1 on any error.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs brickyard with the command-line arguments args (without the
+// program name) and returns the exit status. It reads the process environment
+// for BRICKYARD_* variables but changes no global state.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if args == nil {
+		args = []string{} // cobra would read os.Args for nil
+	}
+	a := &app{stdout: stdout, stderr: stderr}
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if a.log != nil {
+		_ = a.log.Sync() // stderr may not support fsync; the logger is unbuffered
+	}
+	if err != nil {
+		for line := range strings.Lines(err.Error()) {
+			fmt.Fprintf(stderr, "brickyard: %s\n", strings.TrimSuffix(line, "\n"))
+		}
+		return 1
+	}
+	return 0
+}
