@@ -1,0 +1,166 @@
+package boards
+
+import (
+	"errors"
+	"fmt"
+
+	"brickyard/boards/image"
+	"brickyard/flash"
+)
+
+// Bootloader is the model of one bootloader and its updater. Implementations
+// hold configuration only and are shared by every board that uses them.
+// Each method's flash operations are those of the real code, in its order;
+// doc comments of the implementations list them.
+type Bootloader interface {
+	// Name is the model's name in board profiles ("uboot-ab", …).
+	Name() string
+	// Slots are the partitions that hold images, in the order TR-181's
+	// FirmwareImage rows list them.
+	Slots() []string
+	// Provision writes the factory state: img in the first slot, booted and
+	// confirmed, metadata initialised. It runs once per profile; devices
+	// start from a snapshot of its result.
+	Provision(b *Board, img *flash.Blob) error
+	// Write stores img in slot, as the download's flash writes. It refuses
+	// a slot that must not be written now (the running one on an A/B board).
+	Write(b *Board, slot string, img *flash.Blob) error
+	// Activate asks for slot to be booted, on trial, at the next boot.
+	Activate(b *Board, slot string) error
+	// Boot is one power-on or reset: the loader's decision and its writes.
+	// It clears b.Running first (a reset loses RAM) and sets it to the
+	// result when an image boots.
+	Boot(b *Board) (Boot, error)
+	// Confirm marks the running image good; the loader stops reverting it.
+	Confirm(b *Board) error
+}
+
+// Boot is what a boot ended in.
+type Boot struct {
+	Slot     string       // the partition booted; empty when bricked
+	Image    image.Header // the booted image's header
+	Trial    bool         // unconfirmed: unless Confirm runs, a later boot reverts it
+	FellBack bool         // the loader booted another slot than the one requested
+	Bricked  bool         // nothing bootable
+	Reason   string       // why it fell back or bricked, as the loader would log it
+}
+
+// Board is one device's hardware: a chip, its layout, the bootloader, the
+// trusted keys, and the board's one-time-programmable security counter.
+type Board struct {
+	ID              string // board profile name; images must carry it
+	Chip            *flash.Chip
+	Layout          Layout
+	Loader          Bootloader
+	Keys            *image.Keyring
+	SecurityCounter uint32 // OTP: survives power loss, only ever raised
+	Running         *Boot  // RAM: what the last Boot started, nil when off
+}
+
+// PowerCut loses power at once: the chip stops, RAM (Running) is gone.
+func (b *Board) PowerCut() {
+	b.Chip.CutNow()
+	b.Running = nil
+}
+
+// PowerOn restores power; the next step is Boot.
+func (b *Board) PowerOn() {
+	b.Chip.PowerOn()
+	b.Running = nil
+}
+
+// Clone copies the board with its chip shared copy-on-write.
+func (b *Board) Clone() *Board {
+	n := *b
+	n.Chip = b.Chip.Clone()
+	if b.Running != nil {
+		r := *b.Running
+		n.Running = &r
+	}
+	return &n
+}
+
+// Policy is what an image must meet to boot on this board now.
+func (b *Board) Policy() image.Policy {
+	return image.Policy{Board: b.ID, MinSecurityCounter: b.SecurityCounter}
+}
+
+// VerifySlot reads and verifies the image at the start of partition name.
+func (b *Board) VerifySlot(name string) (image.Header, error) {
+	p, ok := b.Layout.Get(name)
+	if !ok {
+		return image.Header{}, fmt.Errorf("no partition %q", name)
+	}
+	return image.Verify(partReader{b.Chip, p}, int64(p.Size), b.Keys, b.Policy())
+}
+
+// RaiseSecurityCounter raises the OTP counter to at least n.
+func (b *Board) RaiseSecurityCounter(n uint32) {
+	if n > b.SecurityCounter {
+		b.SecurityCounter = n
+	}
+}
+
+// WriteImage erases partition p and programs img into it, one sector at a
+// time (erase, then program), as updaters stream an image to flash. The
+// sectors past the image are erased too.
+func WriteImage(c *flash.Chip, p Partition, img *flash.Blob) error {
+	if img.Len() > p.Size {
+		return fmt.Errorf("image of %d bytes does not fit partition %q (%d bytes): %w", img.Len(), p.Name, p.Size, ErrTooLarge)
+	}
+	ss := c.Geometry().SectorSize
+	for off := 0; off < p.Size; off += ss {
+		if err := c.Erase(p.Offset + off); err != nil {
+			return err
+		}
+		if off >= img.Len() {
+			continue
+		}
+		n := min(ss, roundUp(img.Len()-off, c.Geometry().WriteUnit))
+		if err := c.ProgramBlob(p.Offset+off, img, off, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EraseRange erases every sector of p.
+func EraseRange(c *flash.Chip, p Partition) error {
+	for off := 0; off < p.Size; off += c.Geometry().SectorSize {
+		if err := c.Erase(p.Offset + off); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func roundUp(n, unit int) int { return (n + unit - 1) / unit * unit }
+
+// Errors bootloader models share.
+var (
+	ErrTooLarge    = errors.New("image larger than the slot")
+	ErrNoSuchSlot  = errors.New("no such slot")
+	ErrSlotRunning = errors.New("slot holds the running image")
+	ErrNotRunning  = errors.New("no image is running")
+	ErrNotTrial    = errors.New("the running image is not on trial")
+)
+
+// partReader reads a partition of a chip as an io.ReaderAt.
+type partReader struct {
+	c *flash.Chip
+	p Partition
+}
+
+func (r partReader) ReadAt(buf []byte, off int64) (int, error) {
+	if off < 0 || off >= int64(r.p.Size) {
+		return 0, fmt.Errorf("read at %d outside partition %q: %w", off, r.p.Name, flash.ErrOutOfRange)
+	}
+	n := min(len(buf), r.p.Size-int(off))
+	if err := r.c.Read(r.p.Offset+int(off), buf[:n]); err != nil {
+		return 0, err
+	}
+	if n < len(buf) {
+		return n, fmt.Errorf("read past the end of partition %q: %w", r.p.Name, flash.ErrOutOfRange)
+	}
+	return n, nil
+}
