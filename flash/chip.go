@@ -101,7 +101,7 @@ func (c *Chip) Clone() *Chip {
 // Snapshot returns the chip's content as a Blob, sharing its pages.
 func (c *Chip) Snapshot() *Blob {
 	c.freeze()
-	return &Blob{size: c.g.Size, chunks: append([]*chunk(nil), c.top...)}
+	return &Blob{size: c.g.Size, pad: c.g.Erased, chunks: append([]*chunk(nil), c.top...)}
 }
 
 func (c *Chip) freeze() {

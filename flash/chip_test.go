@@ -232,3 +232,37 @@ func TestProgramBlob_SharesPagesAndChunks(t *testing.T) {
 		t.Fatal("the shared image was written")
 	}
 }
+
+// A refused operation (ECC flash programming a written unit, a worn
+// sector) still takes the power when a cut is armed on it, and changes
+// nothing, torn or not.
+func TestCut_OnRefusedOperation(t *testing.T) {
+	mcu := nor
+	mcu.Rewrite = RewriteForbid
+	mcu.Endurance = 1
+	for _, mode := range []CutMode{CutBefore, CutAfter, CutTorn} {
+		c, _ := New(mcu, NewBlob(bytes.Repeat([]byte{0xF0}, 16), 0xFF))
+		_ = c.ArmCut(0, mode, rand.New(rand.NewPCG(1, 2)))
+		if err := c.Program(0, make([]byte, 8)); !errors.Is(err, ErrPowerLost) {
+			t.Fatalf("%v program: %v", mode, err)
+		}
+		c.PowerOn()
+		if got := content(t, c)[:8]; !bytes.Equal(got, bytes.Repeat([]byte{0xF0}, 8)) {
+			t.Fatalf("%v: refused program changed % x", mode, got)
+		}
+		_ = c.Erase(4096)
+		_ = c.ArmCut(c.Ops(), mode, rand.New(rand.NewPCG(1, 2)))
+		if err := c.Erase(4096); !errors.Is(err, ErrPowerLost) {
+			t.Fatalf("%v worn erase: %v", mode, err)
+		}
+	}
+}
+
+func TestBlob_ReadPastEndIsPadding(t *testing.T) {
+	b := NewBlob([]byte{1, 2, 3}, 0x00)
+	buf := bytes.Repeat([]byte{9}, 8)
+	b.ReadAt(buf, chunkSize-4)
+	if !bytes.Equal(buf, make([]byte, 8)) {
+		t.Fatalf("got % x", buf)
+	}
+}

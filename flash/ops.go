@@ -8,15 +8,15 @@ func (c *Chip) Program(addr int, data []byte) error {
 		return err
 	}
 	mode := c.begin(OpProgram, addr, len(data))
-	switch mode {
-	case CutBefore:
-		return c.powerLoss()
-	case CutTorn:
-		c.tornProgram(addr, data)
+	if mode == CutBefore {
 		return c.powerLoss()
 	}
 	if c.g.Rewrite == RewriteForbid && !c.isErased(addr, len(data)) {
 		return c.fail(mode, ErrNotErased)
+	}
+	if mode == CutTorn {
+		c.tornProgram(addr, data)
+		return c.powerLoss()
 	}
 	c.programBytes(addr, data)
 	if mode == CutAfter {
@@ -38,17 +38,17 @@ func (c *Chip) ProgramBlob(addr int, b *Blob, off, n int) error {
 		return &OpError{OpProgram, addr, n, ErrOutOfRange}
 	}
 	mode := c.begin(OpProgram, addr, n)
-	switch mode {
-	case CutBefore:
-		return c.powerLoss()
-	case CutTorn:
-		buf := make([]byte, n)
-		b.ReadAt(buf, off)
-		c.tornProgram(addr, buf)
+	if mode == CutBefore {
 		return c.powerLoss()
 	}
 	if c.g.Rewrite == RewriteForbid && !c.isErased(addr, n) {
 		return c.fail(mode, ErrNotErased)
+	}
+	if mode == CutTorn {
+		buf := make([]byte, n)
+		b.ReadAt(buf, off)
+		c.tornProgram(addr, buf)
+		return c.powerLoss()
 	}
 	erased := erasedPage(c.g.Erased)
 	for done := 0; done < n; {
@@ -108,11 +108,13 @@ func (c *Chip) Erase(addr int) error {
 	return nil
 }
 
-// fail reports err for the current operation; an armed CutAfter still
-// takes the power.
+// fail reports err for the current operation, which the chip refused and
+// which changed nothing. A cut armed for it still takes the power: the
+// caller sees ErrPowerLost, as it would from the same cut on an operation
+// that was accepted.
 func (c *Chip) fail(mode CutMode, err error) error {
-	if mode == CutAfter {
-		c.off, c.cut = true, cutPlan{}
+	if mode != 0 {
+		return c.powerLoss()
 	}
 	return &OpError{c.last.Kind, c.last.Addr, c.last.Len, err}
 }

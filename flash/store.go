@@ -66,6 +66,7 @@ func erasedChunk(v byte) *chunk {
 // same bytes.
 type Blob struct {
 	size   int
+	pad    byte
 	chunks []*chunk
 }
 
@@ -74,7 +75,7 @@ type Blob struct {
 // all-0x00 pages share the package's erased pages.
 func NewBlob(data []byte, pad byte) *Blob {
 	n := (len(data) + chunkSize - 1) / chunkSize
-	b := &Blob{size: len(data), chunks: make([]*chunk, n)}
+	b := &Blob{size: len(data), pad: pad, chunks: make([]*chunk, n)}
 	for ci := range b.chunks {
 		c := &chunk{frozen: true}
 		for pi := range c.pages {
@@ -103,19 +104,17 @@ func (b *Blob) Len() int { return b.size }
 // ReadAt copies the Blob's bytes from off into buf; bytes past the end read
 // as the padding.
 func (b *Blob) ReadAt(buf []byte, off int) {
-	for len(buf) > 0 {
-		p := b.page(off / PageSize)
-		n := copy(buf, p.b[off%PageSize:])
+	for len(buf) > 0 && off < len(b.chunks)*chunkSize {
+		n := copy(buf, b.page(off / PageSize).b[off%PageSize:])
 		buf, off = buf[n:], off+n
+	}
+	for i := range buf {
+		buf[i] = b.pad
 	}
 }
 
-func (b *Blob) page(i int) *page {
-	if i/chunkPages >= len(b.chunks) {
-		return erasedPageFF
-	}
-	return b.chunks[i/chunkPages].pages[i%chunkPages]
-}
+// page returns page i, which must lie inside the Blob's chunks.
+func (b *Blob) page(i int) *page { return b.chunks[i/chunkPages].pages[i%chunkPages] }
 
 func dedupErased(p *page) *page {
 	for _, e := range []*page{erasedPageFF, erasedPage00} {
