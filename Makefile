@@ -8,7 +8,8 @@ export PATH := $(BIN):$(PATH)
 # Fuzz targets as package:Target. `make test` runs each for FUZZTIME;
 # `make fuzz FUZZTIME=10m` runs them longer.
 FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp/path:FuzzParse \
-                ./boards/image:FuzzParseHeader ./boards/image:FuzzVerify
+                ./boards/image:FuzzParseHeader ./boards/image:FuzzVerify \
+                ./boards/espota:FuzzParseOtadata
 FUZZTIME     ?= 10s
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)

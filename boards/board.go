@@ -164,3 +164,30 @@ func (r partReader) ReadAt(buf []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
+
+// Provision makes a factory-fresh board: a blank chip of geometry g, the
+// loader's factory state with img in its first slot, booted once and
+// running. Fleets provision once per profile and clone the result.
+func Provision(id string, g flash.Geometry, layout Layout, l Bootloader, keys *image.Keyring, img *flash.Blob) (*Board, error) {
+	if err := layout.Validate(g.Size, g.SectorSize); err != nil {
+		return nil, err
+	}
+	c, err := flash.New(g, nil)
+	if err != nil {
+		return nil, err
+	}
+	b := &Board{ID: id, Chip: c, Layout: layout, Loader: l, Keys: keys}
+	if err := l.Provision(b, img); err != nil {
+		return nil, fmt.Errorf("provision %s: %w", id, err)
+	}
+	r, err := l.Boot(b)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("provision %s: first boot: %w", id, err)
+	case r.Bricked:
+		return nil, fmt.Errorf("provision %s: first boot bricked: %s", id, r.Reason)
+	case r.Trial:
+		return nil, fmt.Errorf("provision %s: first boot is a trial boot of %s", id, r.Slot)
+	}
+	return b, nil
+}

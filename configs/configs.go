@@ -21,3 +21,13 @@ var defaultYAML []byte
 // Default returns the embedded default configuration (YAML). The caller owns
 // the returned slice.
 func Default() []byte { return bytes.Clone(defaultYAML) }
+
+// BoardsName is the file name of the built-in board profiles.
+const BoardsName = "boards.yaml"
+
+//go:embed boards.yaml
+var boardsYAML []byte
+
+// Boards returns the built-in board profiles (YAML, read by
+// brickyard/boards/profile). The caller owns the returned slice.
+func Boards() []byte { return bytes.Clone(boardsYAML) }

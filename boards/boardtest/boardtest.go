@@ -54,26 +54,7 @@ func Image(s Spec) []byte {
 // Blob packs a signed image as a flash blob padded with erased.
 func Blob(s Spec, erased byte) *flash.Blob { return flash.NewBlob(Image(s), erased) }
 
-// Board makes a provisioned board: a blank chip, the layout, the loader's
-// factory state with factory installed, booted once and running.
+// Board makes a provisioned board trusting Keyring (see boards.Provision).
 func Board(id string, g flash.Geometry, layout boards.Layout, l boards.Bootloader, factory *flash.Blob) (*boards.Board, error) {
-	if err := layout.Validate(g.Size, g.SectorSize); err != nil {
-		return nil, err
-	}
-	c, err := flash.New(g, nil)
-	if err != nil {
-		return nil, err
-	}
-	b := &boards.Board{ID: id, Chip: c, Layout: layout, Loader: l, Keys: Keyring()}
-	if err := l.Provision(b, factory); err != nil {
-		return nil, fmt.Errorf("provision: %w", err)
-	}
-	r, err := l.Boot(b)
-	if err != nil {
-		return nil, fmt.Errorf("first boot: %w", err)
-	}
-	if r.Bricked || r.Trial {
-		return nil, fmt.Errorf("first boot: %+v", r)
-	}
-	return b, nil
+	return boards.Provision(id, g, layout, l, Keyring(), factory)
 }

@@ -71,11 +71,15 @@ type Result struct {
 	BrickPoints []Point `json:"brick_points"`
 }
 
-// Phase is a step of the update and the operations it performs.
+// Phase is a step of the update, the operations it performs, and what the
+// cuts at those operations led to.
 type Phase struct {
-	Name  string `json:"name"`
-	First int    `json:"first_op"`
-	Ops   int    `json:"ops"`
+	Name       string `json:"name"`
+	First      int    `json:"first_op"`
+	Ops        int    `json:"ops"`
+	Updated    int    `json:"updated"`
+	RolledBack int    `json:"rolled_back"`
+	Bricked    int    `json:"bricked"`
 }
 
 // Run performs the sweep.
@@ -126,15 +130,19 @@ func Run(cfg Config) (Result, error) {
 		b.PowerOn()
 		out, why := settle(b, oldV, newV, cfg.MaxBoots)
 		res.Cuts++
+		ph := &res.Phases[phaseOf(phases, k)]
 		switch out {
 		case Updated:
 			res.Updated++
+			ph.Updated++
 		case RolledBack:
 			res.RolledBack++
+			ph.RolledBack++
 		default:
 			res.Bricked++
+			ph.Bricked++
 			part, _ := b.Layout.At(op.Addr)
-			res.BrickPoints = append(res.BrickPoints, Point{Op: k, Phase: phaseOf(phases, k), Kind: op.Kind.String(),
+			res.BrickPoints = append(res.BrickPoints, Point{Op: k, Phase: ph.Name, Kind: op.Kind.String(),
 				Addr: op.Addr, Len: op.Len, Partition: part.Name, Reason: why})
 		}
 	}
@@ -214,13 +222,14 @@ func settle(b *boards.Board, oldV, newV image.Version, maxBoots int) (outcome, r
 	return Bricked, fmt.Sprintf("no stable boot within %d boots", maxBoots)
 }
 
-func phaseOf(phases []Phase, op int) string {
-	for _, p := range phases {
+// phaseOf is the index of the phase holding operation op.
+func phaseOf(phases []Phase, op int) int {
+	for i, p := range phases {
 		if op >= p.First && op < p.First+p.Ops {
-			return p.Name
+			return i
 		}
 	}
-	return ""
+	return len(phases) - 1
 }
 
 // blobReader reads a Blob as an io.ReaderAt.

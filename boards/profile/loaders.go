@@ -1,0 +1,24 @@
+package profile
+
+import (
+	"brickyard/boards"
+	"brickyard/boards/espota"
+	"brickyard/boards/single"
+)
+
+// Loaders returns the bootloader models profiles may name.
+func Loaders() map[string]LoaderFactory {
+	return map[string]LoaderFactory{
+		"single-bank": func(decode func(any) error) (boards.Bootloader, error) {
+			var none struct{}
+			return single.Loader{}, decode(&none)
+		},
+		"esp-ota": func(decode func(any) error) (boards.Bootloader, error) {
+			var o espota.Options
+			if err := decode(&o); err != nil {
+				return nil, err
+			}
+			return espota.New(o)
+		},
+	}
+}
