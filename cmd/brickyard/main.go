@@ -9,6 +9,9 @@
 // Commands:
 //
 //	version   print brickyard's version, Go version and platform (--json for machines)
+//	boards    list the board profiles (flash chip, partitions, bootloader)
+//	sweep     cut power at every flash operation of an update; count the outcomes
+//	image     keygen, pack and inspect signed firmware images
 //	config    print the effective configuration and the source of each value (hidden)
 //	help      help about any command
 //

@@ -47,6 +47,9 @@ func newRootCmd(a *app) *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(a),
 		newConfigCmd(a),
+		newBoardsCmd(a),
+		newSweepCmd(a),
+		newImageCmd(a),
 	)
 	return root
 }

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"brickyard/boards/image"
+
+	"github.com/spf13/cobra"
+)
+
+// The file names keygen writes in its --out directory.
+const (
+	privateKeyFile = "image.key.pem"
+	publicKeyFile  = "image.pub.pem"
+)
+
+func newImageKeygenCmd(_ *app) *cobra.Command {
+	var (
+		dir   string
+		force bool
+	)
+	cmd := &cobra.Command{
+		Use:   "keygen --out DIR",
+		Short: "Make an Ed25519 signing key pair: DIR/image.key.pem and DIR/image.pub.pem",
+		Long: "keygen makes a new Ed25519 key pair from the system's random source and writes\n" +
+			"DIR/" + privateKeyFile + " (PKCS#8, mode 0600; keep it out of the repository) and\n" +
+			"DIR/" + publicKeyFile + " (PKIX, for the boards' keyrings and image inspect --pubkey).\n" +
+			"It creates DIR if needed, refuses to replace existing key files unless --force,\n" +
+			"and prints the key id images signed with the key will carry.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				return errors.New("--out: expected a directory name; got an empty string")
+			}
+			priv, pub := filepath.Join(dir, privateKeyFile), filepath.Join(dir, publicKeyFile)
+			if !force {
+				for _, p := range []string{priv, pub} {
+					if _, err := os.Lstat(p); err == nil {
+						return fmt.Errorf("--out: %s already exists; use --force to replace it", p)
+					} else if !errors.Is(err, fs.ErrNotExist) {
+						return fmt.Errorf("--out: %w", err)
+					}
+				}
+			}
+			pubKey, privKey, err := image.GenerateKey(rand.Reader)
+			if err != nil {
+				return err
+			}
+			privPEM, err := image.MarshalPrivateKeyPEM(privKey)
+			if err != nil {
+				return err
+			}
+			pubPEM, err := image.MarshalPublicKeyPEM(pubKey)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
+			if err := writeNewFile(priv, privPEM, 0o600, force); err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
+			if err := writeNewFile(pub, pubPEM, 0o644, force); err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "key id %x: wrote %s and %s\n", image.KeyID(pubKey), priv, pub)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&dir, "out", "", "write the key files into `DIR` (created if missing)")
+	cmd.Flags().BoolVar(&force, "force", false, "replace existing key files")
+	_ = cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+// writeNewFile writes data to a file created afresh with mode perm. With
+// replace, an existing file is removed first, so that it cannot keep wider
+// permissions (or be a symbolic link that redirects the write); without, an
+// existing file is an error.
+func writeNewFile(path string, data []byte, perm os.FileMode, replace bool) error {
+	if replace {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"brickyard/boards/image"
+	"brickyard/boards/profile"
+	"brickyard/boards/sweep"
+	"brickyard/flash"
+)
+
+func newSweepCmd(a *app) *cobra.Command {
+	var (
+		board, file, format string
+		torn                bool
+		seed                uint64
+		payload             string
+	)
+	cmd := &cobra.Command{
+		Use:   "sweep --board NAME",
+		Short: "Cut power at every flash operation of an update and count updated, rolled back and bricked",
+		Long: "sweep runs one complete update of a board (write the new image, activate it, trial\n" +
+			"boot, confirm, boot) to count its flash operations, then for every operation k\n" +
+			"starts again from the factory state, cuts power at k (before it, or torn part-way\n" +
+			"with --torn), powers on, boots until the board is stable, and classifies the\n" +
+			"result. The same --seed gives the same result, byte for byte.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "table" && format != "json" {
+				return fmt.Errorf("--format %q: want table or json", format)
+			}
+			size, err := profile.ParseSize(payload)
+			if err != nil {
+				return fmt.Errorf("--payload-size: %w", err)
+			}
+			set, err := loadProfiles(file)
+			if err != nil {
+				return err
+			}
+			p, err := set.Get(board)
+			if err != nil {
+				return fmt.Errorf("--board: %w", err)
+			}
+			res, err := runSweep(p, int(size), torn, seed)
+			if err != nil {
+				return err
+			}
+			a.log.Debug("sweep done", zap.String("board", board), zap.Int("ops", res.Ops), zap.Int("bricked", res.Bricked))
+			if format == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(res)
+			}
+			return printSweep(cmd.OutOrStdout(), res)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&board, "board", "", "board profile `NAME` (see brickyard boards)")
+	f.StringVar(&file, "boards", "", "also read board profiles from `FILE`")
+	f.BoolVar(&torn, "torn", false, "tear the cut operation part-way instead of cutting before it")
+	f.Uint64Var(&seed, "seed", 1, "seed of the torn bits and of the signing key")
+	f.StringVar(&format, "format", "table", "output `format`: table or json")
+	f.StringVar(&payload, "payload-size", "64KiB", "payload `SIZE` of the two test images")
+	_ = cmd.MarkFlagRequired("board")
+	return cmd
+}
+
+// runSweep signs an old (1.0.0) and a new (2.0.0) image with a key derived
+// from seed, provisions the board with the old one and sweeps the update.
+func runSweep(p profile.Profile, payload int, torn bool, seed uint64) (sweep.Result, error) {
+	keySeed := sha256.Sum256(fmt.Appendf(nil, "brickyard sweep key %d", seed))
+	key := ed25519.NewKeyFromSeed(keySeed[:])
+	keys := image.NewKeyring(key.Public().(ed25519.PublicKey))
+	mk := func(version string) (*flash.Blob, error) {
+		v, err := image.ParseVersion(version)
+		if err != nil {
+			return nil, err
+		}
+		body := make([]byte, payload)
+		for i := range body {
+			body[i] = byte(i*7) ^ v.Major
+		}
+		raw, err := image.Pack(key, image.Header{Version: v, BoardID: p.Name}, body)
+		if err != nil {
+			return nil, err
+		}
+		if len(raw) > p.SlotSize() {
+			return nil, fmt.Errorf("--payload-size: a %d-byte image does not fit the %d-byte slots of %s", len(raw), p.SlotSize(), p.Name)
+		}
+		return flash.NewBlob(raw, p.Flash.Erased), nil
+	}
+	oldImg, err := mk("1.0.0")
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	newImg, err := mk("2.0.0")
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	b, err := p.Provision(keys, oldImg)
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	return sweep.Run(sweep.Config{Factory: b, Update: newImg, Torn: torn, Seed: seed})
+}
+
+func printSweep(out io.Writer, r sweep.Result) error {
+	cut := "before the operation"
+	if r.Torn {
+		cut = fmt.Sprintf("torn part-way (seed %d)", r.Seed)
+	}
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(out, "board %s (%s), cut %s\n\n", r.Board, r.Bootloader, cut)
+	fmt.Fprintln(w, "phase\tcuts\tupdated\trolled back\tbricked\t")
+	for _, ph := range r.Phases {
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t\n", ph.Name, ph.Ops, ph.Updated, ph.RolledBack, ph.Bricked)
+	}
+	fmt.Fprintf(w, "total\t%d\t%d\t%d\t%d\t\n", r.Cuts, r.Updated, r.RolledBack, r.Bricked)
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if len(r.BrickPoints) == 0 {
+		return nil
+	}
+	fmt.Fprintln(out, "\nbrick points:")
+	w = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "OP\tPHASE\tOPERATION\tPARTITION\tREASON")
+	for i, bp := range r.BrickPoints {
+		if i == 20 {
+			fmt.Fprintf(w, "…\t%d more (--format json lists all)\n", len(r.BrickPoints)-20)
+			break
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s 0x%x+%d\t%s\t%s\n", bp.Op, bp.Phase, bp.Kind, bp.Addr, bp.Len, bp.Partition, bp.Reason)
+	}
+	return w.Flush()
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSweep_JSONIsDeterministicAndCountsAddUp(t *testing.T) {
+	args := []string{"sweep", "--board", "single-nor", "--torn", "--seed", "5", "--format", "json", "--payload-size", "16KiB"}
+	out1, errOut, code := runBrickyard(t, nil, args...)
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	out2, _, _ := runBrickyard(t, nil, args...)
+	if out1 != out2 {
+		t.Fatal("the same seed gave different JSON")
+	}
+	var res struct {
+		Board       string            `json:"board"`
+		Torn        bool              `json:"torn"`
+		Ops         int               `json:"ops"`
+		Cuts        int               `json:"cuts"`
+		Updated     int               `json:"updated"`
+		RolledBack  int               `json:"rolled_back"`
+		Bricked     int               `json:"bricked"`
+		BrickPoints []json.RawMessage `json:"brick_points"`
+	}
+	if err := json.Unmarshal([]byte(out1), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Board != "single-nor" || !res.Torn || res.Cuts != res.Ops || res.Updated+res.RolledBack+res.Bricked != res.Cuts ||
+		res.Bricked == 0 || len(res.BrickPoints) != res.Bricked {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+func TestSweep_Table(t *testing.T) {
+	out, errOut, code := runBrickyard(t, nil, "sweep", "--board", "single-nor", "--payload-size", "8KiB")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	for _, want := range []string{"single-nor (single-bank)", "phase", "write", "total", "rolled back", "bricked", "brick points:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSweep_BadInput(t *testing.T) {
+	badBoards := filepath.Join(t.TempDir(), "boards.yaml")
+	if err := os.WriteFile(badBoards, []byte("boards:\n  x:\n    bootloader: nope\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sweep"}, `"board" not set`},
+		{[]string{"sweep", "--board", "nosuch"}, `unknown board "nosuch" (known: `},
+		{[]string{"sweep", "--board", "single-nor", "--format", "xml"}, "--format"},
+		{[]string{"sweep", "--board", "single-nor", "--payload-size", "lots"}, "--payload-size"},
+		{[]string{"sweep", "--board", "single-nor", "--payload-size", "4MiB"}, "does not fit"},
+		{[]string{"sweep", "--board", "single-nor", "--boards", badBoards}, badBoards},
+		{[]string{"sweep", "--board", "single-nor", "--boards", "/nonexistent/b.yaml"}, "--boards"},
+	}
+	for _, tt := range tests {
+		_, errOut, code := runBrickyard(t, nil, tt.args...)
+		if code == 0 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: code %d, stderr %q, want it to contain %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+func TestBoards_ListsBuiltinProfiles(t *testing.T) {
+	out, errOut, code := runBrickyard(t, nil, "boards")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "single-nor") || !strings.Contains(out, "single-bank") {
+		t.Fatalf("boards output:\n%s", out)
+	}
+}
