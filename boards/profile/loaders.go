@@ -4,6 +4,7 @@ import (
 	"brickyard/boards"
 	"brickyard/boards/espota"
 	"brickyard/boards/single"
+	"brickyard/boards/uboot"
 )
 
 // Loaders returns the bootloader models profiles may name.
@@ -19,6 +20,13 @@ func Loaders() map[string]LoaderFactory {
 				return nil, err
 			}
 			return espota.New(o)
+		},
+		"uboot-ab": func(decode func(any) error) (boards.Bootloader, error) {
+			var o uboot.Options
+			if err := decode(&o); err != nil {
+				return nil, err
+			}
+			return uboot.New(o)
 		},
 	}
 }

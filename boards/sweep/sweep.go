@@ -107,11 +107,11 @@ func Run(cfg Config) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("sweep: the uninterrupted update failed: %w", err)
 	}
+	res.Phases = phases
+	res.Ops = int(dry.Chip.Ops() - base) // the update's operations, not the settling boots'
 	if out, why := settle(dry, oldV, newV, cfg.MaxBoots); out != Updated {
 		return res, fmt.Errorf("sweep: the uninterrupted update ended %s: %s", out, why)
 	}
-	res.Phases = phases
-	res.Ops = int(dry.Chip.Ops() - base)
 
 	mode := flash.CutBefore
 	if cfg.Torn {
