@@ -9,7 +9,8 @@ export PATH := $(BIN):$(PATH)
 # `make fuzz FUZZTIME=10m` runs them longer.
 FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp/path:FuzzParse \
                 ./boards/image:FuzzParseHeader ./boards/image:FuzzVerify \
-                ./boards/espota:FuzzParseOtadata ./boards/uboot:FuzzParseEnv
+                ./boards/espota:FuzzParseOtadata ./boards/uboot:FuzzParseEnv \
+                ./boards/mcuboot:FuzzDecodeTrailer
 FUZZTIME     ?= 10s
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)

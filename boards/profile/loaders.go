@@ -3,6 +3,7 @@ package profile
 import (
 	"brickyard/boards"
 	"brickyard/boards/espota"
+	"brickyard/boards/mcuboot"
 	"brickyard/boards/single"
 	"brickyard/boards/uboot"
 )
@@ -20,6 +21,13 @@ func Loaders() map[string]LoaderFactory {
 				return nil, err
 			}
 			return espota.New(o)
+		},
+		"mcuboot-swap": func(decode func(any) error) (boards.Bootloader, error) {
+			var o mcuboot.Options
+			if err := decode(&o); err != nil {
+				return nil, err
+			}
+			return mcuboot.New(o)
 		},
 		"uboot-ab": func(decode func(any) error) (boards.Bootloader, error) {
 			var o uboot.Options

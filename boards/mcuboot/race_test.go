@@ -1,0 +1,5 @@
+//go:build race
+
+package mcuboot
+
+const raceEnabled = true
