@@ -36,11 +36,21 @@ func TestBuiltinProfiles_ProvisionAndUpdate(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		res, err := sweep.Run(sweep.Config{Factory: b, Update: boardtest.Blob(boardtest.Spec{Board: name, Version: "2.0.0", PayloadSize: payload}, p.Flash.Erased)})
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+		for _, torn := range []bool{false, true} {
+			res, err := sweep.Run(sweep.Config{Factory: b, Torn: torn, Seed: 11,
+				Update: boardtest.Blob(boardtest.Spec{Board: name, Version: "2.0.0", PayloadSize: payload}, p.Flash.Erased)})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			t.Logf("%s (%s) torn=%v: %d ops, %d updated, %d rolled back, %d bricked", name, p.Loader.Name(), torn, res.Ops, res.Updated, res.RolledBack, res.Bricked)
+			// Every loader with a fallback survives every cut; the single bank
+			// is the control group and must brick somewhere.
+			if fallback := p.Loader.Name() != "single-bank"; fallback && res.Bricked != 0 {
+				t.Errorf("%s torn=%v: %d cuts bricked the board: %+v", name, torn, res.Bricked, res.BrickPoints)
+			} else if !fallback && res.Bricked == 0 {
+				t.Errorf("%s torn=%v: no cut bricked a single-bank board", name, torn)
+			}
 		}
-		t.Logf("%s (%s): %d ops, %d updated, %d rolled back, %d bricked", name, p.Loader.Name(), res.Ops, res.Updated, res.RolledBack, res.Bricked)
 	}
 }
 
