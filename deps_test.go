@@ -1,7 +1,11 @@
 package brickyard_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -20,6 +24,8 @@ var rules = []rule{
 	{prefix: "brickyard/boards", allowed: []string{"brickyard/flash"}, pure: true},
 	{prefix: "brickyard/boards/bench", allowed: []string{"brickyard/boards", "brickyard/flash"}},
 	{prefix: "brickyard/usp", pure: true},
+	{prefix: "brickyard/usp/uspmsg"},    // generated: the protobuf runtime's own imports
+	{prefix: "brickyard/usp/usprecord"}, // generated
 	{prefix: "brickyard/mtp", allowed: []string{"brickyard/usp"}},
 	{prefix: "brickyard/sim", allowed: []string{"brickyard/boards", "brickyard/flash", "brickyard/usp", "brickyard/mtp$"}},
 	{prefix: "brickyard/scenarios", allowed: []string{"brickyard/sim", "brickyard/mtp", "brickyard/usp", "brickyard/boards", "brickyard/flash"}},
@@ -27,9 +33,12 @@ var rules = []rule{
 	{prefix: "brickyard/cmd", allowed: []string{"brickyard/"}},
 }
 
-// Standard packages a pure core must not import directly: it does no I/O,
-// owns no goroutines that talk to the world, reads no clock through them.
-var impure = []string{"net", "net/http", "os/exec", "os/signal", "syscall"}
+// Standard packages a pure core must not import directly: it does no I/O
+// and coordinates no goroutines.
+var impure = []string{"net", "net/http", "os", "os/exec", "os/signal", "syscall", "log", "sync", "io/ioutil"}
+
+// Clock reads a pure core must not make: time comes in as an argument.
+var clockReads = []string{"Now", "Since", "Until", "Sleep", "After", "AfterFunc", "Tick", "NewTimer", "NewTicker"}
 
 func ruleFor(pkg string) *rule {
 	var best *rule
@@ -61,13 +70,14 @@ func allowedDep(r *rule, dep string) bool {
 }
 
 func TestDependencyDirection(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}|{{join .Deps \" \"}}|{{join .Imports \" \"}}", "./...").Output()
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}|{{join .Deps \" \"}}|{{join .Imports \" \"}}|{{.Dir}}|{{join .GoFiles \" \"}}", "./...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		parts := strings.Split(line, "|")
 		pkg, deps, imports := parts[0], strings.Fields(parts[1]), strings.Fields(parts[2])
+		dir, files := parts[3], strings.Fields(parts[4])
 		if pkg == "brickyard" {
 			continue
 		}
@@ -89,6 +99,44 @@ func TestDependencyDirection(t *testing.T) {
 					}
 				}
 			}
+			for _, f := range files {
+				checkPureSource(t, pkg, filepath.Join(dir, f))
+			}
 		}
 	}
+}
+
+// checkPureSource fails on a go statement or a wall-clock read in a pure
+// core's source file.
+func checkPureSource(t *testing.T, pkg, file string) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, file, nil, 0)
+	if err != nil {
+		t.Errorf("%s: %v", file, err)
+		return
+	}
+	timeName := ""
+	for _, imp := range f.Imports {
+		if imp.Path.Value == `"time"` {
+			timeName = "time"
+			if imp.Name != nil {
+				timeName = imp.Name.Name
+			}
+		}
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.GoStmt:
+			t.Errorf("%s: %s is a pure core but starts a goroutine", fset.Position(n.Pos()), pkg)
+		case *ast.SelectorExpr:
+			if id, ok := n.X.(*ast.Ident); ok && timeName != "" && id.Name == timeName {
+				for _, bad := range clockReads {
+					if n.Sel.Name == bad {
+						t.Errorf("%s: %s is a pure core but calls time.%s (take the time as an argument)", fset.Position(n.Pos()), pkg, bad)
+					}
+				}
+			}
+		}
+		return true
+	})
 }
