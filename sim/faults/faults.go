@@ -1,0 +1,231 @@
+// Package faults is the fault plan of a fleet run: which devices lose power
+// during a download, during the install's flash writes, during the trial
+// boot or at some uptime; which run an application that fails its health
+// check; which suffer network drops, delays and partitions; which get slow,
+// truncated or corrupt downloads.
+//
+// A plan is a list of rules; each picks devices (a share of the fleet, or
+// named devices, optionally of one board or wave) and says what happens to
+// them. Assign turns a plan into each device's faults, deterministically
+// from a seed: the same plan, fleet and seed give the same devices the same
+// faults. A share selects exactly round(share × eligible devices) of them.
+//
+// The package is pure: no goroutines, no clock, no I/O.
+package faults
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// Kind is what a rule does to the devices it picks.
+type Kind string
+
+const (
+	PowerDuringDownload Kind = "power-during-download" // power lost while the image is downloading
+	PowerDuringInstall  Kind = "power-during-install"  // power lost at one of the install's flash operations
+	PowerDuringTrial    Kind = "power-during-trial"    // power lost during the new image's trial boot
+	PowerAtUptime       Kind = "power-at-uptime"       // power lost once the device has been up for a while
+	HealthFail          Kind = "health-fail"           // the new image's application fails its health check
+	NetDrop             Kind = "net-drop"              // a share of Records lost during a window
+	NetDelay            Kind = "net-delay"             // Records delayed during a window
+	NetPartition        Kind = "net-partition"         // no connectivity during a window
+	DownloadSlow        Kind = "download-slow"         // downloads at a limited rate
+	DownloadTruncated   Kind = "download-truncated"    // downloads end early
+	DownloadCorrupt     Kind = "download-corrupt"      // downloads arrive with a flipped byte
+)
+
+var kinds = []Kind{PowerDuringDownload, PowerDuringInstall, PowerDuringTrial, PowerAtUptime, HealthFail,
+	NetDrop, NetDelay, NetPartition, DownloadSlow, DownloadTruncated, DownloadCorrupt}
+
+// Rule picks devices and gives them one fault.
+type Rule struct {
+	Kind    Kind     `yaml:"kind"`
+	Share   float64  `yaml:"share"`   // fraction of the eligible devices, 0..1
+	Devices []string `yaml:"devices"` // or these endpoint IDs (then Share is ignored)
+	Board   string   `yaml:"board"`   // only devices of this board profile
+	Wave    int      `yaml:"wave"`    // only devices of this wave (0: any)
+
+	Torn bool `yaml:"torn"` // power cuts: tear the flash operation instead of cutting before it
+
+	// Windows (network faults) and uptimes (power-at-uptime): an interval
+	// after the run (or the device) starts; the fault lands at a uniformly
+	// drawn point of [After, After+Within] for power, and lasts Duration for
+	// network windows.
+	After    time.Duration `yaml:"after"`
+	Within   time.Duration `yaml:"within"`
+	Duration time.Duration `yaml:"duration"`
+
+	Drop  float64       `yaml:"drop"`  // net-drop: probability a Record is lost
+	Delay time.Duration `yaml:"delay"` // net-delay: added latency
+
+	Rate int `yaml:"rate"` // download-slow: bytes per second
+}
+
+// Validate reports the first thing wrong with r.
+func (r Rule) Validate() error {
+	if !slices.Contains(kinds, r.Kind) {
+		return fmt.Errorf("fault kind %q: want one of %v", r.Kind, kinds)
+	}
+	switch {
+	case len(r.Devices) == 0 && (r.Share <= 0 || r.Share > 1):
+		return fmt.Errorf("%s: share %v: want a fraction in (0, 1], or devices", r.Kind, r.Share)
+	case r.After < 0 || r.Within < 0 || r.Duration < 0 || r.Delay < 0:
+		return fmt.Errorf("%s: durations must not be negative", r.Kind)
+	case r.Kind == NetDrop && (r.Drop <= 0 || r.Drop > 1):
+		return fmt.Errorf("%s: drop %v: want a probability in (0, 1]", r.Kind, r.Drop)
+	case r.Kind == NetDelay && r.Delay == 0:
+		return fmt.Errorf("%s: needs a delay", r.Kind)
+	case (r.Kind == NetDrop || r.Kind == NetDelay || r.Kind == NetPartition) && r.Duration == 0:
+		return fmt.Errorf("%s: needs a duration", r.Kind)
+	case r.Kind == DownloadSlow && r.Rate <= 0:
+		return fmt.Errorf("%s: needs a rate in bytes per second", r.Kind)
+	case r.Wave < 0:
+		return fmt.Errorf("%s: wave %d", r.Kind, r.Wave)
+	}
+	return nil
+}
+
+// Plan is a fleet's fault plan.
+type Plan []Rule
+
+// Validate checks every rule.
+func (p Plan) Validate() error {
+	var errs []error
+	for i, r := range p {
+		if err := r.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("fault %d: %w", i+1, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Device is what Assign needs to know of a device.
+type Device struct {
+	ID    string
+	Board string
+	Wave  int
+}
+
+// Window is a span of a device's network trouble, from the run's start.
+type Window struct {
+	Kind       Kind
+	Start, End time.Duration
+	Drop       float64
+	Delay      time.Duration
+}
+
+// Faults are one device's faults. The fractions are drawn per device so
+// that, for instance, install cuts land all over the install.
+type Faults struct {
+	PowerDuringDownload *Cut          // where in the download (Fraction of the bytes)
+	PowerDuringInstall  *Cut          // which install operation (Fraction of them)
+	PowerDuringTrial    *Cut          // which trial-boot operation (Fraction of them)
+	PowerAtUptime       time.Duration // 0: none
+	PowerAtUptimeTorn   bool
+	HealthFail          bool
+	Net                 []Window
+	DownloadRate        int     // bytes per second, 0: unlimited
+	DownloadTruncate    float64 // fraction of the image delivered, 0: all
+	DownloadCorrupt     bool
+}
+
+// Cut is where a power cut lands within a phase.
+type Cut struct {
+	Fraction float64 // 0 ≤ Fraction < 1
+	Torn     bool
+}
+
+// Any reports whether the device has any fault.
+func (f Faults) Any() bool {
+	return f.PowerDuringDownload != nil || f.PowerDuringInstall != nil || f.PowerDuringTrial != nil ||
+		f.PowerAtUptime > 0 || f.HealthFail || len(f.Net) > 0 || f.DownloadRate > 0 || f.DownloadTruncate > 0 || f.DownloadCorrupt
+}
+
+// Assign gives each device of fleet its faults under plan p, from seed.
+// The result is indexed like fleet.
+func Assign(p Plan, fleet []Device, seed uint64) ([]Faults, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	out := make([]Faults, len(fleet))
+	for ri, r := range p {
+		for _, i := range pick(r, ri, fleet, seed) {
+			rng := rand.New(rand.NewPCG(seed^uint64(ri+1)*0x9e3779b97f4a7c15, hash(fleet[i].ID)))
+			apply(&out[i], r, rng)
+		}
+	}
+	return out, nil
+}
+
+// pick returns the indexes of the devices rule r selects: the named ones,
+// or exactly round(share × eligible) eligible ones, those with the lowest
+// hash of (seed, rule, id).
+func pick(r Rule, ri int, fleet []Device, seed uint64) []int {
+	var eligible []int
+	for i, d := range fleet {
+		if (r.Board == "" || d.Board == r.Board) && (r.Wave == 0 || d.Wave == r.Wave) {
+			if len(r.Devices) == 0 || slices.Contains(r.Devices, d.ID) {
+				eligible = append(eligible, i)
+			}
+		}
+	}
+	if len(r.Devices) > 0 {
+		return eligible
+	}
+	n := int(r.Share*float64(len(eligible)) + 0.5)
+	key := func(i int) uint64 { return hash(fmt.Sprintf("%d/%d/%s", seed, ri, fleet[i].ID)) }
+	slices.SortFunc(eligible, func(a, b int) int {
+		ka, kb := key(a), key(b)
+		switch {
+		case ka < kb:
+			return -1
+		case ka > kb:
+			return 1
+		}
+		return a - b
+	})
+	chosen := eligible[:n]
+	slices.Sort(chosen)
+	return chosen
+}
+
+func apply(f *Faults, r Rule, rng *rand.Rand) {
+	at := func() time.Duration {
+		if r.Within <= 0 {
+			return r.After
+		}
+		return r.After + time.Duration(rng.Int64N(int64(r.Within)+1))
+	}
+	switch r.Kind {
+	case PowerDuringDownload:
+		f.PowerDuringDownload = &Cut{Fraction: rng.Float64(), Torn: r.Torn}
+	case PowerDuringInstall:
+		f.PowerDuringInstall = &Cut{Fraction: rng.Float64(), Torn: r.Torn}
+	case PowerDuringTrial:
+		f.PowerDuringTrial = &Cut{Fraction: rng.Float64(), Torn: r.Torn}
+	case PowerAtUptime:
+		f.PowerAtUptime, f.PowerAtUptimeTorn = max(at(), time.Second), r.Torn
+	case HealthFail:
+		f.HealthFail = true
+	case NetDrop, NetDelay, NetPartition:
+		start := at()
+		f.Net = append(f.Net, Window{Kind: r.Kind, Start: start, End: start + r.Duration, Drop: r.Drop, Delay: r.Delay})
+	case DownloadSlow:
+		f.DownloadRate = r.Rate
+	case DownloadTruncated:
+		f.DownloadTruncate = 0.05 + 0.9*rng.Float64()
+	case DownloadCorrupt:
+		f.DownloadCorrupt = true
+	}
+}
+
+func hash(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}

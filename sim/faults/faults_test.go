@@ -1,0 +1,104 @@
+package faults
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func fleet(n int) []Device {
+	out := make([]Device, n)
+	for i := range out {
+		board := "uboot-nor"
+		if i%4 == 0 {
+			board = "esp32-ota"
+		}
+		out[i] = Device{ID: fmt.Sprintf("os::012345-SIM%06d", i), Board: board, Wave: 1 + i%3}
+	}
+	return out
+}
+
+// "3 % of 10,000 devices lose power during the install": exactly 300.
+func TestAssign_ExactShareAndDeterministic(t *testing.T) {
+	plan := Plan{{Kind: PowerDuringInstall, Share: 0.03, Torn: true}, {Kind: HealthFail, Share: 0.5, Board: "esp32-ota"}}
+	f := fleet(10_000)
+	a, err := Assign(plan, f, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	install, health := 0, 0
+	for i, x := range a {
+		if x.PowerDuringInstall != nil {
+			install++
+			if !x.PowerDuringInstall.Torn || x.PowerDuringInstall.Fraction < 0 || x.PowerDuringInstall.Fraction >= 1 {
+				t.Fatalf("cut %+v", x.PowerDuringInstall)
+			}
+		}
+		if x.HealthFail {
+			health++
+			if f[i].Board != "esp32-ota" {
+				t.Fatalf("health-fail on %s", f[i].Board)
+			}
+		}
+	}
+	if install != 300 || health != 1250 {
+		t.Fatalf("install %d health %d", install, health)
+	}
+	b, _ := Assign(plan, f, 42)
+	c, _ := Assign(plan, f, 43)
+	if !reflect.DeepEqual(a, b) || reflect.DeepEqual(a, c) {
+		t.Fatal("not deterministic, or not seeded")
+	}
+}
+
+func TestAssign_NamedDevicesWindowsAndDownloads(t *testing.T) {
+	f := fleet(10)
+	plan := Plan{
+		{Kind: NetPartition, Devices: []string{f[3].ID}, After: time.Minute, Within: time.Minute, Duration: 30 * time.Second},
+		{Kind: NetDrop, Share: 1, Wave: 2, Drop: 0.2, Duration: time.Minute},
+		{Kind: DownloadSlow, Share: 1, Rate: 1024},
+		{Kind: DownloadTruncated, Devices: []string{f[0].ID}},
+		{Kind: PowerAtUptime, Devices: []string{f[1].ID}, After: time.Hour},
+	}
+	a, err := Assign(plan, f, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := a[3].Net[0]
+	if w.Kind != NetPartition || w.Start < time.Minute || w.Start > 2*time.Minute || w.End-w.Start != 30*time.Second {
+		t.Fatalf("partition %+v", w)
+	}
+	for i, x := range a {
+		if x.DownloadRate != 1024 {
+			t.Fatalf("device %d rate %d", i, x.DownloadRate)
+		}
+		if (f[i].Wave == 2) != (len(x.Net) > 0 && x.Net[len(x.Net)-1].Kind == NetDrop) {
+			t.Fatalf("device %d wave %d net %+v", i, f[i].Wave, x.Net)
+		}
+	}
+	if a[0].DownloadTruncate <= 0 || a[0].DownloadTruncate >= 1 || a[1].PowerAtUptime != time.Hour || a[2].Any() == false {
+		t.Fatalf("%+v %+v", a[0], a[1])
+	}
+}
+
+func TestValidate(t *testing.T) {
+	bad := []Rule{
+		{Kind: "meteor", Share: 0.1},
+		{Kind: HealthFail},
+		{Kind: HealthFail, Share: 1.5},
+		{Kind: NetDrop, Share: 0.1, Duration: time.Minute},
+		{Kind: NetDelay, Share: 0.1, Duration: time.Minute},
+		{Kind: NetPartition, Share: 0.1},
+		{Kind: DownloadSlow, Share: 0.1},
+		{Kind: HealthFail, Share: 0.1, After: -time.Second},
+	}
+	for _, r := range bad {
+		if err := (Plan{r}).Validate(); err == nil {
+			t.Errorf("%+v accepted", r)
+		}
+		if _, err := Assign(Plan{r}, fleet(3), 1); err == nil {
+			t.Errorf("Assign accepted %+v", r)
+		}
+	}
+}
