@@ -10,7 +10,9 @@ export PATH := $(BIN):$(PATH)
 FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp/path:FuzzParse \
                 ./boards/image:FuzzParseHeader ./boards/image:FuzzVerify \
                 ./boards/espota:FuzzParseOtadata ./boards/uboot:FuzzParseEnv \
-                ./boards/mcuboot:FuzzDecodeTrailer
+                ./boards/mcuboot:FuzzDecodeTrailer \
+                ./usp/dm:FuzzHandle ./usp/dm:FuzzRestore \
+                ./mtp/websocket:FuzzParseEID ./mtp/stomp:FuzzHeaderEscape ./mtp/stomp:FuzzReadFrame
 FUZZTIME     ?= 10s
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)

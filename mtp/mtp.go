@@ -55,6 +55,15 @@ type Info struct {
 	Destination string // STOMP: the agent's own subscribed destination
 }
 
+// CodeCloser is implemented by Conns of bindings whose close carries a
+// status code (WebSocket): an endpoint whose codec refuses a Record ends
+// the session with CloseWithCode(1003, reason) (R-WS.16). Check for it
+// with a type assertion.
+type CodeCloser interface {
+	// CloseWithCode is Close with the given status code and reason.
+	CloseWithCode(code int, reason string) error
+}
+
 // Dialer opens an agent's sessions to its controller; the controller's
 // address and endpoint ID are the Dialer's configuration.
 type Dialer interface {

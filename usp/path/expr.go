@@ -60,7 +60,7 @@ func (o Op) holds(c int) bool {
 // ("+123", "true", "2021-06-06T08:00:00Z"). Which literal forms fit which
 // parameter type is only known when the type is: see Eval.
 type Expr struct {
-	Param  string // parameter name, relative to the instance: no '.'
+	Param  string // parameter name relative to the instance; may name a single-instance sub-object's parameter (Stats.BytesSent)
 	Op     Op
 	Value  string
 	Quoted bool // the literal was written in double quotes
