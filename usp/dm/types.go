@@ -181,10 +181,11 @@ func isHexString(s string) bool {
 	return true
 }
 
-// trunc shortens a value quoted in an error message.
+// trunc shortens a value quoted in an error message, at a character
+// boundary: error messages travel as proto3 strings, which must be UTF-8.
 func trunc(s string) string {
 	if len(s) > 64 {
-		return s[:64] + "..."
+		return strings.ToValidUTF8(s[:64], "") + "..."
 	}
 	return s
 }

@@ -1,0 +1,100 @@
+package device
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"brickyard/sim/faults"
+)
+
+// Config is one device: its identity, its transport's name, its timing,
+// its faults and its seed. It is copied by New and not used afterwards.
+type Config struct {
+	EndpointID   string // this agent's Endpoint ID (Device.LocalAgent.EndpointID); required
+	ControllerID string // its controller's Endpoint ID (Controller.1.EndpointID, factory default); required
+
+	Manufacturer    string // default "Brickyard"
+	ManufacturerOUI string // six upper-case hex digits; default "00256D"
+	ModelName       string // default: the board profile's name
+	ProductClass    string // default: the board profile's name
+	SerialNumber    string // default: the Endpoint ID
+	HardwareVersion string // default "1.0"
+	AgentVersion    string // Device.LocalAgent.SoftwareVersion; default "brickyard-1"
+
+	// MTP is the protocol of the agent's MTP and of its controller's, as
+	// Device.LocalAgent.MTP.1.Protocol reads ("WebSocket", "MQTT",
+	// "STOMP"); default "WebSocket".
+	MTP string
+
+	// TrialPeriod is how long a new image on trial waits to exchange a
+	// Record with its controller before it gives up and resets, so that
+	// the bootloader falls back. Default 5 minutes.
+	TrialPeriod time.Duration
+	// RebootDuration is how long a reboot keeps the device off: the shell
+	// calls PowerOn that long after the Output that asked for it.
+	// Default 30 seconds.
+	RebootDuration time.Duration
+	// PeriodicInterval is the factory PeriodicNotifInterval of the
+	// controller, in seconds (default 86400).
+	PeriodicInterval uint32
+
+	Faults faults.Faults // this device's faults (faults.Assign)
+	Seed   uint64        // seeds every random draw of the device
+}
+
+// Defaults of Config.
+const (
+	DefaultTrialPeriod    = 5 * time.Minute
+	DefaultRebootDuration = 30 * time.Second
+	DefaultMTP            = "WebSocket"
+)
+
+func (c *Config) fill(board string) error {
+	switch {
+	case c.EndpointID == "":
+		return errors.New("device: Config.EndpointID is required")
+	case c.ControllerID == "":
+		return errors.New("device: Config.ControllerID is required")
+	case c.TrialPeriod < 0 || c.RebootDuration < 0:
+		return errors.New("device: negative TrialPeriod or RebootDuration")
+	}
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Manufacturer, "Brickyard")
+	def(&c.ManufacturerOUI, "00256D")
+	def(&c.ModelName, board)
+	def(&c.ProductClass, board)
+	def(&c.SerialNumber, c.EndpointID)
+	def(&c.HardwareVersion, "1.0")
+	def(&c.AgentVersion, "brickyard-1")
+	def(&c.MTP, DefaultMTP)
+	if !isOUI(c.ManufacturerOUI) {
+		return fmt.Errorf("device: ManufacturerOUI %q: want six upper-case hex digits", c.ManufacturerOUI)
+	}
+	if c.TrialPeriod == 0 {
+		c.TrialPeriod = DefaultTrialPeriod
+	}
+	if c.RebootDuration == 0 {
+		c.RebootDuration = DefaultRebootDuration
+	}
+	if c.PeriodicInterval == 0 {
+		c.PeriodicInterval = 86400
+	}
+	return nil
+}
+
+func isOUI(s string) bool {
+	if len(s) != 6 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !('0' <= s[i] && s[i] <= '9' || 'A' <= s[i] && s[i] <= 'F') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,139 @@
+package device
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"brickyard/usp"
+	pb "brickyard/usp/uspmsg"
+)
+
+// FactoryReset() forgets the controllers' configuration and
+// subscriptions, keeps the firmware, reboots with Cause
+// RemoteFactoryReset, and never reuses a Notify msg_id.
+func TestFactoryReset(t *testing.T) {
+	h := newHarness(t, "esp32-ota", nil).boot()
+	h.standardSubs()
+	h.subscribe("vc", "ValueChange", "Device.LocalAgent.Controller.1.PeriodicNotifInterval", false, false)
+	h.set("Device.LocalAgent.Controller.1.", true, "PeriodicNotifInterval", "60")
+	h.serve(fwURL, fwImage("esp32-ota", "2.0.0", 0))
+	mark := len(h.msgs)
+	h.operate(newRow+".Download()", "k1", "URL", fwURL, "AutoActivate", "true")
+	h.waitEvent("Boot!", mark, 1, 5*time.Minute)
+	h.run(time.Second)
+	if r := h.operate("Device.FactoryReset()", "fr"); r.GetReqOutputArgs() == nil {
+		t.Fatalf("FactoryReset() %v", r)
+	}
+	h.runUntil(func() bool { return h.hasEvent(EvReboot) && h.online }, 5*time.Minute)
+	h.run(time.Second)
+	v := h.get("Device.")
+	if v["Device.LocalAgent.SubscriptionNumberOfEntries"] != "0" || v["Device.LocalAgent.Controller.1.PeriodicNotifInterval"] != "86400" ||
+		v["Device.LocalAgent.Controller.1.EndpointID"] != ctrlID || v["Device.DeviceInfo.SoftwareVersion"] != "2.0.0" {
+		t.Fatalf("after factory reset: %v", v)
+	}
+	if !strings.Contains(h.eventLog(), "boot-notify cause=RemoteFactoryReset") {
+		t.Fatalf("Boot! cause:\n%s", h.eventLog())
+	}
+	// New subscriptions' notifications do not reuse msg_ids.
+	h.subscribe("vc2", "ValueChange", "Device.LocalAgent.Controller.1.PeriodicNotifInterval", false, false)
+	h.set("Device.LocalAgent.Controller.1.", true, "PeriodicNotifInterval", "120")
+	h.run(time.Second)
+	h.checkMsgIDs()
+}
+
+// Periodic! fires at the controller's PeriodicNotifInterval, after Boot!.
+func TestPeriodic(t *testing.T) {
+	h := newHarness(t, "uboot-nor", func(c *Config) { c.PeriodicInterval = 60 }).boot()
+	h.subscribe("p", "Event", "Device.LocalAgent.Periodic!", false, false)
+	mark := len(h.msgs)
+	h.run(3*time.Minute + time.Second)
+	if n := len(h.events_("Periodic!", mark)); n != 3 {
+		t.Fatalf("%d Periodic! in 3 minutes", n)
+	}
+}
+
+// A lost session is reopened after the TR-369 retry wait; Records made
+// meanwhile wait for it.
+func TestReconnect(t *testing.T) {
+	h := newHarness(t, "uboot-nor", nil).boot()
+	h.subscribe("vc", "ValueChange", "Device.DeviceInfo.FirmwareImage.2.Status", false, false)
+	h.serve(fwURL, fwImage("uboot-nor", "2.0.0", 0))
+	h.operate(newRow+".Download()", "k1", "URL", fwURL)
+	h.online = false
+	h.apply(h.d.Disconnected(h.now))
+	lost := h.now
+	mark := len(h.msgs)
+	h.run(4 * time.Second) // the download ends while the session is down
+	if len(h.msgs) != mark {
+		t.Fatal("records sent while the session is down")
+	}
+	h.runUntil(func() bool { return h.online }, time.Minute)
+	if w := h.now.Sub(lost); w < 5*time.Second || w > 11*time.Second {
+		t.Fatalf("reconnected after %s, want 5-10 s", w)
+	}
+	h.run(time.Second)
+	var vcs []string
+	for _, m := range h.msgs[mark:] {
+		if vc := m.GetBody().GetRequest().GetNotify().GetValueChange(); vc != nil {
+			vcs = append(vcs, vc.GetParamValue())
+		}
+	}
+	if strings.Join(vcs, ",") != "Validating,Available" {
+		t.Fatalf("kept notifications %v", vcs)
+	}
+	if !strings.Contains(h.eventLog(), "disconnected") {
+		t.Fatal("no disconnected event")
+	}
+}
+
+// GetSupportedDM shows Activate() and the flattened TimeWindow arguments
+// (G2), and the FirmwareImage table as read-only.
+func TestSupportedDM(t *testing.T) {
+	h := newHarness(t, "uboot-nor", nil).boot()
+	resp := h.request(usp.NewRequest(h.nextID(), &pb.GetSupportedDM{ObjPaths: []string{"Device.DeviceInfo.FirmwareImage.{i}."},
+		ReturnCommands: true, ReturnEvents: true, ReturnParams: true}))
+	objs := resp.GetBody().GetResponse().GetGetSupportedDmResp().GetReqObjResults()[0].GetSupportedObjs()
+	if len(objs) != 1 || objs[0].GetAccess() != pb.GetSupportedDMResp_OBJ_READ_ONLY {
+		t.Fatalf("objects %v", objs)
+	}
+	found := false
+	for _, c := range objs[0].GetSupportedCommands() {
+		if c.GetCommandName() == "Activate()" && c.GetCommandType() == pb.GetSupportedDMResp_CMD_ASYNC &&
+			strings.Contains(strings.Join(c.GetInputArgNames(), ","), "TimeWindow.{i}.Mode") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("commands %v", objs[0].GetSupportedCommands())
+	}
+}
+
+// Available cannot be set false on the BootFirmwareImage row (7014); a
+// controller may blacklist another row.
+func TestAvailableConstraint(t *testing.T) {
+	h := newHarness(t, "uboot-nor", nil).boot()
+	h.serve(fwURL, fwImage("uboot-nor", "2.0.0", 0))
+	h.operate(newRow+".Download()", "k1", "URL", fwURL)
+	h.run(time.Minute)
+	h.set("Device.DeviceInfo.", true, "BootFirmwareImage", newRow)
+	resp := h.set(newRow+".", true, "Available", "false")
+	if e := resp.GetBody().GetError(); e == nil || e.GetParamErrs()[0].GetErrCode() != 7014 {
+		t.Fatalf("Available=false on the boot row: %v", resp)
+	}
+	h.set("Device.DeviceInfo.", true, "BootFirmwareImage", "Device.DeviceInfo.FirmwareImage.1")
+	if resp := h.set(newRow+".", true, "Available", "false"); resp.GetBody().GetResponse().GetSetResp() == nil {
+		t.Fatalf("blacklisting row 2: %v", resp)
+	}
+	resp = h.set("Device.DeviceInfo.", true, "BootFirmwareImage", newRow)
+	if e := resp.GetBody().GetError(); e == nil || e.GetParamErrs()[0].GetErrCode() != 7014 {
+		t.Fatalf("BootFirmwareImage to an unavailable row: %v", resp)
+	}
+	// Reboot() after the controller chose row 1 again does not switch.
+	mark := len(h.msgs)
+	h.operate("Device.Reboot()", "r")
+	h.runUntil(func() bool { return len(h.msgs) > mark && h.hasEvent(EvReboot) && h.online }, 5*time.Minute)
+	if h.value("Device.DeviceInfo.SoftwareVersion") != "1.0.0" {
+		t.Fatal("switched images")
+	}
+}

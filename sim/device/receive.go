@@ -1,0 +1,139 @@
+package device
+
+import (
+	"time"
+
+	"brickyard/usp"
+	"brickyard/usp/dm"
+	pb "brickyard/usp/uspmsg"
+)
+
+// Receive handles one Record from the MTP session.
+//
+//   - A Record that breaks a rule of usp.Codec.Open is answered as R-MTP.5
+//     says (usp.Codec.Answer: an Error message, a DisconnectRecord for a
+//     session_context Record) or dropped.
+//   - A Record without a Msg (a Connect or Disconnect Record) is ignored.
+//   - A Msg goes to the data model (dm.Model.Handle) on behalf of the
+//     controller named by the Record's from_id. The response is sent
+//     first, then the notifications it caused, then what the commands it
+//     started do. A Reboot() or FactoryReset() then reboots the device
+//     (DisconnectRecord last).
+//   - A new image on trial confirms itself before the Msg is handled, if
+//     the sender is one of its controllers and its application is healthy.
+//
+// A device that is off or dead ignores Records.
+func (d *Device) Receive(now time.Time, rec []byte) Output {
+	d.begin()
+	if d.state != On {
+		return d.finish()
+	}
+	in, err := d.codec.Open(rec)
+	if err != nil {
+		if a := d.codec.Answer(err); a != nil {
+			if b, err := d.codec.Marshal(a); err == nil {
+				d.send(Record{To: a.GetToId(), Data: b})
+			}
+		}
+		return d.finish()
+	}
+	if in.Msg == nil {
+		return d.finish()
+	}
+	from := in.From()
+	if d.trial {
+		d.exchanged(now, from)
+		if d.state != On {
+			return d.finish()
+		}
+	}
+	resp, fx := d.m.Handle(dm.Origin{EndpointID: from}, in.Msg, now)
+	if d.cut {
+		d.cut = false
+		d.powerLost(now, "activate", errPowerLost)
+		return d.finish()
+	}
+	if resp != nil {
+		if b, err := d.seal(from, resp); err == nil {
+			d.send(Record{To: from, Data: b})
+		}
+	}
+	d.apply(now, fx)
+	if mutates(in.Msg) {
+		d.dirty = true
+	}
+	if q := d.restartReq; q != nil && d.state == On {
+		d.restartReq = nil
+		d.restart(now, *q)
+	}
+	return d.finish()
+}
+
+// mutates reports whether a message may change persistent state.
+func mutates(m *pb.Msg) bool {
+	switch usp.TypeOf(m) {
+	case pb.Header_SET, pb.Header_ADD, pb.Header_DELETE, pb.Header_OPERATE:
+		return true
+	}
+	return false
+}
+
+// apply carries out the effects of a data-model call: notifications are
+// sent (or kept while the session is down; retransmissions are dropped
+// then, the model retries them later), new commands start, canceled ones
+// stop. The model's timer is set by finish.
+func (d *Device) apply(now time.Time, fx dm.Effects) {
+	for _, n := range fx.Notify {
+		d.notify(n)
+	}
+	for _, j := range fx.Jobs {
+		if d.state != On {
+			return
+		}
+		d.startJob(now, j)
+	}
+	for _, j := range fx.Cancel {
+		if d.state != On {
+			return
+		}
+		d.cancelJob(now, j)
+	}
+}
+
+func (d *Device) notify(n dm.Notification) {
+	if !n.Retry {
+		d.dirty = true // the model's msg_id counter moved: keep it, never reuse a msg_id
+	}
+	if d.booting || (n.Retry && !d.conn) {
+		return
+	}
+	b, err := d.seal(n.To, n.Msg)
+	if err != nil {
+		return
+	}
+	d.send(Record{To: n.To, Data: b})
+}
+
+// Timer handles a timer the device set. Timers it no longer expects (set
+// before a reboot, canceled, or replaced by a later time) are ignored.
+func (d *Device) Timer(now time.Time, id TimerID) Output {
+	d.begin()
+	if d.state != On || !d.takeTimer(id, now) {
+		return d.finish()
+	}
+	switch id {
+	case TimerModel:
+		d.apply(now, d.m.Tick(now))
+	case TimerTrial:
+		d.trialEnd(now)
+	case TimerPeriodic:
+		d.periodic(now)
+	case TimerReconnect:
+		if !d.conn {
+			d.out.Connect = true
+		}
+	default:
+		d.window(now, id)
+	}
+	return d.finish()
+}
