@@ -12,7 +12,8 @@ FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp/path:FuzzParse \
                 ./boards/espota:FuzzParseOtadata ./boards/uboot:FuzzParseEnv \
                 ./boards/mcuboot:FuzzDecodeTrailer \
                 ./usp/dm:FuzzHandle ./usp/dm:FuzzRestore \
-                ./mtp/websocket:FuzzParseEID ./mtp/stomp:FuzzHeaderEscape ./mtp/stomp:FuzzReadFrame
+                ./mtp/websocket:FuzzParseEID ./mtp/stomp:FuzzHeaderEscape ./mtp/stomp:FuzzReadFrame \
+                ./sim/device:FuzzReceive
 FUZZTIME     ?= 10s
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
