@@ -1,0 +1,69 @@
+// Package mqtt is the MQTT binding of TR-369 (USP §5.4): agents dial a
+// broker, each on its own connection, and a controller listens on one
+// broker connection for all of them.
+//
+// # Versions and clients
+//
+// MQTT 5 (the default) uses the paho.golang client. MQTT 3.1.1 uses this
+// package's own small client (link311.go, packet311.go): paho.golang's
+// packets always carry MQTT 5 properties, so they cannot speak 3.1.1.
+//
+// # Topics
+//
+// "{eid}" in a configured topic is the endpoint ID of the endpoint that
+// subscribes to it: the agent's own topic defaults to "usp/agent/{eid}",
+// the controller's to "usp/controller/{eid}" (expanded with the
+// controller's ID on both sides).
+//
+//   - An agent subscribes to its own topic: MQTT 5 exactly (or the CONNACK's
+//     Response Information, plus every "subscribe-topic" user property);
+//     3.1.1 to "<own>/#", so that the reply-to suffix below still reaches it.
+//     It then publishes its mqtt_connect Record to the controller topic.
+//   - Every PUBLISH names the sender's own topic for replies: MQTT 5 in the
+//     Response Topic property (with Content Type "usp.msg"); 3.1.1 by
+//     appending "/reply-to=<own topic, '/' written %2F>" to the topic name.
+//   - An agent answers to the reply topic of the last Record it received
+//     and sends everything else (notifications, the connect Record) to the
+//     configured controller topic; a request without a reply topic (usp-js
+//     speaks 3.1.1 without one) is answered on the controller topic too.
+//   - The controller subscribes to "<controller topic>/#", which also
+//     matches the topic itself, so it hears agents of both versions. It
+//     answers an agent on the reply topic of that agent's last Record, else
+//     the subscribed_topic of its mqtt_connect Record, else the agent topic
+//     pattern expanded with the agent's ID.
+//   - A reply topic that is not a valid topic name (empty, a wildcard, NUL,
+//     not UTF-8) is ignored: publishing to it would make the broker drop
+//     the connection.
+//
+// # Sessions
+//
+// The controller side demultiplexes by the Record's from_id (decoded with
+// proto; the Msg inside is not read): one Conn per agent, created at the
+// agent's first Record and handed out by Accept. A Record that is not a
+// protobuf Record, has no from_id, or is addressed to another endpoint is
+// dropped and counted (Listener.Stats, Config.Logf). An mqtt_connect Record
+// from an agent that has a Conn starts a new session: the old Conn ends with
+// ErrBroken. A disconnect Record is delivered and then ends the Conn.
+//
+// When the broker connection ends, the agent's Conn, or the Listener and
+// all of its Conns, end with an error wrapping mtp.ErrBroken; reconnecting
+// (with backoff) is the caller's job.
+//
+// # Queues and goroutines
+//
+// Every queue is bounded. Received Records wait in a per-Conn queue of
+// Config.QueueLen; when it is full the Record is dropped and counted, so a
+// broker reader never blocks: acknowledgements keep flowing and one slow
+// Conn never stalls the others. Accept's backlog is bounded the same way.
+//
+// Each broker connection owns its goroutines: paho's three (reader, router,
+// pinger) for MQTT 5, a reader and a writer for 3.1.1. Dial and NewListener
+// start them; Conn.Close and Listener.Close stop them and wait. (paho also
+// runs a short-lived goroutine per QoS 1 publish, and reports its end on
+// one more; neither blocks.) The controller's per-agent Conns own no
+// goroutine. Records reach a queue from the connection's reader goroutine;
+// Recv, Send and Accept run on the caller's goroutines.
+//
+// At QoS 1 (the default) Send returns once the broker acknowledged the
+// PUBLISH; at QoS 0 once it was handed to the connection.
+package mqtt
