@@ -94,23 +94,10 @@ func dial(t testing.TB, c Config, agentID string) mtp.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := d.Dial(tctx(t), agentID)
-	if err != nil {
-		t.Fatalf("dial %s: %v", agentID, err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return conn
+	return mtptest.Dial(t, d, agentID)
 }
 
-func accept(t testing.TB, l mtp.Listener) mtp.Conn {
-	t.Helper()
-	c, err := l.Accept(tctx(t))
-	if err != nil {
-		t.Fatalf("accept: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
+func accept(t testing.TB, l mtp.Listener) mtp.Conn { return mtptest.Accept(t, l) }
 
 // tctx bounds one step of a test.
 func tctx(t testing.TB) context.Context {

@@ -69,23 +69,10 @@ func dial(t testing.TB, cfg Config, agentID string) mtp.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := d.Dial(ctx(t), agentID)
-	if err != nil {
-		t.Fatalf("dial %s: %v", agentID, err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return mtptest.Dial(t, d, agentID)
 }
 
-func accept(t testing.TB, l mtp.Listener) mtp.Conn {
-	t.Helper()
-	c, err := l.Accept(ctx(t))
-	if err != nil {
-		t.Fatalf("accept: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
+func accept(t testing.TB, l mtp.Listener) mtp.Conn { return mtptest.Accept(t, l) }
 
 // record is a Get request from one endpoint to another, tagged by msgID.
 func record(t testing.TB, from, to, msgID string) []byte {
