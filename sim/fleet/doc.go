@@ -1,0 +1,45 @@
+// Package fleet runs many simulated devices (brickyard/sim/device cores)
+// against one controller: the shells around the pure device cores.
+//
+// # Virtual time (Virtual)
+//
+// Virtual is the deterministic runner. It starts no goroutines: the
+// goroutine that calls Run / RunUntil drives every device core, the
+// controller (Controller) and the fleet index from one vtime.Scheduler and
+// one seeded generator. There is no network, no clock and no I/O besides
+// the optional event-log writer. The same Config (and the same seed) gives
+// the same event log, byte for byte.
+//
+// Event ordering: events run in order of virtual time; events of the same
+// time in the order they were scheduled (vtime's rule). Each device Output
+// is applied in the order device.Output documents: Records are put on the
+// link first, then Disconnect, then Reboot/Dead (which drops every timer,
+// download and pending delivery of the device's power generation), then
+// Timers, CancelFetches and Fetches, then Connect. Records on one link
+// direction keep their order (a later Record is never delivered before an
+// earlier one). A device's event-log lines are its Output.Events in order,
+// plus the runner's own lines: link-up (before the events of the Connected
+// it leads to), link-fail, link-down and power-off (after the events of
+// the Output that caused them), net-drop (a Record lost to a fault window).
+// The controller learns of a closed session after the Records the agent
+// sent before closing it. A device's PowerAtUptime cut happens once per
+// run, that long after the first boot that comes up.
+//
+// # Real time (Real)
+//
+// Real runs one goroutine per device: that goroutine alone owns its device
+// core, its MTP session (mtp.Conn, opened with an mtp.Dialer) and its
+// timers (from an injected Clock). A session's reader goroutine is a child
+// of the device goroutine, which waits for it. Real.Run(ctx) blocks; the
+// caller owns the goroutine that calls it; Run returns only after every
+// goroutine it started has ended.
+//
+// # Outcomes
+//
+// Every device ends a firmware campaign in one named outcome, derived from
+// its core's events: pending, updated, rolled_back, bricked,
+// download_failed, install_failed (a power cut or a write error during the
+// install; the old image still runs). A bricked device stays bricked. The
+// fleet index (brickyard/sim/index) follows each device's board, version,
+// phase, connection state, outcome and boot count.
+package fleet

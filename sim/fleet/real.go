@@ -1,0 +1,440 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"brickyard/mtp"
+	"brickyard/sim/device"
+	"brickyard/sim/faults"
+	"brickyard/sim/index"
+	"brickyard/usp/dm"
+)
+
+// RealConfig is a real-time run. It is read by NewReal and not used
+// afterwards, except the Dialer, Fetcher, Clock, Log and Index.
+type RealConfig struct {
+	Seed         uint64
+	ControllerID string // default "proto::controller"
+	Boards       []BoardGroup
+	IDFormat     string // default "os::00256D-SIM%06d"
+	Schema       *dm.Schema
+	Device       func(n int, c *device.Config)
+	Plan         faults.Plan
+
+	Dialer  mtp.Dialer // required: opens each agent's sessions
+	Fetcher Fetcher    // default &HTTPFetcher{Clock: Clock}
+	Clock   Clock      // default StdClock{}
+
+	ConnectRate   float64 // power-ons per second; 0: all at once
+	ConnectJitter time.Duration
+
+	Log   io.Writer    // event log (lines as Virtual's; order across devices is not deterministic)
+	Index *index.Index // updated after each input that changed a device
+}
+
+// Real is a real-time fleet run: one goroutine per device. See the package
+// documentation for who owns what.
+type Real struct {
+	cfg    RealConfig
+	devs   []*rdev
+	logMu  sync.Mutex
+	logErr error
+}
+
+type rdev struct {
+	d      *device.Device
+	id     string
+	board  string
+	faults faults.Faults
+	delay  time.Duration // start-up delay
+	tr     track
+}
+
+// NewReal builds the fleet, every device off.
+func NewReal(cfg RealConfig) (*Real, error) {
+	if cfg.Dialer == nil {
+		return nil, errors.New("fleet: a Dialer is required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = StdClock{}
+	}
+	if cfg.Fetcher == nil {
+		cfg.Fetcher = &HTTPFetcher{Clock: cfg.Clock}
+	}
+	if cfg.ControllerID == "" {
+		cfg.ControllerID = "proto::controller"
+	}
+	if cfg.IDFormat == "" {
+		cfg.IDFormat = "os::00256D-SIM%06d"
+	}
+	if cfg.Schema == nil {
+		s, err := device.NewSchema()
+		if err != nil {
+			return nil, fmt.Errorf("fleet: %w", err)
+		}
+		cfg.Schema = s
+	}
+	var fd []faults.Device
+	var grp []int
+	for g, bg := range cfg.Boards {
+		if bg.Factory == nil {
+			return nil, fmt.Errorf("fleet: board group %q has no factory board", bg.Name)
+		}
+		for range bg.Count {
+			fd = append(fd, faults.Device{ID: fmt.Sprintf(cfg.IDFormat, len(fd)+1), Board: bg.Name, Wave: bg.Wave})
+			grp = append(grp, g)
+		}
+	}
+	fs, err := faults.Assign(cfg.Plan, fd, cfg.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7265616c))
+	r := &Real{cfg: cfg}
+	for n := range fd {
+		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID)}
+		if cfg.Device != nil {
+			cfg.Device(n+1, &dc)
+		}
+		d, err := device.New(dc, cfg.Boards[grp[n]].Factory.Clone(), cfg.Schema)
+		if err != nil {
+			return nil, fmt.Errorf("fleet: device %s: %w", fd[n].ID, err)
+		}
+		var at time.Duration
+		if cfg.ConnectRate > 0 {
+			at = time.Duration(float64(n) / cfg.ConnectRate * float64(time.Second))
+		}
+		if cfg.ConnectJitter > 0 {
+			at += time.Duration(rng.Int64N(int64(cfg.ConnectJitter)))
+		}
+		r.devs = append(r.devs, &rdev{d: d, id: fd[n].ID, board: fd[n].Board, faults: fs[n], delay: at, tr: newTrack()})
+	}
+	return r, nil
+}
+
+// Len is the number of devices.
+func (r *Real) Len() int { return len(r.devs) }
+
+// ID is device n's Endpoint ID.
+func (r *Real) ID(n int) string { return r.devs[n].id }
+
+// Outcome is device n's outcome. Call it only after Run has returned.
+func (r *Real) Outcome(n int) string { return r.devs[n].tr.outcome }
+
+// Device is device n's core. Inspect it only after Run has returned.
+func (r *Real) Device(n int) *device.Device { return r.devs[n].d }
+
+// Run starts one goroutine per device and blocks until ctx ends; it returns
+// after every goroutine it started (device loops, session readers,
+// downloads) has ended, with the first error writing the log or index.
+// Call it once.
+func (r *Real) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, rd := range r.devs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.runDevice(ctx, rd)
+		}()
+	}
+	wg.Wait()
+	return r.logErr
+}
+
+func (r *Real) logf(at time.Time, id, kind, detail string) {
+	if r.cfg.Log == nil {
+		return
+	}
+	line := at.UTC().Format("2006-01-02T15:04:05.000000000Z") + " " + id + " " + kind
+	if detail != "" {
+		line += " " + detail
+	}
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
+	if _, err := io.WriteString(r.cfg.Log, line+"\n"); err != nil && r.logErr == nil {
+		r.logErr = err
+	}
+}
+
+// inbound is what the session reader hands the device goroutine.
+type inbound struct {
+	sess uint64
+	rec  []byte
+	err  error
+}
+
+type fetchResult struct {
+	gen  uint64
+	id   device.FetchID
+	data []byte
+	err  error
+}
+
+// shell is the state of one device goroutine. Only that goroutine touches
+// it.
+type shell struct {
+	r       *Real
+	rd      *rdev
+	ctx     context.Context
+	gen     uint64 // power generation
+	sess    uint64
+	conn    mtp.Conn
+	reader  sync.WaitGroup // the session's reader
+	fetches sync.WaitGroup
+	cancels map[device.FetchID]context.CancelFunc
+	timers  []device.Timer
+	powerAt time.Time // a pending PowerOn (zero: none)
+	cutAt   time.Time // the PowerAtUptime cut (zero: none)
+	cutDone bool
+	in      chan inbound
+	done    chan fetchResult
+}
+
+func (r *Real) runDevice(ctx context.Context, rd *rdev) {
+	s := &shell{r: r, rd: rd, ctx: ctx, cancels: map[device.FetchID]context.CancelFunc{},
+		in: make(chan inbound, 16), done: make(chan fetchResult, 4)}
+	defer s.stop()
+	s.powerAt = r.cfg.Clock.Now().Add(rd.delay)
+	tm, tc := r.cfg.Clock.NewTimer(time.Hour)
+	defer tm.Stop()
+	for {
+		now := r.cfg.Clock.Now()
+		s.runDue(now)
+		next, ok := s.next()
+		d := time.Hour
+		if ok {
+			d = max(0, next.Sub(r.cfg.Clock.Now()))
+		}
+		tm.Stop()
+		tm.Reset(d)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tc:
+		case m := <-s.in:
+			if m.sess != s.sess || s.conn == nil {
+				continue
+			}
+			if m.err != nil {
+				s.closeConn()
+				s.apply(rd.d.Disconnected(r.cfg.Clock.Now()))
+				continue
+			}
+			s.apply(rd.d.Receive(r.cfg.Clock.Now(), m.rec))
+		case f := <-s.done:
+			if f.gen != s.gen {
+				continue
+			}
+			delete(s.cancels, f.id)
+			if errors.Is(f.err, ErrPowerCut) {
+				s.apply(rd.d.PowerCut(r.cfg.Clock.Now()))
+				continue
+			}
+			s.apply(rd.d.FetchDone(r.cfg.Clock.Now(), f.id, f.data, f.err))
+		}
+	}
+}
+
+// next is the earliest pending deadline.
+func (s *shell) next() (time.Time, bool) {
+	var t time.Time
+	take := func(x time.Time) {
+		if !x.IsZero() && (t.IsZero() || x.Before(t)) {
+			t = x
+		}
+	}
+	take(s.powerAt)
+	take(s.cutAt)
+	for _, tm := range s.timers {
+		take(tm.At)
+	}
+	return t, !t.IsZero()
+}
+
+// runDue runs every deadline due at now: power-on, the uptime cut, timers.
+func (s *shell) runDue(now time.Time) {
+	d := s.rd.d
+	if !s.powerAt.IsZero() && !now.Before(s.powerAt) {
+		s.powerAt = time.Time{}
+		s.apply(d.PowerOn(now))
+		if d.State() == device.On && s.rd.faults.PowerAtUptime > 0 && !s.cutDone {
+			s.cutAt = now.Add(s.rd.faults.PowerAtUptime)
+		}
+	}
+	if !s.cutAt.IsZero() && !now.Before(s.cutAt) {
+		s.cutAt, s.cutDone = time.Time{}, true
+		s.apply(d.PowerCut(now))
+	}
+	for i := 0; i < len(s.timers); {
+		if t := s.timers[i]; !now.Before(t.At) {
+			s.timers = append(s.timers[:i], s.timers[i+1:]...)
+			s.apply(d.Timer(now, t.ID))
+			i = 0 // apply may have changed the list
+			continue
+		}
+		i++
+	}
+}
+
+// apply carries out an Output in the order device.Output documents.
+func (s *shell) apply(out device.Output) {
+	rd, now := s.rd, s.r.cfg.Clock.Now()
+	changed := false
+	for _, e := range out.Events {
+		s.r.logf(e.At, rd.id, string(e.Kind), e.Detail)
+		rd.tr.event(e)
+		changed = true
+	}
+	if s.conn != nil {
+		for _, rec := range out.Records {
+			if err := s.conn.Send(s.ctx, rec.Data); err != nil {
+				break // the reader reports the broken session
+			}
+		}
+	}
+	if out.Disconnect {
+		s.closeConn()
+	}
+	if !out.Reboot.IsZero() || out.Dead {
+		s.closeConn()
+		s.gen++
+		for id, c := range s.cancels {
+			c()
+			delete(s.cancels, id)
+		}
+		s.timers, s.cutAt = s.timers[:0], time.Time{}
+		if !out.Reboot.IsZero() {
+			s.powerAt = out.Reboot
+			s.r.logf(now, rd.id, "power-off", "until "+out.Reboot.UTC().Format(time.RFC3339Nano))
+		}
+		s.index(changed)
+		return
+	}
+	for _, t := range out.Timers {
+		for i, x := range s.timers {
+			if x.ID == t.ID {
+				s.timers = append(s.timers[:i], s.timers[i+1:]...)
+				break
+			}
+		}
+		if !t.At.IsZero() {
+			s.timers = append(s.timers, t)
+		}
+	}
+	for _, id := range out.CancelFetches {
+		if c := s.cancels[id]; c != nil {
+			c()
+			delete(s.cancels, id)
+		}
+	}
+	for _, f := range out.Fetches {
+		s.fetch(f)
+	}
+	if out.Connect {
+		s.dial()
+	}
+	s.index(changed)
+}
+
+func (s *shell) index(changed bool) {
+	if changed && s.r.cfg.Index != nil {
+		if err := s.r.cfg.Index.PutAll([]index.Device{s.rd.tr.record(s.rd.id, s.rd.board)}); err != nil {
+			s.r.logMu.Lock()
+			if s.r.logErr == nil {
+				s.r.logErr = err
+			}
+			s.r.logMu.Unlock()
+		}
+	}
+}
+
+func (s *shell) fetch(f device.Fetch) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.cancels[f.ID] = cancel
+	gen := s.gen
+	s.fetches.Add(1)
+	go func() {
+		defer s.fetches.Done()
+		defer cancel()
+		data, err := s.r.cfg.Fetcher.Fetch(ctx, f)
+		if ctx.Err() != nil {
+			return // canceled: nobody waits for it
+		}
+		select {
+		case s.done <- fetchResult{gen: gen, id: f.ID, data: data, err: err}:
+		case <-s.ctx.Done():
+		}
+	}()
+}
+
+// dial opens the session (blocking this device's goroutine), starts its
+// reader and tells the device. A failed dial is Disconnected: the device
+// waits usp.RetryWait and asks again.
+func (s *shell) dial() {
+	d := s.rd.d
+	conn, err := s.r.cfg.Dialer.Dial(s.ctx, s.rd.id)
+	now := s.r.cfg.Clock.Now()
+	if err != nil {
+		if s.ctx.Err() == nil {
+			s.r.logf(now, s.rd.id, "link-fail", err.Error())
+			s.apply(d.Disconnected(now))
+		}
+		return
+	}
+	s.sess++
+	s.conn = conn
+	sess := s.sess
+	s.reader.Add(1)
+	go func() {
+		defer s.reader.Done()
+		for {
+			rec, err := conn.Recv(s.ctx)
+			select {
+			case s.in <- inbound{sess: sess, rec: rec, err: err}:
+			case <-s.ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	s.r.logf(now, s.rd.id, "link-up", "")
+	s.apply(d.Connected(now))
+}
+
+// closeConn ends the session and waits for its reader, draining what it
+// still hands over so that it can exit.
+func (s *shell) closeConn() {
+	if s.conn == nil {
+		return
+	}
+	s.conn.Close()
+	s.conn = nil
+	s.sess++
+	s.r.logf(s.r.cfg.Clock.Now(), s.rd.id, "link-down", "")
+	drained := make(chan struct{})
+	go func() { s.reader.Wait(); close(drained) }()
+	for {
+		select {
+		case <-s.in:
+		case <-drained:
+			return
+		}
+	}
+}
+
+// stop ends everything the device goroutine started and waits for it.
+func (s *shell) stop() {
+	s.closeConn()
+	for _, c := range s.cancels {
+		c()
+	}
+	s.fetches.Wait()
+}

@@ -1,0 +1,641 @@
+package fleet
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"brickyard/boards"
+	"brickyard/sim/device"
+	"brickyard/sim/faults"
+	"brickyard/sim/index"
+	"brickyard/sim/vtime"
+	"brickyard/usp/dm"
+)
+
+// BoardGroup is Count devices of one board profile. Every device gets a
+// Clone of Factory (copy-on-write), never Factory itself.
+type BoardGroup struct {
+	Name    string        // the board profile's name (fault rules' Board, the index's Board)
+	Factory *boards.Board // a provisioned factory board
+	Count   int
+	Wave    int // campaign wave, for fault rules (0: none)
+}
+
+// Config is a virtual-time run. It is read by NewVirtual and not used
+// afterwards, except Images, Controller, Log and Index, which the run uses.
+type Config struct {
+	Seed       uint64     // seeds the runner, the fault plan and every device
+	Start      time.Time  // virtual start time; default 2025-01-01T00:00:00Z
+	Controller Controller // required
+	// ControllerID is the controller's Endpoint ID; default "proto::controller".
+	ControllerID string
+	Boards       []BoardGroup
+	// IDFormat makes device n's Endpoint ID (n from 1, across groups);
+	// default "os::00256D-SIM%06d".
+	IDFormat string
+	Schema   *dm.Schema // default device.NewSchema()
+	// Device, if set, adjusts each device's Config (PeriodicInterval,
+	// TrialPeriod, ...) before New; Faults and Seed are already set.
+	Device func(n int, c *device.Config)
+	Plan   faults.Plan
+	// Images answers downloads: URL → image bytes. The bytes are shared by
+	// every device and never changed (a corrupt download is a copy).
+	Images map[string][]byte
+
+	ConnectRate   float64       // devices powered on per second; 0: all at Start
+	ConnectJitter time.Duration // plus up to this much, uniformly
+	LinkDelay     time.Duration // one-way latency of the controller link; default 20 ms
+	LinkJitter    time.Duration // plus up to this much; default 10 ms
+	DownloadRate  int           // bytes per second when no fault slows it; default 1 MB/s
+
+	Log        io.Writer    // the event log, one line per event; nil: none
+	Index      *index.Index // kept up to date in batches; nil: none
+	IndexEvery time.Duration
+}
+
+// Virtual is a deterministic virtual-time fleet run. It starts no
+// goroutines and is not safe for concurrent use: the goroutine calling its
+// methods drives every device, the link and the controller.
+type Virtual struct {
+	s      *vtime.Scheduler
+	rng    *rand.Rand
+	start  time.Time
+	ctrl   Controller
+	ctrlID string
+	images map[string][]byte
+	delay  time.Duration
+	jitter time.Duration
+	rate   int
+	every  time.Duration
+	log    *bufio.Writer
+	logErr error
+	idx    *index.Index
+	dirty  []int32
+	flushQ bool
+	devs   []vdev
+	byID   map[string]int32
+	counts map[string]int
+	groups []string
+}
+
+type vdev struct {
+	d       *device.Device
+	id      string
+	group   int16
+	gen     uint32 // power generation: a reboot or cut ends every pending event of the old one
+	sess    uint32 // session generation
+	online  bool
+	uptime  bool // the PowerAtUptime cut is spent
+	dirty   bool
+	upAt    time.Time // the last delivery time on each link direction, to keep order
+	downAt  time.Time
+	timers  []vtimer
+	fetches []vfetch
+	faults  faults.Faults
+	tr      track
+}
+
+type vtimer struct {
+	id device.TimerID
+	ev vtime.ID
+}
+
+type vfetch struct {
+	id        device.FetchID
+	done, cut vtime.ID
+}
+
+// NewVirtual builds the fleet: one device per board clone, every device
+// off. Power-ons are scheduled over ConnectRate with ConnectJitter, and
+// the controller's first Tick at Start.
+func NewVirtual(cfg Config) (*Virtual, error) {
+	if cfg.Controller == nil {
+		return nil, errors.New("fleet: a Controller is required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if cfg.Start.IsZero() {
+		cfg.Start = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if cfg.ControllerID == "" {
+		cfg.ControllerID = "proto::controller"
+	}
+	if cfg.IDFormat == "" {
+		cfg.IDFormat = "os::00256D-SIM%06d"
+	}
+	def(&cfg.LinkDelay, 20*time.Millisecond)
+	def(&cfg.LinkJitter, 10*time.Millisecond)
+	def(&cfg.IndexEvery, time.Second)
+	if cfg.DownloadRate <= 0 {
+		cfg.DownloadRate = 1 << 20
+	}
+	if cfg.Schema == nil {
+		s, err := device.NewSchema()
+		if err != nil {
+			return nil, fmt.Errorf("fleet: %w", err)
+		}
+		cfg.Schema = s
+	}
+	v := &Virtual{
+		s: vtime.New(cfg.Start), rng: rand.New(rand.NewPCG(cfg.Seed, 0x666c656574)),
+		start: cfg.Start, ctrl: cfg.Controller, ctrlID: cfg.ControllerID, images: cfg.Images,
+		delay: cfg.LinkDelay, jitter: cfg.LinkJitter, rate: cfg.DownloadRate, every: cfg.IndexEvery,
+		idx: cfg.Index, byID: map[string]int32{}, counts: map[string]int{},
+	}
+	if cfg.Log != nil {
+		v.log = bufio.NewWriterSize(cfg.Log, 64<<10)
+	}
+	var fd []faults.Device
+	var grp []int16
+	for g, bg := range cfg.Boards {
+		if bg.Factory == nil {
+			return nil, fmt.Errorf("fleet: board group %q has no factory board", bg.Name)
+		}
+		v.groups = append(v.groups, bg.Name)
+		for range bg.Count {
+			fd = append(fd, faults.Device{ID: fmt.Sprintf(cfg.IDFormat, len(fd)+1), Board: bg.Name, Wave: bg.Wave})
+			grp = append(grp, int16(g))
+		}
+	}
+	fs, err := faults.Assign(cfg.Plan, fd, cfg.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	v.devs = make([]vdev, len(fd))
+	for n := range fd {
+		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID)}
+		if cfg.Device != nil {
+			cfg.Device(n+1, &dc)
+		}
+		d, err := device.New(dc, cfg.Boards[grp[n]].Factory.Clone(), cfg.Schema)
+		if err != nil {
+			return nil, fmt.Errorf("fleet: device %s: %w", fd[n].ID, err)
+		}
+		v.devs[n] = vdev{d: d, id: fd[n].ID, group: grp[n], faults: fs[n], tr: newTrack()}
+		v.byID[fd[n].ID] = int32(n)
+		v.counts[Pending]++
+		v.markDirty(n)
+	}
+	var at time.Duration
+	for n := range v.devs {
+		if cfg.ConnectRate > 0 {
+			at = time.Duration(float64(n) / cfg.ConnectRate * float64(time.Second))
+		}
+		if cfg.ConnectJitter > 0 {
+			at += time.Duration(v.rng.Int64N(int64(cfg.ConnectJitter)))
+		}
+		n := n
+		v.s.At(cfg.Start.Add(at), func() { v.powerOn(n, 0) })
+	}
+	v.s.At(cfg.Start, v.tick)
+	return v, nil
+}
+
+// deviceSeed derives a device's seed from the run's seed and its ID, so
+// that one device can be replayed alone.
+func deviceSeed(seed uint64, id string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return seed ^ h.Sum64()*0x9e3779b97f4a7c15
+}
+
+// Now is the virtual time.
+func (v *Virtual) Now() time.Time { return v.s.Now() }
+
+// Len is the number of devices.
+func (v *Virtual) Len() int { return len(v.devs) }
+
+// ID is device n's Endpoint ID (n from 0).
+func (v *Virtual) ID(n int) string { return v.devs[n].id }
+
+// Device is device n's core, for inspection between runs. The caller must
+// not give it inputs.
+func (v *Virtual) Device(n int) *device.Device { return v.devs[n].d }
+
+// Board is the board profile name of device n.
+func (v *Virtual) Board(n int) string { return v.groups[v.devs[n].group] }
+
+// Faults are device n's faults under the plan.
+func (v *Virtual) Faults(n int) faults.Faults { return v.devs[n].faults }
+
+// Outcome is device n's outcome so far.
+func (v *Virtual) Outcome(n int) string { return v.devs[n].tr.outcome }
+
+// Count is the number of devices with outcome o.
+func (v *Virtual) Count(o string) int { return v.counts[o] }
+
+// Events is the number of scheduler events run.
+func (v *Virtual) Events() uint64 { return v.s.Ran() }
+
+// RunUntil runs every event due at or before t, then flushes the index and
+// the log.
+func (v *Virtual) RunUntil(t time.Time) error {
+	v.s.RunUntil(t)
+	return v.Flush()
+}
+
+// Run runs events until done reports true (checked after each event),
+// nothing is left to run, or the next event is after limit. It reports
+// whether done became true, and flushes the index and the log.
+func (v *Virtual) Run(limit time.Time, done func(*Virtual) bool) (bool, error) {
+	ok := done(v)
+	for !ok {
+		next, any := v.s.Next()
+		if !any || next.After(limit) {
+			break
+		}
+		v.s.Step()
+		ok = done(v)
+	}
+	return ok, v.Flush()
+}
+
+// Finish ends a campaign's accounting: every device still Pending becomes
+// Unreachable (the controller never learnt how it ended). It flushes.
+func (v *Virtual) Finish() error {
+	for n := range v.devs {
+		if dv := &v.devs[n]; dv.tr.outcome == Pending {
+			dv.tr.outcome = Unreachable
+			v.counts[Pending]--
+			v.counts[Unreachable]++
+			v.markDirty(n)
+		}
+	}
+	return v.Flush()
+}
+
+// Flush writes the pending index batch and the buffered log.
+func (v *Virtual) Flush() error {
+	err := v.flushIndex()
+	if v.log != nil {
+		if e := v.log.Flush(); e != nil && v.logErr == nil {
+			v.logErr = e
+		}
+	}
+	return errors.Join(err, v.logErr)
+}
+
+func (v *Virtual) tick() {
+	sends, next := v.ctrl.Tick(v.s.Now())
+	v.sendAll(sends)
+	if !next.IsZero() {
+		v.s.At(next, v.tick)
+	}
+}
+
+// ---- the device shell ----
+
+func (v *Virtual) powerOn(n int, gen uint32) {
+	dv := &v.devs[n]
+	if dv.gen != gen {
+		return
+	}
+	v.apply(n, dv.d.PowerOn(v.s.Now()))
+	if dv.d.State() == device.On && dv.faults.PowerAtUptime > 0 && !dv.uptime {
+		g := dv.gen
+		v.s.After(dv.faults.PowerAtUptime, func() {
+			if dv.gen == g && !dv.uptime {
+				dv.uptime = true
+				v.apply(n, dv.d.PowerCut(v.s.Now()))
+			}
+		})
+	}
+}
+
+// apply carries out one Output in the order device.Output documents.
+func (v *Virtual) apply(n int, out device.Output) {
+	dv := &v.devs[n]
+	now := v.s.Now()
+	for _, e := range out.Events {
+		v.logf(e.At, dv.id, string(e.Kind), e.Detail)
+		old := dv.tr.outcome
+		dv.tr.event(e)
+		if dv.tr.outcome != old {
+			v.counts[old]--
+			v.counts[dv.tr.outcome]++
+		}
+	}
+	v.markDirty(n)
+	// 1. Records.
+	if dv.online {
+		for _, r := range out.Records {
+			v.up(n, r.Data)
+		}
+	}
+	// 2. Disconnect.
+	if out.Disconnect {
+		v.linkDown(n, "closed by the agent")
+	}
+	// 3. Reboot / Dead.
+	if !out.Reboot.IsZero() || out.Dead {
+		if dv.online {
+			v.linkDown(n, "power")
+		}
+		dv.gen++
+		v.dropAll(dv)
+		if !out.Reboot.IsZero() {
+			g := dv.gen
+			v.logf(now, dv.id, "power-off", "until "+out.Reboot.UTC().Format(time.RFC3339Nano))
+			v.s.At(out.Reboot, func() { v.powerOn(n, g) })
+		}
+		return
+	}
+	// 4. Timers, cancels, fetches.
+	for _, t := range out.Timers {
+		v.setTimer(n, t)
+	}
+	for _, id := range out.CancelFetches {
+		if k := slices.IndexFunc(dv.fetches, func(f vfetch) bool { return f.id == id }); k >= 0 {
+			v.s.Cancel(dv.fetches[k].done)
+			v.s.Cancel(dv.fetches[k].cut)
+			dv.fetches = slices.Delete(dv.fetches, k, k+1)
+		}
+	}
+	for _, f := range out.Fetches {
+		v.fetch(n, f)
+	}
+	// 5. Connect.
+	if out.Connect {
+		v.connect(n)
+	}
+}
+
+func (v *Virtual) dropAll(dv *vdev) {
+	for _, t := range dv.timers {
+		v.s.Cancel(t.ev)
+	}
+	for _, f := range dv.fetches {
+		v.s.Cancel(f.done)
+		v.s.Cancel(f.cut)
+	}
+	dv.timers, dv.fetches = dv.timers[:0], dv.fetches[:0]
+}
+
+func (v *Virtual) setTimer(n int, t device.Timer) {
+	dv := &v.devs[n]
+	k := slices.IndexFunc(dv.timers, func(x vtimer) bool { return x.id == t.ID })
+	if k >= 0 {
+		v.s.Cancel(dv.timers[k].ev)
+		dv.timers = slices.Delete(dv.timers, k, k+1)
+	}
+	if t.At.IsZero() {
+		return
+	}
+	id, g := t.ID, dv.gen
+	ev := v.s.At(t.At, func() {
+		if dv.gen != g {
+			return
+		}
+		if k := slices.IndexFunc(dv.timers, func(x vtimer) bool { return x.id == id }); k >= 0 {
+			dv.timers = slices.Delete(dv.timers, k, k+1)
+		}
+		v.apply(n, dv.d.Timer(v.s.Now(), id))
+	})
+	dv.timers = append(dv.timers, vtimer{id: id, ev: ev})
+}
+
+// fetch answers a download from Images, with the fetch's faults: the rate
+// sets its duration, Truncate shortens it (the prefix is shared, not
+// copied), Corrupt flips a byte of a copy, PowerCut cuts power part way.
+func (v *Virtual) fetch(n int, f device.Fetch) {
+	dv := &v.devs[n]
+	data, ok := v.images[f.URL]
+	var err error
+	if !ok {
+		err = fmt.Errorf("HTTP 404 Not Found: %s", f.URL)
+	}
+	if f.Truncate > 0 && len(data) > 0 {
+		data = data[:int(float64(len(data))*f.Truncate)]
+	}
+	if f.Corrupt && len(data) > 0 {
+		data = slices.Clone(data)
+		data[len(data)/2] ^= 0x40
+	}
+	rate := v.rate
+	if f.Rate > 0 {
+		rate = f.Rate
+	}
+	d := 2*v.linkDelay() + time.Duration(float64(len(data))/float64(rate)*float64(time.Second))
+	g, id := dv.gen, f.ID
+	rec := vfetch{id: id}
+	rec.done = v.s.After(d, func() {
+		if dv.gen != g {
+			return
+		}
+		k := slices.IndexFunc(dv.fetches, func(x vfetch) bool { return x.id == id })
+		if k < 0 {
+			return
+		}
+		v.s.Cancel(dv.fetches[k].cut)
+		dv.fetches = slices.Delete(dv.fetches, k, k+1)
+		v.apply(n, dv.d.FetchDone(v.s.Now(), id, data, err))
+	})
+	if f.PowerCut != nil && err == nil {
+		rec.cut = v.s.After(time.Duration(float64(d)*f.PowerCut.Fraction), func() {
+			if dv.gen == g {
+				v.apply(n, dv.d.PowerCut(v.s.Now()))
+			}
+		})
+	}
+	dv.fetches = append(dv.fetches, rec)
+}
+
+// ---- the link ----
+
+func (v *Virtual) linkDelay() time.Duration {
+	d := v.delay
+	if v.jitter > 0 {
+		d += time.Duration(v.rng.Int64N(int64(v.jitter)))
+	}
+	return d
+}
+
+// window is the network fault in force for device n now, if any: a
+// partition beats a drop, which beats a delay.
+func (v *Virtual) window(dv *vdev) (w faults.Window, ok bool) {
+	off := v.s.Now().Sub(v.start)
+	for _, x := range dv.faults.Net {
+		if off >= x.Start && off < x.End {
+			if !ok || rank(x.Kind) > rank(w.Kind) {
+				w, ok = x, true
+			}
+		}
+	}
+	return w, ok
+}
+
+func rank(k faults.Kind) int {
+	switch k {
+	case faults.NetPartition:
+		return 3
+	case faults.NetDrop:
+		return 2
+	}
+	return 1
+}
+
+// transit is when a Record sent now on one direction (last holds that
+// direction's previous delivery time) arrives, or false if it is lost.
+func (v *Virtual) transit(dv *vdev, last *time.Time) (time.Time, bool) {
+	d := v.linkDelay()
+	if w, ok := v.window(dv); ok {
+		switch w.Kind {
+		case faults.NetPartition:
+			return time.Time{}, false
+		case faults.NetDrop:
+			if v.rng.Float64() < w.Drop {
+				return time.Time{}, false
+			}
+		case faults.NetDelay:
+			d += w.Delay
+		}
+	}
+	at := v.s.Now().Add(d)
+	if at.Before(*last) {
+		at = *last
+	}
+	*last = at
+	return at, true
+}
+
+// up sends a Record from device n to the controller. A Record on its way
+// arrives even if the session ends meanwhile.
+func (v *Virtual) up(n int, rec []byte) {
+	dv := &v.devs[n]
+	at, ok := v.transit(dv, &dv.upAt)
+	if !ok {
+		v.logf(v.s.Now(), dv.id, "net-drop", "up")
+		return
+	}
+	v.s.At(at, func() { v.sendAll(v.ctrl.Receive(dv.id, rec, v.s.Now())) })
+}
+
+// sendAll sends the controller's Records: each arrives only if its
+// agent's session is still the same one then.
+func (v *Virtual) sendAll(ss []Send) {
+	for _, s := range ss {
+		n, ok := v.byID[s.To]
+		if !ok {
+			continue
+		}
+		dv := &v.devs[n]
+		if !dv.online {
+			v.logf(v.s.Now(), dv.id, "net-drop", "down: no session")
+			continue
+		}
+		at, ok := v.transit(dv, &dv.downAt)
+		if !ok {
+			v.logf(v.s.Now(), dv.id, "net-drop", "down")
+			continue
+		}
+		sess, data, k := dv.sess, s.Data, int(n)
+		v.s.At(at, func() {
+			if dv.online && dv.sess == sess {
+				v.apply(k, dv.d.Receive(v.s.Now(), data))
+			}
+		})
+	}
+}
+
+// connect opens device n's session one link delay later, unless a
+// partition is in force then.
+func (v *Virtual) connect(n int) {
+	dv := &v.devs[n]
+	g := dv.gen
+	dv.tr.conn = ConnConnecting
+	v.s.After(v.linkDelay(), func() {
+		if dv.gen != g || dv.online {
+			return
+		}
+		now := v.s.Now()
+		if w, ok := v.window(dv); ok && w.Kind == faults.NetPartition {
+			v.logf(now, dv.id, "link-fail", "partition")
+			v.apply(n, dv.d.Disconnected(now))
+			return
+		}
+		dv.online = true
+		dv.sess++
+		dv.upAt, dv.downAt = now, now
+		v.logf(now, dv.id, "link-up", "")
+		v.sendAll(v.ctrl.Connected(dv.id, now))
+		v.apply(n, dv.d.Connected(now))
+	})
+}
+
+// linkDown closes device n's session; the controller learns it after the
+// Records already on their way.
+func (v *Virtual) linkDown(n int, why string) {
+	dv := &v.devs[n]
+	if !dv.online {
+		return
+	}
+	dv.online = false
+	dv.sess++
+	dv.tr.conn = ConnDisconnected
+	v.logf(v.s.Now(), dv.id, "link-down", why)
+	at := v.s.Now().Add(v.linkDelay())
+	if at.Before(dv.upAt) {
+		at = dv.upAt
+	}
+	dv.upAt = at
+	v.s.At(at, func() { v.ctrl.Disconnected(dv.id, v.s.Now()) })
+}
+
+// ---- log and index ----
+
+func (v *Virtual) logf(at time.Time, id, kind, detail string) {
+	if v.log == nil {
+		return
+	}
+	w := v.log
+	w.WriteString(at.UTC().Format("2006-01-02T15:04:05.000000000Z"))
+	w.WriteByte(' ')
+	w.WriteString(id)
+	w.WriteByte(' ')
+	w.WriteString(kind)
+	if detail != "" {
+		w.WriteByte(' ')
+		w.WriteString(detail)
+	}
+	w.WriteByte('\n')
+}
+
+func (v *Virtual) markDirty(n int) {
+	if v.idx == nil || v.devs[n].dirty {
+		return
+	}
+	v.devs[n].dirty = true
+	v.dirty = append(v.dirty, int32(n))
+	if !v.flushQ {
+		v.flushQ = true
+		v.s.After(v.every, func() {
+			if err := v.flushIndex(); err != nil && v.logErr == nil {
+				v.logErr = err
+			}
+		})
+	}
+}
+
+func (v *Virtual) flushIndex() error {
+	v.flushQ = false
+	if v.idx == nil || len(v.dirty) == 0 {
+		return nil
+	}
+	batch := make([]index.Device, len(v.dirty))
+	for k, n := range v.dirty {
+		dv := &v.devs[n]
+		dv.dirty = false
+		batch[k] = dv.tr.record(dv.id, v.groups[dv.group])
+	}
+	v.dirty = v.dirty[:0]
+	return v.idx.PutAll(batch)
+}
