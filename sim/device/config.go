@@ -1,6 +1,7 @@
 package device
 
 import (
+	"brickyard/flash"
 	"errors"
 	"fmt"
 	"time"
@@ -41,6 +42,19 @@ type Config struct {
 
 	Faults faults.Faults // this device's faults (faults.Assign)
 	Seed   uint64        // seeds every random draw of the device
+
+	// Blobs turns a verified download into flash content. A fleet passes
+	// one shared source, so that devices installing the same image hold
+	// its pages once (the chips share them copy-on-write); nil gives each
+	// device a private copy.
+	Blobs BlobSource
+}
+
+// BlobSource makes flash content of downloaded bytes; pad is the chip's
+// erased value. It may return a Blob it made before for equal bytes. The
+// device never modifies data.
+type BlobSource interface {
+	Blob(data []byte, pad byte) *flash.Blob
 }
 
 // Defaults of Config.

@@ -140,7 +140,8 @@ func (d *Device) startDownload(now time.Time, j dm.Job) {
 // (CheckSum, signature, board, security counter), written through
 // Loader.Write and, with AutoActivate, activated; OperationComplete and
 // TransferComplete! report the result (see docs/device.md). A result for
-// a fetch the device no longer waits for is ignored.
+// a fetch the device no longer waits for is ignored. The device never
+// modifies data, so a shell may hand many devices the same bytes.
 func (d *Device) FetchDone(now time.Time, id FetchID, data []byte, err error) Output {
 	d.begin()
 	if d.state != On {

@@ -34,7 +34,12 @@ func (d *Device) install(now time.Time, dl *download, data []byte) {
 		d.failDownload(now, dl, stValidationFailed, data, "image validation failed: "+err.Error())
 		return
 	}
-	blob := flash.NewBlob(data, d.board.Chip.Geometry().Erased)
+	var blob *flash.Blob
+	if d.cfg.Blobs != nil {
+		blob = d.cfg.Blobs.Blob(data, d.board.Chip.Geometry().Erased)
+	} else {
+		blob = flash.NewBlob(data, d.board.Chip.Geometry().Erased)
+	}
 	slot := d.slots[i]
 	if c := d.cfg.Faults.PowerDuringInstall; c != nil && d.used&faultInstall == 0 {
 		if n := d.countOps(func(b *boards.Board) error { return b.Loader.Write(b, slot, blob) }); n > 0 {

@@ -171,8 +171,9 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
 	v.devs = make([]vdev, len(fd))
+	blobs := NewBlobs(8) // the images of the run, held once for every device
 	for n := range fd {
-		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID)}
+		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs}
 		if cfg.Device != nil {
 			cfg.Device(n+1, &dc)
 		}
