@@ -9,9 +9,10 @@ import (
 	"io"
 )
 
-// chunkSize bounds the reads and the buffer of Verify. It holds the
-// largest header (65528 bytes) in one piece.
-const chunkSize = 64 << 10
+// chunkSize is the read size of Verify's payload loop. Its buffer is this
+// size, or the header's size when that is larger (at most 65528 bytes), so
+// a boot verifying an image allocates 4 KiB, not the largest header.
+const chunkSize = 4 << 10
 
 // Policy is what a board requires of an image beyond a good signature.
 type Policy struct {
@@ -22,7 +23,7 @@ type Policy struct {
 // Verify checks the image at the start of r, where size bytes are
 // readable (a flash partition, say), in the order the package
 // documentation gives, and returns its header. It reads the header, the
-// payload in chunks of at most 64 KiB, and the trailer; the header's
+// payload in chunks of 4 KiB (or the header's size), and the trailer; the header's
 // sizes, not size, decide how much is read, so other bytes may follow the
 // image. keys may be nil (no key is trusted).
 //
@@ -31,10 +32,10 @@ type Policy struct {
 // be trusted. A read error from r other than io.EOF is returned wrapped.
 func Verify(r io.ReaderAt, size int64, keys *Keyring, p Policy) (Header, error) {
 	size = max(size, 0)
-	buf := make([]byte, chunkSize)
+	var fixed [HeaderSize]byte
 
 	// 1-2. Magic, then the header's fields.
-	head := buf[:min(size, HeaderSize)]
+	head := fixed[:min(size, HeaderSize)]
 	if err := readAt(r, head, 0, size); err != nil {
 		return Header{}, err
 	}
@@ -46,6 +47,7 @@ func Verify(r io.ReaderAt, size int64, keys *Keyring, p Policy) (Header, error) 
 	if size < hs {
 		return Header{}, fmt.Errorf("%w: header size is %d, only %d bytes", ErrTruncated, hs, size)
 	}
+	buf := make([]byte, max(chunkSize, int(hs)))
 	d := sha256.New()
 	d.Write(head)
 	if pad := buf[HeaderSize:hs]; len(pad) > 0 {
@@ -68,7 +70,7 @@ func Verify(r io.ReaderAt, size int64, keys *Keyring, p Policy) (Header, error) 
 	// 4. Digest, streaming the payload.
 	end := hs + int64(h.PayloadSize)
 	for off := hs; off < end; {
-		chunk := buf[:min(end-off, chunkSize)]
+		chunk := buf[:min(end-off, int64(len(buf)))]
 		if err := readAt(r, chunk, off, size); err != nil {
 			return h, err
 		}
