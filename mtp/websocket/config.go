@@ -167,6 +167,24 @@ func orDefault[T time.Duration | int](v, def T) T {
 }
 
 // parseURL checks a controller URL and normalises its path.
+// prepare checks cfg for one side (server: the controller's listener) and
+// returns its settings, the parsed URL and the TLS configuration to use.
+func (c *Config) prepare(server bool) (*settings, *url.URL, *tls.Config, error) {
+	s, err := c.settings()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	u, err := parseURL(c.URL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tc, err := tlsFor(u, c.TLS, server)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return s, u, tc, nil
+}
+
 func parseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {

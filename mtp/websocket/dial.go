@@ -28,15 +28,7 @@ var _ mtp.Dialer = (*Dialer)(nil)
 
 // NewDialer checks cfg and returns the agents' Dialer for its controller.
 func NewDialer(cfg Config) (mtp.Dialer, error) {
-	s, err := cfg.settings()
-	if err != nil {
-		return nil, err
-	}
-	u, err := parseURL(cfg.URL)
-	if err != nil {
-		return nil, err
-	}
-	tc, err := tlsFor(u, cfg.TLS, false)
+	s, u, tc, err := cfg.prepare(false)
 	if err != nil {
 		return nil, err
 	}

@@ -55,15 +55,7 @@ var errReplaced = errors.New("replaced by a new session from the same endpoint (
 // NewListener listens (or takes cfg.Listener) and serves cfg.URL's path
 // until Close.
 func NewListener(cfg Config) (mtp.Listener, error) {
-	s, err := cfg.settings()
-	if err != nil {
-		return nil, err
-	}
-	u, err := parseURL(cfg.URL)
-	if err != nil {
-		return nil, err
-	}
-	tc, err := tlsFor(u, cfg.TLS, true)
+	s, u, tc, err := cfg.prepare(true)
 	if err != nil {
 		return nil, err
 	}
