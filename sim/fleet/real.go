@@ -128,6 +128,17 @@ func (r *Real) ID(n int) string { return r.devs[n].id }
 // Outcome is device n's outcome. Call it only after Run has returned.
 func (r *Real) Outcome(n int) string { return r.devs[n].tr.outcome }
 
+// Record is device n's state as the fleet index holds it. Call it only
+// after Run has returned.
+func (r *Real) Record(n int) index.Device { return r.devs[n].tr.record(r.devs[n].id, r.devs[n].board) }
+
+// Faults is device n's faults.
+func (r *Real) Faults(n int) faults.Faults { return r.devs[n].faults }
+
+// Timeline is device n's milestones, oldest first. Call it only after Run
+// has returned.
+func (r *Real) Timeline(n int) []Step { return r.devs[n].tr.timeline() }
+
 // Device is device n's core. Inspect it only after Run has returned.
 func (r *Real) Device(n int) *device.Device { return r.devs[n].d }
 

@@ -1,7 +1,9 @@
 package fleet
 
 import (
+	"slices"
 	"strings"
+	"time"
 
 	"brickyard/sim/device"
 	"brickyard/sim/index"
@@ -33,6 +35,42 @@ type track struct {
 	conn    string
 	outcome string
 	boots   uint32
+	steps   []step // the compact timeline: milestones only
+}
+
+// step is one milestone of a device's timeline: when, and which of
+// milestones.
+type step struct {
+	at   int64 // Unix nanoseconds
+	kind uint8
+}
+
+// milestones are the events a timeline keeps (download, install, reboot,
+// trial, commit / rollback / brick, and the power cuts that explain them);
+// connections, notifications and the like are left out to keep it small.
+var milestones = []device.EventKind{
+	device.EvDownloadStart, device.EvDownloaded, device.EvDownloadFailed, device.EvValidationFailed,
+	device.EvInstall, device.EvInstalled, device.EvInstallFailed, device.EvActivate, device.EvActivateFailed,
+	device.EvReboot, device.EvTrial, device.EvHealthFail, device.EvConfirmed, device.EvUpdated,
+	device.EvRolledBack, device.EvBricked, device.EvPowerCut,
+}
+
+// maxSteps bounds a timeline; a device that keeps failing keeps its last
+// maxSteps milestones.
+const maxSteps = 32
+
+// Step is one milestone of a device's timeline.
+type Step struct {
+	At   time.Time
+	Kind device.EventKind
+}
+
+func (t *track) timeline() []Step {
+	out := make([]Step, len(t.steps))
+	for i, s := range t.steps {
+		out[i] = Step{At: time.Unix(0, s.at).UTC(), Kind: milestones[s.kind]}
+	}
+	return out
 }
 
 func newTrack() track {
@@ -41,6 +79,12 @@ func newTrack() track {
 
 // event folds one device event into t.
 func (t *track) event(e device.Event) {
+	if k := slices.Index(milestones, e.Kind); k >= 0 {
+		if len(t.steps) == maxSteps {
+			t.steps = append(t.steps[:0], t.steps[1:]...)
+		}
+		t.steps = append(t.steps, step{at: e.At.UnixNano(), kind: uint8(k)})
+	}
 	switch e.Kind {
 	case device.EvPowerOn:
 		t.phase = "booting"
@@ -56,10 +100,14 @@ func (t *track) event(e device.Event) {
 	case device.EvBricked:
 		t.phase, t.outcome = "dead", Bricked
 	case device.EvPowerCut:
-		t.phase = "off"
-		if strings.HasPrefix(e.Detail, "phase=install") && t.outcome != Bricked {
+		switch {
+		case t.outcome == Bricked:
+		case strings.HasPrefix(e.Detail, "phase=install"):
 			t.outcome = InstallFailed
+		case t.phase == "downloading" && t.outcome == Pending:
+			t.outcome = DownloadFailed // the download died with the power
 		}
+		t.phase = "off"
 	case device.EvDownloadStart:
 		t.phase = "downloading"
 	case device.EvDownloaded, device.EvInstall:

@@ -231,6 +231,14 @@ func (v *Virtual) Faults(n int) faults.Faults { return v.devs[n].faults }
 // Outcome is device n's outcome so far.
 func (v *Virtual) Outcome(n int) string { return v.devs[n].tr.outcome }
 
+// Record is device n's state as the fleet index holds it.
+func (v *Virtual) Record(n int) index.Device {
+	return v.devs[n].tr.record(v.devs[n].id, v.groups[v.devs[n].group])
+}
+
+// Timeline is device n's milestones, oldest first.
+func (v *Virtual) Timeline(n int) []Step { return v.devs[n].tr.timeline() }
+
 // Count is the number of devices with outcome o.
 func (v *Virtual) Count(o string) int { return v.counts[o] }
 

@@ -1,0 +1,232 @@
+package scenarios
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"brickyard/boards"
+	"brickyard/boards/image"
+	"brickyard/boards/profile"
+	"brickyard/flash"
+	"brickyard/scenarios/campaign"
+	"brickyard/sim/fleet"
+)
+
+// built is what a scenario turns into before anything runs.
+type built struct {
+	groups  []fleet.BoardGroup
+	devices []campaign.Device // every device, in endpoint-ID order
+	waves   []campaign.Wave
+	files   map[string][]byte // URL path → image
+	ids     IDScheme
+	serials IDScheme
+}
+
+// build signs the images, provisions the factory boards, splits every
+// board's devices over the waves and names the devices. Image paths are
+// "/images/BOARD/VERSION.img"; wave images get their URL from base.
+func (sc *Scenario) build(profiles profile.Set, readFile func(string) ([]byte, error), base string) (*built, error) {
+	c := &checker{sc: sc}
+	seed := sha256.Sum256(fmt.Appendf(nil, "brickyard scenario key %d", sc.Seed))
+	key := ed25519.NewKeyFromSeed(seed[:])
+	keys := image.NewKeyring(key.Public().(ed25519.PublicKey))
+	for i, f := range sc.Trust {
+		data, err := readFile(sc.path(f))
+		if err == nil {
+			var pub ed25519.PublicKey
+			if pub, err = image.ParsePublicKeyPEM(data); err == nil {
+				err = keys.Add(pub)
+			}
+		}
+		if err != nil {
+			c.errorf("trust."+strconv.Itoa(i), "%v", err)
+		}
+	}
+	b := &built{files: map[string][]byte{}}
+	b.ids, _ = ParseIDScheme(sc.Fleet.IDs)
+	b.serials, _ = ParseIDScheme(sc.Fleet.Serials)
+
+	profs := map[string]profile.Profile{}
+	for i, bc := range sc.Fleet.Boards {
+		p, err := profiles.Get(bc.Profile)
+		if err != nil {
+			c.errorf("fleet.boards."+strconv.Itoa(i)+".profile", "%v", err)
+			continue
+		}
+		profs[bc.Profile] = p
+	}
+	if len(c.errs) > 0 {
+		return nil, c.err()
+	}
+	// image returns board's image of version, building it unless a file
+	// gives it.
+	img := func(board, version string, bad bool, payload int, file, key0 string) []byte {
+		p := profs[board]
+		var raw []byte
+		if file != "" {
+			data, err := readFile(sc.path(file))
+			if err != nil {
+				c.errorf(key0, "%v", err)
+				return nil
+			}
+			h, err := image.VerifyBytes(data, keys, image.Policy{Board: board})
+			if err != nil {
+				c.errorf(key0, "%s: %v (is its key in trust?)", file, err)
+				return nil
+			}
+			if h.Version.String() != version {
+				c.errorf(key0, "%s holds version %s, not %s", file, h.Version, version)
+				return nil
+			}
+			raw = data
+		} else {
+			v, _ := image.ParseVersion(version)
+			body := make([]byte, payload)
+			for i := range body {
+				body[i] = byte(i*7) ^ v.Major ^ v.Minor<<3 ^ byte(v.Patch)
+			}
+			var flags uint32
+			if bad {
+				flags = image.FlagHealthFail
+			}
+			var err error
+			raw, err = image.Pack(key, image.Header{Version: v, BoardID: board, Flags: flags}, body)
+			if err != nil {
+				c.errorf(key0, "%v", err)
+				return nil
+			}
+		}
+		if len(raw) > p.SlotSize() {
+			c.errorf(key0, "a %d-byte image does not fit the %d-byte slots of %s", len(raw), p.SlotSize(), board)
+			return nil
+		}
+		return raw
+	}
+	byVersion := map[string]int{}
+	for i, im := range sc.Images {
+		byVersion[im.Version] = i
+		payload, _ := parseSize(im.Payload)
+		for _, bc := range sc.Fleet.Boards {
+			raw := img(bc.Profile, im.Version, im.Bad, payload, im.Files[bc.Profile], "images."+strconv.Itoa(i))
+			if raw != nil {
+				b.files[imagePath(bc.Profile, im.Version)] = raw
+			}
+		}
+	}
+	// Factory boards.
+	factories := map[string]*boards.Board{}
+	for i, bc := range sc.Fleet.Boards {
+		raw, ok := b.files[imagePath(bc.Profile, bc.Version)]
+		if !ok {
+			raw = img(bc.Profile, bc.Version, false, 16<<10, "", "fleet.boards."+strconv.Itoa(i)+".version")
+		}
+		if raw == nil {
+			continue
+		}
+		p := profs[bc.Profile]
+		fb, err := p.Provision(keys, flash.NewBlob(raw, p.Flash.Erased))
+		if err != nil {
+			c.errorf("fleet.boards."+strconv.Itoa(i), "%v", err)
+			continue
+		}
+		factories[bc.Profile] = fb
+	}
+	if len(c.errs) > 0 {
+		return nil, c.err()
+	}
+	// Waves.
+	for _, w := range sc.Campaign.Waves {
+		cw := campaign.Wave{Name: w.Name, Deadline: w.Deadline, Images: map[string]campaign.Image{}}
+		for _, bc := range sc.Fleet.Boards {
+			path := imagePath(bc.Profile, w.Image)
+			raw := b.files[path]
+			sum := sha256.Sum256(raw)
+			cw.Images[bc.Profile] = campaign.Image{URL: base + path, Version: w.Image, Size: len(raw), SHA256: hex.EncodeToString(sum[:])}
+		}
+		b.waves = append(b.waves, cw)
+	}
+	// Devices: each board's count split over the waves by largest
+	// remainder, so that every wave has the fleet's board mix.
+	shares := make([]float64, len(sc.Campaign.Waves))
+	for i, w := range sc.Campaign.Waves {
+		shares[i] = w.share
+	}
+	n := 0
+	for _, bc := range sc.Fleet.Boards {
+		for w, cnt := range split(bc.Count, shares) {
+			if cnt == 0 {
+				continue
+			}
+			b.groups = append(b.groups, fleet.BoardGroup{Name: bc.Profile, Factory: factories[bc.Profile], Count: cnt, Wave: w + 1})
+			for range cnt {
+				n++
+				b.devices = append(b.devices, campaign.Device{ID: b.ids.ID(n), Board: bc.Profile, Wave: w + 1})
+			}
+		}
+	}
+	return b, nil
+}
+
+func (c *checker) err() error {
+	if len(c.errs) == 0 {
+		return nil
+	}
+	return errors.Join(c.errs...)
+}
+
+// path resolves a file named in the scenario against the scenario's folder.
+func (sc *Scenario) path(f string) string {
+	if filepath.IsAbs(f) || sc.dir == "" {
+		return f
+	}
+	return filepath.Join(sc.dir, f)
+}
+
+func imagePath(board, version string) string {
+	return "/images/" + board + "/" + version + ".img"
+}
+
+// split divides n by shares (summing to 1) with the largest-remainder
+// method: exact, and deterministic (ties go to the earlier share).
+func split(n int, shares []float64) []int {
+	out := make([]int, len(shares))
+	rem := make([]float64, len(shares))
+	total := 0
+	for i, s := range shares {
+		x := s * float64(n)
+		out[i] = int(x)
+		rem[i] = x - float64(out[i])
+		total += out[i]
+	}
+	for total < n {
+		best := -1
+		for i := range rem {
+			if shares[i] > 0 && (best < 0 || rem[i] > rem[best]) {
+				best = i
+			}
+		}
+		if best < 0 {
+			best = len(out) - 1
+		}
+		out[best]++
+		rem[best] = -1
+		total++
+	}
+	return out
+}
+
+// printf is the scheme as a fmt format for one int (fleet's IDFormat).
+func (p IDScheme) printf() string {
+	esc := func(s string) string { return strings.ReplaceAll(s, "%", "%%") }
+	w := ""
+	if p.width > 0 {
+		w = "0" + strconv.Itoa(p.width)
+	}
+	return esc(p.prefix) + "%" + w + "d" + esc(p.suffix)
+}

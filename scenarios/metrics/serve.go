@@ -1,0 +1,84 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// ShutdownTimeout is how long ServeListener lets in-flight scrapes finish
+// once its context ends before it closes their connections.
+const ShutdownTimeout = 2 * time.Second
+
+const rootPage = `brickyard metrics
+
+/metrics  Prometheus exposition of the fleet run (see docs/metrics.md)
+`
+
+// Listen opens a TCP listener on addr, e.g. "127.0.0.1:9469", or
+// "127.0.0.1:0" for a free port (ln.Addr() tells which), for ServeListener.
+func Listen(addr string) (net.Listener, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen: %w", err)
+	}
+	return ln, nil
+}
+
+// Serve listens on addr and serves h as ServeListener does.
+func Serve(ctx context.Context, addr string, h http.Handler) error {
+	ln, err := Listen(addr)
+	if err != nil {
+		return err
+	}
+	return ServeListener(ctx, ln, h)
+}
+
+// ServeListener serves h (normally Metrics.Handler) at /metrics and a short
+// text page at / on ln, which it takes over and closes. It blocks until ctx
+// ends, then shuts the server down, giving in-flight requests
+// ShutdownTimeout to finish, and returns nil; it returns earlier, with the
+// error, if the server fails. When it returns, the server's goroutines have
+// ended; only if a request outlived ShutdownTimeout (its connection is then
+// closed and an error returned) may that request's handler still be
+// finishing.
+func ServeListener(ctx context.Context, ln net.Listener, h http.Handler) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, rootPage)
+	})
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       time.Minute,
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("metrics: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := srv.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("metrics: shutdown: %w", err))
+		if err := srv.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("metrics: close: %w", err))
+		}
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, fmt.Errorf("metrics: serve: %w", err))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,233 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"brickyard/mtp"
+	"brickyard/mtp/websocket"
+	"brickyard/scenarios/campaign"
+	"brickyard/scenarios/fileserver"
+	"brickyard/scenarios/report"
+	"brickyard/sim/fleet"
+)
+
+// runReal runs the scenario in real time: the embedded controller behind
+// a real transport on loopback, its file server, and one goroutine per
+// device. Run's goroutine owns everything started here and waits for all
+// of it before returning.
+func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, error) {
+	user, pass := sc.credentials()
+	fs, err := fileserver.New(fileserver.Config{Seed: sc.Seed, Username: user, Password: pass})
+	if err != nil {
+		return nil, err
+	}
+	if err := fs.Start(); err != nil {
+		return nil, err
+	}
+	defer fs.Close()
+	b, err := sc.build(opt.Profiles, opt.ReadFile, fs.URL())
+	if err != nil {
+		return nil, err
+	}
+	for path, data := range b.files {
+		fs.Add(path, data)
+	}
+	start := time.Now()
+	var h report.Histogram
+	msgs := map[string]int{}
+	ccfg := sc.campaignConfig(b, start, opt, &h, msgs)
+	ctrl, err := campaign.New(ccfg)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := newTransport(sc)
+	if err != nil {
+		return nil, err
+	}
+	defer tr.close()
+
+	rf, err := fleet.NewReal(fleet.RealConfig{
+		Seed: sc.Seed, ControllerID: ControllerID, Boards: b.groups, IDFormat: b.ids.printf(),
+		Device: sc.deviceConfig(b, tr.protocol), Plan: sc.plan(), Dialer: tr.dialer,
+		ConnectRate: sc.Fleet.ConnectRate, ConnectJitter: sc.Fleet.ConnectJitter,
+		Log: opt.EventLog, Index: opt.Index,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", sc.source, err)
+	}
+	srv := &server{ctrl: ctrl, conns: map[string]mtp.Conn{}}
+	runCtx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var runErr error
+	wg.Add(3)
+	go func() { defer wg.Done(); srv.accept(runCtx, tr.listener) }()
+	go func() { defer wg.Done(); srv.tick(runCtx) }()
+	go func() { defer wg.Done(); runErr = rf.Run(runCtx) }()
+
+	rec := newRecorder(start)
+	limit := start.Add(sc.Duration)
+	interrupted := false
+	tk := time.NewTicker(opt.ProgressEvery)
+	var settle <-chan time.Time
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			interrupted = true
+			break loop
+		case <-settle:
+			break loop
+		case now := <-tk.C:
+			rec.sample(now, opt.Index)
+			srv.mu.Lock()
+			p := progress(now.Sub(start), opt.Index, ctrl, false)
+			campaignMetrics(opt.Metrics, ctrl)
+			done := ctrl.Done()
+			srv.mu.Unlock()
+			if opt.Progress != nil {
+				opt.Progress(p)
+			}
+			if done && settle == nil {
+				settle = time.After(time.Second)
+			}
+			if !now.Before(limit) && settle == nil {
+				interrupted = true
+				break loop
+			}
+		}
+	}
+	tk.Stop()
+	cancel()
+	wg.Wait()
+	tr.listener.Close()
+	end := time.Now()
+	rec.sample(end, opt.Index)
+	if opt.Progress != nil {
+		opt.Progress(progress(end.Sub(start), opt.Index, ctrl, true))
+	}
+	if opt.Stats != nil {
+		st := fs.Stats()
+		opt.Stats("fileserver_requests", st.Requests)
+		opt.Stats("fileserver_bytes", st.BytesSent)
+	}
+	r := rec.report(sc, rf, ctrl, b, &h, msgs, end, interrupted)
+	r.MTP = tr.protocol
+	r.Wall = r.Duration
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return r, runErr
+	}
+	return r, nil
+}
+
+// server runs the campaign behind a listener: the campaign under mu, one
+// goroutine per session, one for the Ticks. Records to an agent go out on
+// its current session.
+type server struct {
+	ctrl  *campaign.Campaign
+	mu    sync.Mutex // guards ctrl and conns
+	conns map[string]mtp.Conn
+	wake  chan struct{}
+}
+
+func (s *server) send(ctx context.Context, ss []fleet.Send) {
+	for _, x := range ss {
+		s.mu.Lock()
+		c := s.conns[x.To]
+		s.mu.Unlock()
+		if c != nil {
+			_ = c.Send(ctx, x.Data) // a broken session shows in its reader
+		}
+	}
+}
+
+func (s *server) accept(ctx context.Context, l mtp.Listener) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		conn, err := l.Accept(ctx)
+		if err != nil {
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.session(ctx, conn)
+		}()
+	}
+}
+
+func (s *server) session(ctx context.Context, conn mtp.Conn) {
+	defer conn.Close()
+	id := conn.Info().Peer
+	s.mu.Lock()
+	s.conns[id] = conn
+	ss := s.ctrl.Connected(id, time.Now())
+	s.mu.Unlock()
+	s.send(ctx, ss)
+	for {
+		rec, err := conn.Recv(ctx)
+		if err != nil {
+			s.mu.Lock()
+			if s.conns[id] == conn {
+				delete(s.conns, id)
+				s.ctrl.Disconnected(id, time.Now())
+			}
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Lock()
+		ss := s.ctrl.Receive(id, rec, time.Now())
+		s.mu.Unlock()
+		s.send(ctx, ss)
+	}
+}
+
+func (s *server) tick(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		ss, next := s.ctrl.Tick(time.Now())
+		s.mu.Unlock()
+		s.send(ctx, ss)
+		d := time.Second
+		if !next.IsZero() {
+			d = max(time.Millisecond, time.Until(next))
+		}
+		t.Reset(d)
+	}
+}
+
+// transport is the controller's listener and the agents' dialer.
+type transport struct {
+	protocol string
+	listener mtp.Listener
+	dialer   mtp.Dialer
+	close    func()
+}
+
+func newTransport(sc *Scenario) (*transport, error) {
+	switch sc.Fleet.MTP {
+	case "websocket":
+		l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: ControllerID})
+		if err != nil {
+			return nil, err
+		}
+		d, err := websocket.NewDialer(websocket.Config{URL: l.(*websocket.Listener).URL(), ControllerID: ControllerID})
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		return &transport{protocol: "WebSocket", listener: l, dialer: d, close: func() { l.Close() }}, nil
+	}
+	return nil, fmt.Errorf("%s: fleet.mtp %s with a real clock is not supported yet", sc.source, sc.Fleet.MTP)
+}

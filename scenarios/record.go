@@ -1,0 +1,179 @@
+package scenarios
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"brickyard/scenarios/campaign"
+	"brickyard/scenarios/report"
+	"brickyard/sim/faults"
+	"brickyard/sim/fleet"
+	"brickyard/sim/index"
+)
+
+// maxSamples bounds the progress series of a report; longer series are
+// thinned evenly (first and last kept).
+const maxSamples = 240
+
+// recorder collects the progress series while a run goes.
+type recorder struct {
+	start   time.Time
+	samples []report.Sample
+}
+
+func newRecorder(start time.Time) *recorder { return &recorder{start: start} }
+
+func (r *recorder) sample(t time.Time, idx *index.Index) {
+	at := report.Seconds(t.Sub(r.start).Seconds())
+	if n := len(r.samples); n > 0 && r.samples[n-1].At == at {
+		r.samples = r.samples[:n-1]
+	}
+	r.samples = append(r.samples, report.Sample{At: at, Outcomes: report.OutcomeCounts(idx.Counts(index.ByOutcome))})
+}
+
+func thin(s []report.Sample) []report.Sample {
+	if len(s) <= maxSamples {
+		return s
+	}
+	out := make([]report.Sample, 0, maxSamples)
+	for i := range maxSamples - 1 {
+		out = append(out, s[i*(len(s)-1)/(maxSamples-1)])
+	}
+	return append(out, s[len(s)-1])
+}
+
+// report builds the run's report. Device outcomes are the runner's truth:
+// a device still pending at the end of a finished campaign is unreachable,
+// or aborted when its wave never opened; an interrupted run keeps pending.
+func (r *recorder) report(sc *Scenario, v view, ctrl *campaign.Campaign, b *built, h *report.Histogram,
+	msgs map[string]int, end time.Time, interrupted bool) *report.Report {
+	rep := &report.Report{
+		Scenario: sc.Name, Clock: sc.Clock, Seed: sc.Seed, Start: r.start, End: end,
+		Duration: report.Seconds(end.Sub(r.start).Seconds()), Interrupted: interrupted,
+		Aborted: ctrl.Aborted(), Devices: v.Len(), Latency: h.Latency(), Messages: report.SortedCounts(msgs),
+		Progress: thin(r.samples),
+	}
+	if e := ctrl.Errors(); e > 0 {
+		rep.Errors = []report.Count{{Name: "controller", N: e}}
+	}
+	total := map[string]int{}
+	byBoard := map[string]map[string]int{}
+	boardN := map[string]int{}
+	waves := ctrl.Waves()
+	byWave := make([]map[string]int, len(waves))
+	for i := range byWave {
+		byWave[i] = map[string]int{}
+	}
+	rep.Fleet = make([]report.Device, v.Len())
+	for n := range v.Len() {
+		rec := v.Record(n)
+		cd := b.devices[n]
+		seen := ctrl.Seen(rec.ID)
+		out := rec.Outcome
+		if out == fleet.Pending && !interrupted {
+			out = fleet.Unreachable
+			if seen == campaign.NotStarted {
+				out = "aborted"
+			}
+		}
+		total[out]++
+		if byBoard[rec.Board] == nil {
+			byBoard[rec.Board] = map[string]int{}
+		}
+		byBoard[rec.Board][out]++
+		boardN[rec.Board]++
+		if cd.Wave > 0 {
+			byWave[cd.Wave-1][out]++
+		}
+		d := report.Device{ID: rec.ID, Board: rec.Board, Wave: cd.Wave, Outcome: out, Seen: seen,
+			Version: rec.Version, Boots: rec.Boots, Faults: faultString(v.Faults(n))}
+		for _, s := range v.Timeline(n) {
+			d.Timeline = append(d.Timeline, report.Step{At: report.Seconds(s.At.Sub(r.start).Seconds()), Kind: string(s.Kind)})
+		}
+		if d.Timeline == nil {
+			d.Timeline = []report.Step{}
+		}
+		rep.Fleet[n] = d
+	}
+	slices.SortFunc(rep.Fleet, func(a, b report.Device) int { return strings.Compare(a.ID, b.ID) })
+	rep.Outcomes = report.OutcomeCounts(total)
+	for _, name := range sortedKeys(byBoard) {
+		rep.ByBoard = append(rep.ByBoard, report.Group{Name: name, Devices: boardN[name], Outcomes: report.OutcomeCounts(byBoard[name])})
+	}
+	for i, w := range waves {
+		rw := report.Wave{Wave: i + 1, Name: w.Name, Devices: w.Size, Started: w.Opened, Aborted: w.Aborted,
+			Outcomes: report.OutcomeCounts(byWave[i])}
+		if w.Opened {
+			rw.Start = report.Seconds(w.OpenedAt.Sub(r.start).Seconds())
+		}
+		if w.Closed {
+			rw.End = report.Seconds(w.ClosedAt.Sub(r.start).Seconds())
+		}
+		if w.Size > 0 {
+			rw.Failures = float64(w.Fail) / float64(w.Size)
+		}
+		rep.ByWave = append(rep.ByWave, rw)
+	}
+	for _, x := range sc.expect {
+		rep.Expectations = append(rep.Expectations, x.check(rep))
+	}
+	return rep
+}
+
+// Failed lists the expectations of r that did not hold.
+func Failed(r *report.Report) []report.Expectation {
+	var out []report.Expectation
+	for _, e := range r.Expectations {
+		if !e.OK {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// faultString is a device's faults in short form: "power-during-install@0.42 health-fail".
+func faultString(f faults.Faults) string {
+	var parts []string
+	cut := func(name string, c *faults.Cut) {
+		if c != nil {
+			s := name + "@" + strconv.FormatFloat(c.Fraction, 'f', 2, 64)
+			if c.Torn {
+				s += "/torn"
+			}
+			parts = append(parts, s)
+		}
+	}
+	cut(string(faults.PowerDuringDownload), f.PowerDuringDownload)
+	cut(string(faults.PowerDuringInstall), f.PowerDuringInstall)
+	cut(string(faults.PowerDuringTrial), f.PowerDuringTrial)
+	if f.PowerAtUptime > 0 {
+		parts = append(parts, string(faults.PowerAtUptime)+"@"+f.PowerAtUptime.String())
+	}
+	if f.HealthFail {
+		parts = append(parts, string(faults.HealthFail))
+	}
+	for _, w := range f.Net {
+		parts = append(parts, string(w.Kind)+"@"+w.Start.String()+"+"+(w.End-w.Start).String())
+	}
+	if f.DownloadRate > 0 {
+		parts = append(parts, string(faults.DownloadSlow)+"@"+strconv.Itoa(f.DownloadRate)+"B/s")
+	}
+	if f.DownloadTruncate > 0 {
+		parts = append(parts, string(faults.DownloadTruncated)+"@"+strconv.FormatFloat(f.DownloadTruncate, 'f', 2, 64))
+	}
+	if f.DownloadCorrupt {
+		parts = append(parts, string(faults.DownloadCorrupt))
+	}
+	return strings.Join(parts, " ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}

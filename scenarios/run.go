@@ -1,0 +1,266 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"brickyard/boards/profile"
+	"brickyard/scenarios/campaign"
+	"brickyard/scenarios/report"
+	"brickyard/sim/device"
+	"brickyard/sim/faults"
+	"brickyard/sim/fleet"
+	"brickyard/sim/index"
+)
+
+// ControllerID is the embedded controller's Endpoint ID.
+const ControllerID = "proto::brickyard-controller"
+
+// Options are what a run needs besides its scenario.
+type Options struct {
+	Profiles profile.Set                  // board profiles; required
+	ReadFile func(string) ([]byte, error) // reads image and key files; default os.ReadFile
+
+	// Progress, if set, is called about every ProgressEvery (wall time for
+	// real-time runs, virtual time for virtual ones; default 1 s) and once
+	// at the end.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
+
+	Logf     func(format string, args ...any) // controller problems, one line each
+	EventLog io.Writer                        // the fleet's event log; nil: none
+	Metrics  Metrics                          // nil: none
+	Index    *index.Index                     // the fleet index to keep current; nil: a private one
+
+	// Stats, if set, is called at the end of a real-time run with
+	// counters of the transport and the file server, for logs.
+	Stats func(name string, value int64)
+}
+
+// Metrics receives what a run measures as it goes (brickyard/scenarios/
+// metrics implements it). Calls may come from many goroutines.
+type Metrics interface {
+	Message(direction, typ string)
+	Latency(d time.Duration)
+	Campaign(wave int, planned, started, done int)
+	Aborted(bool)
+}
+
+// Progress is the fleet at one moment of a run.
+type Progress struct {
+	Elapsed  time.Duration
+	Devices  int
+	Outcomes map[string]int // by fleet outcome (pending while under way)
+	Phases   map[string]int // by what devices are doing
+	Conn     map[string]int // connected, connecting, disconnected
+	Waves    []campaign.WaveStatus
+	Aborted  string
+	Final    bool
+}
+
+// Load reads a scenario file from disk: relative paths in it (images,
+// keys) are relative to its folder.
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	sc.dir = filepath.Dir(path)
+	return sc, nil
+}
+
+// view is what a report needs of a fleet runner.
+type view interface {
+	Len() int
+	ID(n int) string
+	Record(n int) index.Device
+	Timeline(n int) []fleet.Step
+	Faults(n int) faults.Faults
+}
+
+// Run runs the scenario. It returns the report even when ctx ends first
+// (Interrupted set): whatever happened so far is in it. The error is for
+// what kept the run from starting or broke it, not for expectations: see
+// Report.Expectations and Failed.
+func Run(ctx context.Context, sc *Scenario, opt Options) (*report.Report, error) {
+	if opt.Profiles == nil {
+		return nil, errors.New("scenarios: no board profiles")
+	}
+	if opt.ReadFile == nil {
+		opt.ReadFile = os.ReadFile
+	}
+	if opt.ProgressEvery <= 0 {
+		opt.ProgressEvery = time.Second
+	}
+	if opt.Index == nil {
+		idx, err := index.New()
+		if err != nil {
+			return nil, err
+		}
+		opt.Index = idx
+	}
+	if sc.Clock == "real" {
+		return runReal(ctx, sc, opt)
+	}
+	return runVirtual(ctx, sc, opt)
+}
+
+// deviceConfig sets what the scenario says of every device.
+func (sc *Scenario) deviceConfig(b *built, mtp string) func(n int, c *device.Config) {
+	return func(n int, c *device.Config) {
+		c.SerialNumber = b.serials.ID(n)
+		c.MTP = mtp
+		if sc.Device.Reboot > 0 {
+			c.RebootDuration = sc.Device.Reboot
+		}
+		if sc.Device.Trial > 0 {
+			c.TrialPeriod = sc.Device.Trial
+		}
+	}
+}
+
+// campaignConfig is the embedded controller of the scenario.
+func (sc *Scenario) campaignConfig(b *built, start time.Time, opt Options, h *report.Histogram, msgs map[string]int) campaign.Config {
+	cs := sc.Campaign
+	cfg := campaign.Config{
+		ID: ControllerID, Devices: b.devices, Waves: b.waves, Procedure: campaign.Procedure(cs.Procedure),
+		Window: campaign.Window{Start: cs.Window.Start, End: cs.Window.End, Mode: cs.Window.Mode},
+		Start:  start.Add(cs.Start), Pause: cs.Pause, RequestTimeout: cs.Timeout, Logf: opt.Logf,
+		Observe: func(d time.Duration) {
+			h.Observe(d)
+			if opt.Metrics != nil {
+				opt.Metrics.Latency(d)
+			}
+		},
+		Message: func(dir, typ string) {
+			msgs[dir+" "+typ]++
+			if opt.Metrics != nil {
+				opt.Metrics.Message(dir, typ)
+			}
+		},
+	}
+	if cs.Retries != nil {
+		cfg.Retries = *cs.Retries
+		if cfg.Retries == 0 {
+			cfg.Retries = -1
+		}
+	}
+	if cs.Abort != nil {
+		cfg.Abort = &campaign.Abort{FailureRate: cs.Abort.FailureRate, MinDevices: cs.Abort.MinDevices}
+	}
+	cfg.Username, cfg.Password = sc.credentials()
+	cfg.Soak = cs.Soak
+	if cfg.Soak == 0 { // the trial period and a margin: a bad image has rolled back by then
+		trial := sc.Device.Trial
+		if trial == 0 {
+			trial = 5 * time.Minute
+		}
+		cfg.Soak = trial + trial/4 + 2*max(sc.Device.Reboot, 0) + 5*time.Second
+	}
+	return cfg
+}
+
+// credentials are the file server's Basic-auth user and password (empty
+// when campaign.auth is false); the controller passes them in Download().
+func (sc *Scenario) credentials() (user, pass string) {
+	if a := sc.Campaign.Auth; a != nil && !*a {
+		return "", ""
+	}
+	return "fleet", fmt.Sprintf("fw-%x", sc.Seed*0x9e3779b97f4a7c15)
+}
+
+func (sc *Scenario) plan() faults.Plan { return faults.Plan(sc.Faults) }
+
+// progress makes a Progress from the index.
+func progress(elapsed time.Duration, idx *index.Index, c *campaign.Campaign, final bool) Progress {
+	return Progress{Elapsed: elapsed, Devices: idx.Len(), Outcomes: idx.Counts(index.ByOutcome),
+		Phases: idx.Counts(index.ByPhase), Conn: idx.Counts(index.ByConn), Waves: c.Waves(), Aborted: c.Aborted(), Final: final}
+}
+
+func campaignMetrics(m Metrics, c *campaign.Campaign) {
+	if m == nil {
+		return
+	}
+	for i, w := range c.Waves() {
+		started := 0
+		if w.Opened {
+			started = w.Size
+		}
+		m.Campaign(i+1, w.Size, started, w.Done)
+	}
+	m.Aborted(c.Aborted() != "")
+}
+
+// runVirtual runs the scenario on the virtual clock: deterministic.
+func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report, error) {
+	b, err := sc.build(opt.Profiles, opt.ReadFile, "http://fw.brickyard.invalid")
+	if err != nil {
+		return nil, err
+	}
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var h report.Histogram
+	msgs := map[string]int{}
+	ctrl, err := campaign.New(sc.campaignConfig(b, start, opt, &h, msgs))
+	if err != nil {
+		return nil, err
+	}
+	images := make(map[string][]byte, len(b.files))
+	for path, data := range b.files {
+		images["http://fw.brickyard.invalid"+path] = data
+	}
+	v, err := fleet.NewVirtual(fleet.Config{
+		Seed: sc.Seed, Start: start, Controller: ctrl, ControllerID: ControllerID, Boards: b.groups,
+		IDFormat: b.ids.printf(), Device: sc.deviceConfig(b, "WebSocket"), Plan: sc.plan(), Images: images,
+		ConnectRate: sc.Fleet.ConnectRate, ConnectJitter: sc.Fleet.ConnectJitter,
+		Log: opt.EventLog, Index: opt.Index, IndexEvery: opt.ProgressEvery,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", sc.source, err)
+	}
+	rec := newRecorder(start)
+	limit := start.Add(sc.Duration)
+	interrupted, t := false, start
+	for {
+		t = t.Add(opt.ProgressEvery)
+		if t.After(limit) {
+			t = limit
+		}
+		if err := v.RunUntil(t); err != nil {
+			return nil, err
+		}
+		rec.sample(t, opt.Index)
+		campaignMetrics(opt.Metrics, ctrl)
+		if opt.Progress != nil {
+			opt.Progress(progress(t.Sub(start), opt.Index, ctrl, false))
+		}
+		if ctrl.Done() {
+			// Let what is under way land: the last confirmations follow
+			// the controller's last answers by a link delay.
+			t = t.Add(5 * time.Second)
+			if err := v.RunUntil(t); err != nil {
+				return nil, err
+			}
+			break
+		}
+		if !t.Before(limit) || ctx.Err() != nil {
+			interrupted = true
+			break
+		}
+	}
+	rec.sample(t, opt.Index)
+	if opt.Progress != nil {
+		opt.Progress(progress(t.Sub(start), opt.Index, ctrl, true))
+	}
+	r := rec.report(sc, v, ctrl, b, &h, msgs, t, interrupted)
+	r.MTP = "inproc"
+	return r, nil
+}

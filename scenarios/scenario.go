@@ -1,0 +1,442 @@
+// Package scenarios reads scenario files and runs them: a fleet of
+// simulated devices, the images of a firmware campaign, the campaign's
+// waves, procedure and abort rule, a fault plan, the clock and the seed, and
+// the expectations that decide the exit status. docs/scenarios.md is the
+// format's reference; the built-in scenarios (builtin/*.yaml) are embedded.
+//
+// Run builds everything a scenario describes — signed images, provisioned
+// factory boards, the fleet, the embedded controller (brickyard/scenarios/
+// campaign), its firmware file server and the transport — runs it on a
+// virtual clock (deterministic: the same seed writes the same report bytes)
+// or in real time, and returns the report.
+package scenarios
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"brickyard/sim/faults"
+)
+
+// Scenario is one scenario file.
+type Scenario struct {
+	Name        string        `yaml:"name"`
+	Description string        `yaml:"description"`
+	Clock       string        `yaml:"clock"`    // virtual or real; default virtual
+	Seed        uint64        `yaml:"seed"`     // default 1
+	Duration    time.Duration `yaml:"duration"` // the longest the run may take on its clock; default 1h virtual, 2m real
+
+	Fleet    Fleet         `yaml:"fleet"`
+	Device   DeviceTimes   `yaml:"device"`
+	Images   []Image       `yaml:"images"`
+	Campaign CampaignSpec  `yaml:"campaign"`
+	Faults   []faults.Rule `yaml:"faults"`
+	Expect   []string      `yaml:"expect"`
+	// Trust: public keys (PEM files, as brickyard image keygen writes)
+	// that the boards trust besides the scenario's generated key; images
+	// given as files must be signed by one of them.
+	Trust []string `yaml:"trust"`
+
+	source string     // the file's name, for errors
+	dir    string     // the file's folder: relative paths start there
+	root   *yaml.Node // the document, for error lines
+	expect []expectation
+}
+
+// Fleet is the devices and how they connect.
+type Fleet struct {
+	MTP           string        `yaml:"mtp"`            // websocket (default), mqtt, stomp; a virtual clock always uses the in-process link
+	Broker        string        `yaml:"broker"`         // mqtt/stomp: "embedded" (default) or host:port of a broker on loopback
+	IDs           string        `yaml:"ids"`            // endpoint-ID scheme; default "os::00256D-SIM{n:06}"
+	Serials       string        `yaml:"serials"`        // serial-number scheme; default "SIM{n:06}"
+	ConnectRate   float64       `yaml:"connect_rate"`   // power-ons per second; 0: all at once
+	ConnectJitter time.Duration `yaml:"connect_jitter"` // plus up to this much
+	Boards        []BoardCount  `yaml:"boards"`
+}
+
+// BoardCount is Count devices of one board profile running Version.
+type BoardCount struct {
+	Profile string `yaml:"profile"`
+	Count   int    `yaml:"count"`
+	Version string `yaml:"version"` // the factory image; default 1.0.0
+}
+
+// DeviceTimes are the simulated devices' timings.
+type DeviceTimes struct {
+	Reboot time.Duration `yaml:"reboot"` // how long a reboot keeps a device off; default 30 s
+	Trial  time.Duration `yaml:"trial"`  // trial period of a new image; default 5 min
+}
+
+// Image is one firmware version of the campaign.
+type Image struct {
+	Version string `yaml:"version"`
+	Payload string `yaml:"payload"` // payload size of built images, e.g. 64KiB; default 64KiB
+	// Bad: the image's application fails its health check, so its trial
+	// boot fails and the bootloader falls back.
+	Bad bool `yaml:"bad"`
+	// Files: images given as files, by board profile (paths relative to
+	// the scenario file); boards not listed get a built image.
+	Files map[string]string `yaml:"files"`
+}
+
+// CampaignSpec is the rollout.
+type CampaignSpec struct {
+	Image     string        `yaml:"image"`     // the version every wave installs unless it says otherwise
+	Procedure string        `yaml:"procedure"` // download-auto (default), download-activate, boot-image
+	Window    WindowSpec    `yaml:"window"`    // download-activate: the Activate() time window
+	Start     time.Duration `yaml:"start"`     // after the run starts; default 10 s
+	Pause     time.Duration `yaml:"pause"`     // between a wave's close and the next wave
+	Deadline  time.Duration `yaml:"deadline"`  // per wave, unless it says otherwise; default 10 min
+	Waves     []WaveSpec    `yaml:"waves"`
+	Abort     *AbortSpec    `yaml:"abort"`
+	Auth      *bool         `yaml:"auth"` // Basic auth on the file server; default true
+	Soak      time.Duration `yaml:"soak"` // how long a device must run the new version to count as updated; default from the trial period
+	Retries   *int          `yaml:"retries"`
+	Timeout   time.Duration `yaml:"request_timeout"`
+}
+
+// WindowSpec is an Activate() time window.
+type WindowSpec struct {
+	Start time.Duration `yaml:"start"`
+	End   time.Duration `yaml:"end"`
+	Mode  string        `yaml:"mode"`
+}
+
+// WaveSpec is one wave.
+type WaveSpec struct {
+	Name     string        `yaml:"name"`
+	Share    string        `yaml:"share"` // a fraction (0.05), a percentage (5%) or "rest"
+	Image    string        `yaml:"image"` // default the campaign's
+	Deadline time.Duration `yaml:"deadline"`
+
+	share float64
+}
+
+// AbortSpec is the abort rule.
+type AbortSpec struct {
+	FailureRate float64 `yaml:"failure_rate"`
+	MinDevices  int     `yaml:"min_devices"`
+}
+
+// Parse reads a scenario file. source names it in errors. Unknown keys,
+// impossible values and missing images are errors that name the file, the
+// line and the key; all of them are reported, not just the first.
+func Parse(source string, data []byte) (*Scenario, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: empty scenario", source)
+		}
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	sc := &Scenario{source: source, root: &root}
+	dec = yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(sc); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			msgs := make([]error, len(te.Errors))
+			for i, e := range te.Errors {
+				msgs[i] = fmt.Errorf("%s:%s", source, strings.TrimPrefix(e, "line "))
+			}
+			return nil, errors.Join(msgs...)
+		}
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	if err := sc.validate(); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// Source is the name the scenario was read from.
+func (sc *Scenario) Source() string { return sc.source }
+
+// checker collects validation errors with their lines.
+type checker struct {
+	sc   *Scenario
+	errs []error
+}
+
+// errorf reports a problem with the value at key (a dotted path such as
+// "campaign.waves.2.share", list items by 0-based index).
+func (c *checker) errorf(key, format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("%s:%d: %s: %s", c.sc.source, lineOf(c.sc.root, key), key, fmt.Sprintf(format, args...)))
+}
+
+// lineOf finds the line of key in the document, or of its nearest parent
+// that exists.
+func lineOf(root *yaml.Node, key string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, part := range strings.Split(key, ".") {
+		var next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == part {
+					line = n.Content[i].Line
+					next = n.Content[i+1]
+					break
+				}
+			}
+		case yaml.SequenceNode:
+			if i, err := strconv.Atoi(part); err == nil && i >= 0 && i < len(n.Content) {
+				next = n.Content[i]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
+}
+
+func (sc *Scenario) validate() error {
+	c := &checker{sc: sc}
+	if sc.Name == "" {
+		c.errorf("name", "required")
+	}
+	switch sc.Clock {
+	case "":
+		sc.Clock = "virtual"
+	case "virtual", "real":
+	default:
+		c.errorf("clock", "%q: want virtual or real", sc.Clock)
+	}
+	if sc.Seed == 0 {
+		sc.Seed = 1
+	}
+	if sc.Duration < 0 {
+		c.errorf("duration", "negative")
+	}
+	if sc.Duration == 0 {
+		sc.Duration = time.Hour
+		if sc.Clock == "real" {
+			sc.Duration = 2 * time.Minute
+		}
+	}
+	sc.validateFleet(c)
+	if sc.Device.Reboot < 0 {
+		c.errorf("device.reboot", "negative")
+	}
+	if sc.Device.Trial < 0 {
+		c.errorf("device.trial", "negative")
+	}
+	versions := map[string]bool{}
+	for i := range sc.Images {
+		im := &sc.Images[i]
+		key := "images." + strconv.Itoa(i)
+		if _, err := parseVersion(im.Version); err != nil {
+			c.errorf(key+".version", "%v", err)
+		}
+		if versions[im.Version] {
+			c.errorf(key+".version", "%q listed twice", im.Version)
+		}
+		versions[im.Version] = true
+		if im.Payload == "" {
+			im.Payload = "64KiB"
+		}
+		if n, err := parseSize(im.Payload); err != nil || n <= 0 {
+			c.errorf(key+".payload", "%q: want a size such as 64KiB", im.Payload)
+		}
+		for b := range im.Files {
+			if !sc.hasBoard(b) {
+				c.errorf(key+".files."+b, "no board %q in the fleet", b)
+			}
+		}
+	}
+	sc.validateCampaign(c, versions)
+	for i, r := range sc.Faults {
+		if err := r.Validate(); err != nil {
+			c.errorf("faults."+strconv.Itoa(i), "%v", err)
+		}
+		if r.Board != "" && !sc.hasBoard(r.Board) {
+			c.errorf("faults."+strconv.Itoa(i)+".board", "no board %q in the fleet", r.Board)
+		}
+		if r.Wave > len(sc.Campaign.Waves) {
+			c.errorf("faults."+strconv.Itoa(i)+".wave", "%d: the campaign has %d waves", r.Wave, len(sc.Campaign.Waves))
+		}
+	}
+	for i, e := range sc.Expect {
+		x, err := parseExpectation(e)
+		if err != nil {
+			c.errorf("expect."+strconv.Itoa(i), "%v", err)
+			continue
+		}
+		sc.expect = append(sc.expect, x)
+	}
+	return errors.Join(c.errs...)
+}
+
+func (sc *Scenario) hasBoard(name string) bool {
+	for _, b := range sc.Fleet.Boards {
+		if b.Profile == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (sc *Scenario) validateFleet(c *checker) {
+	f := &sc.Fleet
+	switch f.MTP {
+	case "":
+		f.MTP = "websocket"
+	case "websocket", "mqtt", "stomp":
+	default:
+		c.errorf("fleet.mtp", "%q: want websocket, mqtt or stomp", f.MTP)
+	}
+	if f.Broker == "" {
+		f.Broker = "embedded"
+	}
+	if f.Broker != "embedded" && f.MTP == "websocket" {
+		c.errorf("fleet.broker", "websocket needs no broker")
+	}
+	if f.IDs == "" {
+		f.IDs = "os::00256D-SIM{n:06}"
+	}
+	if f.Serials == "" {
+		f.Serials = "SIM{n:06}"
+	}
+	if _, err := ParseIDScheme(f.IDs); err != nil {
+		c.errorf("fleet.ids", "%v", err)
+	}
+	if _, err := ParseIDScheme(f.Serials); err != nil {
+		c.errorf("fleet.serials", "%v", err)
+	}
+	if f.ConnectRate < 0 || math.IsNaN(f.ConnectRate) {
+		c.errorf("fleet.connect_rate", "want ≥ 0")
+	}
+	if f.ConnectJitter < 0 {
+		c.errorf("fleet.connect_jitter", "negative")
+	}
+	if len(f.Boards) == 0 {
+		c.errorf("fleet.boards", "at least one board is required")
+	}
+	seen := map[string]bool{}
+	for i := range f.Boards {
+		b := &f.Boards[i]
+		key := "fleet.boards." + strconv.Itoa(i)
+		if b.Profile == "" {
+			c.errorf(key+".profile", "required")
+		}
+		if seen[b.Profile] {
+			c.errorf(key+".profile", "%q listed twice", b.Profile)
+		}
+		seen[b.Profile] = true
+		if b.Count <= 0 || b.Count > 1_000_000 {
+			c.errorf(key+".count", "%d: want 1 to 1,000,000", b.Count)
+		}
+		if b.Version == "" {
+			b.Version = "1.0.0"
+		}
+		if _, err := parseVersion(b.Version); err != nil {
+			c.errorf(key+".version", "%v", err)
+		}
+	}
+}
+
+func (sc *Scenario) validateCampaign(c *checker, versions map[string]bool) {
+	cs := &sc.Campaign
+	switch cs.Procedure {
+	case "":
+		cs.Procedure = "download-auto"
+	case "download-auto", "download-activate", "boot-image":
+	default:
+		c.errorf("campaign.procedure", "%q: want download-auto, download-activate or boot-image", cs.Procedure)
+	}
+	if cs.Window.Start < 0 || cs.Window.End < 0 || (cs.Window.End != 0 && cs.Window.End < cs.Window.Start) {
+		c.errorf("campaign.window", "want 0 ≤ start ≤ end")
+	}
+	switch cs.Window.Mode {
+	case "", "Immediately", "AnyTime", "WhenIdle", "ConfirmationNeeded":
+	default:
+		c.errorf("campaign.window.mode", "%q: want Immediately, AnyTime, WhenIdle or ConfirmationNeeded", cs.Window.Mode)
+	}
+	if cs.Start == 0 {
+		cs.Start = 10 * time.Second
+	}
+	if cs.Start < 0 || cs.Pause < 0 || cs.Deadline < 0 || cs.Timeout < 0 {
+		c.errorf("campaign", "start, pause, deadline and request_timeout must not be negative")
+	}
+	if cs.Deadline == 0 {
+		cs.Deadline = 10 * time.Minute
+	}
+	if cs.Retries != nil && (*cs.Retries < 0 || *cs.Retries > 10) {
+		c.errorf("campaign.retries", "%d: want 0 to 10", *cs.Retries)
+	}
+	if cs.Image != "" && !versions[cs.Image] {
+		c.errorf("campaign.image", "no image %q in images", cs.Image)
+	}
+	if len(cs.Waves) == 0 {
+		cs.Waves = []WaveSpec{{Name: "all", Share: "rest"}}
+	}
+	total, rest := 0.0, -1
+	for i := range cs.Waves {
+		w := &cs.Waves[i]
+		key := "campaign.waves." + strconv.Itoa(i)
+		if w.Name == "" {
+			w.Name = "wave " + strconv.Itoa(i+1)
+		}
+		if w.Image == "" {
+			w.Image = cs.Image
+		}
+		if w.Image == "" {
+			c.errorf(key+".image", "no image: give campaign.image or the wave's image")
+		} else if !versions[w.Image] {
+			c.errorf(key+".image", "no image %q in images", w.Image)
+		}
+		if w.Deadline < 0 {
+			c.errorf(key+".deadline", "negative")
+		}
+		if w.Deadline == 0 {
+			w.Deadline = cs.Deadline
+		}
+		switch s := strings.TrimSpace(w.Share); {
+		case s == "rest":
+			if rest >= 0 {
+				c.errorf(key+".share", "only one wave may take the rest")
+			}
+			rest = i
+		case strings.HasSuffix(s, "%"):
+			v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+			if err != nil || v <= 0 || v > 100 {
+				c.errorf(key+".share", "%q: want a percentage in (0, 100]", s)
+			}
+			w.share = v / 100
+		default:
+			v, err := strconv.ParseFloat(s, 64)
+			if err != nil || v <= 0 || v > 1 {
+				c.errorf(key+".share", "%q: want a fraction in (0, 1], a percentage or rest", s)
+			}
+			w.share = v
+		}
+		total += w.share
+	}
+	if total > 1+1e-9 {
+		c.errorf("campaign.waves", "the shares add up to %.4g, more than 1", total)
+	}
+	if rest >= 0 {
+		cs.Waves[rest].share = max(0, 1-total)
+	} else if total < 1-1e-9 {
+		c.errorf("campaign.waves", "the shares add up to %.4g: give the last wave share: rest", total)
+	}
+	if a := cs.Abort; a != nil && (a.FailureRate < 0 || a.FailureRate >= 1 || a.MinDevices < 0) {
+		c.errorf("campaign.abort", "want 0 ≤ failure_rate < 1 and min_devices ≥ 0")
+	}
+}
