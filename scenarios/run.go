@@ -164,7 +164,11 @@ func (sc *Scenario) campaignConfig(b *built, start time.Time, opt Options, h *re
 		if trial == 0 {
 			trial = 5 * time.Minute
 		}
-		cfg.Soak = trial + trial/4 + 2*max(sc.Device.Reboot, 0) + 5*time.Second
+		reboot := sc.Device.Reboot
+		if reboot == 0 {
+			reboot = 30 * time.Second
+		}
+		cfg.Soak = trial + reboot + 3*time.Second
 	}
 	return cfg
 }

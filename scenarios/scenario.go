@@ -440,3 +440,22 @@ func (sc *Scenario) validateCampaign(c *checker, versions map[string]bool) {
 		c.errorf("campaign.abort", "want 0 ≤ failure_rate < 1 and min_devices ≥ 0")
 	}
 }
+
+// SetClock overrides the scenario's clock ("virtual" or "real").
+func (sc *Scenario) SetClock(clock string) error {
+	switch clock {
+	case "virtual", "real":
+		sc.Clock = clock
+		return nil
+	}
+	return fmt.Errorf("%q: want virtual or real", clock)
+}
+
+// Devices is the size of the fleet.
+func (sc *Scenario) Devices() int {
+	n := 0
+	for _, b := range sc.Fleet.Boards {
+		n += b.Count
+	}
+	return n
+}

@@ -12,6 +12,8 @@
 //	boards    list the board profiles (flash chip, partitions, bootloader)
 //	sweep     cut power at every flash operation of an update; count the outcomes
 //	image     keygen, pack and inspect signed firmware images
+//	run       run a firmware campaign scenario and report every device's outcome
+//	scenarios list the built-in scenarios
 //	config    print the effective configuration and the source of each value (hidden)
 //	help      help about any command
 //
@@ -21,11 +23,13 @@
 // wrong types and invalid values are errors that name their source.
 //
 // Logs go to standard error, command output to standard output. The exit
-// status is 0 on success and 1 on any error.
+// status is 0 on success, 3 when `run` finished but an expectation of its
+// scenario failed, and 1 on any other error.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -60,6 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		for line := range strings.Lines(err.Error()) {
 			fmt.Fprintf(stderr, "brickyard: %s\n", strings.TrimSuffix(line, "\n"))
+		}
+		if ee, ok := errors.AsType[*exitError](err); ok {
+			return ee.code
 		}
 		return 1
 	}

@@ -50,6 +50,8 @@ func newRootCmd(a *app) *cobra.Command {
 		newBoardsCmd(a),
 		newSweepCmd(a),
 		newImageCmd(a),
+		newRunCmd(a),
+		newScenariosCmd(a),
 	)
 	return root
 }

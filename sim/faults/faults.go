@@ -227,5 +227,14 @@ func apply(f *Faults, r Rule, rng *rand.Rand) {
 func hash(s string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(s))
-	return h.Sum64()
+	// FNV-1a barely moves the high bits for a change in the last bytes, and
+	// endpoint IDs differ only there: without this finalizer (splitmix64's)
+	// the lowest hashes would cluster on the highest-numbered devices.
+	x := h.Sum64()
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
 }

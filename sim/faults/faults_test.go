@@ -102,3 +102,29 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// A share of sequentially numbered devices is spread over the whole range,
+// not clustered on the IDs that differ only in their last digits.
+func TestShareSpread(t *testing.T) {
+	var fleet []Device
+	for i := range 1000 {
+		fleet = append(fleet, Device{ID: fmt.Sprintf("os::00256D-SIM%06d", i+1), Board: "b"})
+	}
+	for seed := range uint64(5) {
+		fs, err := Assign(Plan{{Kind: HealthFail, Share: 0.04}}, fleet, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		quarters := [4]int{}
+		for i, f := range fs {
+			if f.HealthFail {
+				quarters[i/250]++
+			}
+		}
+		for q, n := range quarters {
+			if n == 0 || n > 25 {
+				t.Errorf("seed %d: %d of 40 picked devices in quarter %d (%v)", seed, n, q, quarters)
+			}
+		}
+	}
+}

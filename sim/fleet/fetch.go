@@ -56,7 +56,8 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, f device.Fetch) ([]byte, error)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %s", resp.Status)
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // lets the connection be reused
+		return nil, fmt.Errorf("fetch %s: HTTP %s", f.URL, resp.Status)
 	}
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("image of %d bytes: more than %d", resp.ContentLength, limit)
@@ -98,10 +99,17 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, f device.Fetch) ([]byte, error)
 			}
 		}
 		if err == io.EOF {
+			// The last bytes may come with EOF: the cut points still apply.
+			if cutAt >= 0 && int64(len(data)) >= cutAt {
+				return nil, ErrPowerCut
+			}
+			if want >= 0 && int64(len(data)) > want {
+				data = data[:want]
+			}
 			break
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("fetch %s: %w", f.URL, err)
 		}
 	}
 	if f.Corrupt && len(data) > 0 {

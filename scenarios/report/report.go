@@ -1,0 +1,130 @@
+// Package report is what a fleet run leaves behind: report.json (every
+// device's final state and timeline summary, fleet counts by outcome, board
+// and wave, USP request latency percentiles, durations) and report.html (one
+// self-contained page drawn as inline SVG that opens offline).
+//
+// Determinism: a Report holds no maps that are written unordered and no
+// wall-clock values unless the run was in real time (Wall is then set);
+// WriteJSON writes the same bytes for equal Reports, so two virtual-time
+// runs with the same seed give identical report.json files.
+package report
+
+import "time"
+
+// Outcomes, in the order reports list them.
+var Outcomes = []string{"updated", "rolled_back", "bricked", "download_failed", "install_failed", "unreachable", "pending", "aborted"}
+
+// Report is one run.
+type Report struct {
+	Scenario string `json:"scenario"`
+	Clock    string `json:"clock"` // "virtual" or "real"
+	Seed     uint64 `json:"seed"`
+	MTP      string `json:"mtp"` // WebSocket, MQTT, STOMP, inproc
+	// Start and End of the run on the run's clock (virtual time for
+	// virtual runs).
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Duration Seconds   `json:"duration_s"`
+	// Wall is the wall-clock time the run took; only real-time runs set it
+	// (a virtual run's report must not depend on the machine).
+	Wall Seconds `json:"wall_s,omitempty"`
+	// Interrupted: the run was stopped (Ctrl-C, --duration) before its
+	// campaign ended; the report is what happened so far.
+	Interrupted bool   `json:"interrupted,omitempty"`
+	Aborted     string `json:"aborted,omitempty"` // why the campaign stopped early, if it did
+
+	Devices  int      `json:"devices"`
+	Outcomes []Count  `json:"outcomes"` // by outcome, in Outcomes order, zero counts included
+	ByBoard  []Group  `json:"by_board"` // sorted by Name
+	ByWave   []Wave   `json:"by_wave"`  // in wave order
+	Latency  Latency  `json:"latency"`  // USP request → response, as the measuring side saw it
+	Messages []Count  `json:"messages"` // USP messages by direction and type, e.g. "sent Get", "received GetResp"; sorted by Name
+	Errors   []Count  `json:"errors,omitempty"`
+	Progress []Sample `json:"progress"` // the rollout over time, for the chart
+
+	Expectations []Expectation `json:"expectations,omitempty"`
+
+	Fleet []Device `json:"fleet"` // every device, in endpoint-ID order
+}
+
+// Seconds is a duration written as (fractional) seconds.
+type Seconds float64
+
+// Count is one named number.
+type Count struct {
+	Name string `json:"name"`
+	N    int    `json:"n"`
+}
+
+// Group is the outcome counts of one board profile (or other grouping).
+type Group struct {
+	Name     string  `json:"name"`
+	Devices  int     `json:"devices"`
+	Outcomes []Count `json:"outcomes"` // in Outcomes order, zero counts included
+}
+
+// Wave is one campaign wave.
+type Wave struct {
+	Wave     int     `json:"wave"` // 1-based
+	Name     string  `json:"name,omitempty"`
+	Devices  int     `json:"devices"`
+	Start    Seconds `json:"start_s"`         // since the run's start; 0 and Started false when it never began
+	End      Seconds `json:"end_s,omitempty"` // when its last device reached an outcome
+	Started  bool    `json:"started"`
+	Failures float64 `json:"failure_rate"` // failed / devices, at the time the wave ended (or was aborted)
+	Aborted  bool    `json:"aborted,omitempty"`
+	Outcomes []Count `json:"outcomes"` // in Outcomes order, zero counts included
+}
+
+// Latency is a distribution of request → response times.
+type Latency struct {
+	Count   int      `json:"count"`
+	P50     Seconds  `json:"p50_s"`
+	P90     Seconds  `json:"p90_s"`
+	P99     Seconds  `json:"p99_s"`
+	Max     Seconds  `json:"max_s"`
+	Buckets []Bucket `json:"buckets"` // histogram, ascending Le; the last bucket's Le is +Inf written as 0 with Inf true
+}
+
+// Bucket is one histogram bucket: Count observations ≤ Le (not cumulative).
+type Bucket struct {
+	Le    Seconds `json:"le_s"`
+	Inf   bool    `json:"inf,omitempty"`
+	Count int     `json:"count"`
+}
+
+// Sample is the fleet's outcome counts at one moment of the run.
+type Sample struct {
+	At       Seconds `json:"at_s"` // since the run's start
+	Outcomes []Count `json:"outcomes"`
+}
+
+// Expectation is one checked expectation of the scenario.
+type Expectation struct {
+	Expr  string  `json:"expr"`  // as written, e.g. "updated >= 0.99"
+	Value float64 `json:"value"` // the left-hand side's value in this run
+	OK    bool    `json:"ok"`
+}
+
+// Device is one device's final state.
+type Device struct {
+	ID      string `json:"id"`
+	Board   string `json:"board"`
+	Wave    int    `json:"wave,omitempty"`
+	Outcome string `json:"outcome"` // what happened to the device (the runner's truth)
+	// Seen is what the controller concluded from USP alone (a controller
+	// cannot tell a bricked device from an unreachable one); empty when
+	// the controller is not brickyard's.
+	Seen     string `json:"seen,omitempty"`
+	Version  string `json:"version"` // running firmware version at the end
+	Boots    uint32 `json:"boots"`
+	Faults   string `json:"faults,omitempty"` // the fault plan's faults for it, short form
+	Timeline []Step `json:"timeline"`         // the compact timeline: download, install, reboot, trial, commit / rollback / brick
+}
+
+// Step is one entry of a device timeline.
+type Step struct {
+	At     Seconds `json:"at_s"` // since the run's start
+	Kind   string  `json:"kind"`
+	Detail string  `json:"detail,omitempty"`
+}
