@@ -3,7 +3,9 @@ package scenarios
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"brickyard/boards/profile"
 	"brickyard/configs"
@@ -94,5 +96,162 @@ func TestVirtualSmall(t *testing.T) {
 	_, js2 := runSmall(t, smallVirtual)
 	if !bytes.Equal(js, js2) {
 		t.Fatal("same seed, different report.json")
+	}
+}
+
+func count(r *report.Report, outcome string) int {
+	for _, c := range r.Outcomes {
+		if c.Name == outcome {
+			return c.N
+		}
+	}
+	return 0
+}
+
+// The outcome counts follow from the fault plan: 10 % install cuts in wave
+// 2 fail their install (and nothing else does), the bad image rolls back in
+// every device that got it, the abort rule stops the last wave, nothing is
+// bricked and every device has exactly one outcome.
+func TestVirtualOutcomesFollowPlan(t *testing.T) {
+	r, _ := runSmall(t, smallVirtual)
+	want := map[string]int{"updated": 55, "install_failed": 5, "rolled_back": 20, "aborted": 20}
+	total := 0
+	for _, c := range r.Outcomes {
+		total += c.N
+		if c.N != want[c.Name] {
+			t.Errorf("%s = %d, want %d", c.Name, c.N, want[c.Name])
+		}
+	}
+	if total != r.Devices || len(r.Fleet) != r.Devices {
+		t.Errorf("%d outcomes and %d fleet entries for %d devices", total, len(r.Fleet), r.Devices)
+	}
+	if r.Aborted == "" || !r.ByWave[2].Aborted || r.ByWave[3].Started {
+		t.Errorf("abort: %q, waves %+v", r.Aborted, r.ByWave)
+	}
+	for _, d := range r.Fleet {
+		switch {
+		case d.Outcome == "install_failed" && d.Seen != "interrupted":
+			t.Errorf("%s: install failed but the controller saw %q", d.ID, d.Seen)
+		case d.Outcome == "updated" && (d.Seen != "updated" || d.Version != "2.0.0"):
+			t.Errorf("%s: updated but seen %q version %q", d.ID, d.Seen, d.Version)
+		case d.Outcome == "rolled_back" && (d.Seen != "rolled_back" || d.Version != "1.0.0"):
+			t.Errorf("%s: rolled back but seen %q version %q", d.ID, d.Seen, d.Version)
+		}
+	}
+	for _, e := range r.Expectations {
+		if !e.OK {
+			t.Errorf("expectation %s failed (%g)", e.Expr, e.Value)
+		}
+	}
+}
+
+// Each activation procedure updates the whole fleet.
+func TestVirtualProcedures(t *testing.T) {
+	for _, proc := range []string{"download-auto", "download-activate", "boot-image"} {
+		t.Run(proc, func(t *testing.T) {
+			src := `
+name: proc
+seed: 3
+fleet:
+  boards:
+    - profile: uboot-nor
+      count: 6
+    - profile: mcuboot-nrf52
+      count: 6
+    - profile: esp32-ota
+      count: 6
+    - profile: single-nor
+      count: 6
+device: {reboot: 5s, trial: 30s}
+images:
+  - version: 2.0.0
+    payload: 8KiB
+campaign:
+  image: 2.0.0
+  procedure: ` + proc + `
+  window: {start: 20s, end: 1h, mode: AnyTime}
+expect: [updated == 1.0]
+`
+			r, _ := runSmall(t, src)
+			if n := count(r, "updated"); n != 24 {
+				t.Errorf("updated %d of 24: %+v", n, r.Outcomes)
+			}
+			if failed := Failed(r); len(failed) > 0 {
+				t.Errorf("failed: %+v", failed)
+			}
+		})
+	}
+}
+
+// A real-time run over WebSocket on loopback: the embedded controller, its
+// Basic-auth file server and 24 device goroutines.
+func TestRealSmall(t *testing.T) {
+	src := `
+name: real-small
+clock: real
+seed: 5
+duration: 1m
+fleet:
+  connect_rate: 200
+  boards:
+    - profile: uboot-nor
+      count: 12
+    - profile: esp32-ota
+      count: 12
+device: {reboot: 300ms, trial: 2s}
+images:
+  - version: 2.0.0
+    payload: 8KiB
+  - version: 3.0.0
+    payload: 8KiB
+    bad: true
+campaign:
+  image: 2.0.0
+  start: 500ms
+  deadline: 20s
+  waves:
+    - share: 50%
+    - share: rest
+      image: 3.0.0
+faults:
+  - kind: health-fail
+    share: 0.25
+    wave: 1
+`
+	sc, err := Parse("real.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(context.Background(), sc, Options{Profiles: profiles(t), ProgressEvery: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Interrupted || r.MTP != "WebSocket" {
+		t.Fatalf("interrupted %v, mtp %s", r.Interrupted, r.MTP)
+	}
+	// Wave 1: 12 devices, 3 of them health-fail → 9 updated, 3 rolled back;
+	// wave 2: the bad image rolls back everywhere.
+	if u, rb := count(r, "updated"), count(r, "rolled_back"); u != 9 || rb != 15 {
+		t.Errorf("updated %d (want 9), rolled back %d (want 15): %+v", u, rb, r.Outcomes)
+	}
+	if r.Latency.Count == 0 || r.Wall == 0 {
+		t.Errorf("latency %+v wall %v", r.Latency, r.Wall)
+	}
+}
+
+// Ctrl-C: the run stops and still returns what happened.
+func TestInterrupt(t *testing.T) {
+	sc, err := Parse("x.yaml", []byte(strings.Replace(smallVirtual, "clock: virtual", "clock: real", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(300 * time.Millisecond); cancel() }()
+	r, err := Run(ctx, sc, Options{Profiles: profiles(t), ProgressEvery: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Interrupted || len(r.Fleet) != 100 {
+		t.Fatalf("interrupted %v, %d devices", r.Interrupted, len(r.Fleet))
 	}
 }

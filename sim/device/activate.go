@@ -227,12 +227,20 @@ func (d *Device) activate(now time.Time, i int, key string) error {
 	return nil
 }
 
+// replacedInPlace reports whether row i, the running one, now holds
+// another image than the one that runs: a single-bank board's Download()
+// writes over the running image, and its Reboot() is what activates it.
+func (d *Device) replacedInPlace(i int) bool {
+	h, err := d.board.VerifySlot(d.slots[i])
+	return err == nil && h.Version.String() != d.nv.good.version
+}
+
 // activateBootImage is procedure A inside Reboot(): the row a controller
 // set as BootFirmwareImage is activated.
 func (d *Device) activateBootImage(c dm.Ctx) error {
 	v, _ := c.Model.Value(pathBootFW, c.Now)
 	i, ok := rowIndex(v)
-	if !ok || i >= len(d.slots) || i == d.running {
+	if !ok || i >= len(d.slots) || (i == d.running && !d.replacedInPlace(i)) {
 		d.nv.bootReq = false
 		return nil
 	}

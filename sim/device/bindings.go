@@ -49,7 +49,8 @@ func checkBootFirmwareImage(c dm.Ctx, v string) error {
 // the next Reboot() activates it (procedure A).
 func setBootFirmwareImage(c dm.Ctx, v string) error {
 	d := dev(c)
-	d.nv.bootReq = v != "" && v != d.activeRowPath()
+	i, ok := rowIndex(v)
+	d.nv.bootReq = v != "" && (v != d.activeRowPath() || (ok && i < len(d.slots) && d.replacedInPlace(i)))
 	return nil
 }
 
