@@ -459,3 +459,26 @@ func (sc *Scenario) Devices() int {
 	}
 	return n
 }
+
+// Scale resizes the fleet to n devices, keeping the boards' proportions
+// (largest remainder; every board keeps at least one device when n allows).
+func (sc *Scenario) Scale(n int) error {
+	if n <= 0 || n > 1_000_000 {
+		return fmt.Errorf("%d devices: want 1 to 1,000,000", n)
+	}
+	total := sc.Devices()
+	shares := make([]float64, len(sc.Fleet.Boards))
+	for i, b := range sc.Fleet.Boards {
+		shares[i] = float64(b.Count) / float64(total)
+	}
+	counts := split(n, shares)
+	kept := sc.Fleet.Boards[:0]
+	for i, b := range sc.Fleet.Boards {
+		if counts[i] > 0 {
+			b.Count = counts[i]
+			kept = append(kept, b)
+		}
+	}
+	sc.Fleet.Boards = kept
+	return nil
+}

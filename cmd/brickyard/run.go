@@ -36,6 +36,7 @@ const ExitExpectations = 3
 type runFlags struct {
 	out, metricsAddr, boards, eventLog, clock string
 	seed                                      uint64
+	devices                                   int
 	quiet                                     bool
 }
 
@@ -66,6 +67,7 @@ func newRunCmd(a *app) *cobra.Command {
 	fl.StringVar(&f.eventLog, "event-log", "", "write the fleet's event log to `FILE`")
 	fl.StringVar(&f.clock, "clock", "", "override the scenario's clock: virtual or real")
 	fl.Uint64Var(&f.seed, "seed", 0, "override the scenario's seed")
+	fl.IntVar(&f.devices, "devices", 0, "resize the fleet to `N` devices, keeping the boards' proportions")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress display")
 	return cmd
 }
@@ -93,6 +95,11 @@ func runScenario(ctx context.Context, a *app, name string, f runFlags) error {
 	}
 	if f.seed != 0 {
 		sc.Seed = f.seed
+	}
+	if f.devices != 0 {
+		if err := sc.Scale(f.devices); err != nil {
+			return fmt.Errorf("--devices: %w", err)
+		}
 	}
 	profiles, err := loadProfiles(f.boards)
 	if err != nil {

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const virtualScenario = `name: cli-virtual
+clock: virtual
+seed: 11
+fleet:
+  boards:
+    - profile: uboot-nor
+      count: 20
+    - profile: single-nor
+      count: 20
+device: {reboot: 5s, trial: 30s}
+images:
+  - version: 2.0.0
+    payload: 8KiB
+campaign:
+  image: 2.0.0
+  waves:
+    - share: 25%
+    - share: rest
+faults:
+  - kind: power-during-install
+    share: 0.5
+    board: single-nor
+    torn: true
+expect:
+  - updated >= 0.5
+`
+
+func writeScenario(t *testing.T, src string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "s.yaml")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A virtual-time scenario file: summary on stdout, both reports written,
+// and the same seed writes the same report.json byte for byte.
+func TestRun_VirtualReportsAreDeterministic(t *testing.T) {
+	file := writeScenario(t, virtualScenario)
+	var jsons [][]byte
+	for range 2 {
+		dir := t.TempDir()
+		out, errOut, code := runBrickyard(t, nil, "run", file, "--quiet", "--out", dir)
+		if code != 0 {
+			t.Fatalf("code %d: %s\n%s", code, errOut, out)
+		}
+		if !strings.Contains(out, "scenario cli-virtual") || !strings.Contains(out, "ok   updated >= 0.5") {
+			t.Fatalf("summary:\n%s", out)
+		}
+		js, err := os.ReadFile(filepath.Join(dir, "report.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		html, err := os.ReadFile(filepath.Join(dir, "report.html"))
+		if err != nil || !bytes.Contains(html, []byte("<svg")) {
+			t.Fatalf("report.html: %v", err)
+		}
+		jsons = append(jsons, js)
+	}
+	if !bytes.Equal(jsons[0], jsons[1]) {
+		t.Fatal("two runs with the same seed wrote different report.json")
+	}
+	var r struct {
+		Devices  int `json:"devices"`
+		Outcomes []struct {
+			Name string `json:"name"`
+			N    int    `json:"n"`
+		} `json:"outcomes"`
+	}
+	if err := json.Unmarshal(jsons[0], &r); err != nil {
+		t.Fatal(err)
+	}
+	sum := 0
+	for _, o := range r.Outcomes {
+		sum += o.N
+	}
+	if r.Devices != 40 || sum != 40 {
+		t.Fatalf("devices %d, outcomes add up to %d", r.Devices, sum)
+	}
+}
+
+// A broken expectation: exit status 3, and the message names it.
+func TestRun_BrokenExpectation(t *testing.T) {
+	file := writeScenario(t, strings.Replace(virtualScenario, "updated >= 0.5", "bricked == 40", 1))
+	_, errOut, code := runBrickyard(t, nil, "run", file, "--quiet")
+	if code != ExitExpectations || !strings.Contains(errOut, "expectation failed: bricked == 40") {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+}
+
+// A bad scenario file: an error naming the file, line and key, before
+// anything runs.
+func TestRun_BadScenario(t *testing.T) {
+	file := writeScenario(t, strings.Replace(virtualScenario, "count: 20\n    - profile: single-nor", "count: 20\n      colour: red\n    - profile: single-nor", 1))
+	_, errOut, code := runBrickyard(t, nil, "run", file, "--quiet")
+	if code != 1 || !strings.Contains(errOut, file+":7") || !strings.Contains(errOut, "colour") {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = runBrickyard(t, nil, "run", "no-such-scenario")
+	if code != 1 || !strings.Contains(errOut, "default") {
+		t.Fatalf("unknown built-in: code %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = runBrickyard(t, nil, "run", "--devices", "-3")
+	if code != 1 || !strings.Contains(errOut, "--devices") {
+		t.Fatalf("--devices -3: code %d, stderr %q", code, errOut)
+	}
+}
+
+func TestScenarios_List(t *testing.T) {
+	out, errOut, code := runBrickyard(t, nil, "scenarios")
+	if code != 0 || !strings.Contains(out, "default") {
+		t.Fatalf("code %d: %s %s", code, out, errOut)
+	}
+	out, _, code = runBrickyard(t, nil, "scenarios", "--show", "default")
+	if code != 0 || !strings.Contains(out, "name: default") {
+		t.Fatalf("--show: code %d: %s", code, out)
+	}
+}
+
+// The default scenario end to end, in real time over WebSocket, at a tenth
+// of its size: the canary and main waves update (but for the install cuts),
+// the bad image rolls back in its canary wave, the abort rule stops the last
+// wave, nothing is bricked, and the scenario's own expectations hold.
+func TestRun_DefaultScenarioSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time run of about a minute")
+	}
+	dir := t.TempDir()
+	out, errOut, code := runBrickyard(t, nil, "run", "--devices", "100", "--quiet", "--out", dir)
+	if code != 0 {
+		t.Fatalf("code %d: %s\n%s", code, errOut, out)
+	}
+	js, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type counts []struct {
+		Name string `json:"name"`
+		N    int    `json:"n"`
+	}
+	var r struct {
+		Devices int    `json:"devices"`
+		Aborted string `json:"aborted"`
+		Waves   []struct {
+			Devices  int    `json:"devices"`
+			Outcomes counts `json:"outcomes"`
+		} `json:"by_wave"`
+	}
+	if err := json.Unmarshal(js, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Devices != 100 || r.Aborted == "" || len(r.Waves) != 4 {
+		t.Fatalf("devices %d, aborted %q, %d waves", r.Devices, r.Aborted, len(r.Waves))
+	}
+	// Waves: canary and main install 2.0.0, 3 % of main losing power
+	// during the install; the 2.1.0 canary rolls back; the last wave never
+	// starts.
+	cuts := int(0.03*float64(r.Waves[1].Devices) + 0.5)
+	want := []map[string]int{
+		{"updated": r.Waves[0].Devices},
+		{"updated": r.Waves[1].Devices - cuts, "install_failed": cuts},
+		{"rolled_back": r.Waves[2].Devices},
+		{"aborted": r.Waves[3].Devices},
+	}
+	for i, w := range r.Waves {
+		for _, o := range w.Outcomes {
+			if o.N != want[i][o.Name] {
+				t.Errorf("wave %d: %s = %d, want %d (%v)", i+1, o.Name, o.N, want[i][o.Name], w.Outcomes)
+			}
+		}
+	}
+}
