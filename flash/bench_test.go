@@ -107,3 +107,38 @@ func ExampleChip_ProgramBlob() {
 	fmt.Println(string(buf), c.Ops())
 	// Output: firmware v2 2
 }
+
+var cloneSink *Chip
+
+// BenchmarkClone: a clone of a chip that installed two images (as a fleet
+// clones a provisioned factory board), then one erase and program in the
+// clone, which is when it copies what it shares.
+func BenchmarkClone(b *testing.B) {
+	imgA, imgB := benchImages()
+	c, _ := New(benchGeom, nil)
+	for bank, img := range []*Blob{imgA, imgB} {
+		for off := 0; off < 4<<20; off += 4096 {
+			_ = c.Erase(bank<<22 + off)
+			_ = c.ProgramBlob(bank<<22+off, img, off, 4096)
+		}
+	}
+	data := make([]byte, 4096)
+	b.Run("clone", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			cloneSink = c.Clone()
+		}
+	})
+	b.Run("clone+write", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			n := c.Clone()
+			if err := n.Erase(8192); err != nil {
+				b.Fatal(err)
+			}
+			if err := n.Program(8192, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

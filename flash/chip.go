@@ -1,6 +1,9 @@
 package flash
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // OpKind names a flash operation.
 type OpKind uint8
@@ -32,14 +35,21 @@ type Op struct {
 }
 
 // Chip is an emulated flash chip. The zero value is not usable; call New.
+// What a chip costs in memory is in the package comment (Storage).
 type Chip struct {
 	g    Geometry
-	top  []*chunk
-	wear []uint32 // erase count per sector; nil until the first erase
-	ops  uint64   // operations started
-	last Op       // the most recent operation started
-	cut  cutPlan
-	off  bool // power lost: every call fails until PowerOn
+	top  []*chunk   // the chunk table; shared with clones and Blobs while topShared
+	wear *wearTable // erase counts; nil until the first erase, shared while frozen
+	cut  *cutPlan   // nil: no cut armed
+	ops  uint64     // operations started
+
+	// The most recent operation started, which has index ops-1. A chip is
+	// at most 1 GiB, so its addresses and lengths fit 32 bits.
+	lastAddr, lastLen uint32
+	lastKind          OpKind
+
+	off       bool // power lost: every call fails until PowerOn
+	topShared bool // top is shared: copy it before changing an entry
 }
 
 // New returns a chip whose content is base (nil: all erased). The chip
@@ -51,7 +61,12 @@ func New(g Geometry, base *Blob) (*Chip, error) {
 	if base != nil && base.size > g.Size {
 		return nil, fmt.Errorf("flash: base content of %d bytes does not fit a %d-byte chip", base.size, g.Size)
 	}
-	c := &Chip{g: g, top: make([]*chunk, (g.Size+chunkSize-1)/chunkSize)}
+	n := (g.Size + chunkSize - 1) / chunkSize
+	if base != nil && len(base.chunks) == n {
+		// base covers every chunk: share its chunk table too.
+		return &Chip{g: g, top: base.chunks, topShared: true}, nil
+	}
+	c := &Chip{g: g, top: make([]*chunk, n)}
 	for i := range c.top {
 		if base != nil && i < len(base.chunks) {
 			c.top[i] = base.chunks[i]
@@ -69,42 +84,55 @@ func (c *Chip) Geometry() Geometry { return c.g }
 // including one cut by a power loss; the next operation has index Ops().
 func (c *Chip) Ops() uint64 { return c.ops }
 
-// LastOp is the most recent program or erase operation started.
-func (c *Chip) LastOp() Op { return c.last }
+// LastOp is the most recent program or erase operation started (the zero
+// Op before the first).
+func (c *Chip) LastOp() Op {
+	if c.ops == 0 {
+		return Op{}
+	}
+	return Op{Index: c.ops - 1, Kind: c.lastKind, Addr: int(c.lastAddr), Len: int(c.lastLen)}
+}
 
-// Wear is the number of erases sector s has had.
+// Wear is the number of erases sector s has had, including erases cut by a
+// torn or after cut; 0 for a sector the chip does not have.
 func (c *Chip) Wear(s int) uint32 {
-	if c.wear == nil || s < 0 || s >= len(c.wear) {
+	if c.wear == nil || s < 0 || s >= c.g.Sectors() {
 		return 0
 	}
-	return c.wear[s]
+	return c.wear.get(s)
 }
 
 // Powered reports whether the chip has power.
 func (c *Chip) Powered() bool { return !c.off }
 
 // PowerOn restores power after a cut and disarms any pending cut.
-func (c *Chip) PowerOn() { c.off, c.cut = false, cutPlan{} }
+func (c *Chip) PowerOn() { c.off, c.cut = false, nil }
 
 // Clone returns an independent chip with the same content, wear, operation
-// count and power state; the two share their pages copy-on-write. An armed
-// cut is not copied.
+// count, last operation and power state; the two share their pages, chunk
+// table and wear table copy-on-write, so a clone costs one Chip until it
+// writes. An armed cut is not copied.
 func (c *Chip) Clone() *Chip {
 	c.freeze()
-	n := &Chip{g: c.g, top: append([]*chunk(nil), c.top...), ops: c.ops, last: c.last, off: c.off}
 	if c.wear != nil {
-		n.wear = append([]uint32(nil), c.wear...)
+		c.wear.frozen = true
 	}
-	return n
+	n := *c
+	n.cut = nil
+	return &n
 }
 
-// Snapshot returns the chip's content as a Blob, sharing its pages.
+// Snapshot returns the chip's content as a Blob, sharing its pages and its
+// chunk table.
 func (c *Chip) Snapshot() *Blob {
 	c.freeze()
-	return &Blob{size: c.g.Size, pad: c.g.Erased, chunks: append([]*chunk(nil), c.top...)}
+	return &Blob{size: c.g.Size, pad: c.g.Erased, chunks: c.top}
 }
 
+// freeze makes every chunk and page frozen and the chunk table shared, so
+// that they can be handed to a clone or a Blob.
 func (c *Chip) freeze() {
+	c.topShared = true
 	for _, ch := range c.top {
 		if ch.frozen {
 			continue
@@ -144,14 +172,38 @@ func (c *Chip) check(k OpKind, addr, n, align int) error {
 
 func (c *Chip) pageAt(i int) *page { return c.top[i/chunkPages].pages[i%chunkPages] }
 
-// writableChunk returns chunk ci, copied first if it is shared.
+// setChunk makes ch chunk ci, copying the chunk table first if it is
+// shared.
+func (c *Chip) setChunk(ci int, ch *chunk) {
+	if c.topShared {
+		c.top = slices.Clone(c.top)
+		c.topShared = false
+	}
+	c.top[ci] = ch
+}
+
+// writableChunk returns chunk ci, copied first if it is shared. (A shared
+// chunk table holds only frozen chunks, so an unfrozen chunk is in a table
+// of the chip's own.)
 func (c *Chip) writableChunk(ci int) *chunk {
 	ch := c.top[ci]
 	if ch.frozen {
 		ch = &chunk{pages: ch.pages}
-		c.top[ci] = ch
+		c.setChunk(ci, ch)
 	}
 	return ch
+}
+
+// writableWear returns the chip's wear table, created or copied first if
+// it has none or shares it.
+func (c *Chip) writableWear() *wearTable {
+	switch {
+	case c.wear == nil:
+		c.wear = newWearTable(c.g.Sectors())
+	case c.wear.frozen:
+		c.wear = c.wear.copy()
+	}
+	return c.wear
 }
 
 // writablePage returns page i, copied first if it is shared.

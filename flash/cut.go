@@ -26,11 +26,12 @@ func (m CutMode) String() string {
 	return "none"
 }
 
+// cutPlan is an armed cut. A chip holds one only while a cut is armed,
+// which keeps the chips of a fleet small.
 type cutPlan struct {
-	armed bool
-	at    uint64
-	mode  CutMode
-	rng   *rand.Rand
+	at   uint64
+	mode CutMode
+	rng  *rand.Rand
 }
 
 // ArmCut arranges for power to be lost at the operation with index at (see
@@ -43,27 +44,31 @@ func (c *Chip) ArmCut(at uint64, mode CutMode, rng *rand.Rand) error {
 	if mode == CutTorn && rng == nil {
 		return errors.New("flash: a torn cut needs a random generator")
 	}
-	c.cut = cutPlan{armed: true, at: at, mode: mode, rng: rng}
+	c.cut = &cutPlan{at: at, mode: mode, rng: rng}
 	return nil
 }
 
 // CutNow loses power at once, between operations, as a board's power
 // switch does.
-func (c *Chip) CutNow() { c.off, c.cut = true, cutPlan{} }
+func (c *Chip) CutNow() { c.off, c.cut = true, nil }
 
 // begin counts an operation and returns the cut that applies to it, if any.
+// Callers have checked addr and n against the chip's size.
 func (c *Chip) begin(k OpKind, addr, n int) CutMode {
-	c.last = Op{Index: c.ops, Kind: k, Addr: addr, Len: n}
+	c.lastKind, c.lastAddr, c.lastLen = k, uint32(addr), uint32(n)
 	c.ops++
-	if c.cut.armed && c.cut.at == c.last.Index {
+	if c.cut != nil && c.cut.at == c.ops-1 {
 		return c.cut.mode
 	}
 	return 0
 }
 
+// powerLoss loses power during the current operation. The cut plan is
+// dropped here, after the torn writes that needed its generator.
 func (c *Chip) powerLoss() error {
-	c.off, c.cut = true, cutPlan{}
-	return &OpError{c.last.Kind, c.last.Addr, c.last.Len, ErrPowerLost}
+	c.off, c.cut = true, nil
+	op := c.LastOp()
+	return &OpError{op.Kind, op.Addr, op.Len, ErrPowerLost}
 }
 
 // tornProgram writes a prefix of data's write units, then a random subset

@@ -73,8 +73,8 @@ func (c *Chip) ProgramBlob(addr int, b *Blob, off, n int) error {
 
 // collapse shares b's chunk bci as chip chunk ci when every page matches.
 func (c *Chip) collapse(ci int, b *Blob, bci int) {
-	if bci < len(b.chunks) && c.top[ci].pages == b.chunks[bci].pages {
-		c.top[ci] = b.chunks[bci]
+	if bci < len(b.chunks) && c.top[ci] != b.chunks[bci] && c.top[ci].pages == b.chunks[bci].pages {
+		c.setChunk(ci, b.chunks[bci])
 	}
 }
 
@@ -90,13 +90,10 @@ func (c *Chip) Erase(addr int) error {
 		return c.powerLoss()
 	}
 	s := addr / c.g.SectorSize
-	if c.wear == nil {
-		c.wear = make([]uint32, c.g.Sectors())
-	}
-	if c.g.Endurance > 0 && c.wear[s] >= c.g.Endurance {
+	if c.g.Endurance > 0 && c.wear != nil && c.wear.get(s) >= c.g.Endurance {
 		return c.fail(mode, ErrWornOut)
 	}
-	c.wear[s]++
+	c.writableWear().inc(s)
 	if mode == CutTorn {
 		c.tornErase(addr, c.g.SectorSize)
 		return c.powerLoss()
@@ -116,7 +113,8 @@ func (c *Chip) fail(mode CutMode, err error) error {
 	if mode != 0 {
 		return c.powerLoss()
 	}
-	return &OpError{c.last.Kind, c.last.Addr, c.last.Len, err}
+	op := c.LastOp()
+	return &OpError{op.Kind, op.Addr, op.Len, err}
 }
 
 func (c *Chip) programBytes(addr int, data []byte) {
@@ -151,7 +149,7 @@ func (c *Chip) eraseRange(addr, n int) {
 	for n > 0 {
 		switch {
 		case addr%chunkSize == 0 && n >= chunkSize:
-			c.top[addr/chunkSize] = erasedChunk(c.g.Erased)
+			c.setChunk(addr/chunkSize, erasedChunk(c.g.Erased))
 			addr, n = addr+chunkSize, n-chunkSize
 		case addr%PageSize == 0 && n >= PageSize:
 			pi := addr / PageSize

@@ -2,9 +2,12 @@ package flash
 
 // Storage: a chip's bytes are a table of chunks, a chunk a table of pages.
 // A frozen page or chunk may be shared by any number of chips and Blobs and
-// is never written again; a chip that writes into one first copies it.
+// is never written again; a chip that writes into one first copies it. The
+// chunk table itself is shared by clones and Blobs (Chip.topShared) and
+// copied by the first chip that changes an entry.
 //
-// Invariant: a frozen chunk holds only frozen pages.
+// Invariants: a frozen chunk holds only frozen pages; a shared chunk table
+// holds only frozen chunks.
 
 const (
 	// PageSize is the sharing granularity: a chip that changes one byte owns
