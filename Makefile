@@ -20,7 +20,7 @@ FUZZTIME     ?= 10s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build test deps lint generate golden check-generated unit fuzz fuzz-short bench clean
+.PHONY: all build test deps lint generate golden check-generated unit scale fuzz fuzz-short bench clean
 
 all: build
 
@@ -28,7 +28,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/brickyard ./cmd/brickyard
 
 ## test: everything CI checks, in order of cost.
-test: deps lint check-generated unit fuzz-short
+test: deps lint check-generated unit scale fuzz-short
 
 ## deps: Debian packages and tools the tests need (idempotent; quick when present).
 deps:
@@ -56,6 +56,12 @@ $(BIN)/protoc-gen-go: go.mod go.sum
 ## unit: all Go tests with the race detector.
 unit:
 	$(GO) test -race -count=1 ./...
+
+## scale: the fleet-sized tests (build tag scale; docs/scale.md), without the
+## race detector: it dies past 8,128 live goroutines. BRICKYARD_SCALE_AGENTS=n
+## runs n agents instead of 5,000.
+scale:
+	$(GO) test -tags scale -count=1 -timeout 20m -run '^TestScale' ./sim/fleet/
 
 ## fuzz-short / fuzz: every fuzz target for FUZZTIME each.
 fuzz-short fuzz:
