@@ -105,7 +105,7 @@ func TestRun_BrokenExpectation(t *testing.T) {
 func TestRun_BadScenario(t *testing.T) {
 	file := writeScenario(t, strings.Replace(virtualScenario, "count: 20\n    - profile: single-nor", "count: 20\n      colour: red\n    - profile: single-nor", 1))
 	_, errOut, code := runBrickyard(t, nil, "run", file, "--quiet")
-	if code != 1 || !strings.Contains(errOut, file+":7") || !strings.Contains(errOut, "colour") {
+	if code != 1 || !strings.Contains(errOut, file+":8") || !strings.Contains(errOut, "colour") {
 		t.Fatalf("code %d, stderr %q", code, errOut)
 	}
 	_, errOut, code = runBrickyard(t, nil, "run", "no-such-scenario")
