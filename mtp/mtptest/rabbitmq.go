@@ -122,7 +122,21 @@ func RabbitMQCtl(t testing.TB, args ...string) string {
 	return out
 }
 
+// rmqStart starts the broker, trying again on new ports when a port it
+// picked was taken between the check and the broker's bind (another test
+// binary starting a broker at the same moment).
 func rmqStart() (*rmqInstance, error) {
+	var err error
+	for range 3 {
+		var inst *rmqInstance
+		if inst, err = rmqStartOnce(); err == nil || !strings.Contains(err.Error(), "already_used") && !strings.Contains(err.Error(), "eaddrinuse") {
+			return inst, err
+		}
+	}
+	return nil, err
+}
+
+func rmqStartOnce() (*rmqInstance, error) {
 	dir, err := os.MkdirTemp("", "brickyard-rabbitmq-")
 	if err != nil {
 		return nil, err
