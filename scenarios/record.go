@@ -2,13 +2,11 @@ package scenarios
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"brickyard/scenarios/campaign"
 	"brickyard/scenarios/report"
-	"brickyard/sim/faults"
 	"brickyard/sim/fleet"
 	"brickyard/sim/index"
 )
@@ -88,7 +86,7 @@ func (r *recorder) report(sc *Scenario, v view, ctrl *campaign.Campaign, b *buil
 			byWave[cd.Wave-1][out]++
 		}
 		d := report.Device{ID: rec.ID, Board: rec.Board, Wave: cd.Wave, Outcome: out, Seen: seen,
-			Version: rec.Version, Boots: rec.Boots, Faults: faultString(v.Faults(n))}
+			Version: rec.Version, Boots: rec.Boots, Faults: v.Faults(n).String()}
 		for _, s := range v.Timeline(n) {
 			d.Timeline = append(d.Timeline, report.Step{At: report.Seconds(s.At.Sub(r.start).Seconds()), Kind: string(s.Kind)})
 		}
@@ -131,42 +129,6 @@ func Failed(r *report.Report) []report.Expectation {
 		}
 	}
 	return out
-}
-
-// faultString is a device's faults in short form: "power-during-install@0.42 health-fail".
-func faultString(f faults.Faults) string {
-	var parts []string
-	cut := func(name string, c *faults.Cut) {
-		if c != nil {
-			s := name + "@" + strconv.FormatFloat(c.Fraction, 'f', 2, 64)
-			if c.Torn {
-				s += "/torn"
-			}
-			parts = append(parts, s)
-		}
-	}
-	cut(string(faults.PowerDuringDownload), f.PowerDuringDownload)
-	cut(string(faults.PowerDuringInstall), f.PowerDuringInstall)
-	cut(string(faults.PowerDuringTrial), f.PowerDuringTrial)
-	if f.PowerAtUptime > 0 {
-		parts = append(parts, string(faults.PowerAtUptime)+"@"+f.PowerAtUptime.String())
-	}
-	if f.HealthFail {
-		parts = append(parts, string(faults.HealthFail))
-	}
-	for _, w := range f.Net {
-		parts = append(parts, string(w.Kind)+"@"+w.Start.String()+"+"+(w.End-w.Start).String())
-	}
-	if f.DownloadRate > 0 {
-		parts = append(parts, string(faults.DownloadSlow)+"@"+strconv.Itoa(f.DownloadRate)+"B/s")
-	}
-	if f.DownloadTruncate > 0 {
-		parts = append(parts, string(faults.DownloadTruncated)+"@"+strconv.FormatFloat(f.DownloadTruncate, 'f', 2, 64))
-	}
-	if f.DownloadCorrupt {
-		parts = append(parts, string(faults.DownloadCorrupt))
-	}
-	return strings.Join(parts, " ")
 }
 
 func sortedKeys[V any](m map[string]V) []string {

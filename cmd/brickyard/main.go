@@ -14,6 +14,7 @@
 //	image     keygen, pack and inspect signed firmware images
 //	run       run a firmware campaign scenario and report every device's outcome
 //	scenarios list the built-in scenarios
+//	fleet     run simulated devices against a USP controller that is not brickyard's
 //	config    print the effective configuration and the source of each value (hidden)
 //	help      help about any command
 //

@@ -52,6 +52,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newImageCmd(a),
 		newRunCmd(a),
 		newScenariosCmd(a),
+		newFleetCmd(a),
 	)
 	return root
 }

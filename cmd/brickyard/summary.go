@@ -20,28 +20,9 @@ func printSummary(out io.Writer, r *report.Report) error {
 		state = "aborted: " + r.Aborted
 	}
 	fmt.Fprintf(out, "\nscenario %s (%s clock, seed %d, %s): %d devices, %.1f s, %s\n\n", r.Scenario, r.Clock, r.Seed, r.MTP, r.Devices, float64(r.Duration), state)
-	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	header := "\tdevices\t"
-	for _, o := range report.Outcomes {
-		header += o + "\t"
-	}
-	fmt.Fprintln(w, header)
-	row := func(name string, n int, cs []report.Count) {
-		line := name + "\t" + strconv.Itoa(n) + "\t"
-		for _, o := range report.Outcomes {
-			v := 0
-			for _, c := range cs {
-				if c.Name == o {
-					v = c.N
-				}
-			}
-			line += strconv.Itoa(v) + "\t"
-		}
-		fmt.Fprintln(w, line)
-	}
-	row("fleet", r.Devices, r.Outcomes)
+	rows := []outcomeRow{{"fleet", r.Devices, r.Outcomes}}
 	for _, g := range r.ByBoard {
-		row(g.Name, g.Devices, g.Outcomes)
+		rows = append(rows, outcomeRow{g.Name, g.Devices, g.Outcomes})
 	}
 	for _, wv := range r.ByWave {
 		name := "wave " + strconv.Itoa(wv.Wave)
@@ -51,9 +32,9 @@ func printSummary(out io.Writer, r *report.Report) error {
 		if !wv.Started {
 			name += " (not started)"
 		}
-		row(name, wv.Devices, wv.Outcomes)
+		rows = append(rows, outcomeRow{name, wv.Devices, wv.Outcomes})
 	}
-	if err := w.Flush(); err != nil {
+	if err := writeOutcomes(out, rows); err != nil {
 		return err
 	}
 	l := r.Latency
@@ -69,6 +50,36 @@ func printSummary(out io.Writer, r *report.Report) error {
 		}
 	}
 	return nil
+}
+
+// outcomeRow is one line of an outcome table.
+type outcomeRow struct {
+	name     string
+	devices  int
+	outcomes []report.Count
+}
+
+// writeOutcomes writes a table of devices by outcome, one column per
+// outcome in report.Outcomes order.
+func writeOutcomes(out io.Writer, rows []outcomeRow) error {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header := "\tdevices\t"
+	for _, o := range report.Outcomes {
+		header += o + "\t"
+	}
+	fmt.Fprintln(w, header)
+	for _, r := range rows {
+		n := map[string]int{}
+		for _, c := range r.outcomes {
+			n[c.Name] = c.N
+		}
+		line := r.name + "\t" + strconv.Itoa(r.devices) + "\t"
+		for _, o := range report.Outcomes {
+			line += strconv.Itoa(n[o]) + "\t"
+		}
+		fmt.Fprintln(w, line)
+	}
+	return w.Flush()
 }
 
 func secs(s report.Seconds) string {

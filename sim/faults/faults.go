@@ -19,6 +19,8 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -237,4 +239,41 @@ func hash(s string) uint64 {
 	x *= 0x94d049bb133111eb
 	x ^= x >> 31
 	return x
+}
+
+// String is the faults in short form, as reports write them:
+// "power-during-install@0.42/torn health-fail net-drop@1m0s+30s".
+func (f Faults) String() string {
+	var parts []string
+	cut := func(name string, c *Cut) {
+		if c != nil {
+			s := name + "@" + strconv.FormatFloat(c.Fraction, 'f', 2, 64)
+			if c.Torn {
+				s += "/torn"
+			}
+			parts = append(parts, s)
+		}
+	}
+	cut(string(PowerDuringDownload), f.PowerDuringDownload)
+	cut(string(PowerDuringInstall), f.PowerDuringInstall)
+	cut(string(PowerDuringTrial), f.PowerDuringTrial)
+	if f.PowerAtUptime > 0 {
+		parts = append(parts, string(PowerAtUptime)+"@"+f.PowerAtUptime.String())
+	}
+	if f.HealthFail {
+		parts = append(parts, string(HealthFail))
+	}
+	for _, w := range f.Net {
+		parts = append(parts, string(w.Kind)+"@"+w.Start.String()+"+"+(w.End-w.Start).String())
+	}
+	if f.DownloadRate > 0 {
+		parts = append(parts, string(DownloadSlow)+"@"+strconv.Itoa(f.DownloadRate)+"B/s")
+	}
+	if f.DownloadTruncate > 0 {
+		parts = append(parts, string(DownloadTruncated)+"@"+strconv.FormatFloat(f.DownloadTruncate, 'f', 2, 64))
+	}
+	if f.DownloadCorrupt {
+		parts = append(parts, string(DownloadCorrupt))
+	}
+	return strings.Join(parts, " ")
 }

@@ -128,3 +128,19 @@ func TestShareSpread(t *testing.T) {
 		}
 	}
 }
+
+func TestFaultsString(t *testing.T) {
+	for _, tc := range []struct {
+		f    Faults
+		want string
+	}{
+		{Faults{}, ""},
+		{Faults{PowerDuringInstall: &Cut{Fraction: 0.4213, Torn: true}, HealthFail: true}, "power-during-install@0.42/torn health-fail"},
+		{Faults{Net: []Window{{Kind: NetDrop, Start: time.Minute, End: 90 * time.Second}}, DownloadRate: 1000}, "net-drop@1m0s+30s download-slow@1000B/s"},
+		{Faults{DownloadTruncate: 0.5, DownloadCorrupt: true, PowerAtUptime: time.Hour}, "power-at-uptime@1h0m0s download-truncated@0.50 download-corrupt"},
+	} {
+		if got := tc.f.String(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.f, got, tc.want)
+		}
+	}
+}

@@ -17,7 +17,7 @@ import (
 )
 
 // RealConfig is a real-time run. It is read by NewReal and not used
-// afterwards, except the Dialer, Fetcher, Clock, Log and Index.
+// afterwards, except the Dialer, Fetcher, Clock, Log, Index and Observe.
 type RealConfig struct {
 	Seed         uint64
 	ControllerID string // default "proto::controller"
@@ -26,6 +26,11 @@ type RealConfig struct {
 	Schema       *dm.Schema
 	Device       func(n int, c *device.Config)
 	Plan         faults.Plan
+
+	// IDOffset numbers the devices from IDOffset+1 instead of 1 in their
+	// Endpoint IDs (IDFormat), so that a fleet split over processes
+	// (shards) keeps its IDs unique. Device's n is not offset.
+	IDOffset int
 
 	Dialer  mtp.Dialer // required: opens each agent's sessions
 	Fetcher Fetcher    // default &HTTPFetcher{Clock: Clock}
@@ -36,6 +41,10 @@ type RealConfig struct {
 
 	Log   io.Writer    // event log (lines as Virtual's; order across devices is not deterministic)
 	Index *index.Index // updated after each input that changed a device
+
+	// Observe, optional, sees every device's Records and session events
+	// as they happen (see Observer).
+	Observe Observer
 }
 
 // Real is a real-time fleet run: one goroutine per device. See the package
@@ -87,7 +96,7 @@ func NewReal(cfg RealConfig) (*Real, error) {
 			return nil, fmt.Errorf("fleet: board group %q has no factory board", bg.Name)
 		}
 		for range bg.Count {
-			fd = append(fd, faults.Device{ID: fmt.Sprintf(cfg.IDFormat, len(fd)+1), Board: bg.Name, Wave: bg.Wave})
+			fd = append(fd, faults.Device{ID: fmt.Sprintf(cfg.IDFormat, cfg.IDOffset+len(fd)+1), Board: bg.Name, Wave: bg.Wave})
 			grp = append(grp, g)
 		}
 	}
@@ -234,11 +243,13 @@ func (r *Real) runDevice(ctx context.Context, rd *rdev) {
 				continue
 			}
 			if m.err != nil {
-				s.closeConn()
+				s.closeConn(m.err)
 				s.apply(rd.d.Disconnected(r.cfg.Clock.Now()))
 				continue
 			}
-			s.apply(rd.d.Receive(r.cfg.Clock.Now(), m.rec))
+			now := r.cfg.Clock.Now()
+			r.cfg.Observe.record(rd.id, true, m.rec, now)
+			s.apply(rd.d.Receive(now, m.rec))
 		case f := <-s.done:
 			if f.gen != s.gen {
 				continue
@@ -308,13 +319,14 @@ func (s *shell) apply(out device.Output) {
 			if err := s.conn.Send(s.ctx, rec.Data); err != nil {
 				break // the reader reports the broken session
 			}
+			s.r.cfg.Observe.record(rd.id, false, rec.Data, now)
 		}
 	}
 	if out.Disconnect {
-		s.closeConn()
+		s.closeConn(nil)
 	}
 	if !out.Reboot.IsZero() || out.Dead {
-		s.closeConn()
+		s.closeConn(nil)
 		s.gen++
 		for id, c := range s.cancels {
 			c()
@@ -390,11 +402,14 @@ func (s *shell) fetch(f device.Fetch) {
 // waits usp.RetryWait and asks again.
 func (s *shell) dial() {
 	d := s.rd.d
+	s.rd.tr.conn = ConnConnecting // until Connected, or while it retries
+	s.index(true)
 	conn, err := s.r.cfg.Dialer.Dial(s.ctx, s.rd.id)
 	now := s.r.cfg.Clock.Now()
 	if err != nil {
 		if s.ctx.Err() == nil {
 			s.r.logf(now, s.rd.id, "link-fail", err.Error())
+			s.r.cfg.Observe.link(s.rd.id, LinkFail, err, now)
 			s.apply(d.Disconnected(now))
 		}
 		return
@@ -418,19 +433,24 @@ func (s *shell) dial() {
 		}
 	}()
 	s.r.logf(now, s.rd.id, "link-up", "")
+	s.r.cfg.Observe.link(s.rd.id, LinkUp, nil, now)
 	s.apply(d.Connected(now))
 }
 
 // closeConn ends the session and waits for its reader, draining what it
-// still hands over so that it can exit.
-func (s *shell) closeConn() {
+// still hands over so that it can exit. cause is the session's error when
+// the peer or the network ended it, nil when the device closes it.
+func (s *shell) closeConn(cause error) {
 	if s.conn == nil {
 		return
 	}
 	s.conn.Close()
 	s.conn = nil
 	s.sess++
-	s.r.logf(s.r.cfg.Clock.Now(), s.rd.id, "link-down", "")
+	s.rd.tr.conn = ConnDisconnected
+	now := s.r.cfg.Clock.Now()
+	s.r.logf(now, s.rd.id, "link-down", "")
+	s.r.cfg.Observe.link(s.rd.id, LinkDown, cause, now)
 	drained := make(chan struct{})
 	go func() { s.reader.Wait(); close(drained) }()
 	for {
@@ -444,7 +464,7 @@ func (s *shell) closeConn() {
 
 // stop ends everything the device goroutine started and waits for it.
 func (s *shell) stop() {
-	s.closeConn()
+	s.closeConn(nil)
 	for _, c := range s.cancels {
 		c()
 	}

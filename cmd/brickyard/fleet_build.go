@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"brickyard/boards"
+	"brickyard/boards/image"
+	"brickyard/flash"
+	"brickyard/mtp"
+	"brickyard/sim/device"
+	"brickyard/sim/fleet"
+	"brickyard/sim/index"
+)
+
+// builtFleet is the signed factory boards of the fleet and its key.
+type builtFleet struct {
+	key     ed25519.PrivateKey
+	keyID   [8]byte
+	keys    *image.Keyring
+	factory map[string]*boards.Board // by "profile@version"
+}
+
+// fleetKey is the fleet's signing key: derived from the seed exactly as
+// brickyard run derives a scenario's, so that the images of a scenario
+// with the same seed verify on the fleet's boards. It is a test key:
+// anyone who knows the seed has it.
+func fleetKey(seed uint64) ed25519.PrivateKey {
+	s := sha256.Sum256(fmt.Appendf(nil, "brickyard scenario key %d", seed))
+	return ed25519.NewKeyFromSeed(s[:])
+}
+
+// factoryPayload is the payload size of a built factory image.
+const factoryPayload = 16 << 10
+
+// buildFleet signs each board's factory image and provisions a factory
+// board per (profile, version); the devices are clones of them.
+func buildFleet(sp *fleetSpec) (*builtFleet, error) {
+	key := fleetKey(sp.seed)
+	pub := key.Public().(ed25519.PublicKey)
+	b := &builtFleet{key: key, keyID: image.KeyID(pub), keys: image.NewKeyring(pub), factory: map[string]*boards.Board{}}
+	for i, t := range sp.trust {
+		if err := b.keys.Add(t); err != nil {
+			return nil, fmt.Errorf("--trust: key %d: %w", i+1, err)
+		}
+	}
+	for _, bc := range sp.boards {
+		k := bc.profile + "@" + bc.version
+		if b.factory[k] != nil {
+			continue
+		}
+		p, _ := sp.profiles.Get(bc.profile)
+		v, _ := image.ParseVersion(bc.version)
+		body := make([]byte, factoryPayload)
+		for i := range body { // as scenarios builds its images
+			body[i] = byte(i*7) ^ v.Major ^ v.Minor<<3 ^ byte(v.Patch)
+		}
+		raw, err := image.Pack(key, image.Header{Version: v, BoardID: bc.profile}, body)
+		if err != nil {
+			return nil, fmt.Errorf("--version: %s for %s: %w", bc.version, bc.profile, err)
+		}
+		if len(raw) > p.SlotSize() {
+			return nil, fmt.Errorf("--board: %s: a %d-byte factory image does not fit its %d-byte slots", bc.profile, len(raw), p.SlotSize())
+		}
+		fb, err := p.Provision(b.keys, flash.NewBlob(raw, p.Flash.Erased))
+		if err != nil {
+			return nil, fmt.Errorf("--board: %s: %w", bc.profile, err)
+		}
+		b.factory[k] = fb
+	}
+	return b, nil
+}
+
+// groups are the board groups of this shard, in fleet order.
+func (sp *fleetSpec) groups(b *builtFleet) []fleet.BoardGroup {
+	lo, hi := sp.shardRange()
+	var out []fleet.BoardGroup
+	at := 0 // devices before this board count
+	for _, bc := range sp.boards {
+		from, to := max(at, lo), min(at+bc.count, hi)
+		if to > from {
+			out = append(out, fleet.BoardGroup{Name: bc.profile, Factory: b.factory[bc.profile+"@"+bc.version], Count: to - from})
+		}
+		at += bc.count
+	}
+	return out
+}
+
+// idFormat is the endpoint-ID pattern as fleet.RealConfig's IDFormat.
+func idFormat(pattern string) string {
+	i := strings.Index(pattern, "{n")
+	j := i + strings.IndexByte(pattern[i:], '}')
+	spec := pattern[i+2 : j]
+	w := strings.TrimPrefix(spec, ":")
+	esc := func(s string) string { return strings.ReplaceAll(s, "%", "%%") }
+	return esc(pattern[:i]) + "%" + w + "d" + esc(pattern[j+1:])
+}
+
+// protocolName is the binding's name as Device.LocalAgent.MTP.1.Protocol
+// and reports say it.
+func protocolName(transport string) string {
+	switch transport {
+	case "mqtt":
+		return string(mtp.MQTT)
+	case "stomp":
+		return string(mtp.STOMP)
+	}
+	return string(mtp.WebSocket)
+}
+
+// realConfig is the fleet runner's configuration for this shard.
+func (sp *fleetSpec) realConfig(b *builtFleet, tr *fleetTransport, idx *index.Index) fleet.RealConfig {
+	lo, _ := sp.shardRange()
+	client := &http.Client{Transport: fetchTransport(sp.f.tlsCA)}
+	return fleet.RealConfig{
+		Seed: sp.seed, ControllerID: sp.controllerID, Boards: sp.groups(b), IDFormat: idFormat(sp.idPattern), IDOffset: lo,
+		Device: sp.deviceConfig(lo, protocolName(sp.transport)), Plan: sp.plan, Dialer: tr.dialer,
+		Fetcher:     &fleet.HTTPFetcher{Client: client},
+		ConnectRate: sp.connectRate, ConnectJitter: sp.connectJitter, Index: idx,
+	}
+}
+
+// deviceConfig sets what the flags say of device n (1-based in this
+// shard; lo devices come before it in the fleet).
+func (sp *fleetSpec) deviceConfig(lo int, protocol string) func(n int, c *device.Config) {
+	return func(n int, c *device.Config) {
+		c.SerialNumber = sp.serials.ID(lo + n)
+		c.MTP = protocol
+		if sp.oui != "" {
+			c.ManufacturerOUI = sp.oui
+		}
+		if sp.reboot > 0 {
+			c.RebootDuration = sp.reboot
+		}
+		if sp.trial > 0 {
+			c.TrialPeriod = sp.trial
+		}
+		if sp.periodic > 0 {
+			c.PeriodicInterval = sp.periodic
+		}
+	}
+}
+
+// fetchTransport is the HTTP transport of image downloads: the system's
+// roots plus the --tls-ca certificates (a test CA often signs the
+// controller's file server too).
+func fetchTransport(caFile string) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 16
+	if caFile == "" {
+		return t
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if pem, err := os.ReadFile(caFile); err == nil {
+		pool.AppendCertsFromPEM(pem)
+	}
+	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	return t
+}
+
+// writeFleetKey writes the fleet's private key (PKCS#8 PEM, 0600) to file
+// and its public key to file.pub.
+func writeFleetKey(a *app, file string, key ed25519.PrivateKey) error {
+	privPEM, err := image.MarshalPrivateKeyPEM(key)
+	if err != nil {
+		return err
+	}
+	pub := key.Public().(ed25519.PublicKey)
+	pubPEM, err := image.MarshalPublicKeyPEM(pub)
+	if err != nil {
+		return err
+	}
+	if err := writeNewFile(file, privPEM, 0o600, true); err != nil {
+		return fmt.Errorf("--write-key: %w", err)
+	}
+	if err := writeNewFile(file+".pub", pubPEM, 0o644, true); err != nil {
+		return fmt.Errorf("--write-key: %w", err)
+	}
+	fmt.Fprintf(a.stdout, "fleet signing key %x (a test key derived from the seed): wrote %s and %s.pub\n", image.KeyID(pub), file, file)
+	return nil
+}
+
+// dumpOnly builds the first device of the shard, powers it on and prints
+// its data model.
+func dumpOnly(a *app, sp *fleetSpec, b *builtFleet) error {
+	lo, _ := sp.shardRange()
+	g := sp.groups(b)[0]
+	g.Count = 1
+	r, err := fleet.NewReal(fleet.RealConfig{
+		Seed: sp.seed, ControllerID: sp.controllerID, Boards: []fleet.BoardGroup{g}, IDFormat: idFormat(sp.idPattern),
+		IDOffset: lo, Device: sp.deviceConfig(lo, protocolName(sp.transport)), Plan: sp.plan, Dialer: noDialer{},
+	})
+	if err != nil {
+		return err
+	}
+	return dumpModel(a.stdout, r.Device(0), r.ID(0), sp.controllerID, g.Name, protocolName(sp.transport), time.Now())
+}
+
+// noDialer is the dialer of a fleet that never runs.
+type noDialer struct{}
+
+func (noDialer) Dial(_ context.Context, _ string) (mtp.Conn, error) {
+	return nil, fmt.Errorf("no controller")
+}

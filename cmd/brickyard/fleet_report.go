@@ -1,0 +1,208 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"brickyard/scenarios/report"
+	"brickyard/sim/fleet"
+	"brickyard/sim/index"
+)
+
+// fleetProgress is the fleet at one moment.
+type fleetProgress struct {
+	Elapsed  time.Duration
+	Devices  int
+	Conn     map[string]int
+	Outcomes map[string]int
+	Phases   map[string]int
+	Traffic  trafficStats
+	Final    bool
+}
+
+func progressOf(elapsed time.Duration, idx *index.Index, t *traffic, final bool) fleetProgress {
+	return fleetProgress{Elapsed: elapsed, Devices: idx.Len(), Conn: idx.Counts(index.ByConn),
+		Outcomes: idx.Counts(index.ByOutcome), Phases: idx.Counts(index.ByPhase), Traffic: t.stats(), Final: final}
+}
+
+// fleetProgressPrinter shows the fleet: one line rewritten in place on a
+// terminal, a line every 5 s otherwise (as run's progressPrinter).
+func fleetProgressPrinter(w io.Writer, tty bool) func(fleetProgress) {
+	var last time.Duration = -1
+	return func(p fleetProgress) {
+		if !tty && !p.Final && last >= 0 && p.Elapsed-last < 5*time.Second {
+			return
+		}
+		last = p.Elapsed
+		tr := p.Traffic
+		line := fmt.Sprintf("%6s  %d devices: connected %d  connecting %d  disconnected %d  reconnects %d  |  requests in %d  records in %d out %d  unanswered %d",
+			p.Elapsed.Truncate(time.Second), p.Devices, p.Conn[fleet.ConnConnected], p.Conn[fleet.ConnConnecting], p.Conn[fleet.ConnDisconnected], tr.reconnects,
+			tr.requests, tr.in, tr.out, tr.noResponse)
+		// The firmware part only once something happened to firmware
+		// (devices not powered on yet are "off": not counted there).
+		fw := []int{p.Outcomes[fleet.Updated], p.Outcomes[fleet.RolledBack], p.Outcomes[fleet.Bricked], p.Outcomes[fleet.DownloadFailed] + p.Outcomes[fleet.InstallFailed],
+			p.Phases["downloading"], p.Phases["installing"], p.Phases["rebooting"] + p.Phases["booting"], p.Phases["trial"]}
+		if slices.ContainsFunc(fw, func(n int) bool { return n > 0 }) {
+			line += fmt.Sprintf("  |  updated %d  rolled back %d  bricked %d  failed %d  |  downloading %d  installing %d  rebooting %d  trial %d",
+				fw[0], fw[1], fw[2], fw[3], fw[4], fw[5], fw[6], fw[7])
+		}
+		if tty {
+			fmt.Fprintf(w, "\r\033[K%s", line)
+			if p.Final {
+				fmt.Fprintln(w)
+			}
+			return
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// sampleAt is the outcome counts at one moment, for the report's chart.
+type sampleAt struct {
+	at  time.Time
+	out map[string]int
+}
+
+// maxSamples bounds the report's progress series (as run's).
+const maxSamples = 240
+
+// fleetReport fills the report of a fleet run: what the devices saw.
+func fleetReport(sp *fleetSpec, tr *fleetTransport, rf *fleet.Real, t *traffic, start, end time.Time, samples []sampleAt, interrupted bool) *report.Report {
+	t.mu.Lock()
+	msgs, errs := report.SortedCounts(t.msgs), report.SortedCounts(t.errs)
+	lat := t.hist.Latency()
+	reconnects := t.reconnects
+	t.mu.Unlock()
+	if reconnects > 0 {
+		errs = append(errs, report.Count{Name: "reconnects", N: reconnects})
+		slices.SortFunc(errs, func(a, b report.Count) int { return strings.Compare(a.Name, b.Name) })
+	}
+	dur := report.Seconds(end.Sub(start).Seconds())
+	r := &report.Report{
+		Scenario: sp.name, Clock: "real", Seed: sp.seed, MTP: tr.protocol, Start: start, End: end,
+		Duration: dur, Wall: dur, Interrupted: interrupted, Devices: rf.Len(),
+		Latency: lat, Messages: msgs, Errors: errs,
+	}
+	if len(r.Errors) == 0 {
+		r.Errors = nil
+	}
+	for _, s := range thinSamples(samples) {
+		r.Progress = append(r.Progress, report.Sample{At: report.Seconds(s.at.Sub(start).Seconds()), Outcomes: report.OutcomeCounts(s.out)})
+	}
+	total := map[string]int{}
+	byBoard := map[string]map[string]int{}
+	boardN := map[string]int{}
+	r.Fleet = make([]report.Device, rf.Len())
+	for n := range rf.Len() {
+		rec := rf.Record(n)
+		out := rec.Outcome
+		if out == fleet.Pending && !t.everUp(rec.ID) {
+			out = fleet.Unreachable // never had a session with the controller
+		}
+		total[out]++
+		if byBoard[rec.Board] == nil {
+			byBoard[rec.Board] = map[string]int{}
+		}
+		byBoard[rec.Board][out]++
+		boardN[rec.Board]++
+		d := report.Device{ID: rec.ID, Board: rec.Board, Outcome: out, Version: rec.Version, Boots: rec.Boots,
+			Faults: rf.Faults(n).String(), Timeline: []report.Step{}}
+		for _, s := range rf.Timeline(n) {
+			d.Timeline = append(d.Timeline, report.Step{At: report.Seconds(s.At.Sub(start).Seconds()), Kind: string(s.Kind)})
+		}
+		r.Fleet[n] = d
+	}
+	slices.SortFunc(r.Fleet, func(a, b report.Device) int { return strings.Compare(a.ID, b.ID) })
+	r.Outcomes = report.OutcomeCounts(total)
+	names := make([]string, 0, len(byBoard))
+	for b := range byBoard {
+		names = append(names, b)
+	}
+	slices.Sort(names)
+	for _, b := range names {
+		r.ByBoard = append(r.ByBoard, report.Group{Name: b, Devices: boardN[b], Outcomes: report.OutcomeCounts(byBoard[b])})
+	}
+	return r
+}
+
+// appendSample adds s to the series, halving the series (every other
+// sample, the first kept) when it reaches 4·maxSamples, so that a run of
+// days keeps a bounded series that thinSamples then spreads evenly.
+func appendSample(series []sampleAt, s sampleAt) []sampleAt {
+	if len(series) >= 4*maxSamples {
+		half := series[:0]
+		for i := 0; i < len(series); i += 2 {
+			half = append(half, series[i])
+		}
+		series = half
+	}
+	return append(series, s)
+}
+
+func thinSamples(s []sampleAt) []sampleAt {
+	if len(s) <= maxSamples {
+		return s
+	}
+	out := make([]sampleAt, 0, maxSamples)
+	for i := range maxSamples - 1 {
+		out = append(out, s[i*(len(s)-1)/(maxSamples-1)])
+	}
+	return append(out, s[len(s)-1])
+}
+
+// printFleetSummary writes the end-of-run summary: outcomes by board,
+// messages as the devices saw them, sessions and the controller's
+// response latency.
+func printFleetSummary(out io.Writer, r *report.Report, t *traffic, tr *fleetTransport, ctrlID string) error {
+	state := "stopped at --duration"
+	if r.Interrupted {
+		state = "interrupted"
+	}
+	name := ""
+	if r.Scenario != "fleet" {
+		name = " (scenario " + r.Scenario + ")"
+	}
+	fmt.Fprintf(out, "\nfleet%s: %d devices against %s over %s (controller %s), seed %d, %.1f s, %s\n\n",
+		name, r.Devices, tr.where, r.MTP, ctrlID, r.Seed, float64(r.Duration), state)
+	rows := []outcomeRow{{"fleet", r.Devices, r.Outcomes}}
+	for _, g := range r.ByBoard {
+		rows = append(rows, outcomeRow{g.Name, g.Devices, g.Outcomes})
+	}
+	if err := writeOutcomes(out, rows); err != nil {
+		return err
+	}
+	var rx, tx []string
+	for _, c := range r.Messages {
+		if typ, ok := strings.CutPrefix(c.Name, "received "); ok {
+			rx = append(rx, fmt.Sprintf("%s %d", typ, c.N))
+		} else if typ, ok := strings.CutPrefix(c.Name, "sent "); ok {
+			tx = append(tx, fmt.Sprintf("%s %d", typ, c.N))
+		}
+	}
+	none := func(s []string) string {
+		if len(s) == 0 {
+			return "none"
+		}
+		return strings.Join(s, "  ")
+	}
+	st := t.stats()
+	fmt.Fprintf(out, "\nmessages the devices received (%d requests): %s\n", st.requests, none(rx))
+	fmt.Fprintf(out, "messages the devices sent: %s\n", none(tx))
+	fmt.Fprintf(out, "sessions: %d reconnects, %d lost, %d failed dials\n", st.reconnects, st.lost, st.dialFails)
+	l := r.Latency
+	fmt.Fprintf(out, "controller response latency, as the devices measured it (%d answered requests, %d unanswered): p50 %s  p90 %s  p99 %s  max %s\n",
+		l.Count, st.noResponse+st.pending, secs(l.P50), secs(l.P90), secs(l.P99), secs(l.Max))
+	var probs []string
+	for _, c := range r.Errors {
+		if c.Name != "reconnects" {
+			probs = append(probs, fmt.Sprintf("%s %d", c.Name, c.N))
+		}
+	}
+	if len(probs) > 0 {
+		fmt.Fprintf(out, "problems: %s\n", strings.Join(probs, ", "))
+	}
+	return nil
+}

@@ -1,0 +1,598 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"go.yaml.in/yaml/v3"
+
+	"brickyard/boards/image"
+	"brickyard/boards/profile"
+	"brickyard/mtp"
+	"brickyard/scenarios"
+	"brickyard/sim/faults"
+)
+
+// boardCount is count devices of one board profile starting on version.
+type boardCount struct {
+	profile string
+	count   int
+	version string
+}
+
+// fleetSpec is the fleet command's flags, checked and resolved.
+type fleetSpec struct {
+	f         fleetFlags // as given (transport details are read from here)
+	name      string     // the report's scenario name
+	transport string     // websocket, mqtt, stomp; "" for --dump-model alone
+
+	wsURL        *url.URL
+	broker       string // mqtt: the Config.Broker value; stomp: host:port
+	tls          bool   // mqtt/stomp: TLS to the broker
+	controllerID string
+	password     string
+	sources      *mtp.Sources
+
+	profiles      profile.Set
+	boards        []boardCount
+	ids, serials  scenarios.IDScheme
+	idPattern     string
+	oui           string // from an os:: endpoint-ID pattern
+	plan          faults.Plan
+	seed          uint64
+	trust         []ed25519.PublicKey
+	connectRate   float64
+	connectJitter time.Duration
+	duration      time.Duration
+	reboot, trial time.Duration
+	periodic      uint32 // seconds; 0: the device's default
+
+	shardK, shardN  int
+	responseTimeout time.Duration
+	warnings        []string
+}
+
+// total is the number of devices of the whole fleet (every shard).
+func (sp *fleetSpec) total() int {
+	n := 0
+	for _, b := range sp.boards {
+		n += b.count
+	}
+	return n
+}
+
+// shardRange is the devices this process runs: numbers lo+1 … hi of the
+// whole fleet.
+func (sp *fleetSpec) shardRange() (lo, hi int) {
+	t := sp.total()
+	return (sp.shardK - 1) * t / sp.shardN, sp.shardK * t / sp.shardN
+}
+
+// resolveFleet checks the flags and resolves the fleet they describe.
+// Every error names the flag it is about.
+func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
+	sp := &fleetSpec{f: f, name: "fleet", seed: f.seed, shardK: 1, shardN: 1}
+	var sc *scenarios.Scenario
+	if f.scenario != "" {
+		var err error
+		if sc, err = loadScenario(f.scenario); err != nil {
+			return nil, fmt.Errorf("--scenario: %w", err)
+		}
+		sp.name = sc.Name
+	}
+	take := func(flag string) bool { return sc != nil && !changed(flag) } // the scenario gives it
+
+	if err := sp.resolveWhere(f, changed); err != nil {
+		return nil, err
+	}
+
+	// The fleet's composition.
+	profiles, err := loadProfiles(f.boards)
+	if err != nil {
+		return nil, err
+	}
+	sp.profiles = profiles
+	switch {
+	case f.boardsMix != "":
+		if changed("devices") {
+			return nil, errors.New("--devices: not with --boards-mix, which gives the counts")
+		}
+		if changed("board") {
+			return nil, errors.New("--board: not with --boards-mix; give every board in the mix")
+		}
+		if sp.boards, err = parseBoardsMix(f.boardsMix, f.version); err != nil {
+			return nil, fmt.Errorf("--boards-mix: %w", err)
+		}
+	case sc != nil && !changed("devices") && !changed("board"):
+		for _, b := range sc.Fleet.Boards {
+			v := b.Version
+			if changed("version") {
+				v = f.version
+			}
+			sp.boards = append(sp.boards, boardCount{b.Profile, b.Count, v})
+		}
+	default:
+		if f.devices < 1 || f.devices > 1_000_000 {
+			return nil, fmt.Errorf("--devices: %d: want 1 to 1,000,000", f.devices)
+		}
+		sp.boards = []boardCount{{f.board, f.devices, f.version}}
+	}
+	for _, b := range sp.boards {
+		flag := "--board"
+		if f.boardsMix != "" {
+			flag = "--boards-mix"
+		} else if sc != nil && !changed("board") {
+			flag = "--scenario"
+		}
+		if _, err := profiles.Get(b.profile); err != nil {
+			return nil, fmt.Errorf("%s: %w", flag, err)
+		}
+		if _, err := image.ParseVersion(b.version); err != nil {
+			vflag := "--version"
+			if f.boardsMix != "" && !changed("version") {
+				vflag = "--boards-mix"
+			}
+			return nil, fmt.Errorf("%s: %q: %w", vflag, b.version, err)
+		}
+	}
+	if sp.total() > 1_000_000 {
+		return nil, fmt.Errorf("--boards-mix: %d devices: at most 1,000,000", sp.total())
+	}
+
+	ids, serials := f.ids, f.serials
+	if take("ids") {
+		ids = sc.Fleet.IDs
+	}
+	if take("serials") {
+		serials = sc.Fleet.Serials
+	}
+	if sp.ids, err = scenarios.ParseIDScheme(ids); err != nil {
+		return nil, fmt.Errorf("--ids: %w", err)
+	}
+	if !validEndpointID(sp.ids.ID(1)) {
+		return nil, fmt.Errorf("--ids: %q makes %q, not an endpoint ID (authority-scheme::id, no spaces)", ids, sp.ids.ID(1))
+	}
+	if sp.serials, err = scenarios.ParseIDScheme(serials); err != nil {
+		return nil, fmt.Errorf("--serials: %w", err)
+	}
+	sp.idPattern = ids
+	sp.oui = ouiOf(ids)
+
+	if f.shard != "" {
+		if sp.shardK, sp.shardN, err = parseShard(f.shard); err != nil {
+			return nil, fmt.Errorf("--shard: %w", err)
+		}
+		if sp.shardN > sp.total() {
+			return nil, fmt.Errorf("--shard: %d shards of %d devices: some would be empty", sp.shardN, sp.total())
+		}
+	}
+
+	// Timings.
+	sp.connectRate, sp.connectJitter = f.connectRate, f.connectJitter
+	if take("connect-rate") {
+		sp.connectRate = sc.Fleet.ConnectRate
+	}
+	if take("connect-jitter") {
+		sp.connectJitter = sc.Fleet.ConnectJitter
+	}
+	if sp.connectRate < 0 || !finite(sp.connectRate) {
+		return nil, fmt.Errorf("--connect-rate: %v: want a number ≥ 0", sp.connectRate)
+	}
+	sp.duration, sp.reboot, sp.trial = f.duration, f.reboot, f.trial
+	if take("reboot") {
+		sp.reboot = sc.Device.Reboot
+	}
+	if take("trial") {
+		sp.trial = sc.Device.Trial
+	}
+	if take("seed") {
+		sp.seed = sc.Seed
+	}
+	for _, c := range []struct {
+		name string
+		d    time.Duration
+	}{{"connect-jitter", sp.connectJitter}, {"duration", sp.duration}, {"reboot", sp.reboot}, {"trial", sp.trial}, {"periodic", f.periodic}} {
+		if err := checkDuration(c.name, c.d); err != nil {
+			return nil, err
+		}
+	}
+	if f.periodic > 0 {
+		if f.periodic%time.Second != 0 || f.periodic/time.Second > 1<<32-1 {
+			return nil, fmt.Errorf("--periodic: %s: want whole seconds", f.periodic)
+		}
+		sp.periodic = uint32(f.periodic / time.Second)
+	}
+	if f.responseTimeout <= 0 {
+		return nil, fmt.Errorf("--response-timeout: %s: want more than 0", f.responseTimeout)
+	}
+	sp.responseTimeout = f.responseTimeout
+
+	// Faults.
+	switch {
+	case f.faults != "":
+		if sp.plan, err = readFaults(f.faults); err != nil {
+			return nil, fmt.Errorf("--faults: %w", err)
+		}
+	case sc != nil:
+		sp.plan = faults.Plan(sc.Faults)
+	}
+	for i, r := range sp.plan {
+		where := fmt.Sprintf("--faults: rule %d (%s)", i+1, r.Kind)
+		if f.faults == "" {
+			where = fmt.Sprintf("--scenario: faults.%d (%s)", i, r.Kind)
+		}
+		if r.Board != "" && !sp.hasBoard(r.Board) {
+			return nil, fmt.Errorf("%s: board %q is not in the fleet", where, r.Board)
+		}
+		switch r.Kind {
+		case faults.NetDrop, faults.NetDelay, faults.NetPartition:
+			sp.warnings = append(sp.warnings, where+": network faults are applied only on a virtual clock ('brickyard run'); a fleet against a real controller ignores them")
+		}
+		if r.Wave > 0 {
+			if f.faults != "" {
+				return nil, fmt.Errorf("%s: wave %d: a fleet has no waves", where, r.Wave)
+			}
+			sp.warnings = append(sp.warnings, fmt.Sprintf("%s: wave %d: a fleet has no waves, the rule picks no device", where, r.Wave))
+		}
+	}
+
+	// Keys.
+	var trust []string
+	if sc != nil {
+		dir := filepath.Dir(sc.Source())
+		for _, t := range sc.Trust {
+			if !filepath.IsAbs(t) {
+				t = filepath.Join(dir, t)
+			}
+			trust = append(trust, t)
+		}
+	}
+	trust = append(trust, f.trust...)
+	for _, file := range trust {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--trust: %w", err)
+		}
+		pub, err := image.ParsePublicKeyPEM(data)
+		if err != nil {
+			return nil, fmt.Errorf("--trust: %s: %w", file, err)
+		}
+		sp.trust = append(sp.trust, pub)
+	}
+
+	// Output flags that can be checked now.
+	if f.out != "" {
+		if st, err := os.Stat(f.out); err == nil && !st.IsDir() {
+			return nil, fmt.Errorf("--out: %s is not a directory", f.out)
+		}
+	}
+	return sp, nil
+}
+
+// resolveWhere checks where the controller is: exactly one of --ws-url,
+// --mqtt, --stomp (none only for --dump-model alone), and the options of
+// that binding.
+func (sp *fleetSpec) resolveWhere(f fleetFlags, changed func(string) bool) error {
+	var given []string
+	for _, name := range []string{"ws-url", "mqtt", "stomp"} {
+		if changed(name) {
+			given = append(given, name)
+		}
+	}
+	switch {
+	case len(given) > 1:
+		return fmt.Errorf("--%s: not with --%s: give exactly one of --ws-url, --mqtt, --stomp", given[1], given[0])
+	case len(given) == 0 && f.dumpModel:
+		for _, name := range []string{"controller-id", "out", "metrics-addr", "duration", "event-log"} {
+			if changed(name) {
+				return fmt.Errorf("--%s: --dump-model without --ws-url, --mqtt or --stomp prints the model and exits; give a controller to run the fleet", name)
+			}
+		}
+		sp.controllerID = f.controllerID
+		if sp.controllerID == "" {
+			sp.controllerID = "proto::controller"
+		}
+		return nil
+	case len(given) == 0:
+		return errors.New("--ws-url, --mqtt or --stomp: give one: where the controller (or its broker) is")
+	}
+	sp.transport = map[string]string{"ws-url": "websocket", "mqtt": "mqtt", "stomp": "stomp"}[given[0]]
+
+	if f.controllerID == "" {
+		return errors.New("--controller-id: required: the controller's USP endpoint ID, e.g. proto::controller")
+	}
+	if !validEndpointID(f.controllerID) {
+		return fmt.Errorf("--controller-id: %q: want an endpoint ID such as proto::controller (no spaces or control characters)", f.controllerID)
+	}
+	sp.controllerID = f.controllerID
+
+	// Options that belong to another binding.
+	only := map[string]string{
+		"agent-topic": "mqtt", "controller-topic": "mqtt", "mqtt-version": "mqtt", "client-id": "mqtt",
+		"agent-dest": "stomp", "controller-dest": "stomp", "stomp-vhost": "stomp", "stomp-transient": "stomp",
+	}
+	for _, name := range []string{"agent-topic", "controller-topic", "mqtt-version", "client-id", "agent-dest", "controller-dest", "stomp-vhost", "stomp-transient"} {
+		if changed(name) && only[name] != sp.transport {
+			return fmt.Errorf("--%s: only with --%s", name, only[name])
+		}
+	}
+	if changed("keepalive") && sp.transport == "websocket" {
+		return errors.New("--keepalive: only with --mqtt or --stomp")
+	}
+	if err := checkDuration("keepalive", f.keepAlive); err != nil {
+		return err
+	}
+
+	// TLS files.
+	tlsFlags := changed("tls-ca") || changed("tls-cert") || changed("tls-key") || changed("tls-server-name")
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		if f.tlsCert == "" {
+			return errors.New("--tls-cert: required with --tls-key")
+		}
+		return errors.New("--tls-key: required with --tls-cert")
+	}
+	for _, c := range []struct{ name, file string }{{"tls-ca", f.tlsCA}, {"tls-cert", f.tlsCert}, {"tls-key", f.tlsKey}} {
+		if c.file == "" {
+			continue
+		}
+		if _, err := os.Stat(c.file); err != nil {
+			return fmt.Errorf("--%s: %w", c.name, err)
+		}
+	}
+
+	// Credentials.
+	sp.password = f.password
+	if f.passwdFile != "" {
+		if changed("password") {
+			return errors.New("--password-file: not with --password")
+		}
+		data, err := os.ReadFile(f.passwdFile)
+		if err != nil {
+			return fmt.Errorf("--password-file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(data), "\n")
+		sp.password = strings.TrimSuffix(line, "\r")
+	}
+	if sp.password != "" && f.username == "" && sp.transport != "stomp" {
+		return errors.New("--username: required with a password")
+	}
+
+	var err error
+	if sp.sources, err = mtp.ParseSources(f.sources); err != nil {
+		return fmt.Errorf("--sources: %w", err)
+	}
+
+	switch sp.transport {
+	case "websocket":
+		u, err := url.Parse(f.wsURL)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			return fmt.Errorf("--ws-url: %q: want ws://HOST:PORT/PATH or wss://HOST:PORT/PATH", f.wsURL)
+		}
+		if u.Scheme == "ws" && tlsFlags {
+			return fmt.Errorf("--%s: the --ws-url is ws:// (plain); use wss:// for TLS", firstChanged(changed, "tls-ca", "tls-cert", "tls-key", "tls-server-name"))
+		}
+		sp.wsURL = u
+	case "mqtt":
+		broker := f.mqtt
+		scheme, rest, hasScheme := strings.Cut(broker, "://")
+		if !hasScheme {
+			scheme, rest = "", broker
+		}
+		switch strings.ToLower(scheme) {
+		case "":
+			sp.tls = tlsFlags
+			scheme = "tcp"
+			if sp.tls {
+				scheme = "tls"
+			}
+		case "tcp", "mqtt":
+			if tlsFlags {
+				return fmt.Errorf("--%s: the --mqtt broker is %s:// (plain); use tls:// or no scheme", firstChanged(changed, "tls-ca", "tls-cert", "tls-key", "tls-server-name"), scheme)
+			}
+		case "tls", "ssl", "mqtts":
+			sp.tls = true
+		default:
+			return fmt.Errorf("--mqtt: %q: scheme %q: want HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT", f.mqtt, scheme)
+		}
+		if err := checkHostPort(strings.TrimSuffix(rest, "/"), true); err != nil {
+			return fmt.Errorf("--mqtt: %q: %w", f.mqtt, err)
+		}
+		sp.broker = scheme + "://" + rest
+		switch f.mqttVersion {
+		case "5", "5.0", "3.1.1", "311", "4":
+		default:
+			return fmt.Errorf("--mqtt-version: %q: want 5 or 3.1.1", f.mqttVersion)
+		}
+		if err := checkTopic("agent-topic", f.agentTopic, true); err != nil {
+			return err
+		}
+		if err := checkTopic("controller-topic", f.controllerTopic, false); err != nil {
+			return err
+		}
+		if f.clientID != "" && !strings.Contains(f.clientID, "{eid}") && (f.devices > 1 || f.boardsMix != "" || f.scenario != "") {
+			return fmt.Errorf("--client-id: %q: must hold {eid} when more than one device connects (a broker disconnects a client whose ID another takes)", f.clientID)
+		}
+	case "stomp":
+		scheme, rest, hasScheme := strings.Cut(f.stomp, "://")
+		if !hasScheme {
+			scheme, rest = "", f.stomp
+		}
+		switch strings.ToLower(scheme) {
+		case "":
+			sp.tls = tlsFlags
+		case "tcp", "stomp":
+			if tlsFlags {
+				return fmt.Errorf("--%s: the --stomp broker is %s:// (plain); use tls:// or no scheme", firstChanged(changed, "tls-ca", "tls-cert", "tls-key", "tls-server-name"), scheme)
+			}
+		case "tls", "ssl", "stomp+ssl", "stomps":
+			sp.tls = true
+		default:
+			return fmt.Errorf("--stomp: %q: scheme %q: want HOST:PORT or tls://HOST:PORT", f.stomp, scheme)
+		}
+		if err := checkHostPort(rest, false); err != nil {
+			return fmt.Errorf("--stomp: %q: %w", f.stomp, err)
+		}
+		sp.broker = rest
+		if f.controllerDest == "" {
+			return errors.New("--controller-dest: required with --stomp: the destination the controller subscribes to, e.g. /queue/controller")
+		}
+		if strings.Contains(f.controllerDest, "{eid}") {
+			return fmt.Errorf("--controller-dest: %q: the controller's destination takes no {eid}", f.controllerDest)
+		}
+		if f.agentDest != "" && !strings.Contains(f.agentDest, "{eid}") {
+			return fmt.Errorf("--agent-dest: %q: must hold {eid}, so that each agent has its own destination", f.agentDest)
+		}
+	}
+	return nil
+}
+
+func firstChanged(changed func(string) bool, names ...string) string {
+	for _, n := range names {
+		if changed(n) {
+			return n
+		}
+	}
+	return names[0]
+}
+
+// checkHostPort wants host:port (the port optional when optionalPort).
+func checkHostPort(s string, optionalPort bool) error {
+	if s == "" {
+		return errors.New("no address")
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		if optionalPort && !strings.Contains(strings.Trim(s, "[]"), ":") || optionalPort && strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+			return nil
+		}
+		return errors.New("want HOST:PORT")
+	}
+	if host == "" {
+		return errors.New("no host")
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("port %q: want 1 to 65535", port)
+	}
+	return nil
+}
+
+// checkTopic checks an MQTT topic pattern of a flag.
+func checkTopic(name, t string, needEID bool) error {
+	switch {
+	case t == "":
+		return fmt.Errorf("--%s: empty", name)
+	case strings.ContainsAny(t, "+#\x00"):
+		return fmt.Errorf("--%s: %q: a topic name, not a filter: no + or #", name, t)
+	case needEID && !strings.Contains(t, "{eid}"):
+		return fmt.Errorf("--%s: %q: must hold {eid}, so that each agent has its own topic", name, t)
+	}
+	return nil
+}
+
+// validEndpointID is a loose check of a USP endpoint ID: not empty,
+// printable, no spaces, at most 255 bytes.
+func validEndpointID(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// ouiOf is the OUI of an os:: endpoint-ID pattern ("os::012345-…"), upper
+// case, or "".
+func ouiOf(pattern string) string {
+	rest, ok := strings.CutPrefix(pattern, "os::")
+	if !ok || len(rest) < 7 || rest[6] != '-' {
+		return ""
+	}
+	for _, c := range rest[:6] {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return ""
+		}
+	}
+	return strings.ToUpper(rest[:6])
+}
+
+// parseBoardsMix reads "uboot-nor=600,mcuboot-nrf52=400@1.2.0".
+func parseBoardsMix(s, version string) ([]boardCount, error) {
+	var out []boardCount
+	seen := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		name, rest, ok := strings.Cut(part, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("%q: want PROFILE=COUNT[@VERSION]", part)
+		}
+		cnt, v, hasV := strings.Cut(rest, "@")
+		n, err := strconv.Atoi(cnt)
+		if err != nil || n < 1 || n > 1_000_000 {
+			return nil, fmt.Errorf("%q: count %q: want 1 to 1,000,000", part, cnt)
+		}
+		if !hasV {
+			v = version
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("%q: board %s listed twice", part, name)
+		}
+		seen[name] = true
+		out = append(out, boardCount{name, n, v})
+	}
+	return out, nil
+}
+
+func (sp *fleetSpec) hasBoard(name string) bool {
+	for _, b := range sp.boards {
+		if b.profile == name {
+			return true
+		}
+	}
+	return false
+}
+
+// readFaults reads a YAML list of fault rules, strictly: unknown keys and
+// wrong types are errors with their line; each rule is validated.
+func readFaults(file string) (faults.Plan, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var plan faults.Plan
+	if err := dec.Decode(&plan); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil // an empty file: no faults
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			msgs := make([]error, len(te.Errors))
+			for i, e := range te.Errors {
+				msgs[i] = fmt.Errorf("%s:%s", file, strings.TrimPrefix(e, "line "))
+			}
+			return nil, errors.Join(msgs...)
+		}
+		return nil, fmt.Errorf("%s: %w (want a YAML list of rules: - kind: power-during-install …)", file, err)
+	}
+	for i, r := range plan {
+		if err := r.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: rule %d: %w", file, i+1, err)
+		}
+	}
+	return plan, nil
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"os"
+
+	"go.uber.org/zap"
+
+	"brickyard/mtp"
+	"brickyard/mtp/mqtt"
+	"brickyard/mtp/stomp"
+	"brickyard/mtp/websocket"
+)
+
+// fleetTransport is the agents' dialer to the controller under test.
+type fleetTransport struct {
+	protocol string // WebSocket, MQTT, STOMP
+	where    string // the URL or broker, for logs and the summary
+	dialer   mtp.Dialer
+}
+
+// dialer builds the agents' side of the binding the flags chose.
+func (sp *fleetSpec) dialer(log *zap.Logger) (*fleetTransport, error) {
+	f := sp.f
+	logf := func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) }
+	switch sp.transport {
+	case "websocket":
+		cfg := websocket.Config{URL: sp.wsURL.String(), ControllerID: sp.controllerID, Sources: sp.sources, Logf: logf}
+		if sp.wsURL.Scheme == "wss" {
+			tc, err := loadTLS(f)
+			if err != nil {
+				return nil, err
+			}
+			cfg.TLS = tc
+		}
+		if f.username != "" {
+			cfg.Header = http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(f.username+":"+sp.password))}}
+		}
+		d, err := websocket.NewDialer(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("--ws-url: %w", err)
+		}
+		return &fleetTransport{protocol: string(mtp.WebSocket), where: sp.wsURL.Redacted(), dialer: d}, nil
+	case "mqtt":
+		v := mqtt.V5
+		if f.mqttVersion != "5" && f.mqttVersion != "5.0" {
+			v = mqtt.V311
+		}
+		cfg := mqtt.Config{Broker: sp.broker, Version: v, ControllerID: sp.controllerID,
+			ControllerTopic: f.controllerTopic, AgentTopic: f.agentTopic, ClientID: f.clientID,
+			Username: f.username, Password: sp.password, KeepAlive: f.keepAlive, Sources: sp.sources, Logf: logf,
+			TLS: mqtt.TLS{CAFile: f.tlsCA, CertFile: f.tlsCert, KeyFile: f.tlsKey, ServerName: f.tlsServerName}}
+		if sp.tls {
+			// Check the files here, so that a bad one is an error naming
+			// its flag; the dialer loads them again.
+			if _, err := loadTLS(f); err != nil {
+				return nil, err
+			}
+		}
+		d, err := mqtt.NewDialer(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("--mqtt: %w", err)
+		}
+		return &fleetTransport{protocol: string(mtp.MQTT), where: sp.broker, dialer: d}, nil
+	case "stomp":
+		cfg := stomp.Config{Addr: sp.broker, Login: f.username, Passcode: sp.password, VirtualHost: f.stompVHost,
+			AgentDest: f.agentDest, ControllerID: sp.controllerID, ControllerDest: f.controllerDest,
+			HeartBeatOut: f.keepAlive, HeartBeatIn: f.keepAlive, Durable: !f.stompTransient, Sources: sp.sources, Logf: logf}
+		if sp.tls {
+			tc, err := stomp.LoadTLS(f.tlsCA, f.tlsCert, f.tlsKey, f.tlsServerName)
+			if err != nil {
+				return nil, fmt.Errorf("--%s: %w", firstSet(f), err)
+			}
+			cfg.TLS = tc
+		}
+		d, err := stomp.NewDialer(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("--stomp: %w", err)
+		}
+		scheme := "tcp://"
+		if sp.tls {
+			scheme = "tls://"
+		}
+		return &fleetTransport{protocol: string(mtp.STOMP), where: scheme + sp.broker, dialer: d}, nil
+	}
+	return nil, fmt.Errorf("no transport %q", sp.transport)
+}
+
+// firstSet names the first TLS file flag given, for errors.
+func firstSet(f fleetFlags) string {
+	switch {
+	case f.tlsCA != "":
+		return "tls-ca"
+	case f.tlsCert != "":
+		return "tls-cert"
+	}
+	return "tls-server-name"
+}
+
+// loadTLS is the client TLS configuration of the --tls-* flags: the CA
+// pool (nil: the system's roots), a client certificate, the server name.
+func loadTLS(f fleetFlags) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: f.tlsServerName}
+	if f.tlsCA != "" {
+		data, err := os.ReadFile(f.tlsCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(data) {
+			return nil, fmt.Errorf("--tls-ca: %s: no PEM certificate", f.tlsCA)
+		}
+		tc.RootCAs = pool
+	}
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
