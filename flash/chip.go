@@ -114,7 +114,7 @@ func (c *Chip) PowerOn() { c.off, c.cut = false, nil }
 // writes. An armed cut is not copied.
 func (c *Chip) Clone() *Chip {
 	c.freeze()
-	if c.wear != nil {
+	if c.wear != nil && !c.wear.frozen { // a frozen table may be shared: never written again
 		c.wear.frozen = true
 	}
 	n := *c
@@ -138,7 +138,9 @@ func (c *Chip) freeze() {
 			continue
 		}
 		for _, p := range ch.pages {
-			p.frozen = true
+			if !p.frozen { // a frozen page may be shared: never written again
+				p.frozen = true
+			}
 		}
 		ch.frozen = true
 	}

@@ -321,3 +321,31 @@ func blobBytes(b *Blob) []byte {
 	b.ReadAt(buf, 0)
 	return buf
 }
+
+// Chips that share a factory's frozen tables may be cloned and written by
+// different goroutines at once (one goroutine per device in the real-time
+// fleet): cloning must never write to what it shares. Run with -race.
+func TestClone_SharedTablesAreNeverWritten(t *testing.T) {
+	factory, _ := New(nor, nil)
+	if err := factory.Erase(0); err != nil {
+		t.Fatal(err)
+	}
+	base := factory.Clone()
+	done := make(chan struct{})
+	for range 4 {
+		c := base.Clone()
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 50 {
+				c.Clone() // a dry run on a copy, as the device's install does
+				if err := c.Erase(nor.SectorSize); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}
