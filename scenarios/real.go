@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"brickyard/mtp"
+	"brickyard/mtp/mqtt"
+	"brickyard/mtp/stomp"
 	"brickyard/mtp/websocket"
 	"brickyard/scenarios/campaign"
 	"brickyard/scenarios/fileserver"
@@ -216,7 +218,8 @@ type transport struct {
 }
 
 func newTransport(sc *Scenario) (*transport, error) {
-	switch sc.Fleet.MTP {
+	f := sc.Fleet
+	switch f.MTP {
 	case "websocket":
 		l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: ControllerID})
 		if err != nil {
@@ -227,7 +230,58 @@ func newTransport(sc *Scenario) (*transport, error) {
 			l.Close()
 			return nil, err
 		}
-		return &transport{protocol: "WebSocket", listener: l, dialer: d, close: func() { l.Close() }}, nil
+		return &transport{protocol: string(mtp.WebSocket), listener: l, dialer: d, close: func() { l.Close() }}, nil
+	case "mqtt":
+		addr, stopBroker := f.Broker, func() {}
+		if addr == "embedded" {
+			b, err := mqtt.NewEmbeddedBroker("127.0.0.1:0")
+			if err == nil {
+				err = b.Start()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("embedded MQTT broker: %w", err)
+			}
+			addr, stopBroker = b.URL(), func() { _ = b.Stop() }
+		}
+		cfg := mqtt.Config{Broker: addr, Version: mqtt.V5, ControllerID: ControllerID, Username: f.Username, Password: f.Password}
+		// The controller subscribes before any agent connects: a broker
+		// drops what arrives on a topic nobody is subscribed to.
+		l, err := mqtt.NewListener(cfg)
+		if err != nil {
+			stopBroker()
+			return nil, fmt.Errorf("%s: fleet.broker %s: %w", sc.source, f.Broker, err)
+		}
+		d, err := mqtt.NewDialer(cfg)
+		if err != nil {
+			l.Close()
+			stopBroker()
+			return nil, err
+		}
+		return &transport{protocol: string(mtp.MQTT), listener: l, dialer: d, close: func() { l.Close(); stopBroker() }}, nil
+	case "stomp":
+		addr, stopBroker := f.Broker, func() {}
+		if addr == "embedded" {
+			b, err := stomp.NewEmbeddedBroker("127.0.0.1:0")
+			if err != nil {
+				return nil, fmt.Errorf("embedded STOMP broker: %w", err)
+			}
+			addr, stopBroker = b.Addr(), func() { _ = b.Close() }
+		}
+		cfg := stomp.Config{Addr: addr, Login: f.Username, Passcode: f.Password, ControllerID: ControllerID,
+			ControllerDest: "/queue/usp.controller", AgentDest: "/queue/usp.agent.{eid}",
+			HeartBeatOut: 30 * time.Second, HeartBeatIn: 30 * time.Second}
+		l, err := stomp.NewListener(cfg)
+		if err != nil {
+			stopBroker()
+			return nil, fmt.Errorf("%s: fleet.broker %s: %w", sc.source, f.Broker, err)
+		}
+		d, err := stomp.NewDialer(cfg)
+		if err != nil {
+			l.Close()
+			stopBroker()
+			return nil, err
+		}
+		return &transport{protocol: string(mtp.STOMP), listener: l, dialer: d, close: func() { l.Close(); stopBroker() }}, nil
 	}
-	return nil, fmt.Errorf("%s: fleet.mtp %s with a real clock is not supported yet", sc.source, sc.Fleet.MTP)
+	return nil, fmt.Errorf("%s: fleet.mtp %q", sc.source, f.MTP)
 }

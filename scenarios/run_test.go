@@ -1,8 +1,10 @@
 package scenarios
 
 import (
+	"brickyard/mtp/mtptest"
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -183,10 +185,7 @@ expect: [updated == 1.0]
 	}
 }
 
-// A real-time run over WebSocket on loopback: the embedded controller, its
-// Basic-auth file server and 24 device goroutines.
-func TestRealSmall(t *testing.T) {
-	src := `
+const realSmall = `
 name: real-small
 clock: real
 seed: 5
@@ -218,24 +217,48 @@ faults:
     share: 0.25
     wave: 1
 `
-	sc, err := Parse("real.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := Run(context.Background(), sc, Options{Profiles: profiles(t), ProgressEvery: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Interrupted || r.MTP != "WebSocket" {
-		t.Fatalf("interrupted %v, mtp %s", r.Interrupted, r.MTP)
-	}
-	// Wave 1: 12 devices, 3 of them health-fail → 9 updated, 3 rolled back;
-	// wave 2: the bad image rolls back everywhere.
-	if u, rb := count(r, "updated"), count(r, "rolled_back"); u != 9 || rb != 15 {
-		t.Errorf("updated %d (want 9), rolled back %d (want 15): %+v", u, rb, r.Outcomes)
-	}
-	if r.Latency.Count == 0 || r.Wall == 0 {
-		t.Errorf("latency %+v wall %v", r.Latency, r.Wall)
+
+// A real-time run over each MTP, with the embedded brokers and with the
+// real ones (Debian's mosquitto, RabbitMQ's STOMP plugin): the embedded
+// controller, its Basic-auth file server and 24 device goroutines. The
+// outcomes are the fault plan's, whatever the transport.
+func TestRealTransports(t *testing.T) {
+	for _, tc := range []struct {
+		name, fleet string
+		broker      func(t *testing.T) string
+	}{
+		{"websocket", "  mtp: websocket\n", nil},
+		{"mqtt-embedded", "  mtp: mqtt\n", nil},
+		{"stomp-embedded", "  mtp: stomp\n", nil},
+		{"mqtt-mosquitto", "  mtp: mqtt\n", func(t *testing.T) string { return mtptest.StartMosquitto(t) }},
+		{"stomp-rabbitmq", "  mtp: stomp\n  username: guest\n  password: guest\n", func(t *testing.T) string { return mtptest.StartRabbitMQ(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fleet := tc.fleet
+			if tc.broker != nil {
+				fleet += "  broker: " + tc.broker(t) + "\n"
+			}
+			sc, err := Parse("real.yaml", []byte(strings.Replace(realSmall, "fleet:\n", "fleet:\n"+fleet, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Run(context.Background(), sc, Options{Profiles: profiles(t), ProgressEvery: 100 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Interrupted {
+				t.Fatalf("interrupted (%s)", r.MTP)
+			}
+			// Wave 1: 12 devices, 3 of them health-fail → 9 updated, 3
+			// rolled back; wave 2: the bad image rolls back everywhere.
+			if u, rb := count(r, "updated"), count(r, "rolled_back"); u != 9 || rb != 15 {
+				t.Errorf("%s: updated %d (want 9), rolled back %d (want 15): %+v", r.MTP, u, rb, r.Outcomes)
+			}
+			if r.Latency.Count == 0 || r.Wall == 0 {
+				t.Errorf("latency %+v wall %v", r.Latency, r.Wall)
+			}
+		})
 	}
 }
 
@@ -254,4 +277,12 @@ func TestInterrupt(t *testing.T) {
 	if !r.Interrupted || len(r.Fleet) != 100 {
 		t.Fatalf("interrupted %v, %d devices", r.Interrupted, len(r.Fleet))
 	}
+}
+
+// TestMain stops the RabbitMQ that the STOMP test started (one per test
+// binary).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	mtptest.StopRabbitMQ()
+	os.Exit(code)
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -53,8 +54,10 @@ type Scenario struct {
 
 // Fleet is the devices and how they connect.
 type Fleet struct {
-	MTP           string        `yaml:"mtp"`            // websocket (default), mqtt, stomp; a virtual clock always uses the in-process link
-	Broker        string        `yaml:"broker"`         // mqtt/stomp: "embedded" (default) or host:port of a broker on loopback
+	MTP           string        `yaml:"mtp"`      // websocket (default), mqtt, stomp; a virtual clock always uses the in-process link
+	Broker        string        `yaml:"broker"`   // mqtt/stomp: "embedded" (default) or the broker's address on loopback (mqtt: host:port or tcp://host:port)
+	Username      string        `yaml:"username"` // broker credentials (mqtt/stomp)
+	Password      string        `yaml:"password"`
 	IDs           string        `yaml:"ids"`            // endpoint-ID scheme; default "os::00256D-SIM{n:06}"
 	Serials       string        `yaml:"serials"`        // serial-number scheme; default "SIM{n:06}"
 	ConnectRate   float64       `yaml:"connect_rate"`   // power-ons per second; 0: all at once
@@ -307,6 +310,9 @@ func (sc *Scenario) validateFleet(c *checker) {
 	if f.Broker != "embedded" && f.MTP == "websocket" {
 		c.errorf("fleet.broker", "websocket needs no broker")
 	}
+	if f.Broker != "embedded" && !loopbackAddr(f.Broker) {
+		c.errorf("fleet.broker", "%q: a broker on loopback (127.0.0.0/8, ::1, localhost) with its port", f.Broker)
+	}
 	if f.IDs == "" {
 		f.IDs = "os::00256D-SIM{n:06}"
 	}
@@ -349,6 +355,21 @@ func (sc *Scenario) validateFleet(c *checker) {
 			c.errorf(key+".version", "%v", err)
 		}
 	}
+}
+
+// loopbackAddr reports whether s (host:port, optionally with a tcp://
+// scheme) names a loopback host and a port.
+func loopbackAddr(s string) bool {
+	s = strings.TrimPrefix(s, "tcp://")
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || port == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (sc *Scenario) validateCampaign(c *checker, versions map[string]bool) {

@@ -30,7 +30,10 @@
 // heart-beat silence (twice the incoming interval) ends the session:
 // Send and Recv then return an error wrapping mtp.ErrBroken. Reconnecting
 // is the caller's job. BEGIN, COMMIT, ABORT, ACK and NACK are never sent;
-// Close writes the queued frames and DISCONNECT.
+// Close writes the queued frames and DISCONNECT with a receipt, and closes
+// the socket when the RECEIPT arrives (at most a second later), so that
+// the broker has dropped the session's subscription before the same agent
+// subscribes again.
 //
 // The controller's side is NewListener (see there); EmbeddedBroker is
 // go-stomp's server in the process.

@@ -199,7 +199,29 @@ func (s *session) writeLoop(rdone <-chan struct{}) {
 					break drain
 				}
 			}
-			_, _ = s.nc.Write(appendFrame(nil, gframe.DISCONNECT, nil, nil))
+			// STOMP 1.2's graceful shutdown: DISCONNECT with a receipt,
+			// and the socket closed once the broker has answered (or a
+			// second has passed), so the broker has dropped this
+			// session's subscription before a new session of the same
+			// endpoint subscribes to the same destination.
+			_, err := s.nc.Write(appendFrame(nil, gframe.DISCONNECT, []string{gframe.Receipt, disconnectReceipt}, nil))
+			if err == nil {
+				bye := time.NewTimer(time.Second)
+			wait:
+				for {
+					select {
+					case id := <-s.receipts:
+						if id == disconnectReceipt {
+							break wait
+						}
+					case <-rdone:
+						break wait
+					case <-bye.C:
+						break wait
+					}
+				}
+				bye.Stop()
+			}
 			_ = s.nc.Close()
 			return
 		}
@@ -236,6 +258,9 @@ func (s *session) send(ctx context.Context, b *[]byte) error {
 		return ctx.Err()
 	}
 }
+
+// disconnectReceipt is the receipt asked for on DISCONNECT.
+const disconnectReceipt = "brickyard-disconnect"
 
 // waitReceipt waits for the RECEIPT with the given id.
 func (s *session) waitReceipt(ctx context.Context, id string) error {
