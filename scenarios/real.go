@@ -2,8 +2,11 @@ package scenarios
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
@@ -23,7 +26,17 @@ import (
 // of it before returning.
 func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, error) {
 	user, pass := sc.credentials()
-	fs, err := fileserver.New(fileserver.Config{Seed: sc.Seed, Username: user, Password: pass})
+	fcfg := fileserver.Config{Seed: sc.Seed, Username: user, Password: pass, Faults: sc.serverFaults()}
+	fetcher := &fleet.HTTPFetcher{Timeout: sc.Server.DownloadTimeout}
+	if sc.Server.TLS {
+		tc, pool, err := fileserver.SelfSigned()
+		if err != nil {
+			return nil, err
+		}
+		fcfg.TLS = tc
+		fetcher.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	}
+	fs, err := fileserver.New(fcfg)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +67,7 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 
 	rf, err := fleet.NewReal(fleet.RealConfig{
 		Seed: sc.Seed, ControllerID: ControllerID, Boards: b.groups, IDFormat: b.ids.printf(),
-		Device: sc.deviceConfig(b, tr.protocol), Plan: sc.plan(), Dialer: tr.dialer,
+		Device: sc.deviceConfig(b, tr.protocol), Plan: sc.plan(), Dialer: tr.dialer, Fetcher: fetcher,
 		ConnectRate: sc.Fleet.ConnectRate, ConnectJitter: sc.Fleet.ConnectJitter,
 		Log: opt.EventLog, Index: opt.Index,
 	})
@@ -123,6 +136,29 @@ loop:
 		return r, runErr
 	}
 	return r, nil
+}
+
+// serverFaults decides the file server's fault of each request: a seeded
+// draw against the scenario's cumulative shares.
+func (sc *Scenario) serverFaults() func(*http.Request) fileserver.Fault {
+	fs := sc.Server.Faults
+	if len(fs) == 0 {
+		return nil
+	}
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(sc.Seed, 0x66696c6573727672))
+	return func(*http.Request) fileserver.Fault {
+		mu.Lock()
+		u := rng.Float64()
+		mu.Unlock()
+		for _, f := range fs {
+			if u < f.Share {
+				return fileserver.Fault{Rate: f.Rate, Truncate: f.Truncate, Corrupt: f.Corrupt, Status: f.Status, Stall: f.Stall}
+			}
+			u -= f.Share
+		}
+		return fileserver.Fault{}
+	}
 }
 
 // server runs the campaign behind a listener: the campaign under mu, one

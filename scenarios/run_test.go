@@ -286,3 +286,37 @@ func TestMain(m *testing.M) {
 	mtptest.StopRabbitMQ()
 	os.Exit(code)
 }
+
+// The file server over HTTPS, answering a share of the downloads 503 and
+// stalling another until the devices' download timeout: those devices end
+// download_failed, the others update, none is lost.
+func TestRealServerFaults(t *testing.T) {
+	src := strings.Replace(realSmall, "    - share: rest\n      image: 3.0.0\n", "    - share: rest\n", 1)
+	src = strings.Replace(src, "faults:\n  - kind: health-fail\n    share: 0.25\n    wave: 1\n", "", 1)
+	src += `server:
+  tls: true
+  download_timeout: 1s
+  faults:
+    - share: 0.3
+      status: 503
+    - share: 0.2
+      stall: true
+`
+	sc, err := Parse("server.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(context.Background(), sc, Options{Profiles: profiles(t), ProgressEvery: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, f := count(r, "updated"), count(r, "download_failed")
+	if u+f != 24 || u == 0 || f == 0 {
+		t.Fatalf("updated %d, download_failed %d of 24: %+v", u, f, r.Outcomes)
+	}
+	for _, d := range r.Fleet {
+		if d.Outcome == "download_failed" && d.Seen != "download_failed" {
+			t.Errorf("%s: download failed but the controller saw %q", d.ID, d.Seen)
+		}
+	}
+}

@@ -40,6 +40,7 @@ type Scenario struct {
 	Images   []Image       `yaml:"images"`
 	Campaign CampaignSpec  `yaml:"campaign"`
 	Faults   []faults.Rule `yaml:"faults"`
+	Server   ServerSpec    `yaml:"server"`
 	Expect   []string      `yaml:"expect"`
 	// Trust: public keys (PEM files, as brickyard image keygen writes)
 	// that the boards trust besides the scenario's generated key; images
@@ -121,6 +122,27 @@ type WaveSpec struct {
 	Deadline time.Duration `yaml:"deadline"`
 
 	share float64
+}
+
+// ServerSpec is the embedded controller's firmware file server (real
+// clock only).
+type ServerSpec struct {
+	TLS bool `yaml:"tls"` // HTTPS with a self-signed certificate the devices trust
+	// DownloadTimeout bounds each device's download; default 2 min.
+	DownloadTimeout time.Duration `yaml:"download_timeout"`
+	// Faults: what the server does wrong, each on a share of the requests
+	// (drawn per request from the seed).
+	Faults []ServerFault `yaml:"faults"`
+}
+
+// ServerFault is a server-side download fault (docs/fileserver.md).
+type ServerFault struct {
+	Share    float64 `yaml:"share"`
+	Rate     int     `yaml:"rate"`     // bytes per second
+	Truncate float64 `yaml:"truncate"` // fraction sent before the connection is cut
+	Corrupt  bool    `yaml:"corrupt"`  // one byte flipped
+	Status   int     `yaml:"status"`   // answered instead of the file, e.g. 503
+	Stall    bool    `yaml:"stall"`    // headers, then nothing
 }
 
 // AbortSpec is the abort rule.
@@ -275,6 +297,7 @@ func (sc *Scenario) validate() error {
 			c.errorf("faults."+strconv.Itoa(i)+".wave", "%d: the campaign has %d waves", r.Wave, len(sc.Campaign.Waves))
 		}
 	}
+	sc.validateServer(c)
 	for i, e := range sc.Expect {
 		x, err := parseExpectation(e)
 		if err != nil {
@@ -354,6 +377,40 @@ func (sc *Scenario) validateFleet(c *checker) {
 		if _, err := parseVersion(b.Version); err != nil {
 			c.errorf(key+".version", "%v", err)
 		}
+	}
+}
+
+func (sc *Scenario) validateServer(c *checker) {
+	sv := &sc.Server
+	if sv.DownloadTimeout < 0 {
+		c.errorf("server.download_timeout", "negative")
+	}
+	if sv.DownloadTimeout == 0 {
+		sv.DownloadTimeout = 2 * time.Minute
+	}
+	if (sv.TLS || len(sv.Faults) > 0) && sc.Clock == "virtual" {
+		c.errorf("server", "the file server runs with clock: real only; on a virtual clock use the fault plan's download-* faults")
+	}
+	total := 0.0
+	for i, f := range sv.Faults {
+		key := "server.faults." + strconv.Itoa(i)
+		if f.Share <= 0 || f.Share > 1 {
+			c.errorf(key+".share", "%g: want a fraction in (0, 1]", f.Share)
+		}
+		total += f.Share
+		switch {
+		case f.Rate < 0:
+			c.errorf(key+".rate", "negative")
+		case f.Truncate < 0 || f.Truncate >= 1:
+			c.errorf(key+".truncate", "%g: want a fraction in (0, 1)", f.Truncate)
+		case f.Status != 0 && (f.Status < 201 || f.Status > 599):
+			c.errorf(key+".status", "%d: want an HTTP status from 201 to 599", f.Status)
+		case f.Rate == 0 && f.Truncate == 0 && !f.Corrupt && f.Status == 0 && !f.Stall:
+			c.errorf(key, "does nothing: give rate, truncate, corrupt, status or stall")
+		}
+	}
+	if total > 1+1e-9 {
+		c.errorf("server.faults", "the shares add up to %.4g, more than 1", total)
 	}
 }
 

@@ -43,6 +43,8 @@ func TestParseErrors(t *testing.T) {
 		{"wrong type", strings.Replace(minimal, "count: 10", "count: many", 1), []string{"x.yaml:5", "many"}},
 		{"bad procedure", minimal + "  procedure: pray\n", []string{"x.yaml:10: campaign.procedure"}},
 		{"websocket broker", strings.Replace(minimal, "fleet:", "fleet:\n  broker: 127.0.0.1:1883", 1), []string{"fleet.broker"}},
+		{"server on a virtual clock", minimal + "server:\n  tls: true\n", []string{"x.yaml:10: server:", "clock: real only"}},
+		{"server fault does nothing", minimal + "clock: real\nserver:\n  faults:\n    - share: 0.1\n", []string{"x.yaml:13: server.faults.0", "does nothing"}},
 		{"all problems", minimal + "clock: wall\nseed: 3\nexpect: [nonsense]\n", []string{"clock", "expect.0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,6 +29,10 @@ type HTTPFetcher struct {
 	Client  *http.Client // default http.DefaultClient
 	MaxSize int64        // default 64 MiB
 	Clock   Clock        // default StdClock
+	// Timeout bounds a whole download, as a device's download client
+	// does: a server that stalls fails the download instead of holding
+	// the device in Downloading. 0: 10 minutes; negative: none.
+	Timeout time.Duration
 }
 
 // Fetch implements Fetcher.
@@ -42,6 +46,15 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, f device.Fetch) ([]byte, error)
 	}
 	if limit <= 0 {
 		limit = 64 << 20
+	}
+	if h.Timeout >= 0 {
+		timeout := h.Timeout
+		if timeout == 0 {
+			timeout = 10 * time.Minute
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.URL, nil)
 	if err != nil {
