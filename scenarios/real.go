@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"brickyard/mtp"
+	"brickyard/mtp/fdlimit"
 	"brickyard/mtp/mqtt"
 	"brickyard/mtp/stomp"
 	"brickyard/mtp/websocket"
@@ -25,6 +26,15 @@ import (
 // device. Run's goroutine owns everything started here and waits for all
 // of it before returning.
 func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, error) {
+	// Every agent holds a connection; the controller's end of it is in
+	// this process too unless the broker is another process.
+	perAgent := 2
+	if sc.Fleet.MTP != "websocket" && sc.Fleet.Broker != "embedded" {
+		perAgent = 1
+	}
+	if err := checkFiles(sc, perAgent); err != nil {
+		return nil, err
+	}
 	user, pass := sc.credentials()
 	fcfg := fileserver.Config{Seed: sc.Seed, Username: user, Password: pass, Faults: sc.serverFaults()}
 	fetcher := &fleet.HTTPFetcher{Timeout: sc.Server.DownloadTimeout}
@@ -136,6 +146,24 @@ loop:
 		return r, runErr
 	}
 	return r, nil
+}
+
+// checkFiles fails when the fleet's connections will not fit the
+// process's open-file limit, saying how many devices fit and what to do.
+func checkFiles(sc *Scenario, perAgent int) error {
+	if fdlimit.Check(sc.Devices(), perAgent, 256) == nil {
+		return nil
+	}
+	soft, _, _ := fdlimit.Limit()
+	open, _ := fdlimit.Count()
+	p := fdlimit.Plan{Agents: sc.Devices(), PerAgent: perAgent, Reserve: 256, Open: open, Limit: int(min(soft, 1<<40))}
+	fits, _ := p.Fit()
+	msg := fmt.Sprintf("%s: %d devices need about %d open files but this process may hold %d (ulimit -n); %d fit: run with --devices %d or fewer",
+		sc.source, p.Agents, p.Need(), p.Limit, fits, fits)
+	if perAgent == 2 {
+		msg += ", or through a broker in its own process (fleet.mtp: mqtt, fleet.broker: 127.0.0.1:1883), where a device holds one file here"
+	}
+	return errors.New(msg)
 }
 
 // serverFaults decides the file server's fault of each request: a seeded
