@@ -37,14 +37,20 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 	}
 	user, pass := sc.credentials()
 	fcfg := fileserver.Config{Seed: sc.Seed, Username: user, Password: pass, Faults: sc.serverFaults()}
-	fetcher := &fleet.HTTPFetcher{Timeout: sc.Server.DownloadTimeout}
+	// The devices of one process share a pool of downloadConns
+	// connections to the file server: a device whose download finds them
+	// all busy waits for one, as behind a saturated server, instead of
+	// every download of a wave holding two more open files at once.
+	pool := &http.Transport{MaxConnsPerHost: downloadConns, MaxIdleConnsPerHost: downloadConns, IdleConnTimeout: 30 * time.Second}
+	fetcher := &fleet.HTTPFetcher{Timeout: sc.Server.DownloadTimeout, Client: &http.Client{Transport: pool}}
+	defer pool.CloseIdleConnections()
 	if sc.Server.TLS {
-		tc, pool, err := fileserver.SelfSigned()
+		tc, roots, err := fileserver.SelfSigned()
 		if err != nil {
 			return nil, err
 		}
 		fcfg.TLS = tc
-		fetcher.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+		pool.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	}
 	fs, err := fileserver.New(fcfg)
 	if err != nil {
@@ -148,15 +154,20 @@ loop:
 	return r, nil
 }
 
+// downloadConns is the size of the devices' shared connection pool to the
+// file server.
+const downloadConns = 256
+
 // checkFiles fails when the fleet's connections will not fit the
 // process's open-file limit, saying how many devices fit and what to do.
 func checkFiles(sc *Scenario, perAgent int) error {
-	if fdlimit.Check(sc.Devices(), perAgent, 256) == nil {
+	reserve := 256 + 2*downloadConns // listeners, logs, the download pool (both ends)
+	if fdlimit.Check(sc.Devices(), perAgent, reserve) == nil {
 		return nil
 	}
 	soft, _, _ := fdlimit.Limit()
 	open, _ := fdlimit.Count()
-	p := fdlimit.Plan{Agents: sc.Devices(), PerAgent: perAgent, Reserve: 256, Open: open, Limit: int(min(soft, 1<<40))}
+	p := fdlimit.Plan{Agents: sc.Devices(), PerAgent: perAgent, Reserve: reserve, Open: open, Limit: int(min(soft, 1<<40))}
 	fits, _ := p.Fit()
 	msg := fmt.Sprintf("%s: %d devices need about %d open files but this process may hold %d (ulimit -n); %d fit: run with --devices %d or fewer",
 		sc.source, p.Agents, p.Need(), p.Limit, fits, fits)
