@@ -125,6 +125,7 @@ func (sc *Scenario) deviceConfig(b *built, mtp string) func(n int, c *device.Con
 		if sc.Device.Trial > 0 {
 			c.TrialPeriod = sc.Device.Trial
 		}
+		c.RetryMinimumWait, c.RetryIntervalMultiplier = sc.Device.RetryMinWait, sc.Device.RetryMultiplier
 	}
 }
 

@@ -77,6 +77,11 @@ type BoardCount struct {
 type DeviceTimes struct {
 	Reboot time.Duration `yaml:"reboot"` // how long a reboot keeps a device off; default 30 s
 	Trial  time.Duration `yaml:"trial"`  // trial period of a new image; default 5 min
+	// RetryMinWait and RetryMultiplier are TR-369's session retry
+	// parameters (SessionRetryMinimumWaitInterval; the multiplier in
+	// thousandths, 2000 = 2.0); default 5 s and 2000.
+	RetryMinWait    time.Duration `yaml:"retry_min_wait"`
+	RetryMultiplier uint32        `yaml:"retry_multiplier"`
 }
 
 // Image is one firmware version of the campaign.
@@ -261,6 +266,12 @@ func (sc *Scenario) validate() error {
 	}
 	if sc.Device.Trial < 0 {
 		c.errorf("device.trial", "negative")
+	}
+	if sc.Device.RetryMinWait < 0 {
+		c.errorf("device.retry_min_wait", "negative")
+	}
+	if m := sc.Device.RetryMultiplier; m != 0 && (m < 1000 || m > 65535) {
+		c.errorf("device.retry_multiplier", "%d: want 1000 (1.0) to 65535", m)
 	}
 	versions := map[string]bool{}
 	for i := range sc.Images {

@@ -50,6 +50,8 @@ type fleetFlags struct {
 	duration                time.Duration
 	seed                    uint64
 	reboot, trial, periodic time.Duration
+	retryMin                time.Duration
+	retryMult               uint32
 	boards                  string
 	trust                   []string
 	writeKey                string
@@ -119,6 +121,8 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the devices, the fault plan and the fleet's signing key")
 	fl.DurationVar(&f.reboot, "reboot", 0, "how long a reboot keeps a device off (default 30s)")
 	fl.DurationVar(&f.trial, "trial", 0, "trial period of a new image before it rolls back (default 5m)")
+	fl.DurationVar(&f.retryMin, "retry-min-wait", 0, "TR-369 SessionRetryMinimumWaitInterval of the devices (default 5s)")
+	fl.Uint32Var(&f.retryMult, "retry-multiplier", 0, "TR-369 SessionRetryIntervalMultiplier, in thousandths (default 2000 = 2.0)")
 	fl.DurationVar(&f.periodic, "periodic", 0, "factory PeriodicNotifInterval of the controller, whole seconds (default 24h)")
 	fl.StringVar(&f.boards, "boards", "", "also read board profiles from `FILE`")
 	fl.StringArrayVar(&f.trust, "trust", nil, "PEM public key `FILE` the boards also trust (repeatable), e.g. from 'brickyard image keygen'")

@@ -146,6 +146,7 @@ func (sp *fleetSpec) deviceConfig(lo int, protocol string) func(n int, c *device
 		if sp.periodic > 0 {
 			c.PeriodicInterval = sp.periodic
 		}
+		c.RetryMinimumWait, c.RetryIntervalMultiplier = sp.retryMin, sp.retryMult
 	}
 }
 

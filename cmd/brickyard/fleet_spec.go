@@ -56,6 +56,8 @@ type fleetSpec struct {
 	connectJitter time.Duration
 	duration      time.Duration
 	reboot, trial time.Duration
+	retryMin      time.Duration
+	retryMult     uint32
 	periodic      uint32 // seconds; 0: the device's default
 
 	shardK, shardN  int
@@ -198,6 +200,19 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 	}
 	if take("seed") {
 		sp.seed = sc.Seed
+	}
+	sp.retryMin, sp.retryMult = f.retryMin, f.retryMult
+	if take("retry-min-wait") {
+		sp.retryMin = sc.Device.RetryMinWait
+	}
+	if take("retry-multiplier") {
+		sp.retryMult = sc.Device.RetryMultiplier
+	}
+	if sp.retryMin < 0 {
+		return nil, fmt.Errorf("--retry-min-wait: %v: want a duration ≥ 0", sp.retryMin)
+	}
+	if m := sp.retryMult; m != 0 && (m < 1000 || m > 65535) {
+		return nil, fmt.Errorf("--retry-multiplier: %d: want 1000 (1.0) to 65535", m)
 	}
 	for _, c := range []struct {
 		name string

@@ -69,6 +69,8 @@ func TestFleet_BadFlags(t *testing.T) {
 		{with(ws, "--connect-jitter", "-1s"), "--connect-jitter"},
 		{with(ws, "--duration", "-1s"), "--duration"},
 		{with(ws, "--reboot", "-1s"), "--reboot"},
+		{with(ws, "--retry-min-wait", "-1s"), "--retry-min-wait"},
+		{with(ws, "--retry-multiplier", "999"), "--retry-multiplier"},
 		{with(ws, "--periodic", "1500ms"), "--periodic"},
 		{with(ws, "--response-timeout", "0s"), "--response-timeout"},
 		{with(ws, "--agent-topic", "a/{eid}"), "--agent-topic: only with --mqtt"},

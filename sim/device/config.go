@@ -2,6 +2,7 @@ package device
 
 import (
 	"brickyard/flash"
+	"brickyard/usp"
 	"errors"
 	"fmt"
 	"time"
@@ -36,6 +37,14 @@ type Config struct {
 	// calls PowerOn that long after the Output that asked for it.
 	// Default 30 seconds.
 	RebootDuration time.Duration
+	// RetryMinimumWait and RetryIntervalMultiplier are the session retry
+	// parameters of TR-369 (SessionRetryMinimumWaitInterval, in the
+	// multiplier's thousandths: 2000 is 2.0): the n-th retry waits a
+	// random time in [m·(k/1000)^(n-1), m·(k/1000)^n]. Defaults 5 s and
+	// 2000.
+	RetryMinimumWait        time.Duration
+	RetryIntervalMultiplier uint32
+
 	// PeriodicInterval is the factory PeriodicNotifInterval of the
 	// controller, in seconds (default 86400).
 	PeriodicInterval uint32
@@ -70,8 +79,10 @@ func (c *Config) fill(board string) error {
 		return errors.New("device: Config.EndpointID is required")
 	case c.ControllerID == "":
 		return errors.New("device: Config.ControllerID is required")
-	case c.TrialPeriod < 0 || c.RebootDuration < 0:
-		return errors.New("device: negative TrialPeriod or RebootDuration")
+	case c.TrialPeriod < 0 || c.RebootDuration < 0 || c.RetryMinimumWait < 0:
+		return errors.New("device: negative TrialPeriod, RebootDuration or RetryMinimumWait")
+	case c.RetryIntervalMultiplier != 0 && (c.RetryIntervalMultiplier < 1000 || c.RetryIntervalMultiplier > 65535):
+		return fmt.Errorf("device: RetryIntervalMultiplier %d: want 1000 to 65535", c.RetryIntervalMultiplier)
 	}
 	def := func(s *string, v string) {
 		if *s == "" {
@@ -97,6 +108,12 @@ func (c *Config) fill(board string) error {
 	}
 	if c.PeriodicInterval == 0 {
 		c.PeriodicInterval = 86400
+	}
+	if c.RetryMinimumWait == 0 {
+		c.RetryMinimumWait = usp.DefaultRetryMinimumWait
+	}
+	if c.RetryIntervalMultiplier == 0 {
+		c.RetryIntervalMultiplier = usp.DefaultRetryIntervalMultiplier
 	}
 	return nil
 }

@@ -34,7 +34,8 @@ func (d *Device) Connected(now time.Time) Output {
 
 // Disconnected tells the device that its MTP session was lost, or that
 // an attempt to open it failed. It asks again after the TR-369 retry wait
-// (5–10 s, then 10–20 s, …, drawn from the device's generator).
+// (Config.RetryMinimumWait and RetryIntervalMultiplier: by default 5–10 s,
+// then 10–20 s, …, drawn from the device's generator).
 func (d *Device) Disconnected(now time.Time) Output {
 	d.begin()
 	if d.state != On {
@@ -45,7 +46,7 @@ func (d *Device) Disconnected(now time.Time) Output {
 	}
 	d.conn = false
 	d.retries++
-	wait := usp.RetryWait(d.retries, usp.DefaultRetryMinimumWait, usp.DefaultRetryIntervalMultiplier, d.rng)
+	wait := usp.RetryWait(d.retries, d.cfg.RetryMinimumWait, d.cfg.RetryIntervalMultiplier, d.rng)
 	d.setTimer(TimerReconnect, now.Add(wait))
 	return d.finish()
 }

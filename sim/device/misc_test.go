@@ -137,3 +137,20 @@ func TestAvailableConstraint(t *testing.T) {
 		t.Fatal("switched images")
 	}
 }
+
+// The retry wait follows the device's own SessionRetryMinimumWaitInterval
+// and multiplier: with 1 s and 3.0, the first retry comes 1–3 s after the
+// loss, the second 3–9 s after the first fails.
+func TestReconnectRetryConfig(t *testing.T) {
+	h := newHarness(t, "uboot-nor", func(c *Config) { c.RetryMinimumWait, c.RetryIntervalMultiplier = time.Second, 3000 }).boot()
+	h.online = false
+	h.apply(h.d.Disconnected(h.now))
+	lost := h.now
+	h.runUntil(func() bool { return h.online }, time.Minute)
+	if w := h.now.Sub(lost); w < time.Second || w > 3*time.Second+100*time.Millisecond {
+		t.Fatalf("reconnected after %s, want 1-3 s", w)
+	}
+	if _, err := New(Config{EndpointID: "a", ControllerID: "c", RetryIntervalMultiplier: 999}, h.d.board, h.d.schema); err == nil {
+		t.Fatal("a multiplier below 1000 was accepted")
+	}
+}
