@@ -81,11 +81,12 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 	}
 	defer tr.close()
 
+	links := &linkCounts{lost: map[string]bool{}}
 	rf, err := fleet.NewReal(fleet.RealConfig{
 		Seed: sc.Seed, ControllerID: ControllerID, Boards: b.groups, IDFormat: b.ids.printf(),
 		Device: sc.deviceConfig(b, tr.protocol), Plan: sc.plan(), Dialer: tr.dialer, Fetcher: fetcher,
 		ConnectRate: sc.Fleet.ConnectRate, ConnectJitter: sc.Fleet.ConnectJitter,
-		Log: opt.EventLog, Index: opt.Index,
+		Log: opt.EventLog, Index: opt.Index, Observe: links.observer(opt.Metrics),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.source, err)
@@ -147,11 +148,46 @@ loop:
 	}
 	r := rec.report(sc, rf, ctrl, b, &h, msgs, end, interrupted)
 	r.MTP = tr.protocol
+	for _, c := range []report.Count{{Name: "sessions lost", N: links.lostN}, {Name: "reconnects", N: links.reconnects}, {Name: "failed dials", N: links.fails}} {
+		if c.N > 0 {
+			r.Errors = append(r.Errors, c)
+		}
+	}
 	r.Wall = r.Duration
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return r, runErr
 	}
 	return r, nil
+}
+
+// linkCounts counts the devices' sessions lost to the network or the
+// peer, the failed attempts to open one, and the sessions opened again
+// after either (reboots are neither).
+type linkCounts struct {
+	mu                       sync.Mutex
+	lost                     map[string]bool // devices whose last session ended badly
+	lostN, fails, reconnects int
+}
+
+func (l *linkCounts) observer(m Metrics) fleet.Observer {
+	return fleet.Observer{Link: func(id string, ev fleet.LinkEvent, err error, _ time.Time) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		switch {
+		case ev == fleet.LinkDown && err != nil:
+			l.lostN++
+			l.lost[id] = true
+		case ev == fleet.LinkFail:
+			l.fails++
+			l.lost[id] = true
+		case ev == fleet.LinkUp && l.lost[id]:
+			delete(l.lost, id)
+			l.reconnects++
+			if m != nil {
+				m.Reconnect()
+			}
+		}
+	}}
 }
 
 // downloadConns is the size of the devices' shared connection pool to the

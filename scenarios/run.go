@@ -47,6 +47,8 @@ type Options struct {
 type Metrics interface {
 	Message(direction, typ string)
 	Latency(d time.Duration)
+	Error(code uint32)
+	Reconnect()
 	Campaign(wave int, planned, started, done int)
 	Aborted(bool)
 }
@@ -140,6 +142,11 @@ func (sc *Scenario) campaignConfig(b *built, start time.Time, opt Options, h *re
 			h.Observe(d)
 			if opt.Metrics != nil {
 				opt.Metrics.Latency(d)
+			}
+		},
+		ErrorCode: func(code uint32) {
+			if opt.Metrics != nil {
+				opt.Metrics.Error(code)
 			}
 		},
 		Message: func(dir, typ string) {

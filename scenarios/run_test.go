@@ -2,6 +2,8 @@ package scenarios
 
 import (
 	"brickyard/mtp/mtptest"
+	"brickyard/scenarios/metrics"
+	"brickyard/sim/index"
 	"bytes"
 	"context"
 	"os"
@@ -318,5 +320,61 @@ func TestRealServerFaults(t *testing.T) {
 		if d.Outcome == "download_failed" && d.Seen != "download_failed" {
 			t.Errorf("%s: download failed but the controller saw %q", d.ID, d.Seen)
 		}
+	}
+}
+
+// A run feeds its metrics: messages by type, latencies, campaign progress
+// and the fleet's devices by outcome.
+func TestRunMetrics(t *testing.T) {
+	sc, err := Parse("small.yaml", []byte(smallVirtual))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	idx, err := index.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Follow(ctx, idx) }()
+	r, err := Run(context.Background(), sc, Options{Profiles: profiles(t), Metrics: m, Index: idx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, mt := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range mt.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			switch {
+			case mt.GetCounter() != nil:
+				got[key] = mt.GetCounter().GetValue()
+			case mt.GetGauge() != nil:
+				got[key] = mt.GetGauge().GetValue()
+			case mt.GetHistogram() != nil:
+				got[key] = float64(mt.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	for key, want := range map[string]float64{
+		"brickyard_usp_messages_total,direction=sent,type=Operate":    80,
+		"brickyard_usp_messages_total,direction=received,type=Notify": 250,
+		"brickyard_usp_request_duration_seconds":                      float64(r.Latency.Count),
+		"brickyard_campaign_aborted":                                  1,
+	} {
+		if got[key] != want {
+			t.Errorf("%s = %g, want %g", key, got[key], want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -158,6 +158,9 @@ type Config struct {
 	// Message, if set, is told of every USP message sent ("sent") or
 	// received ("received"), by its type name (Get, GetResp, Notify, ...).
 	Message func(direction, typ string)
+	// ErrorCode, if set, is told the code of every Error message an agent
+	// answers with.
+	ErrorCode func(code uint32)
 	// Logf, if set, gets one line per thing that goes wrong (undecodable
 	// Records, Error messages), with the agent.
 	Logf func(format string, args ...any)

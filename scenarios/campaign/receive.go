@@ -45,6 +45,9 @@ func (c *Campaign) Receive(agentID string, rec []byte, now time.Time) []fleet.Se
 	}
 	if e := m.GetBody().GetError(); e != nil {
 		c.errs++
+		if c.cfg.ErrorCode != nil {
+			c.cfg.ErrorCode(e.GetErrCode())
+		}
 		c.logf("%s: %s %s answered with error %d: %s", agentID, p.kind, id, e.GetErrCode(), e.GetErrMsg())
 		return c.failed(n, p.kind, now, nil)
 	}
