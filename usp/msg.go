@@ -3,6 +3,7 @@ package usp
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	pb "brickyard/usp/uspmsg"
 )
@@ -234,4 +235,23 @@ func ErrorMsg(msgID string, err error, logf Logf) *pb.Msg {
 		}
 	}
 	return withHeader(msgID, &pb.Body{MsgBody: &pb.Body_Error{Error: body}})
+}
+
+// TypeName is a message type's name as TR-369 writes it: "GetResp",
+// "GetSupportedDM", "GetSupportedProtocol", "NotifyResp".
+func TypeName(t pb.Header_MsgType) string {
+	var b strings.Builder
+	for _, w := range strings.Split(t.String(), "_") {
+		switch w {
+		case "DM":
+			b.WriteString(w)
+		case "PROTO":
+			b.WriteString("Protocol")
+		default:
+			if w != "" {
+				b.WriteString(w[:1] + strings.ToLower(w[1:]))
+			}
+		}
+	}
+	return b.String()
 }

@@ -189,3 +189,13 @@ func TestOperateAndNotifyBuilders(t *testing.T) {
 		}
 	}
 }
+
+func TestTypeName(t *testing.T) {
+	for typ, want := range map[pb.Header_MsgType]string{pb.Header_GET_RESP: "GetResp", pb.Header_GET_SUPPORTED_DM: "GetSupportedDM",
+		pb.Header_GET_SUPPORTED_PROTO: "GetSupportedProtocol", pb.Header_NOTIFY_RESP: "NotifyResp", pb.Header_OPERATE: "Operate",
+		pb.Header_GET_INSTANCES_RESP: "GetInstancesResp", pb.Header_ERROR: "Error"} {
+		if got := usp.TypeName(typ); got != want {
+			t.Errorf("TypeName(%v) = %q, want %q", typ, got, want)
+		}
+	}
+}

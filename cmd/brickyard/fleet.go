@@ -17,7 +17,6 @@ import (
 	"go.uber.org/zap"
 
 	"brickyard/mtp/fdlimit"
-	"brickyard/scenarios/metrics"
 	"brickyard/sim/fleet"
 	"brickyard/sim/index"
 )
@@ -186,21 +185,11 @@ func runFleet(ctx context.Context, a *app, f fleetFlags, changed func(string) bo
 	if err != nil {
 		return err
 	}
-	var m *metrics.Metrics
-	var wg sync.WaitGroup
-	bgCtx, stopBg := context.WithCancel(context.Background())
-	defer func() { stopBg(); wg.Wait() }()
-	if f.metricsAddr != "" {
-		m = metrics.New()
-		ln, err := metrics.Listen(f.metricsAddr)
-		if err != nil {
-			return fmt.Errorf("--metrics-addr: %w", err)
-		}
-		a.log.Info("metrics", zap.String("url", "http://"+ln.Addr().String()+"/metrics"))
-		wg.Add(2)
-		go func() { defer wg.Done(); _ = metrics.ServeListener(bgCtx, ln, m.Handler()) }()
-		go func() { defer wg.Done(); _ = m.Follow(bgCtx, idx) }()
+	m, stopMetrics, err := serveMetrics(a.log, f.metricsAddr, idx)
+	if err != nil {
+		return err
 	}
+	defer stopMetrics()
 	cfg := sp.realConfig(b, tr, idx)
 	if f.eventLog != "" {
 		lf, err := os.Create(f.eventLog)

@@ -155,7 +155,7 @@ func askDevice(d *device.Device, id, ctrlID string, now time.Time, req *pb.Msg) 
 			continue
 		}
 		if e := in.Msg.GetBody().GetError(); e != nil {
-			return nil, fmt.Errorf("the device answered %s with Error %d: %s", msgTypeName(usp.TypeOf(req)), e.GetErrCode(), e.GetErrMsg())
+			return nil, fmt.Errorf("the device answered %s with Error %d: %s", usp.TypeName(usp.TypeOf(req)), e.GetErrCode(), e.GetErrMsg())
 		}
 		return in.Msg, nil
 	}

@@ -204,7 +204,7 @@ func (t *traffic) record(id string, in bool, rec []byte, at time.Time) {
 		return
 	}
 	typ := usp.TypeOf(msg)
-	name := msgTypeName(typ)
+	name := usp.TypeName(typ)
 	t.count(dir, name)
 	msgID := msg.GetHeader().GetMsgId()
 	switch {
@@ -317,24 +317,6 @@ func (t *traffic) everUp(id string) bool {
 	return t.ups[id] > 0
 }
 
-// msgTypeName is a message type's name as reports show it: "GetResp"
-// (as the embedded controller names them).
-func msgTypeName(t pb.Header_MsgType) string {
-	var b strings.Builder
-	for _, w := range strings.Split(t.String(), "_") {
-		switch w {
-		case "DM":
-			b.WriteString(w)
-		case "PROTO":
-			b.WriteString("Protocol")
-		default:
-			if w != "" {
-				b.WriteString(w[:1] + strings.ToLower(w[1:]))
-			}
-		}
-	}
-	return b.String()
-}
 
 // sinceStr is a duration for messages: whole seconds above a second.
 func sinceStr(d time.Duration) string {

@@ -9,14 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"brickyard/scenarios"
-	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/report"
 	"brickyard/sim/index"
 )
@@ -126,21 +124,13 @@ func runScenario(ctx context.Context, a *app, name string, f runFlags) error {
 		defer bw.Flush()
 		opt.EventLog = bw
 	}
-	// Metrics: served by a goroutine this function owns and waits for.
-	var wg sync.WaitGroup
-	mctx, stopMetrics := context.WithCancel(context.Background())
-	defer func() { stopMetrics(); wg.Wait() }()
-	if f.metricsAddr != "" {
-		m := metrics.New()
+	m, stopMetrics, err := serveMetrics(a.log, f.metricsAddr, idx)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	if m != nil {
 		opt.Metrics = m
-		ln, err := metrics.Listen(f.metricsAddr)
-		if err != nil {
-			return fmt.Errorf("--metrics-addr: %w", err)
-		}
-		a.log.Info("metrics", zap.String("url", "http://"+ln.Addr().String()+"/metrics"))
-		wg.Add(2)
-		go func() { defer wg.Done(); _ = metrics.ServeListener(mctx, ln, m.Handler()) }()
-		go func() { defer wg.Done(); _ = m.Follow(mctx, idx) }()
 	}
 	if !f.quiet {
 		opt.Progress = progressPrinter(a.stderr, isTerminal(a.stderr))

@@ -65,7 +65,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"brickyard/sim/fleet"
@@ -403,27 +402,10 @@ func (c *Campaign) resend(id string, p *pending, now time.Time, out []fleet.Send
 
 func (c *Campaign) message(dir string, m *pb.Msg) {
 	if c.cfg.Message != nil {
-		c.cfg.Message(dir, typeName(usp.TypeOf(m)))
+		c.cfg.Message(dir, usp.TypeName(usp.TypeOf(m)))
 	}
 }
 
-// typeName is a message type's name as reports show it: "GetResp".
-func typeName(t pb.Header_MsgType) string {
-	var b strings.Builder
-	for _, w := range strings.Split(t.String(), "_") {
-		switch w {
-		case "DM":
-			b.WriteString(w)
-		case "PROTO":
-			b.WriteString("Protocol")
-		default:
-			if w != "" {
-				b.WriteString(w[:1] + strings.ToLower(w[1:]))
-			}
-		}
-	}
-	return b.String()
-}
 
 func (c *Campaign) logf(format string, args ...any) {
 	if c.cfg.Logf != nil {

@@ -39,17 +39,11 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
-func TestRowOfAndTypeName(t *testing.T) {
+func TestRowOf(t *testing.T) {
 	for in, want := range map[string]int{"Device.DeviceInfo.FirmwareImage.2": 2, "Device.DeviceInfo.FirmwareImage.1.": 1,
 		"Device.DeviceInfo.FirmwareImage.x": 0, "Device.LocalAgent.": 0, "Device.DeviceInfo.FirmwareImage.0": 0} {
 		if got := rowOf(in); got != want {
 			t.Errorf("rowOf(%q) = %d, want %d", in, got, want)
-		}
-	}
-	for typ, want := range map[pb.Header_MsgType]string{pb.Header_GET_RESP: "GetResp", pb.Header_GET_SUPPORTED_DM: "GetSupportedDM",
-		pb.Header_GET_SUPPORTED_PROTO: "GetSupportedProtocol", pb.Header_NOTIFY_RESP: "NotifyResp", pb.Header_OPERATE: "Operate"} {
-		if got := typeName(typ); got != want {
-			t.Errorf("typeName(%v) = %q, want %q", typ, got, want)
 		}
 	}
 }
