@@ -30,8 +30,9 @@ func finite(x float64) float64 {
 	return x
 }
 
-// WriteJSON writes r as report.json: JSON indented by two spaces, ending in
-// a newline. The output is a pure function of r, byte for byte:
+// WriteJSON writes r as report.json: JSON indented by two spaces, except
+// the fleet, one device a line, ending in a newline. The output is a pure
+// function of r, byte for byte:
 //
 //   - fields in the declared order of the types in report.go; slices in the
 //     order they hold (the filler orders them as their comments say;
@@ -53,13 +54,40 @@ func WriteJSON(w io.Writer, r *Report) error {
 	if r == nil {
 		return errors.New("report: WriteJSON of a nil Report")
 	}
+	n := normalized(r)
+	fleet := n.Fleet
+	n.Fleet = []Device{}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(normalized(r)); err != nil {
+	if err := enc.Encode(n); err != nil {
 		return fmt.Errorf("report: encoding report.json: %w", err)
 	}
+	// The fleet, the last field, one device a line: a 100,000-device
+	// report stays a third of its indented size and still greps by line.
+	const tail = "  \"fleet\": []\n}\n"
+	if !bytes.HasSuffix(buf.Bytes(), []byte(tail)) {
+		return errors.New("report: encoding report.json: fleet is not the last field")
+	}
+	buf.Truncate(buf.Len() - len(tail))
+	buf.WriteString("  \"fleet\": [")
+	line := json.NewEncoder(&buf)
+	line.SetEscapeHTML(false)
+	for i := range fleet {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString("\n    ")
+		if err := line.Encode(&fleet[i]); err != nil {
+			return fmt.Errorf("report: encoding report.json: %w", err)
+		}
+		buf.Truncate(buf.Len() - 1) // Encode's newline
+	}
+	if len(fleet) > 0 {
+		buf.WriteString("\n  ")
+	}
+	buf.WriteString("]\n}\n")
 	_, err := w.Write(buf.Bytes())
 	return err
 }

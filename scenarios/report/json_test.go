@@ -90,10 +90,10 @@ func TestWriteJSONShape(t *testing.T) {
 		t.Errorf("not two-space indented with a trailing newline:\n%s", out)
 	}
 
-	// A device without a timeline still has an array; a Fleet entry's
+	// A device (one a line, compact) without a timeline still has an array; a Fleet entry's
 	// nil timeline and a NaN in an omitempty field both vanish cleanly.
 	out = string(writeJSON(t, &Report{Errors: []Count{}, Wall: Seconds(math.NaN()), Fleet: []Device{{ID: "a"}}}))
-	if !strings.Contains(out, `"timeline": []`) || strings.Contains(out, "wall_s") || strings.Contains(out, "errors") {
+	if !strings.Contains(out, `"timeline":[]`) || strings.Contains(out, "wall_s") || strings.Contains(out, "errors") {
 		t.Errorf("unexpected encoding:\n%s", out)
 	}
 }
