@@ -1,12 +1,14 @@
 package scenarios
 
 import (
+	"brickyard/boards/image"
 	"brickyard/mtp/mtptest"
 	"brickyard/scenarios/metrics"
 	"brickyard/sim/index"
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -376,5 +378,77 @@ func TestRunMetrics(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Images given as files, signed with the user's own key (trusted through
+// trust:), install like built ones; a file signed with an untrusted key, or
+// holding another version, is an error naming the image before anything runs.
+func TestGivenImageFiles(t *testing.T) {
+	dir := t.TempDir()
+	pub, priv, err := image.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{7}, 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := image.MarshalPublicKeyPEM(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, data []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("release.pub.pem", pem)
+	v, _ := image.ParseVersion("2.0.0")
+	img, err := image.Pack(priv, image.Header{Version: v, BoardID: "uboot-nor"}, bytes.Repeat([]byte{0xA5}, 9000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("uboot-2.0.0.img", img)
+	src := `name: files
+fleet:
+  boards:
+    - profile: uboot-nor
+      count: 5
+    - profile: esp32-ota
+      count: 5
+device: {reboot: 5s, trial: 30s}
+images:
+  - version: 2.0.0
+    payload: 8KiB
+    files:
+      uboot-nor: uboot-2.0.0.img
+trust: [release.pub.pem]
+campaign:
+  image: 2.0.0
+expect: [updated == 10]
+`
+	write("s.yaml", []byte(src))
+	sc, err := Load(filepath.Join(dir, "s.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(context.Background(), sc, Options{Profiles: profiles(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if failed := Failed(r); len(failed) > 0 {
+		t.Fatalf("%+v: %+v", failed, r.Outcomes)
+	}
+	for _, tc := range []struct{ edit, want string }{
+		{"trust: [release.pub.pem]\n", "is its key in trust?"},
+		{"      uboot-nor: uboot-2.0.0.img", "no such file"},
+	} {
+		bad := strings.Replace(src, tc.edit, map[string]string{"trust: [release.pub.pem]\n": "", "      uboot-nor: uboot-2.0.0.img": "      uboot-nor: missing.img"}[tc.edit], 1)
+		write("bad.yaml", []byte(bad))
+		sc, err := Load(filepath.Join(dir, "bad.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Run(context.Background(), sc, Options{Profiles: profiles(t)})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bad.yaml:") {
+			t.Errorf("%q: %v", tc.want, err)
+		}
 	}
 }
