@@ -317,7 +317,6 @@ func (t *traffic) everUp(id string) bool {
 	return t.ups[id] > 0
 }
 
-
 // sinceStr is a duration for messages: whole seconds above a second.
 func sinceStr(d time.Duration) string {
 	if d >= time.Second {

@@ -406,7 +406,6 @@ func (c *Campaign) message(dir string, m *pb.Msg) {
 	}
 }
 
-
 func (c *Campaign) logf(format string, args ...any) {
 	if c.cfg.Logf != nil {
 		c.cfg.Logf(format, args...)
