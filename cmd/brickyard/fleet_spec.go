@@ -250,10 +250,6 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 		if r.Board != "" && !sp.hasBoard(r.Board) {
 			return nil, fmt.Errorf("%s: board %q is not in the fleet", where, r.Board)
 		}
-		switch r.Kind {
-		case faults.NetDrop, faults.NetDelay, faults.NetPartition:
-			sp.warnings = append(sp.warnings, where+": network faults are applied only on a virtual clock ('brickyard run'); a fleet against a real controller ignores them")
-		}
 		if r.Wave > 0 {
 			if f.faults != "" {
 				return nil, fmt.Errorf("%s: wave %d: a fleet has no waves", where, r.Wave)

@@ -34,6 +34,13 @@
 // caller owns the goroutine that calls it; Run returns only after every
 // goroutine it started has ended.
 //
+// The fault plan's network windows count from Run's start and act on the
+// device's side of its session: net-drop loses a Record (either way) with
+// the window's probability, net-delay holds Records back in order,
+// net-partition loses every Record and fails new sessions until it ends
+// (logged as net-drop and link-fail partition). Power cuts and download
+// faults act as in virtual time.
+//
 // # Outcomes
 //
 // Every device ends a firmware campaign in one named outcome, derived from

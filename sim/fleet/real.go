@@ -51,6 +51,7 @@ type RealConfig struct {
 // documentation for who owns what.
 type Real struct {
 	cfg    RealConfig
+	start  time.Time // when Run started: network fault windows count from it
 	devs   []*rdev
 	logMu  sync.Mutex
 	logErr error
@@ -156,6 +157,7 @@ func (r *Real) Device(n int) *device.Device { return r.devs[n].d }
 // downloads) has ended, with the first error writing the log or index.
 // Call it once.
 func (r *Real) Run(ctx context.Context) error {
+	r.start = r.cfg.Clock.Now()
 	var wg sync.WaitGroup
 	for _, rd := range r.devs {
 		wg.Add(1)
@@ -182,6 +184,9 @@ func (r *Real) logf(at time.Time, id, kind, detail string) {
 		r.logErr = err
 	}
 }
+
+// errPartition is why a dial fails during a net-partition window.
+var errPartition = errors.New("fleet: network partition (fault plan)")
 
 // inbound is what the session reader hands the device goroutine.
 type inbound struct {
@@ -215,11 +220,17 @@ type shell struct {
 	cutDone bool
 	in      chan inbound
 	done    chan fetchResult
+	rng     *rand.Rand // the device's network-fault draws
+	outQ    []delayed  // Records to the controller held back by a net-delay window
+	inQ     []delayed  // Records from the controller held back likewise
 }
 
 func (r *Real) runDevice(ctx context.Context, rd *rdev) {
 	s := &shell{r: r, rd: rd, ctx: ctx, cancels: map[device.FetchID]context.CancelFunc{},
 		in: make(chan inbound, 16), done: make(chan fetchResult, 4)}
+	if len(rd.faults.Net) > 0 {
+		s.rng = rand.New(rand.NewPCG(deviceSeed(r.cfg.Seed, rd.id), 0x6e6574))
+	}
 	defer s.stop()
 	s.powerAt = r.cfg.Clock.Now().Add(rd.delay)
 	tm, tc := r.cfg.Clock.NewTimer(time.Hour)
@@ -249,6 +260,17 @@ func (r *Real) runDevice(ctx context.Context, rd *rdev) {
 			}
 			now := r.cfg.Clock.Now()
 			r.cfg.Observe.record(rd.id, true, m.rec, now)
+			if s.rng != nil {
+				at, ok := s.netVerdict(now, s.inQ)
+				if !ok {
+					r.logf(now, rd.id, "net-drop", "down")
+					continue
+				}
+				if at.After(now) {
+					s.inQ = append(s.inQ, delayed{at: at, sess: s.sess, rec: m.rec})
+					continue
+				}
+			}
 			s.apply(rd.d.Receive(now, m.rec))
 		case f := <-s.done:
 			if f.gen != s.gen {
@@ -274,15 +296,38 @@ func (s *shell) next() (time.Time, bool) {
 	}
 	take(s.powerAt)
 	take(s.cutAt)
+	if len(s.outQ) > 0 {
+		take(s.outQ[0].at)
+	}
+	if len(s.inQ) > 0 {
+		take(s.inQ[0].at)
+	}
 	for _, tm := range s.timers {
 		take(tm.At)
 	}
 	return t, !t.IsZero()
 }
 
-// runDue runs every deadline due at now: power-on, the uptime cut, timers.
+// runDue runs every deadline due at now: delayed Records, power-on, the
+// uptime cut, timers.
 func (s *shell) runDue(now time.Time) {
 	d := s.rd.d
+	for len(s.outQ) > 0 && !now.Before(s.outQ[0].at) {
+		x := s.outQ[0]
+		s.outQ = s.outQ[1:]
+		if x.sess == s.sess && s.conn != nil {
+			if s.conn.Send(s.ctx, x.rec) == nil {
+				s.r.cfg.Observe.record(s.rd.id, false, x.rec, now)
+			}
+		}
+	}
+	for len(s.inQ) > 0 && !now.Before(s.inQ[0].at) {
+		x := s.inQ[0]
+		s.inQ = s.inQ[1:]
+		if x.sess == s.sess && s.conn != nil {
+			s.apply(d.Receive(now, x.rec))
+		}
+	}
 	if !s.powerAt.IsZero() && !now.Before(s.powerAt) {
 		s.powerAt = time.Time{}
 		s.apply(d.PowerOn(now))
@@ -316,6 +361,17 @@ func (s *shell) apply(out device.Output) {
 	}
 	if s.conn != nil {
 		for _, rec := range out.Records {
+			if s.rng != nil {
+				at, ok := s.netVerdict(now, s.outQ)
+				if !ok {
+					s.r.logf(now, rd.id, "net-drop", "up")
+					continue
+				}
+				if at.After(now) {
+					s.outQ = append(s.outQ, delayed{at: at, sess: s.sess, rec: rec.Data})
+					continue
+				}
+			}
 			if err := s.conn.Send(s.ctx, rec.Data); err != nil {
 				break // the reader reports the broken session
 			}
@@ -404,6 +460,13 @@ func (s *shell) dial() {
 	d := s.rd.d
 	s.rd.tr.conn = ConnConnecting // until Connected, or while it retries
 	s.index(true)
+	if s.rng != nil && s.partitioned(s.r.cfg.Clock.Now()) {
+		now := s.r.cfg.Clock.Now()
+		s.r.logf(now, s.rd.id, "link-fail", "partition")
+		s.r.cfg.Observe.link(s.rd.id, LinkFail, errPartition, now)
+		s.apply(d.Disconnected(now))
+		return
+	}
 	conn, err := s.r.cfg.Dialer.Dial(s.ctx, s.rd.id)
 	now := s.r.cfg.Clock.Now()
 	if err != nil {
