@@ -27,6 +27,8 @@ type ctrlConn struct {
 	replyTo    string // the reply topic of the agent's last Record
 	subscribed string // from its mqtt_connect Record
 	v5         bool   // the agent speaks MQTT 5
+	resumed    bool   // opened by the Listener for an agent an earlier one knew
+	used       bool   // a Record was routed to it, or Send was called
 
 	endOnce sync.Once
 	ended   chan struct{}
@@ -43,9 +45,11 @@ func newCtrlConn(l *Listener, agentID string) *ctrlConn {
 		ended: make(chan struct{}), closed: make(chan struct{})}
 }
 
+// update takes what a Record routed to c tells of the agent's address.
 func (c *ctrlConn) update(h replyHint) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.used = true
 	if h.topic != "" {
 		c.replyTo = h.topic
 	}
@@ -55,6 +59,40 @@ func (c *ctrlConn) update(h replyHint) {
 	if h.known {
 		c.v5 = h.v5
 	}
+}
+
+// addr is what the session knows of the agent's address.
+func (c *ctrlConn) addr() agentAddr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return agentAddr{id: c.peer, replyTo: c.replyTo, subscribed: c.subscribed, v5: c.v5}
+}
+
+// resume makes c a resumed session, with the address an earlier one knew.
+func (c *ctrlConn) resume(a agentAddr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.replyTo, c.subscribed, c.v5 = a.replyTo, a.subscribed, a.v5
+	c.resumed = true
+}
+
+// takeConnect says whether the agent's mqtt_connect Record goes to c
+// rather than starting a new session: c was resumed and nothing has gone
+// through it yet, so nothing was lost before the agent connected. c is
+// used from then on.
+func (c *ctrlConn) takeConnect() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	take := c.resumed && !c.used
+	c.used = true
+	return take
+}
+
+// markUsed records that a Record went through c (see takeConnect).
+func (c *ctrlConn) markUsed() {
+	c.mu.Lock()
+	c.used = true
+	c.mu.Unlock()
 }
 
 func (c *ctrlConn) enqueue(rec []byte) bool {
@@ -140,6 +178,7 @@ func (c *ctrlConn) Send(ctx context.Context, rec []byte) error {
 	if err := c.brokenErr(); err != nil {
 		return err
 	}
+	c.markUsed() // before the PUBLISH: see takeConnect
 	topic, v5 := c.dest()
 	if !validTopic(topic) {
 		return errNoTopic

@@ -43,24 +43,73 @@
 // protobuf Record, has no from_id, or is addressed to another endpoint is
 // dropped and counted (Listener.Stats, Config.Logf). An mqtt_connect Record
 // from an agent that has a Conn starts a new session: the old Conn ends with
-// ErrBroken. A disconnect Record is delivered and then ends the Conn.
+// ErrBroken (a resumed Conn nothing went through yet takes the Record
+// instead: After a broker outage, below). A disconnect Record is delivered
+// and then ends the Conn.
 //
 // When the broker connection ends, the agent's Conn, or the Listener and
 // all of its Conns, end with an error wrapping mtp.ErrBroken; reconnecting
-// (with backoff) is the caller's job.
+// (with backoff) is the caller's job. A Send, Dial or NewListener waiting
+// for the broker's acknowledgement of a PUBLISH or SUBSCRIBE returns as soon
+// as the connection is known to be dead, in both versions. (paho.golang
+// v0.23.0 alone forgets such a waiter when the connection drops and answers
+// it only at its PacketTimeout, 10 s; this package bounds every such wait
+// by the end of the connection as well.)
+//
+// # After a broker outage
+//
+// The controller learns of an agent from its Records, and a reconnecting
+// agent publishes its mqtt_connect Record once: if the controller has not
+// subscribed again by then, the broker drops it (nobody is subscribed), and
+// an idle agent sends nothing more. A persistent controller session would
+// not keep it: a broker restarted without persistence (mosquitto's
+// "persistence false", the embedded broker) has forgotten the session, and
+// the embedded broker queues nothing for an offline client at QoS 0. So the
+// controller's knowledge of its agents outlives its broker connection
+// instead, in a Handover the caller owns and gives to each Listener it
+// makes for one controller (Config.Handover; without one, nothing is
+// carried over); USP lets a controller send to an agent's topic at any
+// time:
+//
+//   - A Listener whose broker connection ends other than by Close keeps the
+//     agents it had a live session with at that moment, with their
+//     addresses. A Conn closed afterwards (cleanup) still counts; one the
+//     controller closed before, or that a disconnect Record ended, does not.
+//   - The next Listener made with the same Handover for the same broker
+//     address, controller ID and controller topic takes them over once it has
+//     subscribed. Its Accept hands out a resumed Conn for each of them that
+//     has no session yet, after the sessions that agents' Records opened. A
+//     resumed Conn sends where the old one did (reply topic, mqtt_connect
+//     topic, AgentTopic); Stats counts it in Sessions and Resumed.
+//   - The agent's mqtt_connect Record, when it comes, is delivered on the
+//     resumed Conn if nothing has gone through that Conn yet: nothing was
+//     lost. Otherwise it starts a new session as usual, and the resumed Conn
+//     ends with ErrBroken: what was sent on it may have gone nowhere.
+//   - Agents not resumed yet when the new Listener's connection ends too pass
+//     on to the one after it. Closing a Listener while its broker connection
+//     is up forgets its agents.
+//
+// An agent that reconnects before the controller has subscribed again is
+// thus not lost, whatever the length of the outage. A resumed Conn to an
+// agent that has not reconnected yet sends into the void (the broker
+// accepts and drops the Records), like any Send to an agent that is away.
+// A Listener whose connection ended and that no later Listener replaces is
+// kept (with its table) as long as its Handover.
 //
 // # Queues and goroutines
 //
 // Every queue is bounded. Received Records wait in a per-Conn queue of
 // Config.QueueLen; when it is full the Record is dropped and counted, so a
 // broker reader never blocks: acknowledgements keep flowing and one slow
-// Conn never stalls the others. Accept's backlog is bounded the same way.
+// Conn never stalls the others. Accept's backlog is bounded the same way;
+// the agents waiting to be resumed, by the agents an earlier Listener had.
 //
 // Each broker connection owns its goroutines: paho's three (reader, router,
 // pinger) for MQTT 5, a reader and a writer for 3.1.1. Dial and NewListener
 // start them; Conn.Close and Listener.Close stop them and wait. (paho also
 // runs a short-lived goroutine per QoS 1 publish, and reports its end on
-// one more; neither blocks.) The controller's per-agent Conns own no
+// one more; when the connection ends, each waiting publish or subscribe is
+// woken on one more; none blocks.) The controller's per-agent Conns own no
 // goroutine. Records reach a queue from the connection's reader goroutine;
 // Recv, Send and Accept run on the caller's goroutines.
 //

@@ -75,7 +75,7 @@ func eachBroker(t *testing.T, f func(t *testing.T, b *broker, v Version)) {
 }
 
 func config(b *broker, v Version) Config {
-	return Config{Broker: b.url, Version: v, ControllerID: ctrlID, DialTimeout: 5 * time.Second}
+	return Config{Broker: b.url, Version: v, ControllerID: ctrlID, DialTimeout: 5 * time.Second, Handover: NewHandover()}
 }
 
 func listen(t testing.TB, c Config) *Listener {

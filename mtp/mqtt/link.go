@@ -104,6 +104,10 @@ func broken(what string, err error) error {
 // sendErr turns a publish failure into the error Send returns: the
 // caller's context error as is, anything on a dead link as ErrBroken.
 func sendErr(ctx context.Context, l link, err error) error {
+	if errors.Is(err, errLinkEnded) { // MQTT 5: cut short by the end of the connection
+		<-l.done()
+		return broken("publish", l.cause())
+	}
 	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return err
 	}

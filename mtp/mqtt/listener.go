@@ -1,9 +1,11 @@
 package mqtt
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -22,8 +24,15 @@ import (
 // Conns' Recv and Send, run on the caller's goroutines. When the broker
 // connection ends, Accept and every Conn report ErrBroken; make a new
 // Listener to reconnect.
+//
+// The agents outlive a broker connection: when it ends other than by
+// Close, the next Listener made in this process for the same broker
+// address, controller ID and controller topic resumes a session with
+// every agent whose session was live then (the package documentation,
+// "After a broker outage", has the rule).
 type Listener struct {
 	s       *settings
+	key     listenerKey
 	link    link
 	topic   string // the controller's own topic
 	backlog chan *ctrlConn
@@ -31,10 +40,11 @@ type Listener struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 
-	mu    sync.Mutex
-	conns map[string]*ctrlConn // by agent endpoint ID; written by dispatch and Conn.Close
+	mu     sync.Mutex
+	conns  map[string]*ctrlConn // by agent endpoint ID; written by dispatch, Accept and Conn.Close
+	resume []agentAddr          // agents of an earlier Listener that Accept has not resumed yet
 
-	records, sessions, malformed, foreign, dropped atomic.Uint64
+	records, sessions, resumed, malformed, foreign, dropped atomic.Uint64
 }
 
 var _ mtp.Listener = (*Listener)(nil)
@@ -43,13 +53,16 @@ var _ mtp.Listener = (*Listener)(nil)
 type Stats struct {
 	Records   uint64 // Records queued to a Conn
 	Sessions  uint64 // Conns created (Accept's backlog included)
+	Resumed   uint64 // … of which resumed with agents an earlier Listener knew
 	Malformed uint64 // dropped: not a protobuf Record, no from_id, too large, wrong content type
 	Foreign   uint64 // dropped: to_id is another endpoint
 	Dropped   uint64 // dropped: a Conn's queue or Accept's backlog was full
 }
 
 // NewListener connects to the broker as the controller c.ControllerID and
-// subscribes to its topic; it gives up after c.DialTimeout.
+// subscribes to its topic; it gives up after c.DialTimeout. Once
+// subscribed, it takes over the agents of earlier Listeners for the same
+// broker and controller whose connection ended (see Listener).
 func NewListener(c Config) (mtp.Listener, error) {
 	s, err := c.settings()
 	if err != nil {
@@ -59,6 +72,7 @@ func NewListener(c Config) (mtp.Listener, error) {
 	defer cancel()
 	l := &Listener{s: s, topic: expand(s.ControllerTopic, s.ControllerID), backlog: make(chan *ctrlConn, s.Backlog),
 		closed: make(chan struct{}), conns: map[string]*ctrlConn{}}
+	l.key = listenerKey{addr: s.addr, controllerID: s.ControllerID, topic: l.topic}
 	clientID := expand(s.ClientID, s.ControllerID)
 	if s.ClientID == "" && s.Version == V311 {
 		clientID = s.ControllerID
@@ -79,7 +93,137 @@ func NewListener(c Config) (mtp.Listener, error) {
 		lk.close()
 		return nil, broken("subscribe", err)
 	}
+	l.adopt()
 	return l, nil
+}
+
+// agentAddr is what a controller knows of an agent's address: enough to
+// send to it without a Record from it (see ctrlConn.dest).
+type agentAddr struct {
+	id         string
+	replyTo    string
+	subscribed string
+	v5         bool
+}
+
+// listenerKey is one controller on one broker.
+type listenerKey struct{ addr, controllerID, topic string }
+
+// Handover carries a controller's agents from one Listener to the next
+// across broker outages: a Listener made with it that loses its broker
+// connection leaves the agents it had a live session with in it, and the
+// next Listener made with the same Handover (for the same broker address,
+// controller ID and controller topic) takes them over once it has
+// subscribed. The caller owns it and passes it to each Listener it makes
+// for one controller; it is safe for concurrent use. Without one
+// (Config.Handover nil) a new Listener knows only the agents that speak
+// to it.
+type Handover struct {
+	mu sync.Mutex
+	m  map[listenerKey][]*Listener
+}
+
+// NewHandover makes an empty Handover.
+func NewHandover() *Handover { return &Handover{m: map[listenerKey][]*Listener{}} }
+
+// adopt registers l, which has just subscribed, and takes over the agents
+// of the Listeners for the same key whose broker connection has ended:
+// Accept will hand out a session for each. Agents that sent a Record to l
+// meanwhile have a session already; Accept skips them.
+func (l *Listener) adopt() {
+	h := l.s.Handover
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var keep []*Listener
+	var adopted []agentAddr
+	for _, p := range h.m[l.key] {
+		if isDone(p.link.done()) {
+			adopted = append(adopted, p.orphans()...)
+		} else {
+			keep = append(keep, p)
+		}
+	}
+	h.m[l.key] = append(keep, l)
+	if len(adopted) == 0 {
+		return
+	}
+	// One session per agent, in a stable order; the first address seen
+	// is the freshest (orphans lists live sessions first).
+	slices.SortStableFunc(adopted, func(a, b agentAddr) int { return cmp.Compare(a.id, b.id) })
+	adopted = slices.CompactFunc(adopted, func(a, b agentAddr) bool { return a.id == b.id })
+	l.mu.Lock()
+	l.resume = adopted
+	l.mu.Unlock()
+}
+
+// orphans empties the routing table of a Listener whose broker connection
+// ended and returns the agents it had: those with a live session when the
+// connection ended (Conn.Close afterwards does not remove them), then
+// those it had adopted and not resumed yet.
+func (l *Listener) orphans() []agentAddr {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]agentAddr, 0, len(l.conns)+len(l.resume))
+	for _, c := range l.conns {
+		out = append(out, c.addr())
+	}
+	out = append(out, l.resume...)
+	clear(l.conns)
+	l.resume = nil
+	return out
+}
+
+// retire removes l from its Handover: it was closed while its broker
+// connection was up, so no later Listener resumes its agents.
+func (l *Listener) retire() {
+	h := l.s.Handover
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ls := slices.DeleteFunc(h.m[l.key], func(p *Listener) bool { return p == l })
+	if len(ls) == 0 {
+		delete(h.m, l.key)
+	} else {
+		h.m[l.key] = ls
+	}
+}
+
+// nextResumed makes the session of the next adopted agent that has none
+// yet; nil when there is none left.
+func (l *Listener) nextResumed() *ctrlConn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for len(l.resume) > 0 {
+		a := l.resume[0]
+		l.resume = l.resume[1:]
+		if len(l.resume) == 0 {
+			l.resume = nil
+		}
+		if l.conns[a.id] != nil {
+			continue // the agent spoke first: its own session stands
+		}
+		c := newCtrlConn(l, a.id)
+		c.resume(a)
+		l.conns[a.id] = c
+		l.sessions.Add(1)
+		l.resumed.Add(1)
+		return c
+	}
+	return nil
+}
+
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // dispatch routes one PUBLISH received on the controller topic; it runs
@@ -132,12 +276,13 @@ func (l *Listener) dispatch(m message) {
 
 // session returns the agent's Conn, making one (and queueing it for
 // Accept) at its first Record or at an mqtt_connect Record, which starts
-// a new session. nil: Accept's backlog is full.
+// a new session, unless the Conn is a resumed one that nothing has gone
+// through yet (see Listener). nil: Accept's backlog is full.
 func (l *Listener) session(agentID string, connect bool) *ctrlConn {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	c := l.conns[agentID]
-	if c != nil && !connect {
+	if c != nil && (!connect || c.takeConnect()) {
 		return c
 	}
 	if c != nil {
@@ -156,10 +301,12 @@ func (l *Listener) session(agentID string, connect bool) *ctrlConn {
 	return c
 }
 
-// forget removes c from the routing table, if it is still there.
+// forget removes c from the routing table, if it is still there and the
+// broker connection is up: a session that ended with the connection stays,
+// for the next Listener to resume.
 func (l *Listener) forget(c *ctrlConn) {
 	l.mu.Lock()
-	if l.conns[c.peer] == c {
+	if l.conns[c.peer] == c && !isDone(l.link.done()) {
 		delete(l.conns, c.peer)
 	}
 	l.mu.Unlock()
@@ -171,12 +318,24 @@ func (l *Listener) count(n *atomic.Uint64, kind, detail string) {
 	}
 }
 
-// Accept implements mtp.Listener.
+// Accept implements mtp.Listener. Sessions that agents opened come first,
+// then the sessions resumed with the agents of an earlier Listener (see
+// Listener), then Accept waits.
 func (l *Listener) Accept(ctx context.Context) (mtp.Conn, error) {
 	select {
 	case <-l.closed:
 		return nil, mtp.ErrClosed
 	default:
+	}
+	select {
+	case c := <-l.backlog:
+		return c, nil
+	default:
+	}
+	if !isDone(l.link.done()) {
+		if c := l.nextResumed(); c != nil {
+			return c, nil
+		}
 	}
 	select {
 	case c := <-l.backlog:
@@ -192,16 +351,24 @@ func (l *Listener) Accept(ctx context.Context) (mtp.Conn, error) {
 
 // Close implements mtp.Listener: DISCONNECT, wait for the broker
 // connection's goroutines; every Conn given out then reports ErrBroken.
+// Closing a Listener whose broker connection is up forgets its agents;
+// closing one whose connection had ended leaves them to the next Listener
+// for the same broker and controller.
 func (l *Listener) Close() error {
-	l.closeOnce.Do(func() { close(l.closed) })
+	l.closeOnce.Do(func() {
+		if !isDone(l.link.done()) {
+			l.retire()
+		}
+		close(l.closed)
+	})
 	l.link.close()
 	return nil
 }
 
 // Stats returns the counters so far.
 func (l *Listener) Stats() Stats {
-	return Stats{Records: l.records.Load(), Sessions: l.sessions.Load(), Malformed: l.malformed.Load(),
-		Foreign: l.foreign.Load(), Dropped: l.dropped.Load()}
+	return Stats{Records: l.records.Load(), Sessions: l.sessions.Load(), Resumed: l.resumed.Load(),
+		Malformed: l.malformed.Load(), Foreign: l.foreign.Load(), Dropped: l.dropped.Load()}
 }
 
 // Topic is the controller's own topic (without the "/#" of its filter).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -185,6 +186,7 @@ log.file = false
 		"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+distIface,
 		"RABBITMQ_CTL_ERL_ARGS="+distIface,
 		"HOME="+state,
+		"ERL_CRASH_DUMP="+filepath.Join(state, "erl_crash.dump"), // not in the test's folder
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -263,9 +265,21 @@ func (in *rmqInstance) logTail() string {
 	return s
 }
 
-// rmqFreePorts returns n distinct free loopback ports below 55000 (so that
-// Erlang's derived ports stay valid).
+// rmqFreePorts returns n distinct free loopback ports below the kernel's
+// ephemeral range (and so below 55000, where Erlang's derived ports stay
+// valid). Ports from the ephemeral range (what port 0 gives) could be
+// taken by any outgoing connection of the tests running alongside between
+// this check and the broker's bind.
 func rmqFreePorts(n int) ([]int, error) {
+	lo, hi := 20000, 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if start, err := strconv.Atoi(f[0]); err == nil && start > 11000 {
+				lo, hi = max(10000, start-12000), start
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(uint64(os.Getpid()), uint64(time.Now().UnixNano())))
 	var ports []int
 	var hold []net.Listener
 	defer func() {
@@ -273,18 +287,17 @@ func rmqFreePorts(n int) ([]int, error) {
 			_ = l.Close()
 		}
 	}()
-	for tries := 0; len(ports) < n && tries < 200; tries++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n && tries < 500; tries++ {
+		p := lo + rng.IntN(hi-lo)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 		if err != nil {
-			return nil, err
+			continue // taken
 		}
 		hold = append(hold, l)
-		if p := l.Addr().(*net.TCPAddr).Port; p < 55000 {
-			ports = append(ports, p)
-		}
+		ports = append(ports, p)
 	}
 	if len(ports) < n {
-		return nil, fmt.Errorf("no %d free loopback ports below 55000", n)
+		return nil, fmt.Errorf("no %d free loopback ports in [%d, %d)", n, lo, hi)
 	}
 	return ports, nil
 }

@@ -210,8 +210,7 @@ func TestScaleMQTTBrokerRestart(t *testing.T) {
 	waitFor("every agent connected", scaleConnectWait, everyoneUp(time.Time{}), state)
 	connectAll := time.Since(start)
 	// The restart below hits an idle fleet: the Campaign's subscriptions
-	// are all acknowledged (a Send in flight at the restart is slow to
-	// fail: docs/scale.md).
+	// are all acknowledged.
 	waitFor("every agent acknowledged the Campaign's subscriptions", scaleConnectWait, func() bool { return ctrl.settled(ids) }, state)
 	settled := time.Since(start)
 	runtime.GC()
@@ -228,10 +227,11 @@ func TestScaleMQTTBrokerRestart(t *testing.T) {
 	}
 
 	// 2. The broker restarts on the same port. It is down for
-	// scaleOutage, less than TR-369's minimum retry wait (5 s): the
-	// controller, which tries again at once, subscribes before any
-	// agent's first retry. (After a longer outage an agent can reconnect
-	// first and its mqtt_connect Record is lost: docs/scale.md.)
+	// scaleOutage (BRICKYARD_SCALE_OUTAGE): shorter than TR-369's minimum
+	// retry wait (5 s), the controller, which tries again at once,
+	// subscribes before any agent's first retry; longer, agents reconnect
+	// first and their mqtt_connect Records find no subscriber, and the
+	// controller's next Listener resumes them (mqtt.Handover).
 	stopAt := time.Now()
 	broker.Stop()
 	time.Sleep(outage)
@@ -357,8 +357,7 @@ func checkReconnects(t *testing.T, logs *linkLog, ctrl *scaleCtrl, ids []string,
 }
 
 // logLossDetection logs how long after the broker stopped each agent
-// noticed (its link-down). A device goroutine blocked in a Send notices
-// late: see docs/scale.md on paho's QoS 1 publish after a lost connection.
+// noticed (its link-down).
 func logLossDetection(t *testing.T, logs *linkLog, ids []string, stopAt time.Time) {
 	t.Helper()
 	var ds []time.Duration
@@ -496,6 +495,7 @@ type scaleCtrl struct {
 }
 
 func newScaleCtrl(t *testing.T, cfg mqtt.Config) *scaleCtrl {
+	cfg.Handover = mqtt.NewHandover() // every Listener after an outage resumes the agents of the one before
 	c := &scaleCtrl{t: t, cfg: cfg, camp: &fleet.Campaign{ID: cfg.ControllerID},
 		live: map[string]int{}, conns: map[string]mtp.Conn{}, acceptAt: map[string][]time.Time{}, probes: map[string]int{}, added: map[string]int{}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
