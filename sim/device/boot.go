@@ -61,7 +61,7 @@ func (d *Device) start(now time.Time, r boards.Boot) {
 	d.state = On
 	d.bootAt = now
 	d.running = d.slotIndex(r.Slot)
-	d.m = dm.NewModel(d.schema, dm.Config{Env: d, Rand: d.rng})
+	d.m = dm.NewModel(d.schema, dm.Config{Env: d, Rand: d.rng, Intern: d.cfg.Intern})
 	d.booting = true // changes made while booting notify no one
 	if d.nv.model == nil || d.m.Restore(d.nv.model, now) != nil {
 		if d.nv.seq > 0 {
@@ -115,15 +115,14 @@ func (d *Device) start(now time.Time, r boards.Boot) {
 	}
 	d.nv.booted = true
 	d.nv.cause, d.nv.reason, d.nv.failLog = "", "", ""
-	d.boot = b
+	d.boot = &b
 	if r.Trial {
 		d.trial = true
-		d.healthFail = r.Image.HealthFail() || d.cfg.Faults.HealthFail
+		d.healthFail = r.Image.HealthFail() || d.cfg.Faults().HealthFail
 		d.setTimer(TimerTrial, now.Add(d.cfg.TrialPeriod))
 		d.event(now, EvTrial, "slot=%s version=%s period=%s", r.Slot, cur.version, d.cfg.TrialPeriod)
 	}
 	d.booting = false
-	d.dirty = true
 	d.out.Connect = true
 }
 
@@ -154,10 +153,10 @@ func (d *Device) factory(now time.Time) {
 	for i := range d.slots {
 		d.m.AddRow(pathFW, uint32(i+1), nil, now)
 	}
-	d.m.AddRow(pathAgentMTP, 1, map[string]string{"Enable": "true", "Protocol": d.cfg.MTP}, now)
-	d.m.AddRow(pathController, 1, map[string]string{"Enable": "true", "EndpointID": d.cfg.ControllerID,
+	d.m.AddRow(pathAgentMTP, 1, map[string]string{"Enable": "true", "Protocol": d.cfg.MTP()}, now)
+	d.m.AddRow(pathController, 1, map[string]string{"Enable": "true", "EndpointID": d.cfg.ControllerID(),
 		"PeriodicNotifInterval": strconv.FormatUint(uint64(d.cfg.PeriodicInterval), 10)}, now)
-	d.m.AddRow(pathController+"1.MTP.", 1, map[string]string{"Enable": "true", "Protocol": d.cfg.MTP}, now)
+	d.m.AddRow(pathController+"1.MTP.", 1, map[string]string{"Enable": "true", "Protocol": d.cfg.MTP()}, now)
 }
 
 // restart reboots the device on purpose (a command, an activation, the
@@ -167,13 +166,13 @@ func (d *Device) restart(now time.Time, q restartReq) {
 	d.nv.cause, d.nv.reason, d.nv.key = q.cause, q.reason, q.key
 	if q.factory {
 		d.nv.seq = notifySeq(d.m.Snapshot())
-		d.nv.model, d.nv.bootReq, d.dirty = nil, false, false
+		d.nv.model, d.nv.bootReq = nil, false
 	} else {
-		d.nv.model, d.dirty = d.m.Snapshot(), false
+		d.nv.model = d.m.Snapshot()
 	}
 	if d.conn {
-		if b, err := d.codec.Marshal(d.codec.Disconnect(d.cfg.ControllerID, "rebooting: "+q.cause, 7105)); err == nil {
-			d.out.Records = append(d.out.Records, Record{To: d.cfg.ControllerID, Data: b})
+		if b, err := d.codec().Marshal(d.codec().Disconnect(d.cfg.ControllerID(), "rebooting: "+q.cause, 7105)); err == nil {
+			d.out.Records = append(d.out.Records, Record{To: d.cfg.ControllerID(), Data: b})
 		}
 		d.out.Disconnect = true
 	}
@@ -188,7 +187,7 @@ func (d *Device) restart(now time.Time, q restartReq) {
 // held at the moment of the cut.
 func (d *Device) powerLost(now time.Time, phase string, err error) {
 	if d.state == On {
-		d.nv.model, d.dirty = d.m.Snapshot(), false
+		d.nv.model = d.m.Snapshot()
 	}
 	if err != nil && errors.Is(err, flash.ErrPowerLost) {
 		op := d.board.Chip.LastOp()
@@ -212,7 +211,7 @@ func (d *Device) off(now time.Time) {
 	d.conn, d.bootSent, d.trial, d.healthFail, d.warned, d.booting, d.cut = false, false, false, false, false, false, false
 	d.retries = 0
 	d.timers, d.downloads, d.activations, d.outbox, d.restartReq = nil, nil, nil, nil, nil
-	d.boot = bootInfo{}
+	d.boot = nil
 	d.out.Reboot = now.Add(d.cfg.RebootDuration)
 }
 

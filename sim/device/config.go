@@ -57,6 +57,13 @@ type Config struct {
 	// its pages once (the chips share them copy-on-write); nil gives each
 	// device a private copy.
 	Blobs BlobSource
+
+	// Intern, if set, lets devices share the storage of equal data model
+	// rows (dm.Config.Intern): a fleet passes one interning table to all
+	// its devices. It must return a string equal to its argument, and be
+	// safe for concurrent use if the devices sharing it run on several
+	// goroutines. nil: every device keeps its own.
+	Intern func(string) string
 }
 
 // BlobSource makes flash content of downloaded bytes; pad is the chip's

@@ -53,7 +53,11 @@ func (d *Device) Disconnected(now time.Time) Output {
 
 // sendBoot fires Device.Boot!.
 func (d *Device) sendBoot(now time.Time) {
-	b := d.boot
+	var b bootInfo
+	if d.boot != nil {
+		b = *d.boot
+	}
+	d.boot = nil // sent once per boot (bootSent)
 	fw := strconv.FormatBool(b.fwUpdated)
 	n := len(d.out.Records)
 	fx, err := d.m.EventFor(eventBoot, func(ctrl string) map[string]string {
@@ -79,7 +83,7 @@ func (d *Device) periodic(now time.Time) {
 // periodicInterval is the controller's PeriodicNotifInterval.
 func (d *Device) periodicInterval(now time.Time) time.Duration {
 	secs := uint64(d.cfg.PeriodicInterval)
-	if row := d.controllerRow(d.cfg.ControllerID, now); row != "" {
+	if row := d.controllerRow(d.cfg.ControllerID(), now); row != "" {
 		if v, err := d.m.Value(row+"PeriodicNotifInterval", now); err == nil {
 			if n, err := strconv.ParseUint(v, 10, 32); err == nil && n > 0 {
 				secs = n

@@ -1,12 +1,14 @@
 package device
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
 
 	"brickyard/boards"
+	"brickyard/sim/faults"
 	"brickyard/usp"
 	"brickyard/usp/dm"
 )
@@ -36,41 +38,140 @@ func (s State) String() string {
 // Device is one simulated device. See the package documentation for its
 // loop and Output for what each input returns.
 type Device struct {
-	cfg    Config
+	cfg    setup
 	board  *boards.Board
 	schema *dm.Schema
-	codec  usp.Codec
 	rng    *rand.Rand
 	slots  []string
 	seq    uint64 // ids of fetches and window timers; never reset
-	used   uint8  // one-shot faults already applied (fault* bits)
 
 	nv nvState // survives power loss (see nv.go)
 
 	// RAM: lost at every reboot and power cut.
-	state       State
 	m           *dm.Model
 	bootAt      time.Time
-	running     int // 0-based row (slot index) of the running image
-	conn        bool
-	bootSent    bool
-	boot        bootInfo
-	trial       bool
-	healthFail  bool // the image on trial fails its health check
-	warned      bool // the health failure was reported
-	retries     int  // reconnect attempts since the session was lost
+	running     int       // 0-based row (slot index) of the running image
+	boot        *bootInfo // the Boot! to send once connected; nil once sent
+	retries     int       // reconnect attempts since the session was lost
 	timers      []Timer
 	downloads   []*download
 	activations []*activation
 	outbox      []Record
 	restartReq  *restartReq // asked for by Reboot()/FactoryReset() during Handle
-	dirty       bool        // persistent model state changed: take a Snapshot
-	booting     bool        // model changes notify no one (the boot's own setup)
-	cut         bool        // power was lost inside a data-model handler
-	inHandler   bool        // running inside a data-model handler: power loss is deferred
 
 	out *Output // the Output of the input being handled
+
+	// The small fields last, packed.
+	used       uint8 // one-shot faults already applied (fault* bits); survives power loss
+	state      State
+	conn       bool
+	bootSent   bool
+	trial      bool
+	healthFail bool // the image on trial fails its health check
+	warned     bool // the health failure was reported
+	booting    bool // model changes notify no one (the boot's own setup)
+	cut        bool // power was lost inside a data-model handler
+	inHandler  bool // running inside a data-model handler: power loss is deferred
 }
+
+// setup is what a Device keeps of its Config (filled): the same
+// fields, less the seed (used by New), with the faults only when there
+// are any, and with the strings a fleet's devices usually share
+// (ControllerID and the identity but the serial number) packed into one,
+// which Config.Intern, when set, lets them share: a fleet holds one setup
+// per device.
+type setup struct {
+	EndpointID, SerialNumber                      string
+	ident                                         string // ControllerID, Manufacturer, ...: see identField
+	TrialPeriod, RebootDuration, RetryMinimumWait time.Duration
+	RetryIntervalMultiplier, PeriodicInterval     uint32
+	faults                                        *faults.Faults // nil: none
+	Blobs                                         BlobSource
+	Intern                                        func(string) string
+}
+
+// identField is a string of setup.ident, which holds each as its length
+// (uvarint) and its bytes, in this order.
+type identField int
+
+const (
+	idControllerID identField = iota
+	idManufacturer
+	idManufacturerOUI
+	idModelName
+	idProductClass
+	idHardwareVersion
+	idAgentVersion
+	idMTP
+)
+
+func newSetup(c *Config) setup {
+	s := setup{EndpointID: c.EndpointID, SerialNumber: c.SerialNumber,
+		TrialPeriod: c.TrialPeriod, RebootDuration: c.RebootDuration, RetryMinimumWait: c.RetryMinimumWait,
+		RetryIntervalMultiplier: c.RetryIntervalMultiplier, PeriodicInterval: c.PeriodicInterval, Blobs: c.Blobs, Intern: c.Intern}
+	var b []byte
+	for _, v := range [...]string{idControllerID: c.ControllerID, idManufacturer: c.Manufacturer, idManufacturerOUI: c.ManufacturerOUI,
+		idModelName: c.ModelName, idProductClass: c.ProductClass, idHardwareVersion: c.HardwareVersion,
+		idAgentVersion: c.AgentVersion, idMTP: c.MTP} {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	s.ident = string(b)
+	if c.Intern != nil {
+		s.ident = c.Intern(s.ident)
+	}
+	if f := c.Faults; !noFaults(&f) {
+		s.faults = &f
+	}
+	return s
+}
+
+// get returns a string of ident.
+func (c *setup) get(f identField) string {
+	s := c.ident
+	for i := identField(0); ; i++ {
+		n, shift := 0, 0
+		for s[0] >= 0x80 {
+			n |= int(s[0]&0x7f) << shift
+			s, shift = s[1:], shift+7
+		}
+		n |= int(s[0]) << shift
+		s = s[1:]
+		if i == f {
+			return s[:n]
+		}
+		s = s[n:]
+	}
+}
+
+// The strings of Config that setup keeps packed.
+func (c *setup) ControllerID() string    { return c.get(idControllerID) }
+func (c *setup) Manufacturer() string    { return c.get(idManufacturer) }
+func (c *setup) ManufacturerOUI() string { return c.get(idManufacturerOUI) }
+func (c *setup) ModelName() string       { return c.get(idModelName) }
+func (c *setup) ProductClass() string    { return c.get(idProductClass) }
+func (c *setup) HardwareVersion() string { return c.get(idHardwareVersion) }
+func (c *setup) AgentVersion() string    { return c.get(idAgentVersion) }
+func (c *setup) MTP() string             { return c.get(idMTP) }
+
+// noFaults reports whether every field of f is zero (setupFaults_test
+// checks it knows every field).
+func noFaults(f *faults.Faults) bool {
+	return f.PowerDuringDownload == nil && f.PowerDuringInstall == nil && f.PowerDuringTrial == nil &&
+		f.PowerAtUptime == 0 && !f.PowerAtUptimeTorn && !f.HealthFail && f.Net == nil &&
+		f.DownloadRate == 0 && f.DownloadTruncate == 0 && !f.DownloadCorrupt
+}
+
+// Faults are the device's faults (Config.Faults).
+func (c *setup) Faults() faults.Faults {
+	if c.faults == nil {
+		return faults.Faults{}
+	}
+	return *c.faults
+}
+
+// codec is the device's USP codec.
+func (d *Device) codec() usp.Codec { return usp.Codec{LocalID: d.cfg.EndpointID} }
 
 // One-shot faults.
 const (
@@ -98,10 +199,9 @@ func New(cfg Config, board *boards.Board, schema *dm.Schema) (*Device, error) {
 		return nil, err
 	}
 	d := &Device{
-		cfg:    cfg,
+		cfg:    newSetup(&cfg),
 		board:  board,
 		schema: schema,
-		codec:  usp.Codec{LocalID: cfg.EndpointID},
 		rng:    rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x6272_6963_6b79_6172)),
 		slots:  board.Loader.Slots(),
 	}
@@ -134,10 +234,6 @@ func (d *Device) begin() { d.out = &Output{} }
 
 func (d *Device) finish() Output {
 	if d.state == On {
-		if d.dirty {
-			d.nv.model = d.m.Snapshot()
-			d.dirty = false
-		}
 		// Notify retries wait for the session: Connected ticks the model.
 		var wake time.Time
 		if d.conn {

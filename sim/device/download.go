@@ -126,8 +126,8 @@ func (d *Device) startDownload(now time.Time, j dm.Job) {
 	d.downloads = append(d.downloads, dl)
 	d.setRow(now, dl.row, "Status", stDownloading)
 	f := Fetch{ID: dl.fetch, URL: dl.url, Username: dl.user, Password: dl.pass, SizeHint: dl.size,
-		Rate: d.cfg.Faults.DownloadRate, Truncate: d.cfg.Faults.DownloadTruncate, Corrupt: d.cfg.Faults.DownloadCorrupt}
-	if c := d.cfg.Faults.PowerDuringDownload; c != nil && d.used&faultDownload == 0 {
+		Rate: d.cfg.Faults().DownloadRate, Truncate: d.cfg.Faults().DownloadTruncate, Corrupt: d.cfg.Faults().DownloadCorrupt}
+	if c := d.cfg.Faults().PowerDuringDownload; c != nil && d.used&faultDownload == 0 {
 		d.used |= faultDownload
 		f.PowerCut = c
 	}

@@ -55,10 +55,7 @@ func (d *Device) value(p string, now time.Time) string {
 // setValue stores a value through the model, so that subscribers hear of
 // it, and applies the effects.
 func (d *Device) setValue(now time.Time, p, v string) {
-	fx, err := d.m.SetValue(p, v, now)
-	if err == nil {
-		d.dirty = true
-	}
+	fx, _ := d.m.SetValue(p, v, now)
 	d.apply(now, fx)
 }
 

@@ -41,7 +41,7 @@ func (d *Device) install(now time.Time, dl *download, data []byte) {
 		blob = flash.NewBlob(data, d.board.Chip.Geometry().Erased)
 	}
 	slot := d.slots[i]
-	if c := d.cfg.Faults.PowerDuringInstall; c != nil && d.used&faultInstall == 0 {
+	if c := d.cfg.Faults().PowerDuringInstall; c != nil && d.used&faultInstall == 0 {
 		if n := d.countOps(func(b *boards.Board) error { return b.Loader.Write(b, slot, blob) }); n > 0 {
 			d.used |= faultInstall
 			d.armCut(c, n)

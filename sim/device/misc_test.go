@@ -1,10 +1,13 @@
 package device
 
 import (
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"brickyard/sim/faults"
 	"brickyard/usp"
 	pb "brickyard/usp/uspmsg"
 )
@@ -152,5 +155,76 @@ func TestReconnectRetryConfig(t *testing.T) {
 	}
 	if _, err := New(Config{EndpointID: "a", ControllerID: "c", RetryIntervalMultiplier: 999}, h.d.board, h.d.schema); err == nil {
 		t.Fatal("a multiplier below 1000 was accepted")
+	}
+}
+
+// TestSetupKeepsConfig: a Device keeps every field of its Config but the
+// seed (as a field of setup or a method of the same name), and every
+// fault (noFaults knows every field of faults.Faults).
+func TestSetupKeepsConfig(t *testing.T) {
+	var c Config
+	cv := reflect.ValueOf(&c).Elem()
+	for i := range cv.NumField() {
+		switch f := cv.Field(i); f.Kind() {
+		case reflect.String:
+			f.SetString(fmt.Sprintf("value-%d-%s", i, strings.Repeat("x", i*20)))
+		case reflect.Int64:
+			f.SetInt(int64(i + 1))
+		case reflect.Uint32, reflect.Uint64:
+			f.SetUint(uint64(i + 1))
+		}
+	}
+	c.Intern = func(s string) string { return s }
+	s := newSetup(&c)
+	sv := reflect.ValueOf(&s)
+	for i := range cv.NumField() {
+		name := cv.Type().Field(i).Name
+		if name == "Seed" || name == "Faults" {
+			continue
+		}
+		var got reflect.Value
+		if f := sv.Elem().FieldByName(name); f.IsValid() {
+			got = f
+		} else if m := sv.MethodByName(name); m.IsValid() {
+			got = m.Call(nil)[0]
+		} else {
+			t.Errorf("setup does not keep Config.%s", name)
+			continue
+		}
+		want := cv.Field(i)
+		if got.Kind() == reflect.Func {
+			if got.IsNil() != want.IsNil() {
+				t.Errorf("setup.%s lost", name)
+			}
+			continue
+		}
+		if !reflect.DeepEqual(got.Interface(), want.Interface()) {
+			t.Errorf("setup.%s = %v, want %v", name, got, want)
+		}
+	}
+	ft := reflect.TypeOf(faults.Faults{})
+	for i := range ft.NumField() {
+		var f faults.Faults
+		v := reflect.ValueOf(&f).Elem().Field(i)
+		switch v.Kind() {
+		case reflect.Pointer:
+			v.Set(reflect.New(v.Type().Elem()))
+		case reflect.Slice:
+			v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		case reflect.Bool:
+			v.SetBool(true)
+		case reflect.Int, reflect.Int64:
+			v.SetInt(1)
+		case reflect.Float64:
+			v.SetFloat(0.5)
+		default:
+			t.Fatalf("faults.Faults.%s: kind %s", ft.Field(i).Name, v.Kind())
+		}
+		if noFaults(&f) {
+			t.Errorf("noFaults ignores faults.Faults.%s", ft.Field(i).Name)
+		}
+		if s := newSetup(&Config{Faults: f}); !reflect.DeepEqual(s.Faults(), f) {
+			t.Errorf("setup loses faults.Faults.%s", ft.Field(i).Name)
+		}
 	}
 }

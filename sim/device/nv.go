@@ -9,11 +9,17 @@ import (
 // power cut besides the chip. It stands for the configuration partition
 // (or EEPROM) of a real device, but is kept in the Device, not on the
 // emulated chip: its writes are not flash operations, cost no wear and are
-// never torn. Each field is written at the moment its value changes.
+// never torn. Each field is written at the moment its value changes,
+// except model: while the device runs, the persistent part of its data
+// model is the live Model's, and model is taken from it (a dm Snapshot) at
+// the moment the device goes off — a reboot (restart) or a power loss
+// (powerLost), the only ways out of On. model is read only by the next
+// boot (start), so taking it then rather than after every input that
+// changed the model keeps exactly what the model held at the cut, and
+// spares every running device a second copy of its persistent state.
 type nvState struct {
-	model  []byte // the data model's persistent part (dm Snapshot); nil: factory defaults
-	seq    uint64 // with model nil: the Notify msg_id counter to carry over a factory reset
-	booted bool   // the device has booted before (else the next Boot! is a first boot)
+	model []byte // the data model's persistent part (dm Snapshot) as of the last power-off; nil: factory defaults
+	seq   uint64 // with model nil: the Notify msg_id counter to carry over a factory reset
 
 	good      imageID // the image that last ran for good (booted outside a trial, or confirmed)
 	target    int     // FirmwareImage row (1-based) activated and not yet settled; 0: none
@@ -21,6 +27,7 @@ type nvState struct {
 
 	cause, reason, key string // the next Boot!'s Cause, Reason, CommandKey; cause "": unplanned (power loss)
 	failLog            string // why the image on trial gave up, for its BootFailureLog
+	booted             bool   // the device has booted before (else the next Boot! is a first boot)
 	bootReq            bool   // a controller wrote BootFirmwareImage: the next Reboot() activates it
 }
 

@@ -3,9 +3,7 @@ package device
 import (
 	"time"
 
-	"brickyard/usp"
 	"brickyard/usp/dm"
-	pb "brickyard/usp/uspmsg"
 )
 
 // Receive handles one Record from the MTP session.
@@ -28,10 +26,10 @@ func (d *Device) Receive(now time.Time, rec []byte) Output {
 	if d.state != On {
 		return d.finish()
 	}
-	in, err := d.codec.Open(rec)
+	in, err := d.codec().Open(rec)
 	if err != nil {
-		if a := d.codec.Answer(err); a != nil {
-			if b, err := d.codec.Marshal(a); err == nil {
+		if a := d.codec().Answer(err); a != nil {
+			if b, err := d.codec().Marshal(a); err == nil {
 				d.send(Record{To: a.GetToId(), Data: b})
 			}
 		}
@@ -59,23 +57,11 @@ func (d *Device) Receive(now time.Time, rec []byte) Output {
 		}
 	}
 	d.apply(now, fx)
-	if mutates(in.Msg) {
-		d.dirty = true
-	}
 	if q := d.restartReq; q != nil && d.state == On {
 		d.restartReq = nil
 		d.restart(now, *q)
 	}
 	return d.finish()
-}
-
-// mutates reports whether a message may change persistent state.
-func mutates(m *pb.Msg) bool {
-	switch usp.TypeOf(m) {
-	case pb.Header_SET, pb.Header_ADD, pb.Header_DELETE, pb.Header_OPERATE:
-		return true
-	}
-	return false
 }
 
 // apply carries out the effects of a data-model call: notifications are
@@ -101,9 +87,6 @@ func (d *Device) apply(now time.Time, fx dm.Effects) {
 }
 
 func (d *Device) notify(n dm.Notification) {
-	if !n.Retry {
-		d.dirty = true // the model's msg_id counter moved: keep it, never reuse a msg_id
-	}
 	if d.booting || (n.Retry && !d.conn) {
 		return
 	}

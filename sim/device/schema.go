@@ -50,15 +50,15 @@ func NewSchema() (*dm.Schema, error) {
 	root.Event("Boot!", "CommandKey", "Cause", "Reason", "FirmwareUpdated", "ParameterMap")
 
 	di := b.Object("Device.DeviceInfo.")
-	ident := func(name string, f func(c *Config) string) {
+	ident := func(name string, f func(c *setup) string) {
 		di.String(name).Getter(func(c dm.Ctx) string { return f(&dev(c).cfg) })
 	}
-	ident("Manufacturer", func(c *Config) string { return c.Manufacturer })
-	ident("ManufacturerOUI", func(c *Config) string { return c.ManufacturerOUI })
-	ident("ModelName", func(c *Config) string { return c.ModelName })
-	ident("ProductClass", func(c *Config) string { return c.ProductClass })
-	ident("SerialNumber", func(c *Config) string { return c.SerialNumber })
-	ident("HardwareVersion", func(c *Config) string { return c.HardwareVersion })
+	ident("Manufacturer", (*setup).Manufacturer)
+	ident("ManufacturerOUI", (*setup).ManufacturerOUI)
+	ident("ModelName", (*setup).ModelName)
+	ident("ProductClass", (*setup).ProductClass)
+	ident("SerialNumber", func(c *setup) string { return c.SerialNumber })
+	ident("HardwareVersion", (*setup).HardwareVersion)
 	di.String("SoftwareVersion").Getter(func(c dm.Ctx) string { return dev(c).softwareVersion() })
 	di.Uint("UpTime").Getter(upTime).IgnoreValueChange()
 	di.Uint("FirmwareImageNumberOfEntries")
@@ -84,9 +84,9 @@ func NewSchema() (*dm.Schema, error) {
 
 	la := b.Object("Device.LocalAgent.")
 	la.String("EndpointID").Getter(func(c dm.Ctx) string { return dev(c).cfg.EndpointID })
-	la.String("SoftwareVersion").Getter(func(c dm.Ctx) string { return dev(c).cfg.AgentVersion })
+	la.String("SoftwareVersion").Getter(func(c dm.Ctx) string { return dev(c).cfg.AgentVersion() })
 	la.Uint("UpTime").Getter(upTime).IgnoreValueChange()
-	la.List("SupportedProtocols", path.String).Getter(func(c dm.Ctx) string { return dev(c).cfg.MTP })
+	la.List("SupportedProtocols", path.String).Getter(func(c dm.Ctx) string { return dev(c).cfg.MTP() })
 	la.Uint("MTPNumberOfEntries")
 	la.Uint("ControllerNumberOfEntries")
 	la.Uint("SubscriptionNumberOfEntries")

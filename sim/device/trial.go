@@ -18,7 +18,7 @@ import (
 
 // exchanged is called for every Msg received while on trial.
 func (d *Device) exchanged(now time.Time, from string) {
-	if from != d.cfg.ControllerID && d.controllerRow(from, now) == "" {
+	if from != d.cfg.ControllerID() && d.controllerRow(from, now) == "" {
 		return
 	}
 	r := d.board.Running
@@ -93,13 +93,13 @@ func (d *Device) armCut(c *faults.Cut, n uint64) {
 // its fraction of the trial's flash operations (the boot's own writes,
 // then the confirm's, if the image is healthy), counted by a dry run.
 func (d *Device) armTrialCut() {
-	c := d.cfg.Faults.PowerDuringTrial
+	c := d.cfg.Faults().PowerDuringTrial
 	if c == nil || d.used&faultTrial != 0 || d.nv.target == 0 {
 		return
 	}
 	n := d.countOps(func(b *boards.Board) error {
 		r, err := b.Loader.Boot(b)
-		if err != nil || !r.Trial || r.Image.HealthFail() || d.cfg.Faults.HealthFail {
+		if err != nil || !r.Trial || r.Image.HealthFail() || d.cfg.Faults().HealthFail {
 			return err
 		}
 		return b.Loader.Confirm(b)

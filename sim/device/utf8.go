@@ -27,13 +27,13 @@ func clip(s string, n int) string {
 // Msg cannot be encoded; its strings are then repaired (invalid bytes
 // become U+FFFD) and it is encoded again, so the request is still answered.
 func (d *Device) seal(to string, m *pb.Msg) ([]byte, error) {
-	b, err := d.codec.Seal(to, m)
+	b, err := d.codec().Seal(to, m)
 	if err == nil {
 		return b, nil
 	}
 	m = proto.Clone(m).(*pb.Msg)
 	repair(m.ProtoReflect())
-	return d.codec.Seal(to, m)
+	return d.codec().Seal(to, m)
 }
 
 func repair(m protoreflect.Message) {

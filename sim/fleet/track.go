@@ -31,12 +31,34 @@ const (
 // derived from its core's events. It is a small struct, no map.
 type track struct {
 	version string
-	phase   string
 	conn    string
 	outcome string
-	boots   uint32
 	steps   []step // the compact timeline: milestones only
+	boots   uint32
+	phase   phase
 }
+
+// phase is what a device is doing (index.Device.Phase), as a small code.
+type phase uint8
+
+const (
+	phOff phase = iota
+	phBooting
+	phIdle
+	phTrial
+	phDead
+	phDownloading
+	phInstalling
+	phInstalled
+	phRebooting
+)
+
+var phaseNames = [...]string{
+	phOff: "off", phBooting: "booting", phIdle: "idle", phTrial: "trial", phDead: "dead",
+	phDownloading: "downloading", phInstalling: "installing", phInstalled: "installed", phRebooting: "rebooting",
+}
+
+func (p phase) String() string { return phaseNames[p] }
 
 // step is one milestone of a device's timeline: when, and which of
 // milestones.
@@ -74,7 +96,7 @@ func (t *track) timeline() []Step {
 }
 
 func newTrack() track {
-	return track{phase: "off", conn: ConnDisconnected, outcome: Pending}
+	return track{phase: phOff, conn: ConnDisconnected, outcome: Pending}
 }
 
 // event folds one device event into t.
@@ -87,43 +109,43 @@ func (t *track) event(e device.Event) {
 	}
 	switch e.Kind {
 	case device.EvPowerOn:
-		t.phase = "booting"
+		t.phase = phBooting
 	case device.EvBoot:
 		t.boots++
-		t.phase = "idle"
+		t.phase = phIdle
 		if v := field(e.Detail, "version="); v != "" {
 			t.version = v
 		}
 		if strings.HasSuffix(e.Detail, " trial") {
-			t.phase = "trial"
+			t.phase = phTrial
 		}
 	case device.EvBricked:
-		t.phase, t.outcome = "dead", Bricked
+		t.phase, t.outcome = phDead, Bricked
 	case device.EvPowerCut:
 		switch {
 		case t.outcome == Bricked:
 		case strings.HasPrefix(e.Detail, "phase=install"):
 			t.outcome = InstallFailed
-		case t.phase == "downloading" && t.outcome == Pending:
+		case t.phase == phDownloading && t.outcome == Pending:
 			t.outcome = DownloadFailed // the download died with the power
 		}
-		t.phase = "off"
+		t.phase = phOff
 	case device.EvDownloadStart:
-		t.phase = "downloading"
+		t.phase = phDownloading
 	case device.EvDownloaded, device.EvInstall:
-		t.phase = "installing"
+		t.phase = phInstalling
 	case device.EvInstalled, device.EvActivatePending:
-		t.phase = "installed"
+		t.phase = phInstalled
 	case device.EvDownloadFailed, device.EvValidationFailed:
-		t.phase, t.outcome = "idle", DownloadFailed
+		t.phase, t.outcome = phIdle, DownloadFailed
 	case device.EvInstallFailed:
-		t.phase, t.outcome = "idle", InstallFailed
+		t.phase, t.outcome = phIdle, InstallFailed
 	case device.EvActivate, device.EvReboot:
-		t.phase = "rebooting"
+		t.phase = phRebooting
 	case device.EvTrial:
-		t.phase = "trial"
+		t.phase = phTrial
 	case device.EvConfirmed, device.EvUpdated:
-		t.phase, t.outcome = "idle", Updated
+		t.phase, t.outcome = phIdle, Updated
 	case device.EvRolledBack:
 		t.outcome = RolledBack
 	case device.EvConnected:
@@ -134,7 +156,7 @@ func (t *track) event(e device.Event) {
 }
 
 func (t *track) record(id, board string) index.Device {
-	return index.Device{ID: id, Board: board, Version: t.version, Phase: t.phase, Conn: t.conn, Outcome: t.outcome, Boots: t.boots}
+	return index.Device{ID: id, Board: board, Version: t.version, Phase: t.phase.String(), Conn: t.conn, Outcome: t.outcome, Boots: t.boots}
 }
 
 // field returns the value after key in a space-separated detail.

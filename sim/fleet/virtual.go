@@ -7,7 +7,9 @@ import (
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"brickyard/boards"
@@ -79,26 +81,29 @@ type Virtual struct {
 	dirty  []int32
 	flushQ bool
 	devs   []vdev
-	byID   map[string]int32
+	byID   []int32 // device numbers sorted by Endpoint ID
 	counts map[string]int
 	groups []string
+	rows   map[string]string // the interning table of the devices' data model rows
 }
 
+// vdev is what the runner keeps of a device. A fleet holds one per
+// device, so its fields are ordered to pack.
 type vdev struct {
 	d       *device.Device
 	id      string
-	group   int16
-	gen     uint32 // power generation: a reboot or cut ends every pending event of the old one
-	sess    uint32 // session generation
-	online  bool
-	uptime  bool // the PowerAtUptime cut is spent
-	dirty   bool
 	upAt    time.Time // the last delivery time on each link direction, to keep order
 	downAt  time.Time
 	timers  []vtimer
 	fetches []vfetch
-	faults  faults.Faults
+	faults  *faults.Faults // nil: none
 	tr      track
+	gen     uint32 // power generation: a reboot or cut ends every pending event of the old one
+	sess    uint32 // session generation
+	group   int16
+	online  bool
+	uptime  bool // the PowerAtUptime cut is spent
+	dirty   bool
 }
 
 type vtimer struct {
@@ -149,7 +154,7 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 		s: vtime.New(cfg.Start), rng: rand.New(rand.NewPCG(cfg.Seed, 0x666c656574)),
 		start: cfg.Start, ctrl: cfg.Controller, ctrlID: cfg.ControllerID, images: cfg.Images,
 		delay: cfg.LinkDelay, jitter: cfg.LinkJitter, rate: cfg.DownloadRate, every: cfg.IndexEvery,
-		idx: cfg.Index, byID: map[string]int32{}, counts: map[string]int{},
+		idx: cfg.Index, counts: map[string]int{},
 	}
 	if cfg.Log != nil {
 		v.log = bufio.NewWriterSize(cfg.Log, 64<<10)
@@ -173,7 +178,7 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 	v.devs = make([]vdev, len(fd))
 	blobs := NewBlobs(8) // the images of the run, held once for every device
 	for n := range fd {
-		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs}
+		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs, Intern: v.intern}
 		if cfg.Device != nil {
 			cfg.Device(n+1, &dc)
 		}
@@ -181,11 +186,18 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 		if err != nil {
 			return nil, fmt.Errorf("fleet: device %s: %w", fd[n].ID, err)
 		}
-		v.devs[n] = vdev{d: d, id: fd[n].ID, group: grp[n], faults: fs[n], tr: newTrack()}
-		v.byID[fd[n].ID] = int32(n)
+		v.devs[n] = vdev{d: d, id: fd[n].ID, group: grp[n], tr: newTrack()}
+		if f := fs[n]; !reflect.ValueOf(f).IsZero() {
+			v.devs[n].faults = &f // its own copy: fs is not kept
+		}
 		v.counts[Pending]++
 		v.markDirty(n)
 	}
+	v.byID = make([]int32, len(v.devs))
+	for n := range v.byID {
+		v.byID[n] = int32(n)
+	}
+	slices.SortStableFunc(v.byID, func(a, b int32) int { return strings.Compare(v.devs[a].id, v.devs[b].id) })
 	var at time.Duration
 	for n := range v.devs {
 		if cfg.ConnectRate > 0 {
@@ -199,6 +211,28 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 	}
 	v.s.At(cfg.Start, v.tick)
 	return v, nil
+}
+
+// maxInterned bounds the interning table of data model rows: past it the
+// table starts anew (rows already shared stay shared), so that a long run
+// whose rows keep changing does not keep every version of them.
+const maxInterned = 1 << 14
+
+// intern is the devices' device.Config.Intern: devices of one type hold
+// mostly equal data model rows (firmware rows, controller, subscriptions),
+// and the run keeps one copy of each. Only the runner's goroutine calls it.
+func (v *Virtual) intern(s string) string {
+	if s == "" {
+		return s
+	}
+	if c, ok := v.rows[s]; ok {
+		return c
+	}
+	if v.rows == nil || len(v.rows) >= maxInterned {
+		v.rows = make(map[string]string, 256)
+	}
+	v.rows[s] = s
+	return s
 }
 
 // deviceSeed derives a device's seed from the run's seed and its ID, so
@@ -226,7 +260,25 @@ func (v *Virtual) Device(n int) *device.Device { return v.devs[n].d }
 func (v *Virtual) Board(n int) string { return v.groups[v.devs[n].group] }
 
 // Faults are device n's faults under the plan.
-func (v *Virtual) Faults(n int) faults.Faults { return v.devs[n].faults }
+func (v *Virtual) Faults(n int) faults.Faults {
+	if f := v.devs[n].faults; f != nil {
+		return *f
+	}
+	return faults.Faults{}
+}
+
+// lookup finds the device with Endpoint ID id: the last one when an
+// IDFormat gives several devices one ID.
+func (v *Virtual) lookup(id string) (int32, bool) {
+	i, ok := slices.BinarySearchFunc(v.byID, id, func(n int32, id string) int { return strings.Compare(v.devs[n].id, id) })
+	if !ok {
+		return 0, false
+	}
+	for i+1 < len(v.byID) && v.devs[v.byID[i+1]].id == id {
+		i++
+	}
+	return v.byID[i], true
+}
 
 // Outcome is device n's outcome so far.
 func (v *Virtual) Outcome(n int) string { return v.devs[n].tr.outcome }
@@ -309,9 +361,9 @@ func (v *Virtual) powerOn(n int, gen uint32) {
 		return
 	}
 	v.apply(n, dv.d.PowerOn(v.s.Now()))
-	if dv.d.State() == device.On && dv.faults.PowerAtUptime > 0 && !dv.uptime {
+	if f := dv.faults; f != nil && dv.d.State() == device.On && f.PowerAtUptime > 0 && !dv.uptime {
 		g := dv.gen
-		v.s.After(dv.faults.PowerAtUptime, func() {
+		v.s.After(f.PowerAtUptime, func() {
 			if dv.gen == g && !dv.uptime {
 				dv.uptime = true
 				v.apply(n, dv.d.PowerCut(v.s.Now()))
@@ -472,6 +524,9 @@ func (v *Virtual) linkDelay() time.Duration {
 // partition beats a drop, which beats a delay.
 func (v *Virtual) window(dv *vdev) (w faults.Window, ok bool) {
 	off := v.s.Now().Sub(v.start)
+	if dv.faults == nil {
+		return w, false
+	}
 	for _, x := range dv.faults.Net {
 		if off >= x.Start && off < x.End {
 			if !ok || rank(x.Kind) > rank(w.Kind) {
@@ -532,7 +587,7 @@ func (v *Virtual) up(n int, rec []byte) {
 // agent's session is still the same one then.
 func (v *Virtual) sendAll(ss []Send) {
 	for _, s := range ss {
-		n, ok := v.byID[s.To]
+		n, ok := v.lookup(s.To)
 		if !ok {
 			continue
 		}

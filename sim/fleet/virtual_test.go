@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"brickyard/boards"
 	"brickyard/boards/boardtest"
@@ -261,4 +262,53 @@ func TestVirtualDayPeriodic(t *testing.T) {
 		t.Errorf("%d connected", c)
 	}
 	t.Logf("%d devices, 24h virtual: %d Periodic!, %d events, build %s, wall %s", n, camp.Periodics, v.Events(), built, wall)
+}
+
+// The devices of a run share their equal data model rows, and the run
+// keeps a bounded table of them.
+func TestVirtualInternsRows(t *testing.T) {
+	cfg, camp := campaignConfig(t, 1, 20, []string{"uboot-nor"}, 0, nil)
+	camp.URL = nil
+	v, err := NewVirtual(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.RunUntil(t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.rows) == 0 || len(v.rows) > 40 {
+		t.Errorf("%d distinct rows interned for 20 devices", len(v.rows))
+	}
+	for i := range maxInterned + 10 {
+		s := fmt.Sprint("row-", i)
+		if got := v.intern(s); got != s {
+			t.Fatalf("intern(%q) = %q", s, got)
+		}
+	}
+	if len(v.rows) > maxInterned {
+		t.Errorf("the table holds %d rows, past its bound %d", len(v.rows), maxInterned)
+	}
+	a := v.intern(strings.Clone("shared"))
+	if b := v.intern(strings.Clone("shared")); unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Error("equal rows are not shared")
+	}
+}
+
+// Records for an Endpoint ID go to the device with that ID.
+func TestVirtualLookup(t *testing.T) {
+	cfg, camp := campaignConfig(t, 1, 30, []string{"uboot-nor", "esp32-ota"}, 0, nil)
+	camp.URL = nil
+	cfg.IDFormat = "os::00256D-SIM%d" // not in numeric order once sorted
+	v, err := NewVirtual(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range v.Len() {
+		if k, ok := v.lookup(v.ID(n)); !ok || int(k) != n {
+			t.Errorf("lookup(%s) = %d, %v; want %d", v.ID(n), k, ok, n)
+		}
+	}
+	if _, ok := v.lookup("os::00256D-SIM0"); ok {
+		t.Error("found a device that is not there")
+	}
 }

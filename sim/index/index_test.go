@@ -100,3 +100,92 @@ func BenchmarkIndexMemory(b *testing.B) {
 		runtime.KeepAlive(x)
 	}
 }
+
+// TestWatchSets: a watch on a set fires when a device enters it, leaves
+// it or changes in it; sets that empty disappear from Counts.
+func TestWatchSets(t *testing.T) {
+	x, _ := New()
+	if err := x.PutAll([]Device{{ID: "a", Phase: "idle"}, {ID: "b", Phase: "idle"}}); err != nil {
+		t.Fatal(err)
+	}
+	fired := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		case <-time.After(50 * time.Millisecond):
+			return false
+		}
+	}
+	// (A watch on a set no device is in may also fire early, at a change
+	// nearby: callers look again, as with any watch.)
+	idle, trial := x.Watch(ByPhase, "idle"), x.Watch(ByPhase, "trial")
+	_ = x.Update("a", func(d *Device) { d.Boots++ }) // changes in idle
+	if !fired(idle) {
+		t.Error("a change inside phase=idle did not fire its watch")
+	}
+	_ = x.Update("b", func(d *Device) { d.Phase = "trial" }) // leaves idle, enters trial
+	if !fired(trial) {
+		t.Error("a device entering phase=trial did not fire its watch")
+	}
+	if c := x.Counts(ByPhase); len(c) != 2 || c["idle"] != 1 || c["trial"] != 1 {
+		t.Errorf("counts %v", c)
+	}
+	idle = x.Watch(ByPhase, "idle")
+	_ = x.Update("a", func(d *Device) { d.Phase = "trial" })
+	if !fired(idle) {
+		t.Error("the last device leaving phase=idle did not fire its watch")
+	}
+	if c := x.Counts(ByPhase); len(c) != 1 || c["trial"] != 2 || x.Count(ByPhase, "idle") != 0 {
+		t.Errorf("counts %v", c)
+	}
+	if x.Count("nope", "x") != 0 || len(x.Counts("nope")) != 0 || !fired(x.Watch("nope", "x")) {
+		t.Error("an unknown field")
+	}
+	if x.Count("id", "a") != 1 || x.Counts("id")[""] != 2 {
+		t.Error("the id field")
+	}
+	if d, ok := x.Get("b"); !ok || d != (Device{ID: "b", Board: "unknown", Version: "unknown", Phase: "trial", Conn: "disconnected", Outcome: "pending"}) {
+		t.Errorf("Get: %+v", d)
+	}
+}
+
+// TestConcurrentReaders: readers see whole records while writers add
+// devices and new values.
+func TestConcurrentReaders(t *testing.T) {
+	x, _ := New()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				_ = x.Put(Device{ID: fmt.Sprintf("d%d-%d", w, i%50), Version: fmt.Sprintf("v%d", i), Phase: "idle", Boots: uint32(i)})
+			}
+		}()
+	}
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				for _, d := range x.All() {
+					if d.Version == "" || d.Phase != "idle" || d.Board != "unknown" {
+						t.Errorf("torn record %+v", d)
+						return
+					}
+				}
+				n := 0
+				for _, c := range x.Counts(ByVersion) {
+					n += c
+				}
+				if n > 200 {
+					t.Errorf("%d devices by version", n)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if x.Len() != 200 || x.Count(ByPhase, "idle") != 200 {
+		t.Fatalf("len %d, idle %d", x.Len(), x.Count(ByPhase, "idle"))
+	}
+}

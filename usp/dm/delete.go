@@ -185,7 +185,7 @@ func (m *Model) notifyDeletions(r *row, done map[*row]bool, now time.Time) {
 		done[r] = true
 	}
 	m.objectDeleted(r, now)
-	for _, k := range r.kids {
+	for _, k := range r.kids() {
 		m.notifyDeletions(k, done, now)
 	}
 }

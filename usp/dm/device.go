@@ -244,7 +244,7 @@ func (m *Model) SendNotify(to Origin, n *pb.Notify, now time.Time) Effects {
 		to.Controller = m.controllerOf(to.EndpointID, now)
 	}
 	msg := m.newNotify(n)
-	m.fx.Notify = append(m.fx.Notify, Notification{To: to.EndpointID, Controller: to.Controller, Msg: msg})
+	m.effects().Notify = append(m.effects().Notify, Notification{To: to.EndpointID, Controller: to.Controller, Msg: msg})
 	if n.GetSendResp() {
 		m.hold(&pending{msg: msg, to: to.EndpointID, ctrl: to.Controller}, now)
 	}

@@ -75,7 +75,7 @@ func (m *Model) instTree(out []*pb.GetInstancesResp_CurrInstance, t *Object, r *
 	if firstOnly {
 		return out
 	}
-	for _, k := range r.kids {
+	for _, k := range r.kids() {
 		out = m.instTree(out, k.obj, k, false, now)
 	}
 	return out

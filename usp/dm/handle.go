@@ -62,10 +62,24 @@ func (m *Model) end() Effects {
 	if m.depth > 0 {
 		return Effects{}
 	}
-	fx := m.fx
-	m.fx = Effects{}
+	if m.wrote != nil {
+		m.internRows()
+	}
+	var fx Effects
+	if m.fx != nil {
+		fx = *m.fx
+		m.fx = nil
+	}
 	fx.Wake = m.nextWake()
 	return fx
+}
+
+// effects is where the call in progress records its effects.
+func (m *Model) effects() *Effects {
+	if m.fx == nil {
+		m.fx = &Effects{}
+	}
+	return m.fx
 }
 
 // Handle processes one USP message from a Controller and returns the

@@ -87,7 +87,7 @@ func (m *Model) cancel(r *row, now time.Time) error {
 	if !j.canceling {
 		j.canceling = true
 		m.setInternal(r, m.s.reqs.status, statusCanceling, now)
-		m.fx.Cancel = append(m.fx.Cancel, j.Job)
+		m.effects().Cancel = append(m.effects().Cancel, j.Job)
 	}
 	return nil
 }

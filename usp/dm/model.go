@@ -15,11 +15,12 @@ import (
 // global state, and it is not safe for concurrent use — one device
 // goroutine owns one Model.
 //
-// Values are kept per row in a small slice sorted by parameter, and only
+// Values are kept per row, packed into one string (vals.go), and only
 // when they differ from the default; single-instance objects have no row
 // of their own (their values live in the row of the nearest enclosing
 // table, or the root row), so a model that only stores a handful of values
-// costs a few hundred bytes plus its rows.
+// costs a few hundred bytes plus its rows, and models given a shared
+// Config.Intern hold their equal rows once.
 type Model struct {
 	s    *Schema
 	env  any
@@ -31,11 +32,14 @@ type Model struct {
 	jobs   []*job
 	pend   []*pending
 
-	subs   []*sub // subscription cache, valid when subsOK
-	subsOK bool
+	subs []sub // subscription cache, valid when subsOK
 
-	fx    Effects // effects of the call in progress
-	depth int     // nesting of public calls (handlers calling back)
+	fx     *Effects // effects of the call in progress; nil: none yet
+	intern func(string) string
+	wrote  *row  // the row whose values the call in progress changed (with Intern)
+	depth  int32 // nesting of public calls (handlers calling back)
+	subsOK bool
+	wrote2 bool // the call in progress changed the values of more rows than wrote
 }
 
 // Config is what a Model is created with.
@@ -46,27 +50,47 @@ type Config struct {
 	// Rand draws the Notify retry waits (R-NOT.1). With nil the engine
 	// always waits the shortest interval of each range, deterministically.
 	Rand *rand.Rand
+	// Intern, if set, shares storage between models. A row's stored
+	// values are kept packed in one string; at the end of each call that
+	// changed them, the model passes that string to Intern and keeps what
+	// it returns instead, which must be equal to it. The rows of a fleet
+	// of devices of one type are mostly equal (the same firmware rows,
+	// the same controller, the same subscriptions): an interning table
+	// owned by the caller lets them hold one copy. Intern is called from
+	// the model's calls only, on the caller's goroutine; it must be safe
+	// for concurrent use if models sharing it run on several.
+	Intern func(string) string
 }
 
-// row is one table row (or the root pseudo-row).
+// row is one table row (or the root pseudo-row). It is kept small: a
+// fleet holds one per table row per device.
 type row struct {
 	obj    *Object // the table (the root object for the root row)
-	num    uint32  // instance number; 0 for the root
 	parent *row
-	vals   []kv     // stored values, sorted by param id
-	kids   []*row   // rows of sub-tables, sorted by (obj.id, num)
-	next   []uint32 // next instance number per obj.subTables slot (lazily allocated)
+	vals   string   // stored values, packed (see vals.go)
+	tabs   *rowTabs // rows of sub-tables and instance counters; nil until needed
+	num    uint32   // instance number; 0 for the root
 }
 
-type kv struct {
-	p uint16
-	v string
+// rowTabs is what a row whose table has sub-tables holds of them.
+type rowTabs struct {
+	kids []*row   // rows of sub-tables, sorted by (obj.id, num)
+	next []uint32 // next instance number per obj.subTables slot
+}
+
+// kids returns the rows of r's sub-tables, sorted by (obj.id, num). The
+// slice aliases r's; callers must not keep it across changes.
+func (r *row) kids() []*row {
+	if r.tabs == nil {
+		return nil
+	}
+	return r.tabs.kids
 }
 
 // NewModel creates a device's model with every parameter at its default,
 // no rows and nothing pending.
 func NewModel(s *Schema, cfg Config) *Model {
-	return &Model{s: s, env: cfg.Env, rnd: cfg.Rand, root: &row{obj: s.root}}
+	return &Model{s: s, env: cfg.Env, rnd: cfg.Rand, root: &row{obj: s.root}, intern: cfg.Intern}
 }
 
 // Schema returns the model's schema.
@@ -74,34 +98,52 @@ func (m *Model) Schema() *Schema { return m.s }
 
 // stored returns the stored value of p in r, if any.
 func (r *row) stored(p *Param) (string, bool) {
-	i, ok := slices.BinarySearchFunc(r.vals, p.id, func(e kv, id uint16) int { return int(e.p) - int(id) })
-	if !ok {
-		return "", false
-	}
-	return r.vals[i].v, true
+	return lookupVal(r.vals, p.id)
 }
 
 // put stores v for p in r (removing the entry when v is the default) and
 // returns the previous stored value.
 func (m *Model) put(r *row, p *Param, v string) (old string, had bool) {
-	i, ok := slices.BinarySearchFunc(r.vals, p.id, func(e kv, id uint16) int { return int(e.p) - int(id) })
-	if ok {
-		old, had = r.vals[i].v, true
+	start, end, found := findVal(r.vals, p.id)
+	if found {
+		_, old, _ = nextVal(r.vals[start:end])
+		had = true
 	}
 	switch {
-	case v == p.def && ok:
-		r.vals = slices.Delete(r.vals, i, i+1)
-		if len(r.vals) == 0 {
-			r.vals = nil
-		}
+	case v == p.def && found:
+		r.vals = spliceVal(r.vals, start, end, 0, "", false)
 	case v == p.def:
-	case ok:
-		r.vals[i].v = v
+	case found && old == v:
 	default:
-		r.vals = slices.Insert(r.vals, i, kv{p: p.id, v: v})
+		r.vals = spliceVal(r.vals, start, end, p.id, v, true)
+	}
+	if m.intern != nil && m.wrote != r && (found || v != p.def) {
+		if m.wrote != nil {
+			m.wrote2 = true
+		}
+		m.wrote = r
 	}
 	m.touched(r)
 	return old, had
+}
+
+// internRows hands the values of the rows written since the last call to
+// Config.Intern.
+func (m *Model) internRows() {
+	switch {
+	case m.wrote2:
+		m.internTree(m.root)
+	case m.wrote != nil:
+		m.wrote.vals = m.intern(m.wrote.vals)
+	}
+	m.wrote, m.wrote2 = nil, false
+}
+
+func (m *Model) internTree(r *row) {
+	r.vals = m.intern(r.vals)
+	for _, k := range r.kids() {
+		m.internTree(k)
+	}
 }
 
 // restore undoes put.
@@ -140,14 +182,15 @@ func (m *Model) read(p *Param, r *row, now time.Time) string {
 }
 
 // rowsOf returns the rows of table t under parent row r, in instance order.
-// The slice aliases r.kids; callers must not keep it across changes.
+// The slice aliases r's kids; callers must not keep it across changes.
 func (m *Model) rowsOf(t *Object, r *row) []*row {
-	lo, _ := slices.BinarySearchFunc(r.kids, t.id, func(k *row, id uint16) int { return int(k.obj.id) - int(id) })
+	kids := r.kids()
+	lo, _ := slices.BinarySearchFunc(kids, t.id, func(k *row, id uint16) int { return int(k.obj.id) - int(id) })
 	hi := lo
-	for hi < len(r.kids) && r.kids[hi].obj == t {
+	for hi < len(kids) && kids[hi].obj == t {
 		hi++
 	}
-	return r.kids[lo:hi]
+	return kids[lo:hi]
 }
 
 // findRow returns the row of table t with number n under r.
@@ -164,36 +207,48 @@ func (m *Model) findRow(t *Object, r *row, n uint32) *row {
 // under r. Numbers increase and are never reused while the model lives
 // (Snapshot keeps the counters).
 func (m *Model) nextNum(t *Object, r *row) uint32 {
-	m.ensureNext(r)
-	n := r.next[t.slot]
+	next := m.ensureNext(r)
+	n := next[t.slot]
 	if n == 0 {
 		n = 1
 	}
 	for m.findRow(t, r, n) != nil {
 		n++
 	}
-	r.next[t.slot] = n + 1
+	next[t.slot] = n + 1
 	return n
 }
 
-func (m *Model) ensureNext(r *row) {
-	if len(r.next) < len(r.obj.subTables) {
-		r.next = append(r.next, make([]uint32, len(r.obj.subTables)-len(r.next))...)
+// ensureTabs returns r's sub-table state, creating it.
+func (m *Model) ensureTabs(r *row) *rowTabs {
+	if r.tabs == nil {
+		r.tabs = &rowTabs{}
 	}
+	return r.tabs
+}
+
+// ensureNext returns r's instance counters, one per sub-table.
+func (m *Model) ensureNext(r *row) []uint32 {
+	rt := m.ensureTabs(r)
+	if len(rt.next) < len(r.obj.subTables) {
+		rt.next = append(rt.next, make([]uint32, len(r.obj.subTables)-len(rt.next))...)
+	}
+	return rt.next
 }
 
 // bumpNext makes sure n is never handed out again for t under r.
 func (m *Model) bumpNext(t *Object, r *row, n uint32) {
-	m.ensureNext(r)
-	if r.next[t.slot] <= n {
-		r.next[t.slot] = n + 1
+	next := m.ensureNext(r)
+	if next[t.slot] <= n {
+		next[t.slot] = n + 1
 	}
 }
 
 // insertRow adds a new row of table t numbered n under parent.
 func (m *Model) insertRow(t *Object, parent *row, n uint32) *row {
 	nr := &row{obj: t, num: n, parent: parent}
-	i, _ := slices.BinarySearchFunc(parent.kids, nr, func(k, x *row) int {
+	rt := m.ensureTabs(parent)
+	i, _ := slices.BinarySearchFunc(rt.kids, nr, func(k, x *row) int {
 		if k.obj.id != x.obj.id {
 			return int(k.obj.id) - int(x.obj.id)
 		}
@@ -205,7 +260,7 @@ func (m *Model) insertRow(t *Object, parent *row, n uint32) *row {
 		}
 		return 0
 	})
-	parent.kids = slices.Insert(parent.kids, i, nr)
+	rt.kids = slices.Insert(rt.kids, i, nr)
 	m.bumpNext(t, parent, n)
 	m.touched(nr)
 	return nr
@@ -213,11 +268,12 @@ func (m *Model) insertRow(t *Object, parent *row, n uint32) *row {
 
 // removeRow unlinks r (and so everything below it) from its parent.
 func (m *Model) removeRow(r *row) {
-	p := r.parent
-	if i := slices.Index(p.kids, r); i >= 0 {
-		p.kids = slices.Delete(p.kids, i, i+1)
-		if len(p.kids) == 0 {
-			p.kids = nil
+	if rt := r.parent.tabs; rt != nil {
+		if i := slices.Index(rt.kids, r); i >= 0 {
+			rt.kids = slices.Delete(rt.kids, i, i+1)
+			if len(rt.kids) == 0 {
+				rt.kids = nil
+			}
 		}
 	}
 	m.touched(r)

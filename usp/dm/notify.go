@@ -2,6 +2,7 @@ package dm
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"brickyard/usp"
@@ -36,9 +37,11 @@ func (m *Model) valueChanged(p *Param, r *row, v string, now time.Time) {
 	if p.noVC || p.secret || p.access == WriteOnly || !m.anySubs(now) {
 		return
 	}
-	for _, s := range m.subscriptions(now) {
+	subs := m.subscriptions(now)
+	for i := range subs {
+		s := &subs[i]
 		if s.typ == ntValueChange && m.matches(s, p.obj, r, path.Parameter, p.name, now) {
-			m.send(s, usp.ValueChange(s.id, s.retry, objPath(p.obj, r)+p.name, v), now)
+			m.send(s, usp.ValueChange(m.subID(s, now), s.retry, objPath(p.obj, r)+p.name, v), now)
 		}
 	}
 }
@@ -48,9 +51,11 @@ func (m *Model) objectCreated(r *row, now time.Time) {
 	if !m.anySubs(now) {
 		return
 	}
-	for _, s := range m.subscriptions(now) {
+	subs := m.subscriptions(now)
+	for i := range subs {
+		s := &subs[i]
 		if s.typ == ntObjectCreation && m.matches(s, r.obj, r, path.Object, "", now) {
-			m.send(s, usp.ObjCreation(s.id, s.retry, objPath(r.obj, r), m.uniqueKeys(r.obj, r, now)), now)
+			m.send(s, usp.ObjCreation(m.subID(s, now), s.retry, objPath(r.obj, r), m.uniqueKeys(r.obj, r, now)), now)
 		}
 	}
 }
@@ -61,9 +66,11 @@ func (m *Model) objectDeleted(r *row, now time.Time) {
 	if !m.anySubs(now) {
 		return
 	}
-	for _, s := range m.subscriptions(now) {
+	subs := m.subscriptions(now)
+	for i := range subs {
+		s := &subs[i]
 		if s.typ == ntObjectDeletion && m.matches(s, r.obj, r, path.Object, "", now) {
-			m.send(s, usp.ObjDeletion(s.id, s.retry, objPath(r.obj, r)), now)
+			m.send(s, usp.ObjDeletion(m.subID(s, now), s.retry, objPath(r.obj, r)), now)
 		}
 	}
 }
@@ -75,9 +82,11 @@ func (m *Model) event(e *Event, r *row, args func(controller string) map[string]
 		return
 	}
 	base := e.name[:len(e.name)-1]
-	for _, s := range m.subscriptions(now) {
+	subs := m.subscriptions(now)
+	for i := range subs {
+		s := &subs[i]
 		if s.typ == ntEvent && m.matches(s, e.obj, r, path.Event, base, now) {
-			m.send(s, usp.Event(s.id, s.retry, objPath(e.obj, r), e.name, args(s.ctrl)), now)
+			m.send(s, usp.Event(m.subID(s, now), s.retry, objPath(e.obj, r), e.name, args(m.subCtrl(s, now))), now)
 		}
 	}
 }
@@ -89,9 +98,11 @@ func (m *Model) operationComplete(j *job, out map[string]string, err error, now 
 	}
 	c := j.cmd
 	base := c.name[:len(c.name)-2]
-	for _, s := range m.subscriptions(now) {
+	subs := m.subscriptions(now)
+	for i := range subs {
+		s := &subs[i]
 		if s.typ == ntOperationComplete && m.matches(s, c.obj, j.at, path.Command, base, now) {
-			m.send(s, usp.OperComplete(s.id, s.retry, j.Obj, c.name, j.Key, out, err, nil), now)
+			m.send(s, usp.OperComplete(m.subID(s, now), s.retry, j.Obj, c.name, j.Key, out, err, nil), now)
 		}
 	}
 }
@@ -113,8 +124,18 @@ func (m *Model) matches(s *sub, o *Object, r *row, k path.Kind, leaf string, now
 	if !s.enabled || s.to == "" {
 		return false
 	}
-	for _, ref := range s.refs {
-		if m.covers(ref, o, r, k, leaf, now) {
+	if s.refs != nil {
+		for _, ref := range *s.refs {
+			if m.covers(ref, o, r, k, leaf, now) {
+				return true
+			}
+		}
+		return false
+	}
+	for refs := m.read(m.s.subs.refs, s.row, now); refs != ""; {
+		var item string
+		item, refs, _ = strings.Cut(refs, ",")
+		if ref, err := path.Parse(strings.TrimSpace(item)); err == nil && m.covers(ref, o, r, k, leaf, now) {
 			return true
 		}
 	}
@@ -178,13 +199,14 @@ func (m *Model) covers(ref path.Path, o *Object, r *row, k path.Kind, leaf strin
 // retries when s asks for a NotifyResp.
 func (m *Model) send(s *sub, n *pb.Notify, now time.Time) {
 	msg := m.newNotify(n)
-	m.fx.Notify = append(m.fx.Notify, Notification{To: s.to, Controller: s.ctrl, Msg: msg})
+	ctrl := m.subCtrl(s, now)
+	m.effects().Notify = append(m.effects().Notify, Notification{To: s.to, Controller: ctrl, Msg: msg})
 	if s.retry {
 		var exp time.Time
 		if s.expire > 0 {
-			exp = now.Add(s.expire)
+			exp = now.Add(time.Duration(s.expire) * time.Second)
 		}
-		m.hold(&pending{msg: msg, to: s.to, ctrl: s.ctrl, sub: s.row, expires: exp}, now)
+		m.hold(&pending{msg: msg, to: s.to, ctrl: ctrl, sub: s.row, expires: exp}, now)
 	}
 }
 

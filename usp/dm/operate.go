@@ -133,7 +133,7 @@ func (m *Model) run(from Origin, c *Command, r *row, op *pb.Operate, now time.Ti
 	m.jobSeq++
 	j.ID = m.jobSeq
 	m.jobs = append(m.jobs, j)
-	m.fx.Jobs = append(m.fx.Jobs, j.Job)
+	m.effects().Jobs = append(m.effects().Jobs, j.Job)
 	return usp.OperRequested(executed, j.Request)
 }
 

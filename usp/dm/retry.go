@@ -88,7 +88,7 @@ func (m *Model) Tick(now time.Time) Effects {
 			continue
 		}
 		if !now.Before(p.next) {
-			m.fx.Notify = append(m.fx.Notify, Notification{To: p.to, Controller: p.ctrl, Msg: p.msg, Retry: true})
+			m.effects().Notify = append(m.effects().Notify, Notification{To: p.to, Controller: p.ctrl, Msg: p.msg, Retry: true})
 			p.attempt++
 			p.next = now.Add(m.retryWait(p.ctrl, p.attempt+1, now))
 		}

@@ -83,33 +83,42 @@ func (m *Model) rowPersistent(r *row) bool {
 func (m *Model) snapRow(b []byte, r *row) []byte {
 	all := r != m.root
 	n := 0
-	for _, e := range r.vals {
-		if all || m.s.params[e.p].persist {
+	for vs := r.vals; vs != ""; {
+		var id uint16
+		id, _, vs = nextVal(vs)
+		if all || m.s.params[id].persist {
 			n++
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(n))
-	for _, e := range r.vals {
-		if p := m.s.params[e.p]; all || p.persist {
+	for vs := r.vals; vs != ""; {
+		var id uint16
+		var v string
+		id, v, vs = nextVal(vs)
+		if p := m.s.params[id]; all || p.persist {
 			b = appendString(b, relName(r.obj, p))
-			b = appendString(b, e.v)
+			b = appendString(b, v)
 		}
 	}
+	var next []uint32
+	if r.tabs != nil {
+		next = r.tabs.next
+	}
 	n = 0
-	for _, v := range r.next {
+	for _, v := range next {
 		if v > 0 {
 			n++
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(n))
-	for i, v := range r.next {
+	for i, v := range next {
 		if v > 0 {
 			b = appendString(b, relObj(r.obj, r.obj.subTables[i]))
 			b = binary.AppendUvarint(b, uint64(v))
 		}
 	}
 	var kids []*row
-	for _, k := range r.kids {
+	for _, k := range r.kids() {
 		if m.rowPersistent(k) {
 			kids = append(kids, k)
 		}
@@ -167,10 +176,14 @@ func (m *Model) Restore(data []byte, now time.Time) error {
 		ps = append(ps, pend{to: d.str(), ctrl: d.str(), sub: d.str(), exp: d.varint(), msg: []byte(d.str())})
 	}
 	if d.err != nil {
+		m.wrote, m.wrote2 = nil, false
 		return fmt.Errorf("dm: snapshot: %w: %w", d.err, usp.InvalidArguments)
 	}
 	m.root, m.seq, m.jobs, m.pend, m.subsOK = root, seq, nil, nil, false
-	m.fx = Effects{}
+	if m.wrote != nil {
+		m.internRows()
+	}
+	m.fx = nil
 	for _, p := range ps {
 		msg := &pb.Msg{}
 		exp := time.Unix(0, p.exp)

@@ -38,22 +38,35 @@ func parseNotifType(s string) notifType {
 }
 
 // sub is a subscription row as the engine uses it: rebuilt from the rows
-// whenever a Subscription or Controller row changes.
+// whenever a Subscription or Controller row changes. What is cheap to read
+// from the row (ID, Recipient) is read from it when needed, and the
+// ReferenceList is kept parsed only by ValueChange subscriptions, which
+// every value change is matched against; the others parse it when an
+// event, a command's end or a row's creation or deletion is matched
+// against it. The cache stays small in a fleet of idle devices.
 type sub struct {
 	row      *row
-	enabled  bool
-	id       string
+	to       string       // the Recipient's Endpoint ID
+	deadline time.Time    // CreationDate + TimeToLive; zero = none
+	refs     *[]path.Path // ValueChange only: the ReferenceList, parsed
+	expire   uint32       // NotifExpiration in seconds; 0 = never
 	typ      notifType
-	refs     []path.Path
+	enabled  bool
 	retry    bool
-	expire   time.Duration // NotifExpiration; 0 = never
-	ctrl     string        // Recipient
-	to       string        // its Endpoint ID
-	deadline time.Time     // CreationDate + TimeToLive; zero = none
+}
+
+// subID is the subscription's ID.
+func (m *Model) subID(s *sub, now time.Time) string { return m.read(m.s.subs.id, s.row, now) }
+
+// subCtrl is the subscription's Recipient.
+func (m *Model) subCtrl(s *sub, now time.Time) string {
+	return m.read(m.s.subs.recipient, s.row, now)
 }
 
 // subscriptions returns the subscription cache, rebuilding it if needed.
-func (m *Model) subscriptions(now time.Time) []*sub {
+// The subs are values: callers may keep a pointer into the slice only
+// until the cache is next rebuilt.
+func (m *Model) subscriptions(now time.Time) []sub {
 	if m.subsOK {
 		return m.subs
 	}
@@ -64,26 +77,32 @@ func (m *Model) subscriptions(now time.Time) []*sub {
 	if c == nil {
 		return nil
 	}
-	for _, r := range m.rowsOf(c.table, m.root) {
-		s := &sub{row: r,
+	rows := m.rowsOf(c.table, m.root)
+	if cap(m.subs) < len(rows) {
+		m.subs = make([]sub, 0, len(rows))
+	}
+	for _, r := range rows {
+		s := sub{row: r,
 			enabled: m.read(c.enable, r, now) == "true",
-			id:      m.read(c.id, r, now),
 			typ:     parseNotifType(m.read(c.typ, r, now)),
 			retry:   m.read(c.retry, r, now) == "true",
-			ctrl:    m.read(c.recipient, r, now),
 		}
-		s.to = m.endpointOf(s.ctrl, now)
+		s.to = m.endpointOf(m.read(c.recipient, r, now), now)
 		if n, err := strconv.ParseUint(m.read(c.expiration, r, now), 10, 32); err == nil {
-			s.expire = time.Duration(n) * time.Second
+			s.expire = uint32(n)
+		}
+		if s.typ == ntValueChange {
+			var refs []path.Path
+			for _, ref := range strings.Split(m.read(c.refs, r, now), ",") {
+				if p, err := path.Parse(strings.TrimSpace(ref)); err == nil {
+					refs = append(refs, p)
+				}
+			}
+			s.refs = &refs
 		}
 		if ttl, err := strconv.ParseUint(m.read(c.ttl, r, now), 10, 32); err == nil && ttl > 0 {
 			if t0, err := time.Parse(time.RFC3339Nano, m.read(c.created, r, now)); err == nil {
 				s.deadline = t0.Add(time.Duration(ttl) * time.Second)
-			}
-		}
-		for _, ref := range strings.Split(m.read(c.refs, r, now), ",") {
-			if p, err := path.Parse(strings.TrimSpace(ref)); err == nil {
-				s.refs = append(s.refs, p)
 			}
 		}
 		m.subs = append(m.subs, s)
