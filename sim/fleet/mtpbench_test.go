@@ -26,9 +26,6 @@ import (
 	"testing"
 	"time"
 
-	"brickyard/boards"
-	"brickyard/boards/boardtest"
-	"brickyard/boards/profile"
 	"brickyard/mtp"
 	"brickyard/mtp/fdlimit"
 	"brickyard/mtp/mqtt"
@@ -38,7 +35,6 @@ import (
 	"brickyard/sim/device"
 	"brickyard/sim/fleet"
 	"brickyard/usp"
-	"brickyard/usp/dm"
 	pb "brickyard/usp/uspmsg"
 )
 
@@ -267,7 +263,7 @@ func mbRun(b *testing.B, tr mbTransport, agents int) {
 	if err := fdlimit.Check(agents, tr.files, mbReserve); err != nil {
 		b.Skip(err)
 	}
-	board, schema := mbFactory(b, "uboot-nor")
+	board, schema := fleet.Factory(b, "uboot-nor")
 	mbRuns++
 	tag := fmt.Sprintf("%d-%d", os.Getpid(), mbRuns)
 	src, err := mtp.ParseSources(fmt.Sprintf("127.0.%d.1-127.0.%d.4", 20+mbRuns, 20+mbRuns))
@@ -761,34 +757,6 @@ func (o *mbObserver) link(id string, ev fleet.LinkEvent, _ error, _ time.Time) {
 	case fleet.LinkFail:
 		o.fails.Add(1)
 	}
-}
-
-// mbFactory provisions a factory board of the profile name (from
-// configs/boards.yaml) running 1.0.0, and the fleet schema (as the scale
-// test's scaleFactory, for a benchmark).
-func mbFactory(tb testing.TB, name string) (*boards.Board, *dm.Schema) {
-	tb.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "configs", "boards.yaml"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	set, err := profile.Parse("configs/boards.yaml", data, profile.Loaders())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p, err := set.Get(name)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	bd, err := p.Provision(boardtest.Keyring(), boardtest.Blob(boardtest.Spec{Board: name, Version: "1.0.0", PayloadSize: 6000}, p.Flash.Erased))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s, err := device.NewSchema()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return bd, s
 }
 
 // ---- figures ----

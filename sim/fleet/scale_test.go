@@ -22,9 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"brickyard/boards"
-	"brickyard/boards/boardtest"
-	"brickyard/boards/profile"
 	"brickyard/mtp"
 	"brickyard/mtp/fdlimit"
 	"brickyard/mtp/mqtt"
@@ -32,7 +29,6 @@ import (
 	"brickyard/sim/device"
 	"brickyard/sim/fleet"
 	"brickyard/usp"
-	"brickyard/usp/dm"
 	pb "brickyard/usp/uspmsg"
 )
 
@@ -108,7 +104,7 @@ func TestScaleMQTTBrokerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	board, schema := scaleFactory(t, "uboot-nor")
+	board, schema := fleet.Factory(t, "uboot-nor")
 	runtime.GC()
 	m0, s0 := heapInUse(), stackInUse()
 	g0 := runtime.NumGoroutine()
@@ -890,33 +886,6 @@ func (l *linkLog) events(id string) []linkEvent {
 }
 
 // ---- fixtures and figures ----
-
-// scaleFactory provisions a factory board of the profile name (from
-// configs/boards.yaml) running 1.0.0, and the fleet schema.
-func scaleFactory(t *testing.T, name string) (*boards.Board, *dm.Schema) {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "configs", "boards.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := profile.Parse("configs/boards.yaml", data, profile.Loaders())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := set.Get(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := p.Provision(boardtest.Keyring(), boardtest.Blob(boardtest.Spec{Board: name, Version: "1.0.0", PayloadSize: 6000}, p.Flash.Erased))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := device.NewSchema()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, s
-}
 
 func heapInUse() uint64 {
 	var m runtime.MemStats

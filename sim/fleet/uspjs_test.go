@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -17,15 +16,12 @@ import (
 	"testing"
 	"time"
 
-	"brickyard/boards"
 	"brickyard/boards/boardtest"
-	"brickyard/boards/profile"
 	"brickyard/mtp/mqtt"
 	"brickyard/mtp/mtptest"
 	"brickyard/sim/device"
 	"brickyard/sim/fleet"
 	"brickyard/sim/index"
-	"brickyard/usp/dm"
 )
 
 // The interop test: usp-js 0.5.1, a third-party USP Controller (npm; see
@@ -80,7 +76,7 @@ func testUSPJS(t *testing.T, v mqtt.Version) {
 	}))
 	defer srv.Close()
 
-	factory, schema := uspjsFactory(t)
+	factory, schema := fleet.Factory(t, uspjsBoard)
 	dialer, err := mqtt.NewDialer(mqtt.Config{Broker: "tcp://" + broker, Version: v,
 		ControllerID: uspjsCtrlID, ControllerTopic: uspjsCtrlTop, AgentTopic: "usp/agent/{eid}",
 		DialTimeout: 5 * time.Second})
@@ -450,33 +446,6 @@ func testUSPJS(t *testing.T, v mqtt.Version) {
 	if v, _ := r.Device(0).Value(interval, time.Now()); v != "3600" {
 		t.Errorf("the device's %s = %q after the run, want 3600", interval, v)
 	}
-}
-
-// uspjsFactory is a provisioned uboot-nor board running 1.0.0 (the
-// profile of configs/boards.yaml) and the device schema.
-func uspjsFactory(t *testing.T) (*boards.Board, *dm.Schema) {
-	t.Helper()
-	data, err := os.ReadFile("../../configs/boards.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := profile.Parse("configs/boards.yaml", data, profile.Loaders())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := set.Get(uspjsBoard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := p.Provision(boardtest.Keyring(), boardtest.Blob(boardtest.Spec{Board: uspjsBoard, Version: "1.0.0", PayloadSize: 6000}, p.Flash.Erased))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := device.NewSchema()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, s
 }
 
 // uspjsCheckGoroutines fails the test when goroutines of brickyard, paho or

@@ -522,19 +522,11 @@ func (v *Virtual) linkDelay() time.Duration {
 
 // window is the network fault in force for device n now, if any: a
 // partition beats a drop, which beats a delay.
-func (v *Virtual) window(dv *vdev) (w faults.Window, ok bool) {
-	off := v.s.Now().Sub(v.start)
+func (v *Virtual) window(dv *vdev) (faults.Window, bool) {
 	if dv.faults == nil {
-		return w, false
+		return faults.Window{}, false
 	}
-	for _, x := range dv.faults.Net {
-		if off >= x.Start && off < x.End {
-			if !ok || rank(x.Kind) > rank(w.Kind) {
-				w, ok = x, true
-			}
-		}
-	}
-	return w, ok
+	return activeWindow(dv.faults.Net, v.s.Now().Sub(v.start))
 }
 
 func rank(k faults.Kind) int {
