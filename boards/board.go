@@ -101,21 +101,26 @@ func (b *Board) RaiseSecurityCounter(n uint32) {
 	}
 }
 
-// WriteImage erases partition p and programs img into it, one sector at a
-// time (erase, then program), as updaters stream an image to flash. The
-// sectors past the image are erased too.
+// WriteImage stores img at the start of partition p the way in-place
+// updaters do: it erases every sector of the partition, first to last,
+// and then programs the image from its start, one sector's worth per
+// operation (the last rounded up to the write unit). This is the order of
+// MCUboot's serial recovery without MCUBOOT_ERASE_PROGRESSIVELY (the
+// whole slot erased when the upload's first chunk arrives, then the
+// chunks written in order) and of ESP-IDF's esp_ota_begin with
+// OTA_SIZE_UNKNOWN (esp_https_ota's default): nothing of the old image
+// is left once the first erase is done, and the new one is complete only
+// with the last program. The verification that follows (the image's
+// digest and signature) only reads. docs/boards.md gives the sources.
 func WriteImage(c *flash.Chip, p Partition, img *flash.Blob) error {
 	if img.Len() > p.Size {
 		return fmt.Errorf("image of %d bytes does not fit partition %q (%d bytes): %w", img.Len(), p.Name, p.Size, ErrTooLarge)
 	}
+	if err := EraseRange(c, p); err != nil {
+		return err
+	}
 	ss := c.Geometry().SectorSize
-	for off := 0; off < p.Size; off += ss {
-		if err := c.Erase(p.Offset + off); err != nil {
-			return err
-		}
-		if off >= img.Len() {
-			continue
-		}
+	for off := 0; off < img.Len(); off += ss {
 		n := min(ss, roundUp(img.Len()-off, c.Geometry().WriteUnit))
 		if err := c.ProgramBlob(p.Offset+off, img, off, n); err != nil {
 			return err

@@ -83,8 +83,8 @@ func (l Loader) Provision(b *boards.Board, img *flash.Blob) error {
 
 // Write is esp_ota_begin + esp_ota_write: it refuses the running slot and,
 // as with rollback enabled, refuses while the running app's entry is
-// PENDING_VERIFY; then it erases and programs the slot sector by sector
-// (boards.WriteImage).
+// PENDING_VERIFY; then it erases the whole slot, as esp_ota_begin with
+// OTA_SIZE_UNKNOWN does, and programs the image (boards.WriteImage).
 func (Loader) Write(b *boards.Board, slot string, img *flash.Blob) error {
 	pl, k, err := slotOf(b, slot)
 	if err != nil {
