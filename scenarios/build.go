@@ -163,7 +163,8 @@ func (sc *Scenario) build(profiles profile.Set, readFile func(string) ([]byte, e
 			if cnt == 0 {
 				continue
 			}
-			b.groups = append(b.groups, fleet.BoardGroup{Name: bc.Profile, Factory: factories[bc.Profile], Count: cnt, Wave: w + 1})
+			b.groups = append(b.groups, fleet.BoardGroup{Name: bc.Profile, Factory: factories[bc.Profile], Count: cnt, Wave: w + 1,
+				Target: sc.Campaign.Waves[w].Image})
 			for range cnt {
 				n++
 				b.devices = append(b.devices, campaign.Device{ID: b.ids.ID(n), Board: bc.Profile, Wave: w + 1})

@@ -68,9 +68,9 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 		fs.Add(path, data)
 	}
 	start := time.Now()
-	var h report.Histogram
+	lat := report.NewLatencySplit(start)
 	msgs := map[string]int{}
-	ccfg := sc.campaignConfig(b, start, opt, &h, msgs)
+	ccfg := sc.campaignConfig(b, start, opt, lat, msgs)
 	ctrl, err := campaign.New(ccfg)
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 	go func() { defer wg.Done(); srv.tick(runCtx) }()
 	go func() { defer wg.Done(); runErr = rf.Run(runCtx) }()
 
-	rec := newRecorder(start)
+	rec := newRecorder(start, ctrl, len(b.devices))
 	limit := start.Add(sc.Duration)
 	interrupted := false
 	tk := time.NewTicker(opt.ProgressEvery)
@@ -114,8 +114,8 @@ loop:
 		case <-settle:
 			break loop
 		case now := <-tk.C:
-			rec.sample(now, opt.Index)
 			srv.mu.Lock()
+			rec.sample(now, opt.Index)
 			p := progress(now.Sub(start), opt.Index, ctrl, false)
 			campaignMetrics(opt.Metrics, ctrl)
 			done := ctrl.Done()
@@ -146,7 +146,7 @@ loop:
 		opt.Stats("fileserver_requests", st.Requests)
 		opt.Stats("fileserver_bytes", st.BytesSent)
 	}
-	r := rec.report(sc, rf, ctrl, b, &h, msgs, end, interrupted)
+	r := rec.report(sc, rf, ctrl, b, lat, msgs, end, interrupted)
 	r.MTP = tr.protocol
 	for _, c := range []report.Count{{Name: "sessions lost", N: links.lostN}, {Name: "reconnects", N: links.reconnects}, {Name: "failed dials", N: links.fails}} {
 		if c.N > 0 {

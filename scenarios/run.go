@@ -87,6 +87,8 @@ type view interface {
 	Record(n int) index.Device
 	Timeline(n int) []fleet.Step
 	Faults(n int) faults.Faults
+	Cuts(n int) []fleet.Cut
+	Brick(n int) string
 }
 
 // Run runs the scenario. It returns the report even when ctx ends first
@@ -132,14 +134,14 @@ func (sc *Scenario) deviceConfig(b *built, mtp string) func(n int, c *device.Con
 }
 
 // campaignConfig is the embedded controller of the scenario.
-func (sc *Scenario) campaignConfig(b *built, start time.Time, opt Options, h *report.Histogram, msgs map[string]int) campaign.Config {
+func (sc *Scenario) campaignConfig(b *built, start time.Time, opt Options, lat *report.LatencySplit, msgs map[string]int) campaign.Config {
 	cs := sc.Campaign
 	cfg := campaign.Config{
 		ID: ControllerID, Devices: b.devices, Waves: b.waves, Procedure: campaign.Procedure(cs.Procedure),
 		Window: campaign.Window{Start: cs.Window.Start, End: cs.Window.End, Mode: cs.Window.Mode},
 		Start:  start.Add(cs.Start), Pause: cs.Pause, RequestTimeout: cs.Timeout, Logf: opt.Logf,
-		Observe: func(d time.Duration) {
-			h.Observe(d)
+		ObserveRequest: func(typ string, sent time.Time, d time.Duration) {
+			lat.Observe(typ, sent, d)
 			if opt.Metrics != nil {
 				opt.Metrics.Latency(d)
 			}
@@ -219,9 +221,9 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 		return nil, err
 	}
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	var h report.Histogram
+	lat := report.NewLatencySplit(start)
 	msgs := map[string]int{}
-	ctrl, err := campaign.New(sc.campaignConfig(b, start, opt, &h, msgs))
+	ctrl, err := campaign.New(sc.campaignConfig(b, start, opt, lat, msgs))
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +240,7 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.source, err)
 	}
-	rec := newRecorder(start)
+	rec := newRecorder(start, ctrl, len(b.devices))
 	limit := start.Add(sc.Duration)
 	interrupted, t := false, start
 	for {
@@ -272,7 +274,7 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 	if opt.Progress != nil {
 		opt.Progress(progress(t.Sub(start), opt.Index, ctrl, true))
 	}
-	r := rec.report(sc, v, ctrl, b, &h, msgs, t, interrupted)
+	r := rec.report(sc, v, ctrl, b, lat, msgs, t, interrupted)
 	r.MTP = "inproc"
 	return r, nil
 }

@@ -223,6 +223,8 @@ func runFleet(ctx context.Context, a *app, f fleetFlags, changed func(string) bo
 		zap.String("controller_id", sp.controllerID), zap.String("first", rf.ID(0)), zap.String("last", rf.ID(rf.Len()-1)),
 		zap.Uint64("seed", sp.seed), zap.Duration("duration", sp.duration))
 
+	start := time.Now()
+	tf.startAt(start)
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var runErr error
@@ -233,7 +235,6 @@ func runFleet(ctx context.Context, a *app, f fleetFlags, changed func(string) bo
 	if !f.quiet {
 		show = fleetProgressPrinter(a.stderr, isTerminal(a.stderr))
 	}
-	start := time.Now()
 	var limit <-chan time.Time
 	if sp.duration > 0 {
 		tm := time.NewTimer(sp.duration)

@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
+	"brickyard/scenarios"
 	"brickyard/scenarios/report"
 	"brickyard/sim/fleet"
 	"brickyard/sim/index"
@@ -73,7 +75,7 @@ const maxSamples = 240
 func fleetReport(sp *fleetSpec, tr *fleetTransport, rf *fleet.Real, t *traffic, start, end time.Time, samples []sampleAt, interrupted bool) *report.Report {
 	t.mu.Lock()
 	msgs, errs := report.SortedCounts(t.msgs), report.SortedCounts(t.errs)
-	lat := t.hist.Latency()
+	lat, byType, overTime := t.lat.Latency(), t.lat.ByType(), t.lat.OverTime()
 	reconnects := t.reconnects
 	t.mu.Unlock()
 	if reconnects > 0 {
@@ -84,13 +86,17 @@ func fleetReport(sp *fleetSpec, tr *fleetTransport, rf *fleet.Real, t *traffic, 
 	r := &report.Report{
 		Scenario: sp.name, Clock: "real", Seed: sp.seed, MTP: tr.protocol, Start: start, End: end,
 		Duration: dur, Wall: dur, Interrupted: interrupted, Devices: rf.Len(),
-		Latency: lat, Messages: msgs, Errors: errs,
+		Latency: lat, LatencyByType: byType, LatencyOverTime: overTime, Messages: msgs, Errors: errs,
 	}
 	if len(r.Errors) == 0 {
 		r.Errors = nil
 	}
 	for _, s := range thinSamples(samples) {
-		r.Progress = append(r.Progress, report.Sample{At: report.Seconds(s.at.Sub(start).Seconds()), Outcomes: report.OutcomeCounts(s.out)})
+		out := maps.Clone(s.out)
+		if missing := rf.Len() - sum(out); missing > 0 {
+			out[fleet.Pending] += missing // not in the index yet: nothing happened to them
+		}
+		r.Progress = append(r.Progress, report.Sample{At: report.Seconds(s.at.Sub(start).Seconds()), Outcomes: report.OutcomeCounts(out)})
 	}
 	total := map[string]int{}
 	byBoard := map[string]map[string]int{}
@@ -109,7 +115,8 @@ func fleetReport(sp *fleetSpec, tr *fleetTransport, rf *fleet.Real, t *traffic, 
 		byBoard[rec.Board][out]++
 		boardN[rec.Board]++
 		d := report.Device{ID: rec.ID, Board: rec.Board, Outcome: out, Version: rec.Version, Boots: rec.Boots,
-			Faults: rf.Faults(n).String(), Timeline: []report.Step{}}
+			Faults: rf.Faults(n).String(), Target: rf.Target(n), Brick: rf.Brick(n),
+			Cuts: scenarios.ReportCuts(rf.Cuts(n), start), Timeline: []report.Step{}}
 		for _, s := range rf.Timeline(n) {
 			d.Timeline = append(d.Timeline, report.Step{At: report.Seconds(s.At.Sub(start).Seconds()), Kind: string(s.Kind)})
 		}
@@ -125,7 +132,16 @@ func fleetReport(sp *fleetSpec, tr *fleetTransport, rf *fleet.Real, t *traffic, 
 	for _, b := range names {
 		r.ByBoard = append(r.ByBoard, report.Group{Name: b, Devices: boardN[b], Outcomes: report.OutcomeCounts(byBoard[b])})
 	}
+	report.Complete(r)
 	return r
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // appendSample adds s to the series, halving the series (every other

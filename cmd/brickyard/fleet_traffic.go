@@ -36,9 +36,9 @@ type traffic struct {
 	m       *metrics.Metrics // nil: none
 
 	mu          sync.Mutex
-	msgs        map[string]int // "received Get", "sent GetResp"
-	errs        map[string]int // problems by kind
-	hist        report.Histogram
+	msgs        map[string]int       // "received Get", "sent GetResp"
+	errs        map[string]int       // problems by kind
+	lat         *report.LatencySplit // by request type and send time; from startAt
 	pending     map[reqKey]time.Time
 	ups         map[string]uint32 // sessions opened, by device
 	in, out     int               // Records
@@ -57,6 +57,14 @@ type reqKey struct{ dev, msgID string }
 func newTraffic(ctrlID string, timeout time.Duration, log *zap.Logger, m *metrics.Metrics) *traffic {
 	return &traffic{ctrlID: ctrlID, timeout: timeout, log: log, m: m, msgs: map[string]int{}, errs: map[string]int{},
 		pending: map[reqKey]time.Time{}, ups: map[string]uint32{}, warned: map[string]bool{}}
+}
+
+// startAt sets the run's start, from which latencies over time count. Call
+// it before the devices run.
+func (t *traffic) startAt(start time.Time) {
+	t.mu.Lock()
+	t.lat = report.NewLatencySplit(start)
+	t.mu.Unlock()
 }
 
 func (t *traffic) observer() fleet.Observer {
@@ -215,7 +223,7 @@ func (t *traffic) record(id string, in bool, rec []byte, at time.Time) {
 		if sent, ok := t.pending[k]; ok {
 			delete(t.pending, k)
 			d := at.Sub(sent)
-			t.hist.Observe(d)
+			t.lat.Observe("Notify", sent, d) // the devices' requests are Notifies
 			if t.m != nil {
 				t.m.Latency(d)
 			}

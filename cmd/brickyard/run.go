@@ -15,7 +15,6 @@ import (
 	"go.uber.org/zap"
 
 	"brickyard/scenarios"
-	"brickyard/scenarios/report"
 	"brickyard/sim/index"
 )
 
@@ -163,35 +162,6 @@ func runScenario(ctx context.Context, a *app, name string, f runFlags) error {
 		return &exitError{code: ExitExpectations, err: errors.New(strings.Join(msgs, "\n"))}
 	}
 	return nil
-}
-
-// writeReports writes report.json and report.html into dir, each through
-// a temporary file renamed into place.
-func writeReports(dir string, r *report.Report) error {
-	write := func(name string, fn func(io.Writer, *report.Report) error) error {
-		tmp, err := os.CreateTemp(dir, "."+name+".*")
-		if err != nil {
-			return err
-		}
-		defer os.Remove(tmp.Name())
-		bw := bufio.NewWriter(tmp)
-		if err := fn(bw, r); err != nil {
-			tmp.Close()
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		if err := bw.Flush(); err != nil {
-			tmp.Close()
-			return err
-		}
-		if err := tmp.Close(); err != nil {
-			return err
-		}
-		return os.Rename(tmp.Name(), filepath.Join(dir, name))
-	}
-	if err := write("report.json", report.WriteJSON); err != nil {
-		return err
-	}
-	return write("report.html", report.WriteHTML)
 }
 
 // progressPrinter shows the fleet by state: one line rewritten in place on a

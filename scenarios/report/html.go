@@ -211,6 +211,8 @@ type page struct {
 
 	Fleet     []deviceRow
 	FleetNote string
+
+	An *analysisPage
 }
 
 type expRow struct {
@@ -253,6 +255,7 @@ type bucketRow struct {
 }
 
 type deviceRow struct {
+	Class                                             string // fo<k>: the fleet filter's class of its outcome
 	ID, Board, Outcome, Colour, Seen, Version, Faults string
 	Wave                                              string
 	Boots                                             uint32
@@ -353,6 +356,17 @@ func newPage(r *Report) *page {
 	p.LatencySVG, p.LatencyNote = latencyChart(l)
 
 	p.Fleet, p.FleetNote = fleetRows(r.Fleet, pal)
+	var listed []string
+	for _, d := range p.Fleet {
+		if !slices.Contains(listed, d.Outcome) {
+			listed = append(listed, d.Outcome)
+		}
+	}
+	slices.SortFunc(listed, compareOutcomes)
+	for i := range p.Fleet {
+		p.Fleet[i].Class = "fo" + strconv.Itoa(slices.Index(listed, p.Fleet[i].Outcome))
+	}
+	p.An = newAnalysisPage(r, pal, listed)
 	return p
 }
 
@@ -507,7 +521,7 @@ func progressChart(r *Report, pal palette) (template.HTML, string) {
 	}
 	plotW := chartW - padLeft - padRight
 	plotH := 240.0
-	legendY := padTop + plotH + 40
+	legendY := padTop + plotH + 40 + marksHeight
 	h := legendY + legendHeight(items, plotW) + 6
 	px := func(t float64) float64 { return padLeft + (finite(t)-xmin)/span*plotW }
 	py := func(v float64) float64 { return padTop + plotH - v/ymax*plotH }
@@ -539,6 +553,11 @@ func progressChart(r *Report, pal palette) (template.HTML, string) {
 	}
 	s.line(padLeft, padTop+plotH, padLeft+plotW, padTop+plotH, "#333", "")
 	s.line(padLeft, padTop, padLeft, padTop+plotH, "#333", "")
+	a := r.Analysis
+	if a == nil {
+		a = Analyze(r)
+	}
+	drawMarks(s, a.Marks, px, padTop, plotH, padTop+plotH+36)
 	s.text(padLeft+plotW/2, padTop+plotH+32, "middle", "", "time since start ("+unitName+")")
 	s.text(padLeft, padTop-4, "start", "#555", "devices")
 	s.legend(items, padLeft, legendY, plotW)

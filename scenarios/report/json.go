@@ -188,6 +188,7 @@ func normalized(r *Report) *Report {
 		}
 		n.Fleet[i] = d
 	}
+	normalizedMore(&n, r)
 	return &n
 }
 

@@ -32,17 +32,29 @@ type Report struct {
 	// campaign ended; the report is what happened so far.
 	Interrupted bool   `json:"interrupted,omitempty"`
 	Aborted     string `json:"aborted,omitempty"` // why the campaign stopped early, if it did
+	// AbortedAt is when the campaign's abort rule stopped it, since the
+	// run's start; 0 when it did not.
+	AbortedAt Seconds `json:"aborted_at_s,omitempty"`
 
-	Devices  int      `json:"devices"`
-	Outcomes []Count  `json:"outcomes"` // by outcome, in Outcomes order, zero counts included
-	ByBoard  []Group  `json:"by_board"` // sorted by Name
-	ByWave   []Wave   `json:"by_wave"`  // in wave order
-	Latency  Latency  `json:"latency"`  // USP request → response, as the measuring side saw it
-	Messages []Count  `json:"messages"` // USP messages by direction and type, e.g. "sent Get", "received GetResp"; sorted by Name
-	Errors   []Count  `json:"errors,omitempty"`
-	Progress []Sample `json:"progress"` // the rollout over time, for the chart
+	Devices  int     `json:"devices"`
+	Outcomes []Count `json:"outcomes"` // by outcome, in Outcomes order, zero counts included
+	ByBoard  []Group `json:"by_board"` // sorted by Name
+	ByWave   []Wave  `json:"by_wave"`  // in wave order
+	Latency  Latency `json:"latency"`  // USP request → response, as the measuring side saw it
+	// LatencyByType splits Latency by the request's message type (Get,
+	// Add, Operate, Notify, ...), sorted by type; LatencyOverTime by when
+	// the request was sent, in time order. Both are omitted when the run
+	// did not record them.
+	LatencyByType   []TypedLatency `json:"latency_by_type,omitempty"`
+	LatencyOverTime []LatencySlice `json:"latency_over_time,omitempty"`
+	Messages        []Count        `json:"messages"` // USP messages by direction and type, e.g. "sent Get", "received GetResp"; sorted by Name
+	Errors          []Count        `json:"errors,omitempty"`
+	Progress        []Sample       `json:"progress"` // the rollout over time, for the chart
 
 	Expectations []Expectation `json:"expectations,omitempty"`
+
+	// Analysis is computed from the rest by Analyze (Complete sets it).
+	Analysis *Analysis `json:"analysis,omitempty"`
 
 	Fleet []Device `json:"fleet"` // every device, in endpoint-ID order
 }
@@ -115,11 +127,49 @@ type Device struct {
 	// Seen is what the controller concluded from USP alone (a controller
 	// cannot tell a bricked device from an unreachable one); empty when
 	// the controller is not brickyard's.
-	Seen     string `json:"seen,omitempty"`
-	Version  string `json:"version"` // running firmware version at the end
-	Boots    uint32 `json:"boots"`
-	Faults   string `json:"faults,omitempty"` // the fault plan's faults for it, short form
-	Timeline []Step `json:"timeline"`         // the compact timeline: download, install, reboot, trial, commit / rollback / brick
+	Seen    string `json:"seen,omitempty"`
+	Version string `json:"version"` // running firmware version at the end
+	// Target is the version the outcome is measured against (docs/report.md).
+	Target string `json:"target,omitempty"`
+	Boots  uint32 `json:"boots"`
+	Faults string `json:"faults,omitempty"` // the fault plan's faults for it, short form
+	// Cuts are the power cuts it went through, oldest first (at most 8).
+	Cuts []Cut `json:"cuts,omitempty"`
+	// Brick is why its last boot found nothing bootable, as the bootloader
+	// said; empty unless it is bricked.
+	Brick    string `json:"brick,omitempty"`
+	Timeline []Step `json:"timeline"` // the compact timeline: download, install, reboot, boot, trial, commit / rollback / brick
+}
+
+// Cut is one power cut a device went through.
+type Cut struct {
+	At Seconds `json:"at_s"` // since the run's start
+	// Phase: download, install, activate, boot (the trial boot's own
+	// writes), confirm, or power-switch (the switch at another moment).
+	Phase string `json:"phase"`
+	// Op is the flash operation it landed on, "program" or "erase", with
+	// its address (hexadecimal) and partition; all empty for a cut between
+	// operations.
+	Op        string `json:"op,omitempty"`
+	Addr      string `json:"addr,omitempty"`
+	Partition string `json:"partition,omitempty"`
+}
+
+// TypedLatency is the latency of one request type.
+type TypedLatency struct {
+	Type    string  `json:"type"`
+	Latency Latency `json:"latency"`
+}
+
+// LatencySlice is the latency of the requests sent in one span of the run.
+type LatencySlice struct {
+	At    Seconds `json:"at_s"`    // the span's start, since the run's start
+	Width Seconds `json:"width_s"` // its length
+	Count int     `json:"count"`
+	P50   Seconds `json:"p50_s"`
+	P90   Seconds `json:"p90_s"`
+	P99   Seconds `json:"p99_s"`
+	Max   Seconds `json:"max_s"`
 }
 
 // Step is one entry of a device timeline.

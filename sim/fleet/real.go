@@ -63,6 +63,7 @@ type rdev struct {
 	board  string
 	faults faults.Faults
 	delay  time.Duration // start-up delay
+	target string        // the group's Target
 	tr     track
 }
 
@@ -124,7 +125,8 @@ func NewReal(cfg RealConfig) (*Real, error) {
 		if cfg.ConnectJitter > 0 {
 			at += time.Duration(rng.Int64N(int64(cfg.ConnectJitter)))
 		}
-		r.devs = append(r.devs, &rdev{d: d, id: fd[n].ID, board: fd[n].Board, faults: fs[n], delay: at, tr: newTrack()})
+		r.devs = append(r.devs, &rdev{d: d, id: fd[n].ID, board: fd[n].Board, faults: fs[n], delay: at,
+			target: cfg.Boards[grp[n]].Target, tr: newTrack()})
 	}
 	return r, nil
 }
@@ -136,11 +138,29 @@ func (r *Real) Len() int { return len(r.devs) }
 func (r *Real) ID(n int) string { return r.devs[n].id }
 
 // Outcome is device n's outcome. Call it only after Run has returned.
-func (r *Real) Outcome(n int) string { return r.devs[n].tr.outcome }
+// It is read from the device's core and board (see the package comment).
+func (r *Real) Outcome(n int) string {
+	rd := r.devs[n]
+	return finalOutcome(&rd.tr, rd.d, rd.target)
+}
 
-// Record is device n's state as the fleet index holds it. Call it only
+// Cuts are the power cuts device n went through (the last 8). Call it only
 // after Run has returned.
-func (r *Real) Record(n int) index.Device { return r.devs[n].tr.record(r.devs[n].id, r.devs[n].board) }
+func (r *Real) Cuts(n int) []Cut { return cuts(&r.devs[n].tr, r.devs[n].d.Board().Layout) }
+
+// Brick is why device n's last boot found nothing bootable; empty unless
+// it is bricked. Call it only after Run has returned.
+func (r *Real) Brick(n int) string { return brick(&r.devs[n].tr) }
+
+// Record is device n's state as the fleet index holds it, with its
+// Outcome from its core and board (Outcome). Call it only after Run has
+// returned.
+func (r *Real) Record(n int) index.Device {
+	rd := r.devs[n]
+	rec := rd.tr.record(rd.id, rd.board, rd.target)
+	rec.Outcome = r.Outcome(n)
+	return rec
+}
 
 // Faults is device n's faults.
 func (r *Real) Faults(n int) faults.Faults { return r.devs[n].faults }
@@ -356,7 +376,7 @@ func (s *shell) apply(out device.Output) {
 	changed := false
 	for _, e := range out.Events {
 		s.r.logf(e.At, rd.id, string(e.Kind), e.Detail)
-		rd.tr.event(e)
+		rd.tr.event(e, rd.target != "")
 		changed = true
 	}
 	if s.conn != nil {
@@ -424,7 +444,7 @@ func (s *shell) apply(out device.Output) {
 
 func (s *shell) index(changed bool) {
 	if changed && s.r.cfg.Index != nil {
-		if err := s.r.cfg.Index.PutAll([]index.Device{s.rd.tr.record(s.rd.id, s.rd.board)}); err != nil {
+		if err := s.r.cfg.Index.PutAll([]index.Device{s.rd.tr.record(s.rd.id, s.rd.board, s.rd.target)}); err != nil {
 			s.r.logMu.Lock()
 			if s.r.logErr == nil {
 				s.r.logErr = err
