@@ -20,7 +20,7 @@ FUZZTIME     ?= 10s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build test deps lint generate golden check-generated unit scale fuzz fuzz-short bench clean
+.PHONY: all build test deps lint generate golden check-generated unit scale fuzz fuzz-short bench flaky clean
 
 all: build
 
@@ -70,6 +70,12 @@ fuzz-short fuzz:
 	  echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
 	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
+
+## flaky: every package's tests FLAKY_COUNT times (default 10) with the race
+## detector under a CPU hog on every core; lists the tests that failed.
+## FLAKY_PKGS=./mtp/... narrows it, FLAKY_LOAD=0 drops the hog (.ci/flaky).
+flaky:
+	@bash .ci/flaky
 
 ## bench: every benchmark, with allocations.
 bench:
