@@ -86,11 +86,9 @@ type partDoc struct {
 // bad values, unknown bootloaders and layouts that do not fit the chip are
 // errors naming the file, the board and what was wrong.
 func Parse(source string, data []byte, loaders map[string]LoaderFactory) (Set, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var doc fileDoc
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %w", source, err)
+	if _, err := DecodeStrict(source, data, &doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
 	}
 	if len(doc.Boards) == 0 {
 		return nil, fmt.Errorf("%s: no boards: the file needs a top-level boards: mapping", source)

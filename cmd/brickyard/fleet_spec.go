@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -14,8 +13,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-
-	"go.yaml.in/yaml/v3"
 
 	"brickyard/boards/image"
 	"brickyard/boards/profile"
@@ -583,22 +580,12 @@ func readFaults(file string) (faults.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var plan faults.Plan
-	if err := dec.Decode(&plan); err != nil {
+	if _, err := profile.DecodeStrict(file, data, &plan); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, nil // an empty file: no faults
 		}
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			msgs := make([]error, len(te.Errors))
-			for i, e := range te.Errors {
-				msgs[i] = fmt.Errorf("%s:%s", file, strings.TrimPrefix(e, "line "))
-			}
-			return nil, errors.Join(msgs...)
-		}
-		return nil, fmt.Errorf("%s: %w (want a YAML list of rules: - kind: power-during-install …)", file, err)
+		return nil, fmt.Errorf("%w (want a YAML list of rules: - kind: power-during-install …)", err)
 	}
 	for i, r := range plan {
 		if err := r.Validate(); err != nil {
