@@ -25,6 +25,7 @@ import (
 
 	"brickyard/boards/image"
 	"brickyard/boards/profile"
+	"brickyard/sim/device"
 	"brickyard/sim/faults"
 )
 
@@ -136,6 +137,9 @@ type ServerSpec struct {
 	TLS bool `yaml:"tls"` // HTTPS with a self-signed certificate the devices trust
 	// DownloadTimeout bounds each device's download; default 2 min.
 	DownloadTimeout time.Duration `yaml:"download_timeout"`
+	// StallTimeout fails a download that receives nothing for this long;
+	// default 1 min, or download_timeout when that is shorter.
+	StallTimeout time.Duration `yaml:"download_stall_timeout"`
 	// Faults: what the server does wrong, each on a share of the requests
 	// (drawn per request from the seed).
 	Faults []ServerFault `yaml:"faults"`
@@ -255,8 +259,10 @@ func (sc *Scenario) validate() error {
 	if sc.Device.Trial < 0 {
 		c.errorf("device.trial", "negative")
 	}
-	if sc.Device.RetryMinWait < 0 {
-		c.errorf("device.retry_min_wait", "negative")
+	if w := sc.Device.RetryMinWait; w != 0 {
+		if err := device.CheckRetryMinimumWait(w); err != nil {
+			c.errorf("device.retry_min_wait", "%v", err)
+		}
 	}
 	if m := sc.Device.RetryMultiplier; m != 0 && (m < 1000 || m > 65535) {
 		c.errorf("device.retry_multiplier", "%d: want 1000 (1.0) to 65535", m)
@@ -388,6 +394,12 @@ func (sc *Scenario) validateServer(c *checker) {
 	}
 	if sv.DownloadTimeout == 0 {
 		sv.DownloadTimeout = 2 * time.Minute
+	}
+	if sv.StallTimeout < 0 || sv.StallTimeout > sv.DownloadTimeout {
+		c.errorf("server.download_stall_timeout", "%v: want more than 0 and at most download_timeout (%v)", sv.StallTimeout, sv.DownloadTimeout)
+	}
+	if sv.StallTimeout == 0 {
+		sv.StallTimeout = min(time.Minute, sv.DownloadTimeout)
 	}
 	if (sv.TLS || len(sv.Faults) > 0) && sc.Clock == "virtual" {
 		c.errorf("server", "the file server runs with clock: real only; on a virtual clock use the fault plan's download-* faults")

@@ -58,6 +58,8 @@ func TestParseErrors(t *testing.T) {
 		{"share over 100%", minimal + "expect:\n  - updated >= 150%\n", []string{"x.yaml:11: expect.0", "from 0 to 1"}},
 		{"Inf connect rate", strings.Replace(minimal, "fleet:", "fleet:\n  connect_rate: .inf", 1), []string{"x.yaml:3: fleet.connect_rate"}},
 		{"NaN server fault", minimal + "clock: real\nserver:\n  faults:\n    - share: 0.1\n      truncate: .nan\n", []string{"x.yaml:14: server.faults.0.truncate"}},
+		{"retry wait of a nanosecond", minimal + "device:\n  retry_min_wait: 1ns\n", []string{"x.yaml:11: device.retry_min_wait", "whole seconds"}},
+		{"retry wait of 1.5 s", minimal + "device:\n  retry_min_wait: 1500ms\n", []string{"x.yaml:11: device.retry_min_wait", "whole seconds"}},
 		// Sizes refused before anything is allocated.
 		{"5 GiB payload", strings.Replace(minimal, "version: 2.0.0", "version: 2.0.0\n    payload: 5GiB", 1), []string{"x.yaml:8: images.0.payload", "at most"}},
 		{"bad procedure", minimal + "  procedure: pray\n", []string{"x.yaml:10: campaign.procedure"}},

@@ -18,6 +18,7 @@ import (
 	"brickyard/boards/profile"
 	"brickyard/mtp"
 	"brickyard/scenarios"
+	"brickyard/sim/device"
 	"brickyard/sim/faults"
 )
 
@@ -59,6 +60,9 @@ type fleetSpec struct {
 
 	shardK, shardN  int
 	responseTimeout time.Duration
+	downloadTimeout time.Duration
+	downloadStall   time.Duration
+	downloads       int
 	warnings        []string
 }
 
@@ -205,8 +209,10 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 	if take("retry-multiplier") {
 		sp.retryMult = sc.Device.RetryMultiplier
 	}
-	if sp.retryMin < 0 {
-		return nil, fmt.Errorf("--retry-min-wait: %v: want a duration ≥ 0", sp.retryMin)
+	if sp.retryMin != 0 {
+		if err := device.CheckRetryMinimumWait(sp.retryMin); err != nil {
+			return nil, fmt.Errorf("--retry-min-wait: %w", err)
+		}
 	}
 	if m := sp.retryMult; m != 0 && (m < 1000 || m > 65535) {
 		return nil, fmt.Errorf("--retry-multiplier: %d: want 1000 (1.0) to 65535", m)
@@ -229,6 +235,16 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 		return nil, fmt.Errorf("--response-timeout: %s: want more than 0", f.responseTimeout)
 	}
 	sp.responseTimeout = f.responseTimeout
+	if f.downloadTimeout <= 0 {
+		return nil, fmt.Errorf("--download-timeout: %s: want more than 0", f.downloadTimeout)
+	}
+	if f.downloadStall <= 0 || f.downloadStall > f.downloadTimeout {
+		return nil, fmt.Errorf("--download-stall-timeout: %s: want more than 0 and at most --download-timeout (%s)", f.downloadStall, f.downloadTimeout)
+	}
+	if f.downloads < 1 || f.downloads > 4096 {
+		return nil, fmt.Errorf("--downloads: %d: want 1 to 4096", f.downloads)
+	}
+	sp.downloadTimeout, sp.downloadStall, sp.downloads = f.downloadTimeout, f.downloadStall, f.downloads
 
 	// Faults.
 	switch {

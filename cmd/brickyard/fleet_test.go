@@ -70,6 +70,12 @@ func TestFleet_BadFlags(t *testing.T) {
 		{with(ws, "--duration", "-1s"), "--duration"},
 		{with(ws, "--reboot", "-1s"), "--reboot"},
 		{with(ws, "--retry-min-wait", "-1s"), "--retry-min-wait"},
+		{with(ws, "--retry-min-wait", "1ns"), "whole seconds from 1s"},
+		{with(ws, "--download-timeout", "0s"), "--download-timeout"},
+		{with(ws, "--download-stall-timeout", "11m"), "at most --download-timeout"},
+		{with(ws, "--downloads", "0"), "--downloads"},
+		{with(ws, "--retry-min-wait", "1500ms"), "whole seconds from 1s"},
+		{with(ws, "--retry-min-wait", "65536s"), "whole seconds from 1s"},
 		{with(ws, "--retry-multiplier", "999"), "--retry-multiplier"},
 		{with(ws, "--periodic", "1500ms"), "--periodic"},
 		{with(ws, "--response-timeout", "0s"), "--response-timeout"},
@@ -605,7 +611,8 @@ func TestFleet_ScenarioFleet(t *testing.T) {
 		t.Fatalf("code %d, stderr %s\n%s", code, errOut, out)
 	}
 	sp, err := resolveFleet(fleetFlags{scenario: "default", devices: 1, board: "uboot-nor", version: "1.0.0", ids: "x{n}", serials: "s{n}",
-		seed: 1, responseTimeout: time.Second, dumpModel: true}, func(name string) bool { return name == "seed" })
+		seed: 1, responseTimeout: time.Second, downloadTimeout: time.Minute, downloadStall: time.Second, downloads: 1, dumpModel: true},
+		func(name string) bool { return name == "seed" })
 	if err != nil {
 		t.Fatal(err)
 	}
