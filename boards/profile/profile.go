@@ -105,8 +105,8 @@ func Parse(source string, data []byte, loaders map[string]LoaderFactory) (Set, e
 }
 
 func build(name string, bd boardDoc, loaders map[string]LoaderFactory) (Profile, error) {
-	if len(name) == 0 || len(name) > 16 {
-		return Profile{}, errors.New("a board name is 1 to 16 characters (images carry it)")
+	if len(name) == 0 || len(name) > 16 || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return Profile{}, errors.New("a board name is 1 to 16 characters of printable ASCII without spaces (images carry it)")
 	}
 	g := flash.Geometry{Size: int(bd.Flash.Size), SectorSize: int(bd.Flash.Sector), WriteUnit: bd.Flash.WriteUnit,
 		Erased: 0xFF, Endurance: bd.Flash.Endurance}

@@ -63,6 +63,7 @@ type fleetFlags struct {
 	// Output.
 	out, metricsAddr, eventLog string
 	quiet, dumpModel           bool
+	metricsExpose              bool
 }
 
 func newFleetCmd(a *app) *cobra.Command {
@@ -136,7 +137,8 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.IntVar(&f.downloads, "downloads", 256, "image downloads under way at once in this process (each holds up to its slot's size); the others wait")
 	// Output.
 	fl.StringVar(&f.out, "out", "", "write report.json and report.html into `DIR`")
-	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9464)")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (loopback, e.g. 127.0.0.1:9464)")
+	fl.BoolVar(&f.metricsExpose, "metrics-expose", false, "allow --metrics-addr on an address other hosts can reach (e.g. 0.0.0.0:9464 in a pod)")
 	fl.StringVar(&f.eventLog, "event-log", "", "write the fleet's event log to `FILE`")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress display")
 	fl.BoolVar(&f.dumpModel, "dump-model", false, "print the first device's data model: alone (no controller flags) and exit, or at the end of the run")
@@ -191,7 +193,7 @@ func runFleet(ctx context.Context, a *app, f fleetFlags, changed func(string) bo
 	if err != nil {
 		return err
 	}
-	m, stopMetrics, err := serveMetrics(a.log, f.metricsAddr, idx)
+	m, stopMetrics, err := serveMetrics(a.log, f.metricsAddr, f.metricsExpose, idx)
 	if err != nil {
 		return err
 	}

@@ -589,15 +589,21 @@ func (sp *fleetSpec) hasBoard(name string) bool {
 	return false
 }
 
-// readFaults reads a YAML list of fault rules, strictly: unknown keys and
-// wrong types are errors with their line; each rule is validated.
+// readFaults reads a YAML list of fault rules from file (parseFaults).
 func readFaults(file string) (faults.Plan, error) {
-	data, err := os.ReadFile(file)
+	data, err := readBounded(file, 4<<20)
 	if err != nil {
 		return nil, err
 	}
+	return parseFaults(file, data)
+}
+
+// parseFaults reads a YAML list of fault rules, strictly: unknown keys,
+// wrong types and values that are not numbers are errors with their line
+// and key; each rule is validated. source names the file in errors.
+func parseFaults(source string, data []byte) (faults.Plan, error) {
 	var plan faults.Plan
-	if _, err := profile.DecodeStrict(file, data, &plan); err != nil {
+	if _, err := profile.DecodeStrict(source, data, &plan); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, nil // an empty file: no faults
 		}
@@ -605,8 +611,26 @@ func readFaults(file string) (faults.Plan, error) {
 	}
 	for i, r := range plan {
 		if err := r.Validate(); err != nil {
-			return nil, fmt.Errorf("%s: rule %d: %w", file, i+1, err)
+			return nil, fmt.Errorf("%s: rule %d: %w", source, i+1, err)
 		}
 	}
 	return plan, nil
+}
+
+// readBounded reads a file of at most limit bytes, refusing a larger one
+// before reading it.
+func readBounded(file string, limit int64) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d allowed", file, st.Size(), limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("%s: more than the %d bytes allowed", file, limit)
+	}
+	return data, err
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"brickyard/mtp/stomp"
 	"brickyard/mtp/websocket"
 	"brickyard/scenarios/report"
+	"brickyard/sim/faults"
 	"brickyard/usp"
 	pb "brickyard/usp/uspmsg"
 )
@@ -661,6 +663,33 @@ func FuzzTrafficRecord(f *testing.F) {
 		tr.sweep(time.Now().Add(time.Hour))
 		if st := tr.stats(); st.in+st.out != 2 {
 			t.Fatalf("%+v", st)
+		}
+	})
+}
+
+// A fault file (--faults) is user input: any bytes give a plan or an error
+// naming the file, and a plan that parses assigns over a fleet without a
+// panic (a .nan share once panicked faults.pick).
+func FuzzFaultFile(f *testing.F) {
+	f.Add([]byte("- kind: power-during-install\n  share: 0.03\n  torn: true\n"))
+	f.Add([]byte("- {kind: net-partition, share: 0.1, after: 5m, duration: 2m}\n- {kind: download-slow, share: 1, rate: 1000}\n"))
+	f.Add([]byte("- kind: health-fail\n  share: .nan\n"))
+	f.Add([]byte("- kind: net-drop\n  devices: [a, b]\n  drop: 1\n  duration: 1h\n"))
+	f.Add([]byte("kind: x\n"))
+	fleet := make([]faults.Device, 50)
+	for i := range fleet {
+		fleet[i] = faults.Device{ID: fmt.Sprintf("os::00256D-SIM%06d", i+1), Board: []string{"uboot-nor", "esp32-ota"}[i%2], Wave: 1 + i%3}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		plan, err := parseFaults("f.yaml", data)
+		if err != nil {
+			if !strings.Contains(err.Error(), "f.yaml") {
+				t.Fatalf("error without the file's name: %v", err)
+			}
+			return
+		}
+		if _, err := faults.Assign(plan, fleet, 1); err != nil {
+			t.Fatalf("a validated plan did not assign: %v", err)
 		}
 	})
 }
