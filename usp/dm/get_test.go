@@ -225,9 +225,15 @@ func TestMaxPathLen_EveryMessage(t *testing.T) {
 	long := "Device.DeviceInfo." + strings.Repeat("A", f.m.s.opts.MaxPathLen)
 	obj := long + "."
 	for name, send := range map[string]func() *pb.Msg{
-		"Get":            func() *pb.Msg { r, _ := do(f, ctrl1, &pb.Get{ParamPaths: []string{long}}); return r },
-		"Set":            func() *pb.Msg { r, _ := do(f, ctrl1, &pb.Set{UpdateObjs: []*pb.Set_UpdateObject{{ObjPath: obj}}}); return r },
-		"Add":            func() *pb.Msg { r, _ := do(f, ctrl1, &pb.Add{CreateObjs: []*pb.Add_CreateObject{{ObjPath: obj}}}); return r },
+		"Get": func() *pb.Msg { r, _ := do(f, ctrl1, &pb.Get{ParamPaths: []string{long}}); return r },
+		"Set": func() *pb.Msg {
+			r, _ := do(f, ctrl1, &pb.Set{UpdateObjs: []*pb.Set_UpdateObject{{ObjPath: obj}}})
+			return r
+		},
+		"Add": func() *pb.Msg {
+			r, _ := do(f, ctrl1, &pb.Add{CreateObjs: []*pb.Add_CreateObject{{ObjPath: obj}}})
+			return r
+		},
 		"Delete":         func() *pb.Msg { r, _ := do(f, ctrl1, &pb.Delete{ObjPaths: []string{obj}}); return r },
 		"Operate":        func() *pb.Msg { r, _ := do(f, ctrl1, &pb.Operate{Command: long + "()", SendResp: true}); return r },
 		"GetInstances":   func() *pb.Msg { r, _ := do(f, ctrl1, &pb.GetInstances{ObjPaths: []string{obj}}); return r },
