@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -160,14 +161,24 @@ func TestSession_Breaks(t *testing.T) {
 		}, want: "body longer"},
 	} {
 		t.Run(name, func(t *testing.T) {
+			// The broker breaks the session only once Dial has returned:
+			// bytes written right after the RECEIPT may reach the agent
+			// while Dial is still under way, and then it is Dial that
+			// fails (which is right, but not what this test is about).
+			dialed := make(chan struct{})
 			fb := newFakeBroker(t, func(fc *fakeConn) {
 				fc.handshake(tc.connected...)
+				<-dialed
 				tc.then(fc)
 				fc.readFrame()
 			})
+			var once sync.Once
+			release := func() { once.Do(func() { close(dialed) }) }
+			t.Cleanup(release) // before the broker's cleanup waits for the script
 			cfg := config(t, fb.addr())
 			cfg.HeartBeatIn = 50 * time.Millisecond
 			a := dial(t, cfg, "proto::agent")
+			release()
 			_, err := a.Recv(ctx(t))
 			mustBreak(t, "recv", err)
 			if !strings.Contains(err.Error(), tc.want) {
