@@ -40,17 +40,19 @@ func fleetProgressPrinter(w io.Writer, tty bool) func(fleetProgress) {
 		}
 		last = p.Elapsed
 		tr := p.Traffic
-		line := fmt.Sprintf("%6s  %d devices: connected %d  connecting %d  disconnected %d  reconnects %d  |  requests in %d  records in %d out %d  unanswered %d",
-			p.Elapsed.Truncate(time.Second), p.Devices, p.Conn[fleet.ConnConnected], p.Conn[fleet.ConnConnecting], p.Conn[fleet.ConnDisconnected], tr.reconnects,
-			tr.requests, tr.in, tr.out, tr.noResponse)
+		parts := []part{{drop: 0, text: p.Elapsed.Truncate(time.Second).String()}, {drop: 0, text: fmt.Sprintf("connected %d/%d", p.Conn[fleet.ConnConnected], p.Devices)},
+			{drop: 3, text: fmt.Sprintf("reconnects %d", tr.reconnects)}, {drop: 1, text: fmt.Sprintf("requests %d", tr.requests)},
+			{drop: 2, text: fmt.Sprintf("unanswered %d", tr.noResponse)}, {drop: 5, text: fmt.Sprintf("records in %d out %d", tr.in, tr.out)}}
 		// The firmware part only once something happened to firmware
 		// (devices not powered on yet are "off": not counted there).
 		fw := []int{p.Outcomes[fleet.Updated], p.Outcomes[fleet.RolledBack], p.Outcomes[fleet.Bricked], p.Outcomes[fleet.DownloadFailed] + p.Outcomes[fleet.InstallFailed],
 			p.Phases["downloading"], p.Phases["installing"], p.Phases["rebooting"] + p.Phases["booting"], p.Phases["trial"]}
 		if slices.ContainsFunc(fw, func(n int) bool { return n > 0 }) {
-			line += fmt.Sprintf("  |  updated %d  rolled back %d  bricked %d  failed %d  |  downloading %d  installing %d  rebooting %d  trial %d",
-				fw[0], fw[1], fw[2], fw[3], fw[4], fw[5], fw[6], fw[7])
+			parts = append(parts, part{drop: 1, text: fmt.Sprintf("updated %d", fw[0])}, part{drop: 2, text: fmt.Sprintf("rolled back %d", fw[1])},
+				part{drop: 1, text: fmt.Sprintf("bricked %d", fw[2])}, part{drop: 2, text: fmt.Sprintf("failed %d", fw[3])},
+				part{drop: 4, text: fmt.Sprintf("downloading %d  installing %d  rebooting %d  trial %d", fw[4], fw[5], fw[6], fw[7])})
 		}
+		line := fitLine(parts, progressWidth)
 		if tty {
 			fmt.Fprintf(w, "\r\033[K%s", line)
 			if p.Final {
@@ -208,9 +210,8 @@ func printFleetSummary(out io.Writer, r *report.Report, t *traffic, tr *fleetTra
 	fmt.Fprintf(out, "\nmessages the devices received (%d requests): %s\n", st.requests, none(rx))
 	fmt.Fprintf(out, "messages the devices sent: %s\n", none(tx))
 	fmt.Fprintf(out, "sessions: %d reconnects, %d lost, %d failed dials\n", st.reconnects, st.lost, st.dialFails)
-	l := r.Latency
-	fmt.Fprintf(out, "controller response latency, as the devices measured it (%d answered requests, %d unanswered): p50 %s  p90 %s  p99 %s  max %s\n",
-		l.Count, st.noResponse+st.pending, secs(l.P50), secs(l.P90), secs(l.P99), secs(l.Max))
+	fmt.Fprintf(out, "controller response latency, as the devices measured it (%d unanswered): %s\n",
+		st.noResponse+st.pending, latencyLine(r.Latency, "answered requests"))
 	var probs []string
 	for _, c := range r.Errors {
 		if c.Name != "reconnects" {

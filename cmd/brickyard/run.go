@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,7 +137,7 @@ func runScenario(ctx context.Context, a *app, name string, f runFlags) error {
 		opt.Metrics = m
 	}
 	if !f.quiet {
-		opt.Progress = progressPrinter(a.stderr, isTerminal(a.stderr))
+		opt.Progress = progressPrinter(a.stderr, isTerminal(a.stderr), time.Now)
 	}
 	a.log.Info("run", zap.String("scenario", sc.Name), zap.String("clock", sc.Clock), zap.Uint64("seed", sc.Seed))
 	r, runErr := scenarios.Run(ctx, sc, opt)
@@ -168,38 +167,4 @@ func runScenario(ctx context.Context, a *app, name string, f runFlags) error {
 		return &exitError{code: ExitExpectations, err: errors.New(strings.Join(msgs, "\n"))}
 	}
 	return nil
-}
-
-// progressPrinter shows the fleet by state: one line rewritten in place on a
-// terminal, a line every 5 s of run time otherwise.
-func progressPrinter(w io.Writer, tty bool) func(scenarios.Progress) {
-	var last time.Duration = -1
-	return func(p scenarios.Progress) {
-		if !tty && !p.Final && last >= 0 && p.Elapsed-last < 5*time.Second {
-			return
-		}
-		last = p.Elapsed
-		wave := ""
-		for i, ws := range p.Waves {
-			if ws.Opened {
-				wave = fmt.Sprintf(" wave %d/%d (%s) %d/%d", i+1, len(p.Waves), ws.Name, ws.Done, ws.Size)
-			}
-		}
-		line := fmt.Sprintf("%7s  %d devices  connected %d%s  |  updated %d  rolled back %d  bricked %d  failed %d  |  downloading %d  installing %d  rebooting %d  trial %d",
-			p.Elapsed.Truncate(time.Second), p.Devices, p.Conn["connected"], wave,
-			p.Outcomes["updated"], p.Outcomes["rolled_back"], p.Outcomes["bricked"],
-			p.Outcomes["download_failed"]+p.Outcomes["install_failed"],
-			p.Phases["downloading"], p.Phases["installing"], p.Phases["rebooting"]+p.Phases["off"]+p.Phases["booting"], p.Phases["trial"])
-		if p.Aborted != "" {
-			line += "  |  ABORTED: " + p.Aborted
-		}
-		if tty {
-			fmt.Fprintf(w, "\r\033[K%s", line)
-			if p.Final {
-				fmt.Fprintln(w)
-			}
-			return
-		}
-		fmt.Fprintln(w, line)
-	}
 }

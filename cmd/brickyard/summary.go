@@ -37,8 +37,7 @@ func printSummary(out io.Writer, r *report.Report) error {
 	if err := writeOutcomes(out, rows); err != nil {
 		return err
 	}
-	l := r.Latency
-	fmt.Fprintf(out, "\nUSP request latency (%d requests): p50 %s  p90 %s  p99 %s  max %s\n", l.Count, secs(l.P50), secs(l.P90), secs(l.P99), secs(l.Max))
+	fmt.Fprintf(out, "\nUSP request latency: %s\n", latencyLine(r.Latency, "requests"))
 	if len(r.Expectations) > 0 {
 		fmt.Fprintln(out, "\nexpectations:")
 		for _, e := range r.Expectations {
@@ -46,7 +45,7 @@ func printSummary(out io.Writer, r *report.Report) error {
 			if !e.OK {
 				mark = "FAIL"
 			}
-			fmt.Fprintf(out, "  %s %s (was %g)\n", mark, e.Expr, e.Value)
+			fmt.Fprintf(out, "  %s %s (was %s)\n", mark, e.Expr, expValue(e.Value))
 		}
 	}
 	return nil
@@ -91,3 +90,16 @@ func secs(s report.Seconds) string {
 	}
 	return fmt.Sprintf("%.2fs", float64(s))
 }
+
+// latencyLine is a latency summary: "12 requests: p50 1.2ms  p90 …", or
+// "no requests measured" (never percentiles of nothing).
+func latencyLine(l report.Latency, what string) string {
+	if l.Count == 0 {
+		return "no " + what + " measured"
+	}
+	return fmt.Sprintf("%d %s: p50 %s  p90 %s  p99 %s  max %s", l.Count, what, secs(l.P50), secs(l.P90), secs(l.P99), secs(l.Max))
+}
+
+// expValue writes an expectation's value with four significant digits:
+// 0.006667, 0.9464, 32, 1.235e+05.
+func expValue(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }

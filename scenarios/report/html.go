@@ -226,7 +226,16 @@ type outcomeRow struct {
 	Pct          string
 }
 
-type outcomeCol struct{ Name, Colour string }
+type outcomeCol struct {
+	Name, Colour string
+	Label        template.HTML // Name, breakable after its underscores
+}
+
+// breakable escapes s and lets it break after each underscore, so that a
+// table header like download_failed wraps there rather than anywhere.
+func breakable(s string) template.HTML {
+	return template.HTML(strings.ReplaceAll(esc(s), "_", "_<wbr>")) // esc made it safe
+}
 
 type groupRow struct {
 	Name    string
@@ -310,7 +319,7 @@ func newPage(r *Report) *page {
 	}
 	cols := outcomeNames(lists...)
 	for _, name := range cols {
-		p.Cols = append(p.Cols, outcomeCol{Name: name, Colour: pal.colour(name).Fill})
+		p.Cols = append(p.Cols, outcomeCol{Name: name, Colour: pal.colour(name).Fill, Label: breakable(name)})
 	}
 	row := func(cs []Count) []int {
 		out := make([]int, len(cols))

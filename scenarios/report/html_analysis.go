@@ -23,7 +23,7 @@ type analysisPage struct {
 	Faults, CutPhases, CutOps faultTable
 
 	Seen        bool
-	SeenCols    []string
+	SeenCols    []template.HTML
 	SeenRows    []seenRow
 	SeenAgree   int
 	SeenDis     int
@@ -132,7 +132,7 @@ func newAnalysisPage(r *Report, pal palette, fleetOutcomes []string) *analysisPa
 		slices.SortFunc(outs, compareOutcomes)
 		slices.Sort(seens)
 		for _, sn := range seens {
-			p.SeenCols = append(p.SeenCols, seenLabel(sn))
+			p.SeenCols = append(p.SeenCols, breakable(seenLabel(sn)))
 		}
 		for _, o := range outs {
 			row := seenRow{Outcome: o, Colour: pal.colour(o).Fill}
@@ -227,7 +227,7 @@ func newFaultTable(rows []FaultRow, pal palette, assigned bool) faultTable {
 	}
 	t := faultTable{}
 	for _, c := range cols {
-		t.Cols = append(t.Cols, outcomeCol{Name: c, Colour: pal.colour(c).Fill})
+		t.Cols = append(t.Cols, outcomeCol{Name: c, Colour: pal.colour(c).Fill, Label: breakable(c)})
 	}
 	counts := func(cs []Count) []int {
 		out := make([]int, len(cols))
