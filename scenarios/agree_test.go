@@ -112,3 +112,38 @@ func TestSweepAndCampaignAgree(t *testing.T) {
 		}
 	}
 }
+
+// The rollout series counts every device in every sample (those not
+// powered on yet as pending), shows the aborted devices from the abort on,
+// and ends on the outcome table's counts.
+func TestProgressMatchesOutcomes(t *testing.T) {
+	r, _ := runSmall(t, smallVirtual)
+	if r.Aborted == "" || r.AbortedAt <= 0 {
+		t.Fatalf("the small scenario should abort: %q at %v", r.Aborted, r.AbortedAt)
+	}
+	abortedBefore := false
+	for i, s := range r.Progress {
+		sum := 0
+		for _, c := range s.Outcomes {
+			sum += c.N
+		}
+		if sum != r.Devices {
+			t.Errorf("sample %d at %v: %d devices, want %d", i, s.At, sum, r.Devices)
+		}
+		for _, c := range s.Outcomes {
+			if c.Name == "aborted" && c.N > 0 && i < len(r.Progress)-1 {
+				abortedBefore = true
+				if s.At < r.AbortedAt {
+					t.Errorf("sample %d at %v counts aborted devices before the abort at %v", i, s.At, r.AbortedAt)
+				}
+			}
+		}
+	}
+	if !abortedBefore {
+		t.Error("no sample before the last counts the aborted devices")
+	}
+	last := r.Progress[len(r.Progress)-1]
+	if fmt.Sprint(last.Outcomes) != fmt.Sprint(r.Outcomes) || last.At != r.Duration {
+		t.Errorf("last sample %v at %v, outcomes %v at %v", last.Outcomes, last.At, r.Outcomes, r.Duration)
+	}
+}

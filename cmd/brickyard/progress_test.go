@@ -103,7 +103,7 @@ func TestSummaryNumbers(t *testing.T) {
 	}
 	var h report.Histogram
 	h.Observe(1500 * time.Microsecond)
-	if got := latencyLine(h.Latency(), "requests"); got != "1 requests: p50 1.5ms  p90 1.5ms  p99 1.5ms  max 1.5ms" {
+	if got := latencyLine(h.Latency(), "requests"); got != "1 requests, p50 1.5ms  p90 1.5ms  p99 1.5ms  max 1.5ms" {
 		t.Errorf("one request: %q", got)
 	}
 }

@@ -91,13 +91,13 @@ func secs(s report.Seconds) string {
 	return fmt.Sprintf("%.2fs", float64(s))
 }
 
-// latencyLine is a latency summary: "12 requests: p50 1.2ms  p90 …", or
+// latencyLine is a latency summary: "12 requests, p50 1.2ms  p90 …", or
 // "no requests measured" (never percentiles of nothing).
 func latencyLine(l report.Latency, what string) string {
 	if l.Count == 0 {
 		return "no " + what + " measured"
 	}
-	return fmt.Sprintf("%d %s: p50 %s  p90 %s  p99 %s  max %s", l.Count, what, secs(l.P50), secs(l.P90), secs(l.P99), secs(l.Max))
+	return fmt.Sprintf("%d %s, p50 %s  p90 %s  p99 %s  max %s", l.Count, what, secs(l.P50), secs(l.P90), secs(l.P99), secs(l.Max))
 }
 
 // expValue writes an expectation's value with four significant digits:
