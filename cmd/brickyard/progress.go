@@ -3,16 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"brickyard/scenarios"
+	"brickyard/scenarios/report"
 )
-
-// progressWidth is the most columns a progress line takes: it fits a
-// 100-column terminal.
-const progressWidth = 100
 
 // How often a progress line is written, in wall time: a terminal's line is
 // rewritten at most every ttyEvery, a log gets a line every logEvery. A
@@ -22,82 +17,6 @@ const (
 	ttyEvery = 250 * time.Millisecond
 	logEvery = 5 * time.Second
 )
-
-// part is one field of a progress line, with a shorter form (short, or
-// the same text when empty); when the line is too long, the short forms
-// are used, then the parts of the highest drop rank go first.
-type part struct {
-	drop  int // 0: never dropped
-	text  string
-	short string
-}
-
-// extraRank: parts of this drop rank or higher are extras, left out (in
-// their full form, highest rank first) before the others are shortened.
-const extraRank = 4
-
-// fitLine joins parts with two spaces into a line of at most width
-// columns: their full texts, leaving out the extras (drop rank ≥
-// extraRank) from the highest rank down while it is too long; then the
-// short forms of the rest, leaving out the parts of the highest ranks
-// until it fits; a line still too long is cut, ending in "…".
-func fitLine(parts []part, width int) string {
-	join := func(parts []part, short bool) string {
-		var b strings.Builder
-		for _, p := range parts {
-			t := p.text
-			if short && p.short != "" {
-				t = p.short
-			}
-			if t == "" {
-				continue
-			}
-			if b.Len() > 0 {
-				b.WriteString("  ")
-			}
-			b.WriteString(t)
-		}
-		return b.String()
-	}
-	worst := func(parts []part) int {
-		w := 0
-		for _, p := range parts {
-			w = max(w, p.drop)
-		}
-		return w
-	}
-	without := func(parts []part, rank int) []part {
-		kept := parts[:0:0]
-		for _, p := range parts {
-			if p.drop != rank {
-				kept = append(kept, p)
-			}
-		}
-		return kept
-	}
-	for {
-		if s := join(parts, false); utf8.RuneCountInString(s) <= width {
-			return s
-		}
-		if w := worst(parts); w >= extraRank {
-			parts = without(parts, w)
-			continue
-		}
-		break
-	}
-	for {
-		s := join(parts, true)
-		if utf8.RuneCountInString(s) <= width {
-			return s
-		}
-		w := worst(parts)
-		if w == 0 {
-			r := []rune(s)
-			return string(r[:width-1]) + "…"
-		}
-		parts = without(parts, w)
-	}
-}
 
 // fmtETA writes a wall-clock duration left for people: "4s", "2m05s",
 // "1h03m".
@@ -158,34 +77,34 @@ func progressPrinter(w io.Writer, tty bool, now func() time.Time) func(scenarios
 			return
 		}
 		last = t
-		parts := []part{{drop: 0, text: p.Elapsed.Truncate(time.Second).String()}}
+		parts := []report.LinePart{{Drop: 0, Text: p.Elapsed.Truncate(time.Second).String()}}
 		f := settled(p)
-		done := part{drop: 1, text: fmt.Sprintf("%d%%", int(f*100))}
+		done := report.LinePart{Drop: 1, Text: fmt.Sprintf("%d%%", int(f*100))}
 		if wall := t.Sub(start); !p.Final && f >= 0.01 && f < 1 && wall >= time.Second {
 			left := fmtETA(time.Duration(float64(wall) * (1 - f) / f))
-			done.text, done.short = done.text+" "+left+" left", done.text+" ~"+left
+			done.Text, done.Short = done.Text+" "+left+" left", done.Text+" ~"+left
 		}
 		parts = append(parts, done)
 		for i := len(p.Waves) - 1; i >= 0; i-- {
 			if ws := p.Waves[i]; ws.Opened {
 				counter := fmt.Sprintf("wave %d/%d %d/%d", i+1, len(p.Waves), ws.Done, ws.Size)
-				parts = append(parts, part{drop: 3, text: counter + " done", short: counter})
+				parts = append(parts, report.LinePart{Drop: 3, Text: counter + " done", Short: counter})
 				break
 			}
 		}
 		o := p.Outcomes
-		parts = append(parts, part{drop: 1, text: fmt.Sprintf("updated %d", o["updated"])},
-			part{drop: 2, text: fmt.Sprintf("rolled back %d", o["rolled_back"])},
-			part{drop: 1, text: fmt.Sprintf("bricked %d", o["bricked"])},
-			part{drop: 2, text: fmt.Sprintf("failed %d", o["download_failed"]+o["install_failed"])})
+		parts = append(parts, report.LinePart{Drop: 1, Text: fmt.Sprintf("updated %d", o["updated"])},
+			report.LinePart{Drop: 2, Text: fmt.Sprintf("rolled back %d", o["rolled_back"])},
+			report.LinePart{Drop: 1, Text: fmt.Sprintf("bricked %d", o["bricked"])},
+			report.LinePart{Drop: 2, Text: fmt.Sprintf("failed %d", o["download_failed"]+o["install_failed"])})
 		if p.Aborted != "" {
-			parts = append(parts, part{drop: 1, text: "ABORTED: " + p.Aborted, short: "ABORTED"})
+			parts = append(parts, report.LinePart{Drop: 1, Text: "ABORTED: " + p.Aborted, Short: "ABORTED"})
 		}
 		ph := p.Phases
-		parts = append(parts, part{drop: 5, text: fmt.Sprintf("connected %d", p.Conn["connected"])},
-			part{drop: 6, text: fmt.Sprintf("downloading %d  installing %d  rebooting %d  trial %d", ph["downloading"], ph["installing"],
+		parts = append(parts, report.LinePart{Drop: 5, Text: fmt.Sprintf("connected %d", p.Conn["connected"])},
+			report.LinePart{Drop: 6, Text: fmt.Sprintf("downloading %d  installing %d  rebooting %d  trial %d", ph["downloading"], ph["installing"],
 				ph["rebooting"]+ph["off"]+ph["booting"], ph["trial"])})
-		line := fitLine(parts, progressWidth)
+		line := report.FitLine(parts, report.LineWidth)
 		if tty {
 			fmt.Fprintf(w, "\r\033[K%s", line)
 			if p.Final {

@@ -49,7 +49,12 @@ type Report struct {
 	LatencyOverTime []LatencySlice `json:"latency_over_time,omitempty"`
 	Messages        []Count        `json:"messages"` // USP messages by direction and type, e.g. "sent Get", "received GetResp"; sorted by Name
 	Errors          []Count        `json:"errors,omitempty"`
-	Progress        []Sample       `json:"progress"` // the rollout over time, for the chart
+	// Dropped: Records a transport received and did not deliver, by side
+	// and cause ("agents queue-full", "controller too-large"; the causes
+	// are mtp.DropCause's); sorted by Name. docs/mtp.md says when each
+	// happens. A load test's counts are only as true as this is empty.
+	Dropped  []Count  `json:"dropped,omitempty"`
+	Progress []Sample `json:"progress"` // the rollout over time, for the chart
 
 	Expectations []Expectation `json:"expectations,omitempty"`
 

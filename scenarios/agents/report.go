@@ -1,6 +1,7 @@
-package main
+package agents
 
 import (
+	"brickyard/mtp"
 	"fmt"
 	"io"
 	"maps"
@@ -14,8 +15,8 @@ import (
 	"brickyard/sim/index"
 )
 
-// fleetProgress is the fleet at one moment.
-type fleetProgress struct {
+// Progress is the fleet at one moment.
+type Progress struct {
 	Elapsed  time.Duration
 	Devices  int
 	Conn     map[string]int
@@ -25,34 +26,35 @@ type fleetProgress struct {
 	Final    bool
 }
 
-func progressOf(elapsed time.Duration, idx *index.Index, t *traffic, final bool) fleetProgress {
-	return fleetProgress{Elapsed: elapsed, Devices: idx.Len(), Conn: idx.Counts(index.ByConn),
+func progressOf(elapsed time.Duration, idx *index.Index, t *traffic, final bool) Progress {
+	return Progress{Elapsed: elapsed, Devices: idx.Len(), Conn: idx.Counts(index.ByConn),
 		Outcomes: idx.Counts(index.ByOutcome), Phases: idx.Counts(index.ByPhase), Traffic: t.stats(), Final: final}
 }
 
-// fleetProgressPrinter shows the fleet: one line rewritten in place on a
+// NewProgressPrinter shows the fleet: one line rewritten in place on a
 // terminal, a line every 5 s otherwise (as run's progressPrinter).
-func fleetProgressPrinter(w io.Writer, tty bool) func(fleetProgress) {
+func NewProgressPrinter(w io.Writer, tty bool) func(Progress) {
 	var last time.Duration = -1
-	return func(p fleetProgress) {
+	return func(p Progress) {
 		if !tty && !p.Final && last >= 0 && p.Elapsed-last < 5*time.Second {
 			return
 		}
 		last = p.Elapsed
 		tr := p.Traffic
-		parts := []part{{drop: 0, text: p.Elapsed.Truncate(time.Second).String()}, {drop: 0, text: fmt.Sprintf("connected %d/%d", p.Conn[fleet.ConnConnected], p.Devices)},
-			{drop: 3, text: fmt.Sprintf("reconnects %d", tr.reconnects)}, {drop: 1, text: fmt.Sprintf("requests %d", tr.requests)},
-			{drop: 2, text: fmt.Sprintf("unanswered %d", tr.noResponse)}, {drop: 5, text: fmt.Sprintf("records in %d out %d", tr.in, tr.out)}}
+		parts := []report.LinePart{{Drop: 0, Text: p.Elapsed.Truncate(time.Second).String()}, {Drop: 0, Text: fmt.Sprintf("connected %d/%d", p.Conn[fleet.ConnConnected], p.Devices)},
+			{Drop: 2, Text: fmt.Sprintf("connecting %d", p.Conn[fleet.ConnConnecting])},
+			{Drop: 3, Text: fmt.Sprintf("reconnects %d", tr.reconnects)}, {Drop: 1, Text: fmt.Sprintf("requests %d", tr.requests)},
+			{Drop: 2, Text: fmt.Sprintf("unanswered %d", tr.noResponse)}, {Drop: 5, Text: fmt.Sprintf("records in %d out %d", tr.in, tr.out)}}
 		// The firmware part only once something happened to firmware
 		// (devices not powered on yet are "off": not counted there).
 		fw := []int{p.Outcomes[fleet.Updated], p.Outcomes[fleet.RolledBack], p.Outcomes[fleet.Bricked], p.Outcomes[fleet.DownloadFailed] + p.Outcomes[fleet.InstallFailed],
 			p.Phases["downloading"], p.Phases["installing"], p.Phases["rebooting"] + p.Phases["booting"], p.Phases["trial"]}
 		if slices.ContainsFunc(fw, func(n int) bool { return n > 0 }) {
-			parts = append(parts, part{drop: 1, text: fmt.Sprintf("updated %d", fw[0])}, part{drop: 2, text: fmt.Sprintf("rolled back %d", fw[1])},
-				part{drop: 1, text: fmt.Sprintf("bricked %d", fw[2])}, part{drop: 2, text: fmt.Sprintf("failed %d", fw[3])},
-				part{drop: 4, text: fmt.Sprintf("downloading %d  installing %d  rebooting %d  trial %d", fw[4], fw[5], fw[6], fw[7])})
+			parts = append(parts, report.LinePart{Drop: 1, Text: fmt.Sprintf("updated %d", fw[0])}, report.LinePart{Drop: 2, Text: fmt.Sprintf("rolled back %d", fw[1])},
+				report.LinePart{Drop: 1, Text: fmt.Sprintf("bricked %d", fw[2])}, report.LinePart{Drop: 2, Text: fmt.Sprintf("failed %d", fw[3])},
+				report.LinePart{Drop: 4, Text: fmt.Sprintf("downloading %d  installing %d  rebooting %d  trial %d", fw[4], fw[5], fw[6], fw[7])})
 		}
-		line := fitLine(parts, progressWidth)
+		line := report.FitLine(parts, report.LineWidth)
 		if tty {
 			fmt.Fprintf(w, "\r\033[K%s", line)
 			if p.Final {
@@ -73,8 +75,8 @@ type sampleAt struct {
 // maxSamples bounds the report's progress series (as run's).
 const maxSamples = 240
 
-// fleetReport fills the report of a fleet run: what the devices saw.
-func fleetReport(sp *fleetSpec, tr *fleetTransport, rf *fleet.Real, t *traffic, start, end time.Time, samples []sampleAt, interrupted bool) *report.Report {
+// buildReport fills the report of a fleet run: what the devices saw.
+func buildReport(sp *Spec, tr *transport, rf *fleet.Real, t *traffic, start, end time.Time, samples []sampleAt, interrupted bool) *report.Report {
 	t.mu.Lock()
 	msgs, errs := report.SortedCounts(t.msgs), report.SortedCounts(t.errs)
 	lat, byType, overTime := t.lat.Latency(), t.lat.ByType(), t.lat.OverTime()
@@ -93,6 +95,12 @@ func fleetReport(sp *fleetSpec, tr *fleetTransport, rf *fleet.Real, t *traffic, 
 	if len(r.Errors) == 0 {
 		r.Errors = nil
 	}
+	for _, c := range mtp.DropCauses() {
+		if n := tr.drops.Count(c); n > 0 {
+			r.Dropped = append(r.Dropped, report.Count{Name: "agents " + c.String(), N: int(n)})
+		}
+	}
+	slices.SortFunc(r.Dropped, func(a, b report.Count) int { return strings.Compare(a.Name, b.Name) })
 	for _, s := range thinSamples(samples) {
 		out := maps.Clone(s.out)
 		if missing := rf.Len() - sum(out); missing > 0 {
@@ -171,10 +179,10 @@ func thinSamples(s []sampleAt) []sampleAt {
 	return append(out, s[len(s)-1])
 }
 
-// printFleetSummary writes the end-of-run summary: outcomes by board,
+// writeSummary writes the end-of-run summary: outcomes by board,
 // messages as the devices saw them, sessions and the controller's
 // response latency.
-func printFleetSummary(out io.Writer, r *report.Report, t *traffic, tr *fleetTransport, ctrlID string) error {
+func writeSummary(out io.Writer, r *report.Report, t *traffic, tr *transport, ctrlID string) error {
 	state := "stopped at --duration"
 	if r.Interrupted {
 		state = "interrupted"
@@ -185,11 +193,11 @@ func printFleetSummary(out io.Writer, r *report.Report, t *traffic, tr *fleetTra
 	}
 	fmt.Fprintf(out, "\nfleet%s: %d devices against %s over %s (controller %s), seed %d, %.1f s, %s\n\n",
 		name, r.Devices, tr.where, r.MTP, ctrlID, r.Seed, float64(r.Duration), state)
-	rows := []outcomeRow{{"fleet", r.Devices, r.Outcomes}}
+	rows := []report.OutcomeRow{{Name: "fleet", Devices: r.Devices, Outcomes: r.Outcomes}}
 	for _, g := range r.ByBoard {
-		rows = append(rows, outcomeRow{g.Name, g.Devices, g.Outcomes})
+		rows = append(rows, report.OutcomeRow{Name: g.Name, Devices: g.Devices, Outcomes: g.Outcomes})
 	}
-	if err := writeOutcomes(out, rows); err != nil {
+	if err := report.WriteOutcomes(out, rows); err != nil {
 		return err
 	}
 	var rx, tx []string
@@ -211,7 +219,7 @@ func printFleetSummary(out io.Writer, r *report.Report, t *traffic, tr *fleetTra
 	fmt.Fprintf(out, "messages the devices sent: %s\n", none(tx))
 	fmt.Fprintf(out, "sessions: %d reconnects, %d lost, %d failed dials\n", st.reconnects, st.lost, st.dialFails)
 	fmt.Fprintf(out, "controller response latency, as the devices measured it (%d unanswered): %s\n",
-		st.noResponse+st.pending, latencyLine(r.Latency, "answered requests"))
+		st.noResponse+st.pending, report.LatencyLine(r.Latency, "answered requests"))
 	var probs []string
 	for _, c := range r.Errors {
 		if c.Name != "reconnects" {
@@ -221,5 +229,6 @@ func printFleetSummary(out io.Writer, r *report.Report, t *traffic, tr *fleetTra
 	if len(probs) > 0 {
 		fmt.Fprintf(out, "problems: %s\n", strings.Join(probs, ", "))
 	}
+	report.WriteDropped(out, r)
 	return nil
 }
