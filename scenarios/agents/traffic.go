@@ -56,7 +56,8 @@ type reqKey struct{ dev, msgID string }
 
 func newTraffic(ctrlID string, timeout time.Duration, log *zap.Logger, m *metrics.Metrics) *traffic {
 	return &traffic{ctrlID: ctrlID, timeout: timeout, log: log, m: m, msgs: map[string]int{}, errs: map[string]int{},
-		pending: map[reqKey]time.Time{}, ups: map[string]uint32{}, warned: map[string]bool{}}
+		pending: map[reqKey]time.Time{}, ups: map[string]uint32{}, warned: map[string]bool{},
+		lat: report.NewLatencySplit(time.Now())} // Run sets the run's start (startAt)
 }
 
 // startAt sets the run's start, from which latencies over time count. Call
