@@ -339,3 +339,30 @@ func TestOutcome_EventSequences(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFinalOutcome is the cost of reading every device's outcome off
+// its board at the end of a run (an updated device's flash is booted once
+// on a copy): per device, after a campaign to 2.0.0 over 2,000 devices of
+// the three A/B boards.
+func BenchmarkFinalOutcome(b *testing.B) {
+	cfg, _ := campaignConfig(b, 1, 2000, []string{"uboot-nor", "mcuboot-nrf52", "esp32-ota"}, 10*time.Second, nil)
+	v, err := NewVirtual(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := v.RunUntil(t0.Add(time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	if v.Count(Updated) != v.Len() {
+		b.Fatalf("%d of %d updated", v.Count(Updated), v.Len())
+	}
+	b.ResetTimer()
+	for range b.N {
+		for n := range v.Len() {
+			if v.Outcome(n) != Updated {
+				b.Fatal(v.Outcome(n))
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*v.Len()), "ns/device")
+}
