@@ -17,11 +17,17 @@ type Version struct {
 
 // String prints "major.minor.patch", followed by "+build" when Build ≠ 0.
 func (v Version) String() string {
-	s := fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch)
+	b := make([]byte, 0, 24)
+	b = strconv.AppendUint(b, uint64(v.Major), 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, uint64(v.Minor), 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, uint64(v.Patch), 10)
 	if v.Build != 0 {
-		s += "+" + strconv.FormatUint(uint64(v.Build), 10)
+		b = append(b, '+')
+		b = strconv.AppendUint(b, uint64(v.Build), 10)
 	}
-	return s
+	return string(b)
 }
 
 // Compare returns -1, 0 or +1 as v is older than, equal to or newer than
