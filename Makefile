@@ -13,7 +13,7 @@ FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp/path:FuzzParse \
                 ./boards/mcuboot:FuzzDecodeTrailer \
                 ./usp/dm:FuzzHandle ./usp/dm:FuzzRestore \
                 ./mtp/websocket:FuzzParseEID ./mtp/stomp:FuzzHeaderEscape ./mtp/stomp:FuzzReadFrame \
-                ./sim/device:FuzzReceive ./mtp/mqtt:FuzzReplyTo ./mtp/mqtt:FuzzDecode311 \
+                ./sim/device:FuzzReceive ./mtp/mqtt:FuzzReplyTo ./mtp/mqtt:FuzzDecode311 ./mtp/mqtt:FuzzDecode5 \
                 ./scenarios:FuzzParse ./scenarios:FuzzIDScheme ./scenarios:FuzzExpectation \
                 ./scenarios/report:FuzzWriters ./scenarios/agents:FuzzTrafficRecord ./scenarios/agents:FuzzFaultFile \
                 ./boards/profile:FuzzParse ./boards/image:FuzzParseKeyPEM ./mtp:FuzzParseSources

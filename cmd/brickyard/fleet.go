@@ -46,6 +46,7 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.String("agent-topic", "usp/agent/{eid}", "MQTT: each agent's own topic; {eid} is its endpoint ID")
 	fl.String("controller-topic", "usp/controller/{eid}", "MQTT: the controller's topic; {eid} is the controller's ID")
 	fl.String("mqtt-version", "5", "MQTT protocol `VERSION`: 5 or 3.1.1")
+	fl.Int("mqtt-qos", 1, "MQTT QoS of the agents' PUBLISHes and subscriptions: 1 (the broker acknowledges every Record) or 0 (cheaper, nothing acknowledged; docs/mtp.md)")
 	fl.String("client-id", "", "MQTT client identifier; {eid} is the agent's ID (default: 5 lets the broker assign one, 3.1.1 uses the endpoint ID)")
 	fl.String("agent-dest", "/queue/agent-{eid}", "STOMP: each agent's own destination; {eid} is its endpoint ID")
 	fl.String("controller-dest", "", "STOMP: the controller's destination (required with --stomp), e.g. /queue/controller")

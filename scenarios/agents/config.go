@@ -18,6 +18,7 @@ type Config struct {
 	AgentTopic      string        `mapstructure:"agent_topic"`
 	ControllerTopic string        `mapstructure:"controller_topic"`
 	MQTTVersion     string        `mapstructure:"mqtt_version"`
+	MQTTQoS         int           `mapstructure:"mqtt_qos"`
 	ClientID        string        `mapstructure:"client_id"`
 	AgentDest       string        `mapstructure:"agent_dest"`
 	ControllerDest  string        `mapstructure:"controller_dest"`

@@ -360,10 +360,10 @@ func (sp *Spec) resolveWhere(f Config, changed func(string) bool) error {
 
 	// Options that belong to another binding.
 	only := map[string]string{
-		"agent-topic": "mqtt", "controller-topic": "mqtt", "mqtt-version": "mqtt", "client-id": "mqtt",
+		"agent-topic": "mqtt", "controller-topic": "mqtt", "mqtt-version": "mqtt", "mqtt-qos": "mqtt", "client-id": "mqtt",
 		"agent-dest": "stomp", "controller-dest": "stomp", "stomp-vhost": "stomp", "stomp-transient": "stomp",
 	}
-	for _, name := range []string{"agent-topic", "controller-topic", "mqtt-version", "client-id", "agent-dest", "controller-dest", "stomp-vhost", "stomp-transient"} {
+	for _, name := range []string{"agent-topic", "controller-topic", "mqtt-version", "mqtt-qos", "client-id", "agent-dest", "controller-dest", "stomp-vhost", "stomp-transient"} {
 		if changed(name) && only[name] != sp.transport {
 			return fmt.Errorf("--%s: only with --%s", name, only[name])
 		}
@@ -454,6 +454,9 @@ func (sp *Spec) resolveWhere(f Config, changed func(string) bool) error {
 		case "5", "5.0", "3.1.1", "311", "4":
 		default:
 			return fmt.Errorf("--mqtt-version: %q: want 5 or 3.1.1", f.MQTTVersion)
+		}
+		if f.MQTTQoS != 0 && f.MQTTQoS != 1 {
+			return fmt.Errorf("--mqtt-qos: %d: want 0 or 1", f.MQTTQoS)
 		}
 		if err := checkTopic("agent-topic", f.AgentTopic, true); err != nil {
 			return err
