@@ -131,7 +131,11 @@ func TestVerify_Refusals(t *testing.T) {
 		{"tampered signed image", mut(signed, func(b []byte) { b[500], b[501] = b[501], b[500] }), keys, sb, image.Policy{}, espapp.ErrSignature, image.ErrBadSignature},
 		{"bad signature bytes, CRC fixed", resign(signed), keys, sb, image.Policy{}, espapp.ErrSignature, image.ErrBadSignature},
 		{"signature sector cut off", signed[:len(signed)-espapp.SectorSize], keys, sb, image.Policy{}, espapp.ErrNotSigned, image.ErrNotSigned},
-		{"ECDSA block, RSA bootloader", func() []byte { o := desc("1.0.0"); o.Chip = "esp32c6"; return pack(t, o, []byte("x"), imagetest.Key("ecdsa-p256", 0)) }(),
+		{"ECDSA block, RSA bootloader", func() []byte {
+			o := desc("1.0.0")
+			o.Chip = "esp32c6"
+			return pack(t, o, []byte("x"), imagetest.Key("ecdsa-p256", 0))
+		}(),
 			keys, espapp.Rules{Chip: "esp32c6", SecureBoot: espapp.SchemeRSA}, image.Policy{}, espapp.ErrNotSigned, image.ErrNotSigned},
 		{"anti-rollback, secure_version below the eFuse", withSecure(2), keys, ar, image.Policy{MinSecurityCounter: 3}, espapp.ErrSecureVersion, image.ErrDowngrade},
 		{"anti-rollback, no description", rehash(mut(plain, func(b []byte) { b[32] ^= 1 })), keys, ar, image.Policy{}, espapp.ErrAppDesc, image.ErrBadHeader},
