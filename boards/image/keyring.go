@@ -118,6 +118,21 @@ func (k *Keyring) Keys() []TrustedKey {
 	return k.all
 }
 
+// Name returns the KeyName of the trusted Ed25519 key with key id id,
+// "" when there is none.
+func (k *Keyring) Name(id [8]byte) string {
+	pub, ok := k.Lookup(id)
+	if !ok {
+		return ""
+	}
+	for _, t := range k.all {
+		if ed, ok := t.Public.(ed25519.PublicKey); ok && bytes.Equal(ed, pub) {
+			return t.Name
+		}
+	}
+	return ""
+}
+
 // Len is the number of trusted keys.
 func (k *Keyring) Len() int { return len(k.Keys()) }
 

@@ -393,3 +393,34 @@ func describeBlock(rep *image.Report, b Block, trusted map[[32]byte]string) {
 	}
 	rep.Field(name, "%s, image digest %x, %s", b.Scheme(), b.Digest, who)
 }
+
+// Extent reads the headers of the app at the start of r and returns its
+// size: segments, checksum block and appended hash (a signature sector
+// after it is not counted). ok is false when the headers do not parse
+// or run past size.
+func Extent(r io.ReaderAt, size int64) (int64, bool) {
+	var hb [HeaderSize]byte
+	if image.ReadFull(r, hb[:], 0, size) != nil {
+		return 0, false
+	}
+	h, err := ParseHeader(hb[:])
+	if err != nil || h.SegmentCount > MaxSegments {
+		return 0, false
+	}
+	off := int64(HeaderSize)
+	for range int(h.SegmentCount) {
+		var sh [SegmentHeadSize]byte
+		if image.ReadFull(r, sh[:], off, size) != nil {
+			return 0, false
+		}
+		off += SegmentHeadSize + int64(binary.LittleEndian.Uint32(sh[4:]))
+		if off > size {
+			return 0, false
+		}
+	}
+	off = (off + 1 + 15) / 16 * 16
+	if h.HashAppended {
+		off += HashSize
+	}
+	return off, off <= size
+}
