@@ -53,6 +53,7 @@ type fleetFlags struct {
 	retryMult               uint32
 	boards                  string
 	trust                   []string
+	images                  []string
 	writeKey                string
 	shard                   string
 	responseTimeout         time.Duration
@@ -125,6 +126,7 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.DurationVar(&f.periodic, "periodic", 0, "factory PeriodicNotifInterval of the controller, whole seconds (default 24h)")
 	fl.StringVar(&f.boards, "boards", "", "also read board profiles from `FILE`")
 	fl.StringArrayVar(&f.trust, "trust", nil, "PEM public key `FILE` the boards also trust (repeatable), e.g. from 'brickyard image keygen'")
+	fl.StringArrayVar(&f.images, "image", nil, "factory image of a board profile from `PROFILE=FILE`, in any format its bootloader takes, signed by a --trust key (repeatable); its version replaces --version for that board")
 	fl.StringVar(&f.writeKey, "write-key", "", "write the fleet's signing key to `FILE` (and its public key to FILE.pub) for 'brickyard image pack --key'")
 	fl.StringVar(&f.shard, "shard", "", "run only shard `K/N` of the fleet (devices (K-1)·T/N+1 to K·T/N of T), one process per shard")
 	fl.DurationVar(&f.responseTimeout, "response-timeout", 30*time.Second, "report a device request the controller leaves unanswered this long")

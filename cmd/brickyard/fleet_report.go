@@ -84,7 +84,7 @@ func fleetReport(sp *fleetSpec, tr *fleetTransport, rf *fleet.Real, t *traffic, 
 	r := &report.Report{
 		Scenario: sp.name, Clock: "real", Seed: sp.seed, MTP: tr.protocol, Start: start, End: end,
 		Duration: dur, Wall: dur, Interrupted: interrupted, Devices: rf.Len(),
-		Latency: lat, Messages: msgs, Errors: errs,
+		Latency: lat, Messages: msgs, Errors: errs, Images: sp.reportImages,
 	}
 	if len(r.Errors) == 0 {
 		r.Errors = nil

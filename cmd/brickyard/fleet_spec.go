@@ -2,7 +2,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/ed25519"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +21,7 @@ import (
 	"brickyard/boards/profile"
 	"brickyard/mtp"
 	"brickyard/scenarios"
+	"brickyard/scenarios/report"
 	"brickyard/sim/faults"
 )
 
@@ -51,7 +52,9 @@ type fleetSpec struct {
 	oui           string // from an os:: endpoint-ID pattern
 	plan          faults.Plan
 	seed          uint64
-	trust         []ed25519.PublicKey
+	trust         []crypto.PublicKey
+	images        map[string]string // profile → factory image file (--image)
+	reportImages  []report.Image    // the factory images, for the report (buildFleet fills it)
 	connectRate   float64
 	connectJitter time.Duration
 	duration      time.Duration
@@ -275,11 +278,26 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--trust: %w", err)
 		}
-		pub, err := image.ParsePublicKeyPEM(data)
+		pub, err := image.ParseAnyPublicKeyPEM(data)
 		if err != nil {
 			return nil, fmt.Errorf("--trust: %s: %w", file, err)
 		}
 		sp.trust = append(sp.trust, pub)
+	}
+	for _, im := range f.images {
+		board, file, ok := strings.Cut(im, "=")
+		switch {
+		case !ok || board == "" || file == "":
+			return nil, fmt.Errorf("--image %q: want PROFILE=FILE", im)
+		case !sp.hasBoard(board):
+			return nil, fmt.Errorf("--image %q: board %q is not in the fleet", im, board)
+		case sp.images[board] != "":
+			return nil, fmt.Errorf("--image %q: board %q has an image already", im, board)
+		}
+		if sp.images == nil {
+			sp.images = map[string]string{}
+		}
+		sp.images[board] = file
 	}
 
 	// Output flags that can be checked now.

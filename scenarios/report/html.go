@@ -208,6 +208,7 @@ type page struct {
 
 	Messages []Count
 	Errors   []Count
+	Images   []Image
 
 	Fleet     []deviceRow
 	FleetNote string
@@ -278,6 +279,7 @@ func newPage(r *Report) *page {
 		Aborted:     r.Aborted,
 		Messages:    r.Messages,
 		Errors:      r.Errors,
+		Images:      r.Images,
 	}
 	if r.Scenario == "" {
 		p.Title = "brickyard report"
