@@ -42,7 +42,8 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 	// all busy waits for one, as behind a saturated server, instead of
 	// every download of a wave holding two more open files at once.
 	pool := &http.Transport{MaxConnsPerHost: downloadConns, MaxIdleConnsPerHost: downloadConns, IdleConnTimeout: 30 * time.Second}
-	fetcher := &fleet.HTTPFetcher{Timeout: sc.Server.DownloadTimeout, Client: &http.Client{Transport: pool}}
+	fetcher := &fleet.HTTPFetcher{Timeout: sc.Server.DownloadTimeout, StallTimeout: sc.Server.StallTimeout,
+		MaxActive: downloadConns, Client: &http.Client{Transport: pool}}
 	defer pool.CloseIdleConnections()
 	if sc.Server.TLS {
 		tc, roots, err := fileserver.SelfSigned()

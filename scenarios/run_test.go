@@ -1,21 +1,22 @@
 package scenarios
 
 import (
-	"brickyard/boards/image"
-	"brickyard/mtp/mtptest"
-	"brickyard/scenarios/metrics"
-	"brickyard/sim/index"
 	"bytes"
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"brickyard/boards/image"
 	"brickyard/boards/profile"
 	"brickyard/configs"
+	"brickyard/mtp/mtptest"
+	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/report"
+	"brickyard/sim/index"
 )
 
 func profiles(t testing.TB) profile.Set {
@@ -273,13 +274,42 @@ func TestInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { time.Sleep(300 * time.Millisecond); cancel() }()
-	r, err := Run(ctx, sc, Options{Profiles: profiles(t), ProgressEvery: 50 * time.Millisecond})
+	defer cancel()
+	progress := func(p Progress) {
+		if p.Conn["connected"] > 0 { // under way: interrupt it
+			cancel()
+		}
+	}
+	r, err := Run(ctx, sc, Options{Profiles: profiles(t), ProgressEvery: 50 * time.Millisecond, Progress: progress})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !r.Interrupted || len(r.Fleet) != 100 {
 		t.Fatalf("interrupted %v, %d devices", r.Interrupted, len(r.Fleet))
+	}
+}
+
+// Ctrl-C on the virtual clock lands within a step of virtual time, however
+// many events the step holds: here one step of an hour would hold the whole
+// campaign of 10,000 devices, and the interrupt, already there when the run
+// starts, stops it within its first thousand events. The partial report
+// still has every device.
+func TestInterruptVirtual(t *testing.T) {
+	sc, err := Builtin("power-cuts-10k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r, err := Run(ctx, sc, Options{Profiles: profiles(t), ProgressEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Interrupted || len(r.Fleet) != 10_000 || r.Duration >= report.Seconds(time.Hour.Seconds()) {
+		t.Fatalf("interrupted %v, %d devices, %v virtual seconds", r.Interrupted, len(r.Fleet), r.Duration)
+	}
+	if n := count(r, "pending"); n != 10_000 {
+		t.Fatalf("%d of 10,000 devices pending: the run went on after the interrupt (%+v)", n, r.Outcomes)
 	}
 }
 
@@ -450,5 +480,47 @@ expect: [updated == 10]
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bad.yaml:") {
 			t.Errorf("%q: %v", tc.want, err)
 		}
+	}
+}
+
+// An image larger than its board's slot is refused before it is made or
+// read: a built payload, and a given file (here a sparse 3 GiB file, which
+// would take seconds and gigabytes to read).
+func TestImageLargerThanSlot(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.img")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(3 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for name, tc := range map[string]struct{ images, want string }{
+		"built": {"  - version: 2.0.0\n    payload: 900MiB\n", "does not fit the"},
+		"file":  {"  - version: 2.0.0\n    files:\n      uboot-nor: big.img\n", "more than the"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := "name: big\nfleet:\n  boards:\n    - profile: uboot-nor\n      count: 2\nimages:\n" + tc.images + "campaign:\n  image: 2.0.0\n"
+			p := filepath.Join(dir, name+".yaml")
+			if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sc, err := Load(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err = Run(context.Background(), sc, Options{Profiles: profiles(t)})
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "images.0") {
+				t.Fatalf("error %v, want %q naming images.0", err, tc.want)
+			}
+			if grown := after.TotalAlloc - before.TotalAlloc; grown > 256<<20 {
+				t.Errorf("%d MiB allocated before the refusal", grown>>20)
+			}
+		})
 	}
 }

@@ -57,10 +57,14 @@ type fleetFlags struct {
 	writeKey                string
 	shard                   string
 	responseTimeout         time.Duration
+	downloadTimeout         time.Duration
+	downloadStall           time.Duration
+	downloads               int
 
 	// Output.
 	out, metricsAddr, eventLog string
 	quiet, dumpModel           bool
+	metricsExpose              bool
 }
 
 func newFleetCmd(a *app) *cobra.Command {
@@ -130,9 +134,13 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.StringVar(&f.writeKey, "write-key", "", "write the fleet's signing key to `FILE` (and its public key to FILE.pub) for 'brickyard image pack --key'")
 	fl.StringVar(&f.shard, "shard", "", "run only shard `K/N` of the fleet (devices (K-1)·T/N+1 to K·T/N of T), one process per shard")
 	fl.DurationVar(&f.responseTimeout, "response-timeout", 30*time.Second, "report a device request the controller leaves unanswered this long")
+	fl.DurationVar(&f.downloadTimeout, "download-timeout", 10*time.Minute, "a device's image download fails after this long")
+	fl.DurationVar(&f.downloadStall, "download-stall-timeout", time.Minute, "a device's image download fails when nothing arrives for this long")
+	fl.IntVar(&f.downloads, "downloads", 256, "image downloads under way at once in this process (each holds up to its slot's size); the others wait")
 	// Output.
 	fl.StringVar(&f.out, "out", "", "write report.json and report.html into `DIR`")
-	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9464)")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (loopback, e.g. 127.0.0.1:9464)")
+	fl.BoolVar(&f.metricsExpose, "metrics-expose", false, "allow --metrics-addr on an address other hosts can reach (e.g. 0.0.0.0:9464 in a pod)")
 	fl.StringVar(&f.eventLog, "event-log", "", "write the fleet's event log to `FILE`")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress display")
 	fl.BoolVar(&f.dumpModel, "dump-model", false, "print the first device's data model: alone (no controller flags) and exit, or at the end of the run")
@@ -187,7 +195,7 @@ func runFleet(ctx context.Context, a *app, f fleetFlags, changed func(string) bo
 	if err != nil {
 		return err
 	}
-	m, stopMetrics, err := serveMetrics(a.log, f.metricsAddr, idx)
+	m, stopMetrics, err := serveMetrics(a.log, f.metricsAddr, f.metricsExpose, idx)
 	if err != nil {
 		return err
 	}

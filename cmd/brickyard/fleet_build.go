@@ -177,11 +177,14 @@ func protocolName(transport string) string {
 // realConfig is the fleet runner's configuration for this shard.
 func (sp *fleetSpec) realConfig(b *builtFleet, tr *fleetTransport, idx *index.Index) fleet.RealConfig {
 	lo, _ := sp.shardRange()
-	client := &http.Client{Transport: fetchTransport(sp.f.tlsCA)}
+	ft := fetchTransport(sp.f.tlsCA)
+	ft.MaxConnsPerHost = sp.downloads
+	client := &http.Client{Transport: ft}
 	return fleet.RealConfig{
 		Seed: sp.seed, ControllerID: sp.controllerID, Boards: sp.groups(b), IDFormat: idFormat(sp.idPattern), IDOffset: lo,
 		Device: sp.deviceConfig(lo, protocolName(sp.transport)), Plan: sp.plan, Dialer: tr.dialer,
-		Fetcher:     &fleet.HTTPFetcher{Client: client},
+		Fetcher: &fleet.HTTPFetcher{Client: client, Timeout: sp.downloadTimeout, StallTimeout: sp.downloadStall,
+			MaxActive: sp.downloads},
 		ConnectRate: sp.connectRate, ConnectJitter: sp.connectJitter, Index: idx,
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto"
 	"errors"
 	"fmt"
@@ -15,13 +14,12 @@ import (
 	"time"
 	"unicode"
 
-	"go.yaml.in/yaml/v3"
-
 	"brickyard/boards/image"
 	"brickyard/boards/profile"
 	"brickyard/mtp"
 	"brickyard/scenarios"
 	"brickyard/scenarios/report"
+	"brickyard/sim/device"
 	"brickyard/sim/faults"
 )
 
@@ -65,6 +63,9 @@ type fleetSpec struct {
 
 	shardK, shardN  int
 	responseTimeout time.Duration
+	downloadTimeout time.Duration
+	downloadStall   time.Duration
+	downloads       int
 	warnings        []string
 }
 
@@ -211,8 +212,10 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 	if take("retry-multiplier") {
 		sp.retryMult = sc.Device.RetryMultiplier
 	}
-	if sp.retryMin < 0 {
-		return nil, fmt.Errorf("--retry-min-wait: %v: want a duration ≥ 0", sp.retryMin)
+	if sp.retryMin != 0 {
+		if err := device.CheckRetryMinimumWait(sp.retryMin); err != nil {
+			return nil, fmt.Errorf("--retry-min-wait: %w", err)
+		}
 	}
 	if m := sp.retryMult; m != 0 && (m < 1000 || m > 65535) {
 		return nil, fmt.Errorf("--retry-multiplier: %d: want 1000 (1.0) to 65535", m)
@@ -235,6 +238,16 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 		return nil, fmt.Errorf("--response-timeout: %s: want more than 0", f.responseTimeout)
 	}
 	sp.responseTimeout = f.responseTimeout
+	if f.downloadTimeout <= 0 {
+		return nil, fmt.Errorf("--download-timeout: %s: want more than 0", f.downloadTimeout)
+	}
+	if f.downloadStall <= 0 || f.downloadStall > f.downloadTimeout {
+		return nil, fmt.Errorf("--download-stall-timeout: %s: want more than 0 and at most --download-timeout (%s)", f.downloadStall, f.downloadTimeout)
+	}
+	if f.downloads < 1 || f.downloads > 4096 {
+		return nil, fmt.Errorf("--downloads: %d: want 1 to 4096", f.downloads)
+	}
+	sp.downloadTimeout, sp.downloadStall, sp.downloads = f.downloadTimeout, f.downloadStall, f.downloads
 
 	// Faults.
 	switch {
@@ -594,34 +607,48 @@ func (sp *fleetSpec) hasBoard(name string) bool {
 	return false
 }
 
-// readFaults reads a YAML list of fault rules, strictly: unknown keys and
-// wrong types are errors with their line; each rule is validated.
+// readFaults reads a YAML list of fault rules from file (parseFaults).
 func readFaults(file string) (faults.Plan, error) {
-	data, err := os.ReadFile(file)
+	data, err := readBounded(file, 4<<20)
 	if err != nil {
 		return nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
+	return parseFaults(file, data)
+}
+
+// parseFaults reads a YAML list of fault rules, strictly: unknown keys,
+// wrong types and values that are not numbers are errors with their line
+// and key; each rule is validated. source names the file in errors.
+func parseFaults(source string, data []byte) (faults.Plan, error) {
 	var plan faults.Plan
-	if err := dec.Decode(&plan); err != nil {
+	if _, err := profile.DecodeStrict(source, data, &plan); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, nil // an empty file: no faults
 		}
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			msgs := make([]error, len(te.Errors))
-			for i, e := range te.Errors {
-				msgs[i] = fmt.Errorf("%s:%s", file, strings.TrimPrefix(e, "line "))
-			}
-			return nil, errors.Join(msgs...)
-		}
-		return nil, fmt.Errorf("%s: %w (want a YAML list of rules: - kind: power-during-install …)", file, err)
+		return nil, fmt.Errorf("%w (want a YAML list of rules: - kind: power-during-install …)", err)
 	}
 	for i, r := range plan {
 		if err := r.Validate(); err != nil {
-			return nil, fmt.Errorf("%s: rule %d: %w", file, i+1, err)
+			return nil, fmt.Errorf("%s: rule %d: %w", source, i+1, err)
 		}
 	}
 	return plan, nil
+}
+
+// readBounded reads a file of at most limit bytes, refusing a larger one
+// before reading it.
+func readBounded(file string, limit int64) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d allowed", file, st.Size(), limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("%s: more than the %d bytes allowed", file, limit)
+	}
+	return data, err
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"brickyard/mtp/stomp"
 	"brickyard/mtp/websocket"
 	"brickyard/scenarios/report"
+	"brickyard/sim/faults"
 	"brickyard/usp"
 	pb "brickyard/usp/uspmsg"
 )
@@ -70,6 +72,12 @@ func TestFleet_BadFlags(t *testing.T) {
 		{with(ws, "--duration", "-1s"), "--duration"},
 		{with(ws, "--reboot", "-1s"), "--reboot"},
 		{with(ws, "--retry-min-wait", "-1s"), "--retry-min-wait"},
+		{with(ws, "--retry-min-wait", "1ns"), "whole seconds from 1s"},
+		{with(ws, "--download-timeout", "0s"), "--download-timeout"},
+		{with(ws, "--download-stall-timeout", "11m"), "at most --download-timeout"},
+		{with(ws, "--downloads", "0"), "--downloads"},
+		{with(ws, "--retry-min-wait", "1500ms"), "whole seconds from 1s"},
+		{with(ws, "--retry-min-wait", "65536s"), "whole seconds from 1s"},
 		{with(ws, "--retry-multiplier", "999"), "--retry-multiplier"},
 		{with(ws, "--periodic", "1500ms"), "--periodic"},
 		{with(ws, "--response-timeout", "0s"), "--response-timeout"},
@@ -605,7 +613,8 @@ func TestFleet_ScenarioFleet(t *testing.T) {
 		t.Fatalf("code %d, stderr %s\n%s", code, errOut, out)
 	}
 	sp, err := resolveFleet(fleetFlags{scenario: "default", devices: 1, board: "uboot-nor", version: "1.0.0", ids: "x{n}", serials: "s{n}",
-		seed: 1, responseTimeout: time.Second, dumpModel: true}, func(name string) bool { return name == "seed" })
+		seed: 1, responseTimeout: time.Second, downloadTimeout: time.Minute, downloadStall: time.Second, downloads: 1, dumpModel: true},
+		func(name string) bool { return name == "seed" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -654,6 +663,33 @@ func FuzzTrafficRecord(f *testing.F) {
 		tr.sweep(time.Now().Add(time.Hour))
 		if st := tr.stats(); st.in+st.out != 2 {
 			t.Fatalf("%+v", st)
+		}
+	})
+}
+
+// A fault file (--faults) is user input: any bytes give a plan or an error
+// naming the file, and a plan that parses assigns over a fleet without a
+// panic (a .nan share once panicked faults.pick).
+func FuzzFaultFile(f *testing.F) {
+	f.Add([]byte("- kind: power-during-install\n  share: 0.03\n  torn: true\n"))
+	f.Add([]byte("- {kind: net-partition, share: 0.1, after: 5m, duration: 2m}\n- {kind: download-slow, share: 1, rate: 1000}\n"))
+	f.Add([]byte("- kind: health-fail\n  share: .nan\n"))
+	f.Add([]byte("- kind: net-drop\n  devices: [a, b]\n  drop: 1\n  duration: 1h\n"))
+	f.Add([]byte("kind: x\n"))
+	fleet := make([]faults.Device, 50)
+	for i := range fleet {
+		fleet[i] = faults.Device{ID: fmt.Sprintf("os::00256D-SIM%06d", i+1), Board: []string{"uboot-nor", "esp32-ota"}[i%2], Wave: 1 + i%3}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		plan, err := parseFaults("f.yaml", data)
+		if err != nil {
+			if !strings.Contains(err.Error(), "f.yaml") {
+				t.Fatalf("error without the file's name: %v", err)
+			}
+			return
+		}
+		if _, err := faults.Assign(plan, fleet, 1); err != nil {
+			t.Fatalf("a validated plan did not assign: %v", err)
 		}
 	})
 }

@@ -35,7 +35,8 @@ type runFlags struct {
 	out, metricsAddr, boards, eventLog, clock string
 	seed                                      uint64
 	devices                                   int
-	quiet                                     bool
+	quiet, metricsExpose                      bool
+	changed                                   func(string) bool
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -55,12 +56,14 @@ func newRunCmd(a *app) *cobra.Command {
 			if len(args) == 1 {
 				name = args[0]
 			}
+			f.changed = cmd.Flags().Changed
 			return runScenario(cmd.Context(), a, name, f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.out, "out", "", "write report.json and report.html into `DIR`")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (loopback, e.g. 127.0.0.1:9464)")
+	fl.BoolVar(&f.metricsExpose, "metrics-expose", false, "allow --metrics-addr on an address other hosts can reach (e.g. 0.0.0.0:9464 in a pod)")
 	fl.StringVar(&f.boards, "boards", "", "also read board profiles from `FILE`")
 	fl.StringVar(&f.eventLog, "event-log", "", "write the fleet's event log to `FILE`")
 	fl.StringVar(&f.clock, "clock", "", "override the scenario's clock: virtual or real")
@@ -91,10 +94,13 @@ func runScenario(ctx context.Context, a *app, name string, f runFlags) error {
 			return fmt.Errorf("--clock: %w", err)
 		}
 	}
-	if f.seed != 0 {
+	if f.changed("seed") {
+		if f.seed == 0 {
+			return errors.New("--seed: 0: want a seed from 1")
+		}
 		sc.Seed = f.seed
 	}
-	if f.devices != 0 {
+	if f.changed("devices") {
 		if err := sc.Scale(f.devices); err != nil {
 			return fmt.Errorf("--devices: %w", err)
 		}
@@ -124,7 +130,7 @@ func runScenario(ctx context.Context, a *app, name string, f runFlags) error {
 		defer bw.Flush()
 		opt.EventLog = bw
 	}
-	m, stopMetrics, err := serveMetrics(a.log, f.metricsAddr, idx)
+	m, stopMetrics, err := serveMetrics(a.log, f.metricsAddr, f.metricsExpose, idx)
 	if err != nil {
 		return err
 	}
