@@ -65,8 +65,8 @@ func ChipByName(name string) (Chip, error) {
 	return Chip{}, fmt.Errorf("esp-app: chip %q: want one of %s", name, strings.Join(names, ", "))
 }
 
-// chipByID returns the chip with id, or ok false.
-func chipByID(id uint16) (Chip, bool) {
+// ChipByID returns the chip with id, or ok false.
+func ChipByID(id uint16) (Chip, bool) {
 	for _, c := range Chips {
 		if c.ID == id {
 			return c, true

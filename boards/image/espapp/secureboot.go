@@ -267,3 +267,20 @@ func trustedDigests(keys *image.Keyring, scheme string) map[[32]byte]string {
 	}
 	return out
 }
+
+// SignatureScheme is the scheme of the first valid signature block in a
+// signature sector after an image ending at end (padded to 4 KiB); ok is
+// false when there is none.
+func SignatureScheme(r io.ReaderAt, size, end int64) (string, bool) {
+	padded := (end + SectorSize - 1) / SectorSize * SectorSize
+	sector := make([]byte, SectorSize)
+	if image.ReadFull(r, sector, padded, size) != nil {
+		return "", false
+	}
+	for i := range BlockCount {
+		if b := parseBlock(i, sector[i*BlockSize:(i+1)*BlockSize]); b.Problem == "" {
+			return b.Scheme(), true
+		}
+	}
+	return "", false
+}

@@ -229,7 +229,7 @@ func verify(r io.ReaderAt, size int64, keys *image.Keyring, rules Rules, p image
 func checkChip(h Header, chip Chip, rev uint16) error {
 	if h.ChipID != chip.ID {
 		name := "unknown"
-		if c, ok := chipByID(h.ChipID); ok {
+		if c, ok := ChipByID(h.ChipID); ok {
 			name = c.Name
 		}
 		return fmt.Errorf("%w: image is for chip id %#04x (%s), this is %s (%#04x)", ErrChip, h.ChipID, name, chip.Name, chip.ID)
@@ -325,7 +325,7 @@ func describeHeader(rep *image.Report, h Header) {
 		return
 	}
 	chip := "unknown"
-	if c, ok := chipByID(h.ChipID); ok {
+	if c, ok := ChipByID(h.ChipID); ok {
 		chip = c.Name
 	}
 	rep.Field("magic", "%#02x", Magic)

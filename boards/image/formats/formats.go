@@ -147,6 +147,8 @@ func detect(r io.ReaderAt, size int64, rules Rules) (image.Format, error) {
 	}
 	f := Detect(head[:n])
 	switch {
+	case n == 0:
+		return f, fmt.Errorf("%w: no bytes at all", image.ErrTruncated)
 	case f == image.FormatUnknown && n > 0 && (allBytes(head[:n], 0xff) || allBytes(head[:n], 0)):
 		return f, fmt.Errorf("%w: no image (erased)", image.ErrBadMagic)
 	case f == image.FormatUnknown:

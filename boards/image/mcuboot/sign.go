@@ -160,3 +160,13 @@ func derivedSalt(k *rsa.PrivateKey, hash []byte) io.Reader {
 	m.Write(hash)
 	return bytes.NewReader(m.Sum(nil))
 }
+
+// SignatureOf is the signature type whose TLV is t, "" for any other TLV.
+func SignatureOf(t uint16) string {
+	for _, s := range SignatureTypes {
+		if typ, _, ok := sigTLV(s); ok && typ == t {
+			return s
+		}
+	}
+	return ""
+}
