@@ -68,3 +68,21 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzControlKeys feeds arbitrary bytes to the control-DTB key reader:
+// no panic; every key it returns is one the keyring takes.
+func FuzzControlKeys(f *testing.F) {
+	seeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		keys, err := fit.ControlKeys(b)
+		if err != nil {
+			return
+		}
+		var r image.Keyring
+		for _, k := range keys {
+			if err := r.AddKey(k); err != nil {
+				t.Fatalf("returned a key the keyring refuses: %v", err)
+			}
+		}
+	})
+}
