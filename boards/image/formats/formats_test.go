@@ -153,3 +153,24 @@ func samplesF(*testing.F) [][]byte {
 	}
 	return out
 }
+
+// Carried checks what an image carries: each sample verifies with the
+// keys that signed it, and a signed one fails on its signature without.
+func TestCarried(t *testing.T) {
+	for f, img := range samples(t) {
+		r := formats.Carried(bytes.NewReader(img), int64(len(img)))
+		if _, err := formats.VerifyBytes(img, imagetest.Keyring(), r, image.Policy{}); err != nil {
+			t.Errorf("%s with its keys: %v", f, err)
+		}
+		_, err := formats.VerifyBytes(img, nil, r, image.Policy{})
+		if f == image.FormatESPApp { // unsigned: nothing to check a key against
+			if err != nil {
+				t.Errorf("unsigned %s: %v", f, err)
+			}
+			continue
+		}
+		if !errors.Is(err, image.ErrUnknownKey) {
+			t.Errorf("%s without keys: err = %v, want ErrUnknownKey", f, err)
+		}
+	}
+}
