@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"brickyard/boards/profile"
+	"brickyard/mtp"
 	"brickyard/scenarios/campaign"
 	"brickyard/scenarios/report"
 	"brickyard/sim/device"
@@ -54,6 +55,9 @@ type Metrics interface {
 	Reconnect()
 	Campaign(wave int, planned, started, done int)
 	Aborted(bool)
+	// Dropped hands over one side's drop counter ("agents",
+	// "controller"), read from then on.
+	Dropped(side string, d *mtp.Drops)
 }
 
 // Progress is the fleet at one moment of a run.

@@ -524,3 +524,106 @@ func TestImageLargerThanSlot(t *testing.T) {
 		})
 	}
 }
+
+// Debian's mosquitto killed and restarted mid-campaign (a real-time run of
+// 120 devices over MQTT): every agent reconnects with TR-369's retry
+// waits, the embedded controller listens again and resumes its agents, and
+// what was lost with the old sessions goes again. Every device ends in
+// exactly one outcome, and what the controller concluded from USP agrees
+// with each device's real end (once, 180 healthy devices were reported
+// unreachable because the soak Gets sent around the restart were lost).
+func TestRealBrokerRestart(t *testing.T) {
+	m := mtptest.NewMosquitto(t)
+	src := `name: broker-restart
+clock: real
+seed: 9
+duration: 4m
+fleet:
+  mtp: mqtt
+  broker: ` + m.Addr + `
+  connect_rate: 200
+  boards:
+    - profile: uboot-nor
+      count: 60
+    - profile: esp32-ota
+      count: 60
+device: {reboot: 300ms, trial: 20s}
+images:
+  - version: 2.0.0
+    payload: 8KiB
+campaign:
+  image: 2.0.0
+  start: 500ms
+  deadline: 2m
+  soak: 8s
+  request_timeout: 10m # longer than the deadline: only a new session can bring a lost request back in time
+  waves:
+    - share: 25%
+    - share: rest
+`
+	sc, err := Parse("restart.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	progress := make(chan Progress, 1)
+	opt := Options{Profiles: profiles(t), ProgressEvery: 100 * time.Millisecond, Progress: func(p Progress) {
+		select {
+		case progress <- p:
+		default:
+		}
+	}}
+	type result struct {
+		r   *report.Report
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { r, err := Run(ctx, sc, opt); done <- result{r, err} }()
+	// Stop the broker once the second wave is under way (soak Gets and
+	// Download()s in flight), keep it down longer than a retry wait, and
+	// start it again on the same port.
+	restarted := false
+	var res result
+wait:
+	for {
+		select {
+		case p := <-progress:
+			if !restarted && len(p.Waves) == 2 && p.Waves[1].Opened && p.Outcomes["updated"] >= 20 {
+				m.Stop()
+				// The outage must last in wall-clock time: the agents' own
+				// retry waits (1 s and more) are what it exercises.
+				time.Sleep(3 * time.Second)
+				m.Start()
+				restarted = true
+			}
+		case res = <-done:
+			break wait
+		}
+	}
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	r := res.r
+	if !restarted || r.Interrupted {
+		t.Fatalf("restarted %v, interrupted %v: %+v", restarted, r.Interrupted, r.Outcomes)
+	}
+	if n := count(r, "pending"); n != 0 || len(r.Fleet) != 120 {
+		t.Fatalf("%d devices pending of %d: %+v", n, len(r.Fleet), r.Outcomes)
+	}
+	bad := 0
+	for _, d := range r.Fleet {
+		if d.Seen != d.Outcome {
+			bad++
+			if bad <= 5 {
+				t.Errorf("%s: the device ended %s, the controller saw %q", d.ID, d.Outcome, d.Seen)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%d of %d devices: the controller's view disagrees with the device (outcomes %+v)", bad, len(r.Fleet), r.Outcomes)
+	}
+	if u := count(r, "updated"); u != 120 {
+		t.Errorf("%d of 120 updated: %+v", u, r.Outcomes)
+	}
+}

@@ -200,6 +200,9 @@ func runFleet(ctx context.Context, a *app, f fleetFlags, changed func(string) bo
 		return err
 	}
 	defer stopMetrics()
+	if m != nil {
+		m.Dropped("agents", tr.drops)
+	}
 	cfg := sp.realConfig(b, tr, idx)
 	if f.eventLog != "" {
 		lf, err := os.Create(f.eventLog)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"brickyard/mtp"
 	"fmt"
 	"io"
 	"slices"
@@ -89,6 +90,12 @@ func fleetReport(sp *fleetSpec, tr *fleetTransport, rf *fleet.Real, t *traffic, 
 	if len(r.Errors) == 0 {
 		r.Errors = nil
 	}
+	for _, c := range mtp.DropCauses() {
+		if n := tr.drops.Count(c); n > 0 {
+			r.Dropped = append(r.Dropped, report.Count{Name: "agents " + c.String(), N: int(n)})
+		}
+	}
+	slices.SortFunc(r.Dropped, func(a, b report.Count) int { return strings.Compare(a.Name, b.Name) })
 	for _, s := range thinSamples(samples) {
 		r.Progress = append(r.Progress, report.Sample{At: report.Seconds(s.at.Sub(start).Seconds()), Outcomes: report.OutcomeCounts(s.out)})
 	}
@@ -204,5 +211,6 @@ func printFleetSummary(out io.Writer, r *report.Report, t *traffic, tr *fleetTra
 	if len(probs) > 0 {
 		fmt.Fprintf(out, "problems: %s\n", strings.Join(probs, ", "))
 	}
+	printDropped(out, r)
 	return nil
 }

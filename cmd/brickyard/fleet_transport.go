@@ -21,15 +21,28 @@ type fleetTransport struct {
 	protocol string // WebSocket, MQTT, STOMP
 	where    string // the URL or broker, for logs and the summary
 	dialer   mtp.Dialer
+	drops    *mtp.Drops // what the agents' transport dropped
 }
 
 // dialer builds the agents' side of the binding the flags chose.
 func (sp *fleetSpec) dialer(log *zap.Logger) (*fleetTransport, error) {
 	f := sp.f
 	logf := func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) }
+	drops := &mtp.Drops{Warn: func(c mtp.DropCause, endpoint, detail string) {
+		log.Warn("an agent dropped a received Record; every drop is counted in the report and the metrics",
+			zap.String("cause", c.String()), zap.String("agent", endpoint), zap.String("what", detail))
+	}}
+	tr, err := sp.dialerWith(f, logf, drops)
+	if tr != nil {
+		tr.drops = drops
+	}
+	return tr, err
+}
+
+func (sp *fleetSpec) dialerWith(f fleetFlags, logf func(string, ...any), drops *mtp.Drops) (*fleetTransport, error) {
 	switch sp.transport {
 	case "websocket":
-		cfg := websocket.Config{URL: sp.wsURL.String(), ControllerID: sp.controllerID, Sources: sp.sources, Logf: logf}
+		cfg := websocket.Config{URL: sp.wsURL.String(), ControllerID: sp.controllerID, Sources: sp.sources, Logf: logf, Drops: drops}
 		if sp.wsURL.Scheme == "wss" {
 			tc, err := loadTLS(f)
 			if err != nil {
@@ -52,7 +65,7 @@ func (sp *fleetSpec) dialer(log *zap.Logger) (*fleetTransport, error) {
 		}
 		cfg := mqtt.Config{Broker: sp.broker, Version: v, ControllerID: sp.controllerID,
 			ControllerTopic: f.controllerTopic, AgentTopic: f.agentTopic, ClientID: f.clientID,
-			Username: f.username, Password: sp.password, KeepAlive: f.keepAlive, Sources: sp.sources, Logf: logf,
+			Username: f.username, Password: sp.password, KeepAlive: f.keepAlive, Sources: sp.sources, Logf: logf, Drops: drops,
 			TLS: mqtt.TLS{CAFile: f.tlsCA, CertFile: f.tlsCert, KeyFile: f.tlsKey, ServerName: f.tlsServerName}}
 		if sp.tls {
 			// Check the files here, so that a bad one is an error naming
@@ -69,7 +82,7 @@ func (sp *fleetSpec) dialer(log *zap.Logger) (*fleetTransport, error) {
 	case "stomp":
 		cfg := stomp.Config{Addr: sp.broker, Login: f.username, Passcode: sp.password, VirtualHost: f.stompVHost,
 			AgentDest: f.agentDest, ControllerID: sp.controllerID, ControllerDest: f.controllerDest,
-			HeartBeatOut: f.keepAlive, HeartBeatIn: f.keepAlive, Durable: !f.stompTransient, Sources: sp.sources, Logf: logf}
+			HeartBeatOut: f.keepAlive, HeartBeatIn: f.keepAlive, Durable: !f.stompTransient, Sources: sp.sources, Logf: logf, Drops: drops}
 		if sp.tls {
 			tc, err := stomp.LoadTLS(f.tlsCA, f.tlsCert, f.tlsKey, f.tlsServerName)
 			if err != nil {

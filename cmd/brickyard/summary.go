@@ -39,6 +39,7 @@ func printSummary(out io.Writer, r *report.Report) error {
 	}
 	l := r.Latency
 	fmt.Fprintf(out, "\nUSP request latency (%d requests): p50 %s  p90 %s  p99 %s  max %s\n", l.Count, secs(l.P50), secs(l.P90), secs(l.P99), secs(l.Max))
+	printDropped(out, r)
 	if len(r.Expectations) > 0 {
 		fmt.Fprintln(out, "\nexpectations:")
 		for _, e := range r.Expectations {
@@ -90,4 +91,21 @@ func secs(s report.Seconds) string {
 		return fmt.Sprintf("%.1fms", float64(s)*1e3)
 	}
 	return fmt.Sprintf("%.2fs", float64(s))
+}
+
+// printDropped names the Records the transports dropped, if any: a load
+// test whose input was lost must say so.
+func printDropped(out io.Writer, r *report.Report) {
+	if len(r.Dropped) == 0 {
+		return
+	}
+	total := 0
+	for _, c := range r.Dropped {
+		total += c.N
+	}
+	fmt.Fprintf(out, "\ndropped %d received Records:", total)
+	for _, c := range r.Dropped {
+		fmt.Fprintf(out, "  %s %d", c.Name, c.N)
+	}
+	fmt.Fprintln(out)
 }

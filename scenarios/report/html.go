@@ -208,6 +208,7 @@ type page struct {
 
 	Messages []Count
 	Errors   []Count
+	Dropped  []Count
 	Images   []Image
 
 	Fleet     []deviceRow
@@ -279,6 +280,7 @@ func newPage(r *Report) *page {
 		Aborted:     r.Aborted,
 		Messages:    r.Messages,
 		Errors:      r.Errors,
+		Dropped:     r.Dropped,
 		Images:      r.Images,
 	}
 	if r.Scenario == "" {
