@@ -96,6 +96,9 @@ func Run(cfg Config) (Result, error) {
 		return Result{}, fmt.Errorf("sweep: the update image does not verify on this board: %w", err)
 	}
 	oldV, newV := f.Running.Image.VersionString(), newHdr.VersionString()
+	if oldV == newV && newV == "" {
+		return Result{}, fmt.Errorf("sweep: neither image states a version, so their outcomes cannot be told apart (a FIT needs a root \"version\" property)")
+	}
 	if oldV == newV {
 		return Result{}, fmt.Errorf("sweep: the update has the running version %s", newV)
 	}

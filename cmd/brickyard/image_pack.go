@@ -176,6 +176,9 @@ func packBuilder(format image.Format, pf *packFlags, signer crypto.Signer, prof 
 	case image.FormatESPApp:
 		return espBuilder(pf, signer, prof, changed)
 	case image.FormatFIT:
+		if prof != nil && !prof.ImageRules().Accepts(image.FormatFIT) {
+			return nil, fmt.Errorf("--board: %s's bootloader does not take FIT images", prof.Name)
+		}
 		return fitBuilder(pf, signer, changed)
 	}
 	return nil, fmt.Errorf("--format: %s", format)
