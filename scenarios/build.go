@@ -46,9 +46,13 @@ func (sc *Scenario) build(profiles profile.Set, readFile func(string, int64) ([]
 	for i, f := range sc.Trust {
 		data, err := readFile(sc.path(f), maxKeyFile)
 		if err == nil {
-			var pub crypto.PublicKey
-			if pub, err = image.ParseAnyPublicKeyPEM(data); err == nil {
-				err = keys.AddKey(pub)
+			var pubs []crypto.PublicKey
+			if pubs, err = formats.ParseTrustFile(data); err == nil {
+				for _, pub := range pubs {
+					if err = keys.AddKey(pub); err != nil {
+						break
+					}
+				}
 			}
 		}
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"brickyard/boards/profile"
@@ -70,6 +71,19 @@ type Progress struct {
 	Waves    []campaign.WaveStatus
 	Aborted  string
 	Final    bool
+}
+
+// Open reads a scenario by name: a file when the name looks like a path
+// (a / or \\, a .yaml or .yml suffix) or a file of that name exists, a
+// built-in scenario otherwise.
+func Open(name string) (*Scenario, error) {
+	if strings.ContainsAny(name, "/\\") || strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
+		return Load(name)
+	}
+	if _, err := os.Stat(name); err == nil {
+		return Load(name)
+	}
+	return Builtin(name)
 }
 
 // maxScenarioFile is the largest scenario file Load reads.

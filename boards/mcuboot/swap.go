@@ -245,7 +245,9 @@ func (a *areas) imageSize(p boards.Partition) (int, error) {
 
 // chipReader reads a partition of a chip as an io.ReaderAt.
 type chipReader struct {
-	c interface{ Read(addr int, buf []byte) error }
+	c interface {
+		Read(addr int, buf []byte) error
+	}
 	p boards.Partition
 }
 

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +9,6 @@ import (
 	"strings"
 
 	"brickyard/boards/image"
-	"brickyard/boards/image/fit"
 	"brickyard/boards/image/formats"
 	"brickyard/boards/image/mcuboot"
 	"brickyard/boards/profile"
@@ -77,7 +74,7 @@ func newImageInspectCmd(_ *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			keys := &image.Keyring{}
 			for _, f := range pubFiles {
-				pubs, err := readKeyFile("--pubkey", f, parseTrustFile)
+				pubs, err := readKeyFile("--pubkey", f, formats.ParseTrustFile)
 				if err != nil {
 					return err
 				}
@@ -125,19 +122,6 @@ func newImageInspectCmd(_ *app) *cobra.Command {
 	f.BoolVar(&noVerify, "no-verify", false, "look without verifying the signature: the result is ok when everything but the signature checks out")
 	f.BoolVar(&asJSON, "json", false, "print the report as a JSON object")
 	return cmd
-}
-
-// parseTrustFile reads a --pubkey or --trust file: a PEM public key or
-// certificate, or a U-Boot control device tree holding /signature keys.
-func parseTrustFile(data []byte) ([]crypto.PublicKey, error) {
-	if len(data) >= 4 && binary.BigEndian.Uint32(data) == fit.FDTMagic {
-		return fit.ControlKeys(data)
-	}
-	pub, err := image.ParseAnyPublicKeyPEM(data)
-	if err != nil {
-		return nil, err
-	}
-	return []crypto.PublicKey{pub}, nil
 }
 
 // inspect checks the image at the start of file, with keys, against prof

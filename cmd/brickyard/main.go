@@ -15,7 +15,7 @@
 //	run       run a firmware campaign scenario and report every device's outcome
 //	scenarios list the built-in scenarios
 //	fleet     run simulated devices against a USP controller that is not brickyard's
-//	config    print the effective configuration and the source of each value (hidden)
+//	config    print the effective configuration and the source of each value
 //	help      help about any command
 //
 // Configuration, from lowest to highest precedence: the default embedded from

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"brickyard/boards/image"
+	"brickyard/boards/image/formats"
 	"brickyard/boards/profile"
 	"brickyard/boards/sweep"
 	"brickyard/flash"
@@ -132,7 +133,7 @@ func runSweep(p profile.Profile, payload int, torn bool, seed uint64) (sweep.Res
 func runFileSweep(p profile.Profile, factory, update string, trust []string, torn bool, seed uint64) (sweep.Result, error) {
 	keys := &image.Keyring{}
 	for _, f := range trust {
-		pubs, err := readKeyFile("--trust", f, parseTrustFile)
+		pubs, err := readKeyFile("--trust", f, formats.ParseTrustFile)
 		if err != nil {
 			return sweep.Result{}, err
 		}

@@ -1,17 +1,18 @@
-package main
+package report
 
 import (
 	"fmt"
 	"io"
 	"strconv"
 	"text/tabwriter"
-
-	"brickyard/scenarios/report"
 )
 
-// printSummary writes the end-of-run table: outcomes by board and by wave,
-// latency, expectations.
-func printSummary(out io.Writer, r *report.Report) error {
+// The text forms of a report: the summary brickyard prints at the end of a
+// run, and the pieces other summaries (brickyard fleet's) are made of.
+
+// WriteSummary writes the end-of-run table of a run: outcomes by board and
+// by wave, latency, dropped Records, expectations.
+func WriteSummary(out io.Writer, r *Report) error {
 	state := "finished"
 	switch {
 	case r.Interrupted:
@@ -20,9 +21,9 @@ func printSummary(out io.Writer, r *report.Report) error {
 		state = "aborted: " + r.Aborted
 	}
 	fmt.Fprintf(out, "\nscenario %s (%s clock, seed %d, %s): %d devices, %.1f s, %s\n\n", r.Scenario, r.Clock, r.Seed, r.MTP, r.Devices, float64(r.Duration), state)
-	rows := []outcomeRow{{"fleet", r.Devices, r.Outcomes}}
+	rows := []OutcomeRow{{"fleet", r.Devices, r.Outcomes}}
 	for _, g := range r.ByBoard {
-		rows = append(rows, outcomeRow{g.Name, g.Devices, g.Outcomes})
+		rows = append(rows, OutcomeRow{g.Name, g.Devices, g.Outcomes})
 	}
 	for _, wv := range r.ByWave {
 		name := "wave " + strconv.Itoa(wv.Wave)
@@ -32,14 +33,14 @@ func printSummary(out io.Writer, r *report.Report) error {
 		if !wv.Started {
 			name += " (not started)"
 		}
-		rows = append(rows, outcomeRow{name, wv.Devices, wv.Outcomes})
+		rows = append(rows, OutcomeRow{name, wv.Devices, wv.Outcomes})
 	}
-	if err := writeOutcomes(out, rows); err != nil {
+	if err := WriteOutcomes(out, rows); err != nil {
 		return err
 	}
 	l := r.Latency
-	fmt.Fprintf(out, "\nUSP request latency (%d requests): p50 %s  p90 %s  p99 %s  max %s\n", l.Count, secs(l.P50), secs(l.P90), secs(l.P99), secs(l.Max))
-	printDropped(out, r)
+	fmt.Fprintf(out, "\nUSP request latency (%d requests): p50 %s  p90 %s  p99 %s  max %s\n", l.Count, FormatSeconds(l.P50), FormatSeconds(l.P90), FormatSeconds(l.P99), FormatSeconds(l.Max))
+	WriteDropped(out, r)
 	if len(r.Expectations) > 0 {
 		fmt.Fprintln(out, "\nexpectations:")
 		for _, e := range r.Expectations {
@@ -53,29 +54,30 @@ func printSummary(out io.Writer, r *report.Report) error {
 	return nil
 }
 
-// outcomeRow is one line of an outcome table.
-type outcomeRow struct {
-	name     string
-	devices  int
-	outcomes []report.Count
+// OutcomeRow is one line of an outcome table: a name (a board, a wave),
+// its devices and their outcomes.
+type OutcomeRow struct {
+	Name     string
+	Devices  int
+	Outcomes []Count
 }
 
-// writeOutcomes writes a table of devices by outcome, one column per
-// outcome in report.Outcomes order.
-func writeOutcomes(out io.Writer, rows []outcomeRow) error {
+// WriteOutcomes writes a table of devices by outcome, one column per
+// outcome in Outcomes order.
+func WriteOutcomes(out io.Writer, rows []OutcomeRow) error {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := "\tdevices\t"
-	for _, o := range report.Outcomes {
+	for _, o := range Outcomes {
 		header += o + "\t"
 	}
 	fmt.Fprintln(w, header)
 	for _, r := range rows {
 		n := map[string]int{}
-		for _, c := range r.outcomes {
+		for _, c := range r.Outcomes {
 			n[c.Name] = c.N
 		}
-		line := r.name + "\t" + strconv.Itoa(r.devices) + "\t"
-		for _, o := range report.Outcomes {
+		line := r.Name + "\t" + strconv.Itoa(r.Devices) + "\t"
+		for _, o := range Outcomes {
 			line += strconv.Itoa(n[o]) + "\t"
 		}
 		fmt.Fprintln(w, line)
@@ -83,7 +85,8 @@ func writeOutcomes(out io.Writer, rows []outcomeRow) error {
 	return w.Flush()
 }
 
-func secs(s report.Seconds) string {
+// FormatSeconds writes a duration of seconds for people: 850µs, 12.3ms, 1.25s.
+func FormatSeconds(s Seconds) string {
 	switch {
 	case s < 0.001:
 		return fmt.Sprintf("%.0fµs", float64(s)*1e6)
@@ -93,9 +96,9 @@ func secs(s report.Seconds) string {
 	return fmt.Sprintf("%.2fs", float64(s))
 }
 
-// printDropped names the Records the transports dropped, if any: a load
+// WriteDropped names the Records the transports dropped, if any: a load
 // test whose input was lost must say so.
-func printDropped(out io.Writer, r *report.Report) {
+func WriteDropped(out io.Writer, r *Report) {
 	if len(r.Dropped) == 0 {
 		return
 	}

@@ -1,4 +1,4 @@
-package main
+package agents
 
 import (
 	"crypto/tls"
@@ -16,8 +16,8 @@ import (
 	"brickyard/mtp/websocket"
 )
 
-// fleetTransport is the agents' dialer to the controller under test.
-type fleetTransport struct {
+// transport is the agents' dialer to the controller under test.
+type transport struct {
 	protocol string // WebSocket, MQTT, STOMP
 	where    string // the URL or broker, for logs and the summary
 	dialer   mtp.Dialer
@@ -25,7 +25,7 @@ type fleetTransport struct {
 }
 
 // dialer builds the agents' side of the binding the flags chose.
-func (sp *fleetSpec) dialer(log *zap.Logger) (*fleetTransport, error) {
+func (sp *Spec) dialer(log *zap.Logger) (*transport, error) {
 	f := sp.f
 	logf := func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) }
 	drops := &mtp.Drops{Warn: func(c mtp.DropCause, endpoint, detail string) {
@@ -39,7 +39,7 @@ func (sp *fleetSpec) dialer(log *zap.Logger) (*fleetTransport, error) {
 	return tr, err
 }
 
-func (sp *fleetSpec) dialerWith(f fleetFlags, logf func(string, ...any), drops *mtp.Drops) (*fleetTransport, error) {
+func (sp *Spec) dialerWith(f Config, logf func(string, ...any), drops *mtp.Drops) (*transport, error) {
 	switch sp.transport {
 	case "websocket":
 		cfg := websocket.Config{URL: sp.wsURL.String(), ControllerID: sp.controllerID, Sources: sp.sources, Logf: logf, Drops: drops}
@@ -50,23 +50,23 @@ func (sp *fleetSpec) dialerWith(f fleetFlags, logf func(string, ...any), drops *
 			}
 			cfg.TLS = tc
 		}
-		if f.username != "" {
-			cfg.Header = http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(f.username+":"+sp.password))}}
+		if f.Username != "" {
+			cfg.Header = http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(f.Username+":"+sp.password))}}
 		}
 		d, err := websocket.NewDialer(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("--ws-url: %w", err)
 		}
-		return &fleetTransport{protocol: string(mtp.WebSocket), where: sp.wsURL.Redacted(), dialer: d}, nil
+		return &transport{protocol: string(mtp.WebSocket), where: sp.wsURL.Redacted(), dialer: d}, nil
 	case "mqtt":
 		v := mqtt.V5
-		if f.mqttVersion != "5" && f.mqttVersion != "5.0" {
+		if f.MQTTVersion != "5" && f.MQTTVersion != "5.0" {
 			v = mqtt.V311
 		}
 		cfg := mqtt.Config{Broker: sp.broker, Version: v, ControllerID: sp.controllerID,
-			ControllerTopic: f.controllerTopic, AgentTopic: f.agentTopic, ClientID: f.clientID,
-			Username: f.username, Password: sp.password, KeepAlive: f.keepAlive, Sources: sp.sources, Logf: logf, Drops: drops,
-			TLS: mqtt.TLS{CAFile: f.tlsCA, CertFile: f.tlsCert, KeyFile: f.tlsKey, ServerName: f.tlsServerName}}
+			ControllerTopic: f.ControllerTopic, AgentTopic: f.AgentTopic, ClientID: f.ClientID,
+			Username: f.Username, Password: sp.password, KeepAlive: f.KeepAlive, Sources: sp.sources, Logf: logf, Drops: drops,
+			TLS: mqtt.TLS{CAFile: f.TLSCA, CertFile: f.TLSCert, KeyFile: f.TLSKey, ServerName: f.TLSServerName}}
 		if sp.tls {
 			// Check the files here, so that a bad one is an error naming
 			// its flag; the dialer loads them again.
@@ -78,13 +78,13 @@ func (sp *fleetSpec) dialerWith(f fleetFlags, logf func(string, ...any), drops *
 		if err != nil {
 			return nil, fmt.Errorf("--mqtt: %w", err)
 		}
-		return &fleetTransport{protocol: string(mtp.MQTT), where: sp.broker, dialer: d}, nil
+		return &transport{protocol: string(mtp.MQTT), where: sp.broker, dialer: d}, nil
 	case "stomp":
-		cfg := stomp.Config{Addr: sp.broker, Login: f.username, Passcode: sp.password, VirtualHost: f.stompVHost,
-			AgentDest: f.agentDest, ControllerID: sp.controllerID, ControllerDest: f.controllerDest,
-			HeartBeatOut: f.keepAlive, HeartBeatIn: f.keepAlive, Durable: !f.stompTransient, Sources: sp.sources, Logf: logf, Drops: drops}
+		cfg := stomp.Config{Addr: sp.broker, Login: f.Username, Passcode: sp.password, VirtualHost: f.STOMPVHost,
+			AgentDest: f.AgentDest, ControllerID: sp.controllerID, ControllerDest: f.ControllerDest,
+			HeartBeatOut: f.KeepAlive, HeartBeatIn: f.KeepAlive, Durable: !f.STOMPTransient, Sources: sp.sources, Logf: logf, Drops: drops}
 		if sp.tls {
-			tc, err := stomp.LoadTLS(f.tlsCA, f.tlsCert, f.tlsKey, f.tlsServerName)
+			tc, err := stomp.LoadTLS(f.TLSCA, f.TLSCert, f.TLSKey, f.TLSServerName)
 			if err != nil {
 				return nil, fmt.Errorf("--%s: %w", firstSet(f), err)
 			}
@@ -98,17 +98,17 @@ func (sp *fleetSpec) dialerWith(f fleetFlags, logf func(string, ...any), drops *
 		if sp.tls {
 			scheme = "tls://"
 		}
-		return &fleetTransport{protocol: string(mtp.STOMP), where: scheme + sp.broker, dialer: d}, nil
+		return &transport{protocol: string(mtp.STOMP), where: scheme + sp.broker, dialer: d}, nil
 	}
 	return nil, fmt.Errorf("no transport %q", sp.transport)
 }
 
 // firstSet names the first TLS file flag given, for errors.
-func firstSet(f fleetFlags) string {
+func firstSet(f Config) string {
 	switch {
-	case f.tlsCA != "":
+	case f.TLSCA != "":
 		return "tls-ca"
-	case f.tlsCert != "":
+	case f.TLSCert != "":
 		return "tls-cert"
 	}
 	return "tls-server-name"
@@ -116,21 +116,21 @@ func firstSet(f fleetFlags) string {
 
 // loadTLS is the client TLS configuration of the --tls-* flags: the CA
 // pool (nil: the system's roots), a client certificate, the server name.
-func loadTLS(f fleetFlags) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: f.tlsServerName}
-	if f.tlsCA != "" {
-		data, err := os.ReadFile(f.tlsCA)
+func loadTLS(f Config) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: f.TLSServerName}
+	if f.TLSCA != "" {
+		data, err := os.ReadFile(f.TLSCA)
 		if err != nil {
 			return nil, fmt.Errorf("--tls-ca: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(data) {
-			return nil, fmt.Errorf("--tls-ca: %s: no PEM certificate", f.tlsCA)
+			return nil, fmt.Errorf("--tls-ca: %s: no PEM certificate", f.TLSCA)
 		}
 		tc.RootCAs = pool
 	}
-	if f.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+	if f.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.TLSCert, f.TLSKey)
 		if err != nil {
 			return nil, fmt.Errorf("--tls-cert: %w", err)
 		}
