@@ -80,3 +80,11 @@ func ParseVersion(s string) (Version, error) {
 	}
 	return Version{Major: uint8(n[0]), Minor: uint8(n[1]), Patch: uint16(n[2]), Build: uint32(n[3])}, nil
 }
+
+// ParseVersionText reads a version an image writes as text (an ESP-IDF
+// app description, a FIT "version" property): ParseVersion's forms, with
+// an optional leading "v" ("v2.5.0"). ok is false for any other text.
+func ParseVersionText(s string) (v Version, ok bool) {
+	v, err := ParseVersion(strings.TrimPrefix(s, "v"))
+	return v, err == nil
+}

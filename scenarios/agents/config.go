@@ -54,6 +54,7 @@ type Config struct {
 	RetryMultiplier uint32        `mapstructure:"retry_multiplier"`
 	Boards          string        `mapstructure:"boards"`
 	Trust           []string      `mapstructure:"trust"`
+	Images          []string      `mapstructure:"image"`
 	WriteKey        string        `mapstructure:"write_key"`
 	Shard           string        `mapstructure:"shard"`
 	ResponseTimeout time.Duration `mapstructure:"response_timeout"`
