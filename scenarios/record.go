@@ -76,7 +76,7 @@ func (r *recorder) report(sc *Scenario, v view, ctrl *campaign.Campaign, b *buil
 		Scenario: sc.Name, Clock: sc.Clock, Seed: sc.Seed, Start: r.start, End: end,
 		Duration: report.Seconds(end.Sub(r.start).Seconds()), Interrupted: interrupted,
 		Aborted: ctrl.Aborted(), Devices: v.Len(), Latency: lat.Latency(), LatencyByType: lat.ByType(),
-		LatencyOverTime: lat.OverTime(), Messages: report.SortedCounts(msgs), Progress: thin(r.samples),
+		LatencyOverTime: lat.OverTime(), Messages: report.SortedCounts(msgs), Progress: thin(r.samples), Images: b.images,
 	}
 	if at := ctrl.AbortedAt(); !at.IsZero() {
 		rep.AbortedAt = report.Seconds(at.Sub(r.start).Seconds())

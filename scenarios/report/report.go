@@ -58,10 +58,24 @@ type Report struct {
 
 	Expectations []Expectation `json:"expectations,omitempty"`
 
+	// Images are the firmware images of the run, by board and version,
+	// with the format each is in.
+	Images []Image `json:"images,omitempty"`
+
 	// Analysis is computed from the rest by Analyze (Complete sets it).
 	Analysis *Analysis `json:"analysis,omitempty"`
 
 	Fleet []Device `json:"fleet"` // every device, in endpoint-ID order
+}
+
+// Image is one firmware image a run used.
+type Image struct {
+	Board   string `json:"board"`
+	Version string `json:"version"`
+	Format  string `json:"format"`         // byfw, mcuboot, esp-app, fit
+	File    string `json:"file,omitempty"` // the file it came from; "" when brickyard built it
+	Bytes   int    `json:"bytes"`
+	SHA256  string `json:"sha256"`
 }
 
 // Seconds is a duration written as (fractional) seconds.

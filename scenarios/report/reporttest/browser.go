@@ -126,7 +126,7 @@ const factsJS = `(() => {
 // WantSections are the report's sections, by heading id; each must render
 // with content.
 var WantSections = []string{"expectations", "outcomes", "rollout", "boards", "waves", "faults", "seen", "durations",
-	"latency", "bricked", "messages", "errors", "fleet"}
+	"latency", "bricked", "messages", "errors", "images", "fleet"}
 
 // Check opens the report.html at path in the browser ctx (Browser) and
 // checks it: it loads from the one file, with no request elsewhere and no
