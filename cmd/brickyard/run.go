@@ -36,6 +36,7 @@ type RunConfig struct {
 	Out           string `mapstructure:"out"`
 	MetricsAddr   string `mapstructure:"metrics_addr"`
 	MetricsExpose bool   `mapstructure:"metrics_expose"`
+	Pprof         bool   `mapstructure:"pprof"`
 	Boards        string `mapstructure:"boards"`
 	EventLog      string `mapstructure:"event_log"`
 	Clock         string `mapstructure:"clock"`
@@ -67,6 +68,7 @@ func newRunCmd(a *app) *cobra.Command {
 	fl.String("out", "", "write report.json and report.html into `DIR`")
 	fl.String("metrics-addr", "", "serve Prometheus metrics on `ADDR` (loopback, e.g. 127.0.0.1:9464)")
 	fl.Bool("metrics-expose", false, "allow --metrics-addr on an address other hosts can reach (e.g. 0.0.0.0:9464 in a pod)")
+	fl.Bool("pprof", false, "also serve Go's profiles (/debug/pprof/) on --metrics-addr")
 	fl.String("boards", "", "also read board profiles from `FILE`")
 	fl.String("event-log", "", "write the fleet's event log to `FILE`")
 	fl.String("clock", "", "override the scenario's clock: virtual or real")
@@ -123,7 +125,7 @@ func runScenario(ctx context.Context, a *app, name string, f RunConfig, given fu
 		defer bw.Flush()
 		opt.EventLog = bw
 	}
-	m, stopMetrics, err := serveMetrics(a.log, f.MetricsAddr, f.MetricsExpose, idx)
+	m, stopMetrics, err := serveMetrics(a.log, f.MetricsAddr, f.MetricsExpose, f.Pprof, idx)
 	if err != nil {
 		return err
 	}
