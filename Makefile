@@ -14,7 +14,8 @@ FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp/path:FuzzParse \
                 ./usp/dm:FuzzHandle ./usp/dm:FuzzRestore \
                 ./mtp/websocket:FuzzParseEID ./mtp/stomp:FuzzHeaderEscape ./mtp/stomp:FuzzReadFrame \
                 ./sim/device:FuzzReceive ./mtp/mqtt:FuzzReplyTo ./mtp/mqtt:FuzzDecode311 \
-                ./scenarios:FuzzParse ./scenarios/report:FuzzWriters ./cmd/brickyard:FuzzTrafficRecord
+                ./scenarios:FuzzParse ./scenarios/report:FuzzWriters ./cmd/brickyard:FuzzTrafficRecord \
+                ./boards/bench/wire:FuzzDecode ./boards/bench/wire:FuzzSplit ./boards/bench/wire:FuzzPayloads
 FUZZTIME     ?= 10s
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
