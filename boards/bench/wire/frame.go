@@ -116,12 +116,16 @@ func (e *VersionError) Error() string {
 }
 
 // Append appends f's wire encoding, delimiters included, to dst.
-func Append(dst []byte, f Frame) ([]byte, error) {
+func Append(dst []byte, f Frame) ([]byte, error) { return AppendVersion(dst, f, Version) }
+
+// AppendVersion is Append with another protocol version in the header:
+// how an emulator plays a board of another version.
+func AppendVersion(dst []byte, f Frame, version uint8) ([]byte, error) {
 	if len(f.Payload) > MaxPayload {
 		return dst, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(f.Payload))
 	}
 	raw := make([]byte, 0, HeaderLen+len(f.Payload)+CRCLen)
-	raw = append(raw, Version, byte(f.Type), byte(f.Flags), f.Seq)
+	raw = append(raw, version, byte(f.Type), byte(f.Flags), f.Seq)
 	raw = binary.LittleEndian.AppendUint16(raw, uint16(len(f.Payload)))
 	raw = append(raw, f.Payload...)
 	raw = binary.LittleEndian.AppendUint32(raw, crc32.ChecksumIEEE(raw))
