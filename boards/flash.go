@@ -49,3 +49,13 @@ var _ Flash = (*flash.Chip)(nil)
 type BootCutter interface {
 	ArmBootCut(fraction float64, mode flash.CutMode, rng *rand.Rand) error
 }
+
+// SeededCutter is a Flash that can be given the seeds of a torn cut's
+// generator instead of the generator: a flash at the far end of a link,
+// where the cut is made. ArmCutSeed(at, mode, s1, s2) tears exactly as
+// ArmCut(at, mode, rand.New(rand.NewPCG(s1, s2))) does on a *flash.Chip;
+// boards/sweep uses it when the flash has it, so that a sweep over a link
+// and one on a simulated board cut alike.
+type SeededCutter interface {
+	ArmCutSeed(at uint64, mode flash.CutMode, seed1, seed2 uint64) error
+}

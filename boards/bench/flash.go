@@ -343,6 +343,7 @@ func (f *Flash) rigCut() {
 		}
 		break
 	}
+	f.b.powerOff() // the rig holds it off; the line follows, so that PowerOn cycles it
 	f.off, f.why, f.cut = true, "power cut by the board's rig (fault plan)", nil
 	f.offAt = time.Now()
 	f.m.suspectAll()

@@ -240,16 +240,21 @@ func (l *Link) Do(ctx context.Context, typ wire.Type, flags wire.Flags, payload 
 			if f.Seq != seq || f.Type != typ {
 				goto wait // an answer to an earlier attempt or request
 			}
-			if f.Flags&wire.FlagErr != 0 {
-				e, err := wire.UnmarshalErrorResp(f.Payload)
-				if err != nil {
-					return f, fmt.Errorf("%s: error answer: %w", typ, err)
-				}
-				return f, e
-			}
-			return f, nil
+			return answer(f)
 		case ev := <-l.events:
 			l.unread(ev)
+			// The reader queues frames in the order they came: an answer
+			// sent before the event is queued already.
+			for done := false; !done; {
+				select {
+				case f := <-l.resp:
+					if f.Seq == seq && f.Type == typ {
+						return answer(f)
+					}
+				default:
+					done = true
+				}
+			}
 			if ev.Type == wire.TypeCut {
 				return wire.Frame{}, fmt.Errorf("%s: %w", typ, ErrCut)
 			}
@@ -267,6 +272,18 @@ func (l *Link) Do(ctx context.Context, typ wire.Type, flags wire.Flags, payload 
 			return wire.Frame{}, ctx.Err()
 		}
 	}
+}
+
+// answer is a response's result: the frame, or its ErrorResp.
+func answer(f wire.Frame) (wire.Frame, error) {
+	if f.Flags&wire.FlagErr != 0 {
+		e, err := wire.UnmarshalErrorResp(f.Payload)
+		if err != nil {
+			return f, fmt.Errorf("%s: error answer: %w", f.Type, err)
+		}
+		return f, e
+	}
+	return f, nil
 }
 
 func (l *Link) usable() error {

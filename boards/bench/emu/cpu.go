@@ -90,6 +90,12 @@ func (c *cpu) lost() end {
 	}
 	op := c.e.chip.LastOp()
 	ev := wire.CutEvent{Ops: c.ops(), Kind: uint8(op.Kind), Addr: uint32(op.Addr), Len: uint32(op.Len)}
+	// Off first: the host answers the event by cycling the power line,
+	// which must find the rig's cut to end.
+	c.e.mu.Lock()
+	c.e.rigOff = true
+	c.e.stats.RigCuts++
+	c.e.mu.Unlock()
 	c.event(wire.TypeCut, ev.Marshal())
 	return endRig
 }

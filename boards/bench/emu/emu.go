@@ -280,11 +280,7 @@ func (e *Emu) supervise(ctx context.Context, port io.Writer, rx *receiver, tx *p
 		}
 		cancel()
 		switch why {
-		case endRig:
-			e.mu.Lock()
-			e.rigOff = true
-			e.stats.RigCuts++
-			e.mu.Unlock()
+		case endRig: // the cpu set rigOff before it said so
 		case endPort:
 			return rx.err
 		case endPower:

@@ -10,8 +10,10 @@ import (
 
 // Wire is a control line between a host and an emulator in one process:
 // a periph gpiotest pin that the host drives as its gpio.PinOut and the
-// emulator watches as its gpio.PinIn (Lines). Out sets the level and
-// queues the edge the emulator waits for.
+// emulator watches as its gpio.PinIn (Lines). Out queues the edge; the
+// pin takes the level when the emulator takes the edge (gpiotest's
+// WaitForEdge), so that the emulator reads every level in the order the
+// host set them.
 type Wire struct {
 	*gpiotest.Pin
 }
@@ -24,9 +26,6 @@ func NewWire(name string, l gpio.Level) *Wire {
 // Out sets the line's level. When the emulator has not taken the last 64
 // edges, the oldest is dropped: the newest level always arrives.
 func (w *Wire) Out(l gpio.Level) error {
-	if err := w.Pin.Out(l); err != nil {
-		return err
-	}
 	for {
 		select {
 		case w.EdgesChan <- l:
