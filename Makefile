@@ -14,14 +14,16 @@ FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp/path:FuzzParse \
                 ./usp/dm:FuzzHandle ./usp/dm:FuzzRestore \
                 ./mtp/websocket:FuzzParseEID ./mtp/stomp:FuzzHeaderEscape ./mtp/stomp:FuzzReadFrame \
                 ./sim/device:FuzzReceive ./mtp/mqtt:FuzzReplyTo ./mtp/mqtt:FuzzDecode311 \
-                ./scenarios:FuzzParse ./scenarios/report:FuzzWriters ./cmd/brickyard:FuzzTrafficRecord \
+                ./scenarios:FuzzParse ./scenarios:FuzzIDScheme ./scenarios:FuzzExpectation \
+                ./scenarios/report:FuzzWriters ./scenarios/agents:FuzzTrafficRecord ./scenarios/agents:FuzzFaultFile \
+                ./boards/profile:FuzzParse ./boards/image:FuzzParseKeyPEM ./mtp:FuzzParseSources \
                 ./boards/bench/wire:FuzzDecode ./boards/bench/wire:FuzzSplit ./boards/bench/wire:FuzzPayloads
 FUZZTIME     ?= 10s
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build test deps lint generate golden check-generated unit scale fuzz fuzz-short bench clean
+.PHONY: all build test deps lint generate golden check-generated unit scale fuzz fuzz-short bench flaky clean
 
 all: build
 
@@ -71,6 +73,12 @@ fuzz-short fuzz:
 	  echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
 	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
+
+## flaky: every package's tests FLAKY_COUNT times (default 10) with the race
+## detector under a CPU hog on every core; lists the tests that failed.
+## FLAKY_PKGS=./mtp/... narrows it, FLAKY_LOAD=0 drops the hog (.ci/flaky).
+flaky:
+	@bash .ci/flaky
 
 ## bench: every benchmark, with allocations.
 bench:

@@ -18,6 +18,9 @@ import (
 	"brickyard/sim/fleet"
 )
 
+// maxKeyFile is the largest public-key file a scenario may name.
+const maxKeyFile = 64 << 10
+
 // built is what a scenario turns into before anything runs.
 type built struct {
 	groups  []fleet.BoardGroup
@@ -31,13 +34,13 @@ type built struct {
 // build signs the images, provisions the factory boards, splits every
 // board's devices over the waves and names the devices. Image paths are
 // "/images/BOARD/VERSION.img"; wave images get their URL from base.
-func (sc *Scenario) build(profiles profile.Set, readFile func(string) ([]byte, error), base string) (*built, error) {
+func (sc *Scenario) build(profiles profile.Set, readFile func(string, int64) ([]byte, error), base string) (*built, error) {
 	c := &checker{sc: sc}
 	seed := sha256.Sum256(fmt.Appendf(nil, "brickyard scenario key %d", sc.Seed))
 	key := ed25519.NewKeyFromSeed(seed[:])
 	keys := image.NewKeyring(key.Public().(ed25519.PublicKey))
 	for i, f := range sc.Trust {
-		data, err := readFile(sc.path(f))
+		data, err := readFile(sc.path(f), maxKeyFile)
 		if err == nil {
 			var pub ed25519.PublicKey
 			if pub, err = image.ParsePublicKeyPEM(data); err == nil {
@@ -70,7 +73,7 @@ func (sc *Scenario) build(profiles profile.Set, readFile func(string) ([]byte, e
 		p := profs[board]
 		var raw []byte
 		if file != "" {
-			data, err := readFile(sc.path(file))
+			data, err := readFile(sc.path(file), int64(p.SlotSize()))
 			if err != nil {
 				c.errorf(key0, "%v", err)
 				return nil
@@ -86,6 +89,12 @@ func (sc *Scenario) build(profiles profile.Set, readFile func(string) ([]byte, e
 			}
 			raw = data
 		} else {
+			// The size is checked before the image is made: a payload
+			// larger than the slot must cost nothing but its error.
+			if n := image.HeaderSize + payload + image.TrailerSize; n > p.SlotSize() {
+				c.errorf(key0, "a %d-byte image (payload %d) does not fit the %d-byte slots of %s", n, payload, p.SlotSize(), board)
+				return nil
+			}
 			v, _ := image.ParseVersion(version)
 			body := make([]byte, payload)
 			for i := range body {
@@ -193,21 +202,30 @@ func imagePath(board, version string) string {
 }
 
 // split divides n by shares (summing to 1) with the largest-remainder
-// method: exact, and deterministic (ties go to the earlier share).
+// method: exact, and deterministic (ties go to the earlier share). A share
+// that is not a number in [0, 1] counts as 0 (validation refuses them
+// first; this keeps the loop bounded by n whatever it is given).
 func split(n int, shares []float64) []int {
 	out := make([]int, len(shares))
+	if len(shares) == 0 {
+		return out
+	}
 	rem := make([]float64, len(shares))
 	total := 0
 	for i, s := range shares {
+		if !(s > 0 && s <= 1) {
+			rem[i] = -1
+			continue
+		}
 		x := s * float64(n)
-		out[i] = int(x)
+		out[i] = min(int(x), n-total)
 		rem[i] = x - float64(out[i])
 		total += out[i]
 	}
 	for total < n {
 		best := -1
 		for i := range rem {
-			if shares[i] > 0 && (best < 0 || rem[i] > rem[best]) {
+			if shares[i] > 0 && shares[i] <= 1 && (best < 0 || rem[i] > rem[best]) {
 				best = i
 			}
 		}

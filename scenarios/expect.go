@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,8 +51,14 @@ func parseExpectation(s string) (expectation, error) {
 	if x.op == "" {
 		return x, fmt.Errorf("%q: want NAME OP VALUE, OP one of %s", s, strings.Join(expectOps, " "))
 	}
+	if math.IsNaN(x.value) || math.IsInf(x.value, 0) {
+		return x, fmt.Errorf("%q: %v is not a number an outcome or a latency can be compared with", s, x.value)
+	}
 	switch {
 	case slices.Contains(report.Outcomes, x.name):
+		if x.share && !(x.value >= 0 && x.value <= 1) {
+			return x, fmt.Errorf("%q: a share of the fleet is from 0 to 1 (0%% to 100%%), not %v", s, x.value)
+		}
 	case strings.HasPrefix(x.name, "latency."):
 		switch strings.TrimPrefix(x.name, "latency.") {
 		case "p50", "p90", "p99", "max":

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,7 +44,8 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 	// all busy waits for one, as behind a saturated server, instead of
 	// every download of a wave holding two more open files at once.
 	pool := &http.Transport{MaxConnsPerHost: downloadConns, MaxIdleConnsPerHost: downloadConns, IdleConnTimeout: 30 * time.Second}
-	fetcher := &fleet.HTTPFetcher{Timeout: sc.Server.DownloadTimeout, Client: &http.Client{Transport: pool}}
+	fetcher := &fleet.HTTPFetcher{Timeout: sc.Server.DownloadTimeout, StallTimeout: sc.Server.StallTimeout,
+		MaxActive: downloadConns, Client: &http.Client{Transport: pool}}
 	defer pool.CloseIdleConnections()
 	if sc.Server.TLS {
 		tc, roots, err := fileserver.SelfSigned()
@@ -75,11 +78,15 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 	if err != nil {
 		return nil, err
 	}
-	tr, err := newTransport(sc)
+	tr, err := newTransport(sc, opt.Logf)
 	if err != nil {
 		return nil, err
 	}
 	defer tr.close()
+	if opt.Metrics != nil {
+		opt.Metrics.Dropped("agents", tr.drops.agents)
+		opt.Metrics.Dropped("controller", tr.drops.controller)
+	}
 
 	links := &linkCounts{lost: map[string]bool{}}
 	rf, err := fleet.NewReal(fleet.RealConfig{
@@ -153,6 +160,7 @@ loop:
 			r.Errors = append(r.Errors, c)
 		}
 	}
+	r.Dropped = tr.drops.counts()
 	r.Wall = r.Duration
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return r, runErr
@@ -320,28 +328,76 @@ func (s *server) tick(ctx context.Context) {
 	}
 }
 
-// transport is the controller's listener and the agents' dialer.
+// transport is the controller's listener and the agents' dialer, and
+// what each side dropped.
 type transport struct {
 	protocol string
 	listener mtp.Listener
 	dialer   mtp.Dialer
 	close    func()
+	drops    sideDrops
 }
 
-func newTransport(sc *Scenario) (*transport, error) {
+// sideDrops are the Records each side of a run received and did not
+// deliver (mtp.Drops), for the report and the metrics.
+type sideDrops struct {
+	agents, controller *mtp.Drops
+}
+
+func newSideDrops(logf func(format string, args ...any)) sideDrops {
+	warn := func(side string) func(mtp.DropCause, string, string) {
+		return func(c mtp.DropCause, endpoint, detail string) {
+			if logf != nil {
+				logf("warn: the %s dropped a received Record (%s, at %s: %s); every drop is counted in the report", side, c, endpoint, detail)
+			}
+		}
+	}
+	return sideDrops{agents: &mtp.Drops{Warn: warn("agents")}, controller: &mtp.Drops{Warn: warn("controller")}}
+}
+
+// counts are the drops as report counts ("agents queue-full"), nil when
+// nothing was dropped.
+func (d sideDrops) counts() []report.Count {
+	var out []report.Count
+	for _, side := range []struct {
+		name string
+		d    *mtp.Drops
+	}{{"agents", d.agents}, {"controller", d.controller}} {
+		for _, c := range mtp.DropCauses() {
+			if n := side.d.Count(c); n > 0 {
+				out = append(out, report.Count{Name: side.name + " " + c.String(), N: int(n)})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b report.Count) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// relisten keeps a brokered controller listening across broker restarts.
+func relisten(listen func(context.Context) (mtp.Listener, error), logf func(string, ...any)) (mtp.Listener, error) {
+	r, err := mtp.NewRelisten(context.Background(), listen)
+	if err != nil {
+		return nil, err
+	}
+	r.Logf = logf
+	return r, nil
+}
+
+func newTransport(sc *Scenario, logf func(string, ...any)) (*transport, error) {
 	f := sc.Fleet
+	drops := newSideDrops(logf)
 	switch f.MTP {
 	case "websocket":
-		l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: ControllerID})
+		l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: ControllerID, Drops: drops.controller})
 		if err != nil {
 			return nil, err
 		}
-		d, err := websocket.NewDialer(websocket.Config{URL: l.(*websocket.Listener).URL(), ControllerID: ControllerID})
+		d, err := websocket.NewDialer(websocket.Config{URL: l.(*websocket.Listener).URL(), ControllerID: ControllerID, Drops: drops.agents})
 		if err != nil {
 			l.Close()
 			return nil, err
 		}
-		return &transport{protocol: string(mtp.WebSocket), listener: l, dialer: d, close: func() { l.Close() }}, nil
+		return &transport{protocol: string(mtp.WebSocket), listener: l, dialer: d, close: func() { l.Close() }, drops: drops}, nil
 	case "mqtt":
 		addr, stopBroker := f.Broker, func() {}
 		if addr == "embedded" {
@@ -354,21 +410,26 @@ func newTransport(sc *Scenario) (*transport, error) {
 			}
 			addr, stopBroker = b.URL(), func() { _ = b.Stop() }
 		}
-		cfg := mqtt.Config{Broker: addr, Version: mqtt.V5, ControllerID: ControllerID, Username: f.Username, Password: f.Password}
+		cfg := mqtt.Config{Broker: addr, Version: mqtt.V5, ControllerID: ControllerID, Username: f.Username, Password: f.Password,
+			Handover: mqtt.NewHandover()}
 		// The controller subscribes before any agent connects: a broker
-		// drops what arrives on a topic nobody is subscribed to.
-		l, err := mqtt.NewListener(cfg)
+		// drops what arrives on a topic nobody is subscribed to. After a
+		// broker restart it subscribes again and resumes its agents.
+		lcfg := cfg
+		lcfg.Drops = drops.controller
+		l, err := relisten(func(context.Context) (mtp.Listener, error) { return mqtt.NewListener(lcfg) }, logf)
 		if err != nil {
 			stopBroker()
 			return nil, fmt.Errorf("%s: fleet.broker %s: %w", sc.source, f.Broker, err)
 		}
+		cfg.Drops = drops.agents
 		d, err := mqtt.NewDialer(cfg)
 		if err != nil {
 			l.Close()
 			stopBroker()
 			return nil, err
 		}
-		return &transport{protocol: string(mtp.MQTT), listener: l, dialer: d, close: func() { l.Close(); stopBroker() }}, nil
+		return &transport{protocol: string(mtp.MQTT), listener: l, dialer: d, close: func() { l.Close(); stopBroker() }, drops: drops}, nil
 	case "stomp":
 		addr, stopBroker := f.Broker, func() {}
 		if addr == "embedded" {
@@ -381,18 +442,21 @@ func newTransport(sc *Scenario) (*transport, error) {
 		cfg := stomp.Config{Addr: addr, Login: f.Username, Passcode: f.Password, ControllerID: ControllerID,
 			ControllerDest: "/queue/usp.controller", AgentDest: "/queue/usp.agent.{eid}",
 			HeartBeatOut: 30 * time.Second, HeartBeatIn: 30 * time.Second}
-		l, err := stomp.NewListener(cfg)
+		lcfg := cfg
+		lcfg.Drops = drops.controller
+		l, err := relisten(func(context.Context) (mtp.Listener, error) { return stomp.NewListener(lcfg) }, logf)
 		if err != nil {
 			stopBroker()
 			return nil, fmt.Errorf("%s: fleet.broker %s: %w", sc.source, f.Broker, err)
 		}
+		cfg.Drops = drops.agents
 		d, err := stomp.NewDialer(cfg)
 		if err != nil {
 			l.Close()
 			stopBroker()
 			return nil, err
 		}
-		return &transport{protocol: string(mtp.STOMP), listener: l, dialer: d, close: func() { l.Close(); stopBroker() }}, nil
+		return &transport{protocol: string(mtp.STOMP), listener: l, dialer: d, close: func() { l.Close(); stopBroker() }, drops: drops}, nil
 	}
 	return nil, fmt.Errorf("%s: fleet.mtp %q", sc.source, f.MTP)
 }

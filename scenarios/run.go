@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"brickyard/boards/profile"
+	"brickyard/mtp"
 	"brickyard/scenarios/campaign"
 	"brickyard/scenarios/report"
 	"brickyard/sim/device"
@@ -23,8 +25,11 @@ const ControllerID = "proto::brickyard-controller"
 
 // Options are what a run needs besides its scenario.
 type Options struct {
-	Profiles profile.Set                  // board profiles; required
-	ReadFile func(string) ([]byte, error) // reads image and key files; default os.ReadFile
+	Profiles profile.Set // board profiles; required
+	// ReadFile reads image and key files; default a bounded os read that
+	// refuses a file larger than its use allows (an image larger than the
+	// board's slot, a key file over 64 KiB) before reading it.
+	ReadFile func(name string, limit int64) ([]byte, error)
 
 	// Progress, if set, is called about every ProgressEvery (wall time for
 	// real-time runs, virtual time for virtual ones; default 1 s) and once
@@ -51,6 +56,9 @@ type Metrics interface {
 	Reconnect()
 	Campaign(wave int, planned, started, done int)
 	Aborted(bool)
+	// Dropped hands over one side's drop counter ("agents",
+	// "controller"), read from then on.
+	Dropped(side string, d *mtp.Drops)
 }
 
 // Progress is the fleet at one moment of a run.
@@ -65,10 +73,26 @@ type Progress struct {
 	Final    bool
 }
 
+// Open reads a scenario by name: a file when the name looks like a path
+// (a / or \\, a .yaml or .yml suffix) or a file of that name exists, a
+// built-in scenario otherwise.
+func Open(name string) (*Scenario, error) {
+	if strings.ContainsAny(name, "/\\") || strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
+		return Load(name)
+	}
+	if _, err := os.Stat(name); err == nil {
+		return Load(name)
+	}
+	return Builtin(name)
+}
+
+// maxScenarioFile is the largest scenario file Load reads.
+const maxScenarioFile = 4 << 20
+
 // Load reads a scenario file from disk: relative paths in it (images,
 // keys) are relative to its folder.
 func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path, maxScenarioFile)
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +102,27 @@ func Load(path string) (*Scenario, error) {
 	}
 	sc.dir = filepath.Dir(path)
 	return sc, nil
+}
+
+// readLimited reads a file of at most limit bytes, refusing a larger one
+// before reading it (and one that grows while it is read).
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d allowed", path, st.Size(), limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: more than the %d bytes allowed", path, limit)
+	}
+	return data, nil
 }
 
 // view is what a report needs of a fleet runner.
@@ -98,7 +143,7 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*report.Report, error)
 		return nil, errors.New("scenarios: no board profiles")
 	}
 	if opt.ReadFile == nil {
-		opt.ReadFile = os.ReadFile
+		opt.ReadFile = readLimited
 	}
 	if opt.ProgressEvery <= 0 {
 		opt.ProgressEvery = time.Second
@@ -246,8 +291,12 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 		if t.After(limit) {
 			t = limit
 		}
-		if err := v.RunUntil(t); err != nil {
-			return nil, err
+		if err := v.RunUntilCtx(ctx, t); err != nil {
+			if ctx.Err() == nil {
+				return nil, err
+			}
+			t, interrupted = v.Now(), true
+			break
 		}
 		rec.sample(t, opt.Index)
 		campaignMetrics(opt.Metrics, ctrl)

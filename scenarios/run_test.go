@@ -1,21 +1,22 @@
 package scenarios
 
 import (
-	"brickyard/boards/image"
-	"brickyard/mtp/mtptest"
-	"brickyard/scenarios/metrics"
-	"brickyard/sim/index"
 	"bytes"
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"brickyard/boards/image"
 	"brickyard/boards/profile"
 	"brickyard/configs"
+	"brickyard/mtp/mtptest"
+	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/report"
+	"brickyard/sim/index"
 )
 
 func profiles(t testing.TB) profile.Set {
@@ -273,13 +274,42 @@ func TestInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { time.Sleep(300 * time.Millisecond); cancel() }()
-	r, err := Run(ctx, sc, Options{Profiles: profiles(t), ProgressEvery: 50 * time.Millisecond})
+	defer cancel()
+	progress := func(p Progress) {
+		if p.Conn["connected"] > 0 { // under way: interrupt it
+			cancel()
+		}
+	}
+	r, err := Run(ctx, sc, Options{Profiles: profiles(t), ProgressEvery: 50 * time.Millisecond, Progress: progress})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !r.Interrupted || len(r.Fleet) != 100 {
 		t.Fatalf("interrupted %v, %d devices", r.Interrupted, len(r.Fleet))
+	}
+}
+
+// Ctrl-C on the virtual clock lands within a step of virtual time, however
+// many events the step holds: here one step of an hour would hold the whole
+// campaign of 10,000 devices, and the interrupt, already there when the run
+// starts, stops it within its first thousand events. The partial report
+// still has every device.
+func TestInterruptVirtual(t *testing.T) {
+	sc, err := Builtin("power-cuts-10k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r, err := Run(ctx, sc, Options{Profiles: profiles(t), ProgressEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Interrupted || len(r.Fleet) != 10_000 || r.Duration >= report.Seconds(time.Hour.Seconds()) {
+		t.Fatalf("interrupted %v, %d devices, %v virtual seconds", r.Interrupted, len(r.Fleet), r.Duration)
+	}
+	if n := count(r, "pending"); n != 10_000 {
+		t.Fatalf("%d of 10,000 devices pending: the run went on after the interrupt (%+v)", n, r.Outcomes)
 	}
 }
 
@@ -450,5 +480,150 @@ expect: [updated == 10]
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bad.yaml:") {
 			t.Errorf("%q: %v", tc.want, err)
 		}
+	}
+}
+
+// An image larger than its board's slot is refused before it is made or
+// read: a built payload, and a given file (here a sparse 3 GiB file, which
+// would take seconds and gigabytes to read).
+func TestImageLargerThanSlot(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.img")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(3 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for name, tc := range map[string]struct{ images, want string }{
+		"built": {"  - version: 2.0.0\n    payload: 900MiB\n", "does not fit the"},
+		"file":  {"  - version: 2.0.0\n    files:\n      uboot-nor: big.img\n", "more than the"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := "name: big\nfleet:\n  boards:\n    - profile: uboot-nor\n      count: 2\nimages:\n" + tc.images + "campaign:\n  image: 2.0.0\n"
+			p := filepath.Join(dir, name+".yaml")
+			if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sc, err := Load(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err = Run(context.Background(), sc, Options{Profiles: profiles(t)})
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "images.0") {
+				t.Fatalf("error %v, want %q naming images.0", err, tc.want)
+			}
+			if grown := after.TotalAlloc - before.TotalAlloc; grown > 256<<20 {
+				t.Errorf("%d MiB allocated before the refusal", grown>>20)
+			}
+		})
+	}
+}
+
+// Debian's mosquitto killed and restarted mid-campaign (a real-time run of
+// 120 devices over MQTT): every agent reconnects with TR-369's retry
+// waits, the embedded controller listens again and resumes its agents, and
+// what was lost with the old sessions goes again. Every device ends in
+// exactly one outcome, and what the controller concluded from USP agrees
+// with each device's real end (once, 180 healthy devices were reported
+// unreachable because the soak Gets sent around the restart were lost).
+func TestRealBrokerRestart(t *testing.T) {
+	m := mtptest.NewMosquitto(t)
+	src := `name: broker-restart
+clock: real
+seed: 9
+duration: 4m
+fleet:
+  mtp: mqtt
+  broker: ` + m.Addr + `
+  connect_rate: 200
+  boards:
+    - profile: uboot-nor
+      count: 60
+    - profile: esp32-ota
+      count: 60
+device: {reboot: 300ms, trial: 20s}
+images:
+  - version: 2.0.0
+    payload: 8KiB
+campaign:
+  image: 2.0.0
+  start: 500ms
+  deadline: 2m
+  soak: 8s
+  request_timeout: 10m # longer than the deadline: only a new session can bring a lost request back in time
+  waves:
+    - share: 25%
+    - share: rest
+`
+	sc, err := Parse("restart.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	progress := make(chan Progress, 1)
+	opt := Options{Profiles: profiles(t), ProgressEvery: 100 * time.Millisecond, Progress: func(p Progress) {
+		select {
+		case progress <- p:
+		default:
+		}
+	}}
+	type result struct {
+		r   *report.Report
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { r, err := Run(ctx, sc, opt); done <- result{r, err} }()
+	// Stop the broker once the second wave is under way (soak Gets and
+	// Download()s in flight), keep it down longer than a retry wait, and
+	// start it again on the same port.
+	restarted := false
+	var res result
+wait:
+	for {
+		select {
+		case p := <-progress:
+			if !restarted && len(p.Waves) == 2 && p.Waves[1].Opened && p.Outcomes["updated"] >= 20 {
+				m.Stop()
+				// The outage must last in wall-clock time: the agents' own
+				// retry waits (1 s and more) are what it exercises.
+				time.Sleep(3 * time.Second)
+				m.Start()
+				restarted = true
+			}
+		case res = <-done:
+			break wait
+		}
+	}
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	r := res.r
+	if !restarted || r.Interrupted {
+		t.Fatalf("restarted %v, interrupted %v: %+v", restarted, r.Interrupted, r.Outcomes)
+	}
+	if n := count(r, "pending"); n != 0 || len(r.Fleet) != 120 {
+		t.Fatalf("%d devices pending of %d: %+v", n, len(r.Fleet), r.Outcomes)
+	}
+	bad := 0
+	for _, d := range r.Fleet {
+		if d.Seen != d.Outcome {
+			bad++
+			if bad <= 5 {
+				t.Errorf("%s: the device ended %s, the controller saw %q", d.ID, d.Outcome, d.Seen)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%d of %d devices: the controller's view disagrees with the device (outcomes %+v)", bad, len(r.Fleet), r.Outcomes)
+	}
+	if u := count(r, "updated"); u != 120 {
+		t.Errorf("%d of 120 updated: %+v", u, r.Outcomes)
 	}
 }

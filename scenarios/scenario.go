@@ -12,7 +12,6 @@
 package scenarios
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"brickyard/boards/image"
+	"brickyard/boards/profile"
+	"brickyard/sim/device"
 	"brickyard/sim/faults"
 )
 
@@ -135,6 +137,9 @@ type ServerSpec struct {
 	TLS bool `yaml:"tls"` // HTTPS with a self-signed certificate the devices trust
 	// DownloadTimeout bounds each device's download; default 2 min.
 	DownloadTimeout time.Duration `yaml:"download_timeout"`
+	// StallTimeout fails a download that receives nothing for this long;
+	// default 1 min, or download_timeout when that is shorter.
+	StallTimeout time.Duration `yaml:"download_stall_timeout"`
 	// Faults: what the server does wrong, each on a share of the requests
 	// (drawn per request from the seed).
 	Faults []ServerFault `yaml:"faults"`
@@ -160,28 +165,15 @@ type AbortSpec struct {
 // impossible values and missing images are errors that name the file, the
 // line and the key; all of them are reported, not just the first.
 func Parse(source string, data []byte) (*Scenario, error) {
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: empty scenario", source)
-		}
-		return nil, fmt.Errorf("%s: %w", source, err)
+	sc := &Scenario{source: source}
+	root, err := profile.DecodeStrict(source, data, sc)
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil, fmt.Errorf("%s: empty scenario", source)
+	case err != nil:
+		return nil, err
 	}
-	sc := &Scenario{source: source, root: &root}
-	dec = yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(sc); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			msgs := make([]error, len(te.Errors))
-			for i, e := range te.Errors {
-				msgs[i] = fmt.Errorf("%s:%s", source, strings.TrimPrefix(e, "line "))
-			}
-			return nil, errors.Join(msgs...)
-		}
-		return nil, fmt.Errorf("%s: %w", source, err)
-	}
+	sc.root = root
 	if err := sc.validate(); err != nil {
 		return nil, err
 	}
@@ -267,8 +259,10 @@ func (sc *Scenario) validate() error {
 	if sc.Device.Trial < 0 {
 		c.errorf("device.trial", "negative")
 	}
-	if sc.Device.RetryMinWait < 0 {
-		c.errorf("device.retry_min_wait", "negative")
+	if w := sc.Device.RetryMinWait; w != 0 {
+		if err := device.CheckRetryMinimumWait(w); err != nil {
+			c.errorf("device.retry_min_wait", "%v", err)
+		}
 	}
 	if m := sc.Device.RetryMultiplier; m != 0 && (m < 1000 || m > 65535) {
 		c.errorf("device.retry_multiplier", "%d: want 1000 (1.0) to 65535", m)
@@ -289,6 +283,8 @@ func (sc *Scenario) validate() error {
 		}
 		if n, err := parseSize(im.Payload); err != nil || n <= 0 {
 			c.errorf(key+".payload", "%q: want a size such as 64KiB", im.Payload)
+		} else if n > image.MaxPayloadSize {
+			c.errorf(key+".payload", "%q: the image format holds at most %d bytes (1 GiB) of payload", im.Payload, image.MaxPayloadSize)
 		}
 		for b := range im.Files {
 			if !sc.hasBoard(b) {
@@ -359,8 +355,8 @@ func (sc *Scenario) validateFleet(c *checker) {
 	if _, err := ParseIDScheme(f.Serials); err != nil {
 		c.errorf("fleet.serials", "%v", err)
 	}
-	if f.ConnectRate < 0 || math.IsNaN(f.ConnectRate) {
-		c.errorf("fleet.connect_rate", "want ≥ 0")
+	if !(f.ConnectRate >= 0) || math.IsInf(f.ConnectRate, 0) {
+		c.errorf("fleet.connect_rate", "%v: want a number of power-ons per second ≥ 0", f.ConnectRate)
 	}
 	if f.ConnectJitter < 0 {
 		c.errorf("fleet.connect_jitter", "negative")
@@ -399,20 +395,27 @@ func (sc *Scenario) validateServer(c *checker) {
 	if sv.DownloadTimeout == 0 {
 		sv.DownloadTimeout = 2 * time.Minute
 	}
+	if sv.StallTimeout < 0 || sv.StallTimeout > sv.DownloadTimeout {
+		c.errorf("server.download_stall_timeout", "%v: want more than 0 and at most download_timeout (%v)", sv.StallTimeout, sv.DownloadTimeout)
+	}
+	if sv.StallTimeout == 0 {
+		sv.StallTimeout = min(time.Minute, sv.DownloadTimeout)
+	}
 	if (sv.TLS || len(sv.Faults) > 0) && sc.Clock == "virtual" {
 		c.errorf("server", "the file server runs with clock: real only; on a virtual clock use the fault plan's download-* faults")
 	}
 	total := 0.0
 	for i, f := range sv.Faults {
 		key := "server.faults." + strconv.Itoa(i)
-		if f.Share <= 0 || f.Share > 1 {
+		if !(f.Share > 0 && f.Share <= 1) {
 			c.errorf(key+".share", "%g: want a fraction in (0, 1]", f.Share)
+		} else {
+			total += f.Share
 		}
-		total += f.Share
 		switch {
 		case f.Rate < 0:
 			c.errorf(key+".rate", "negative")
-		case f.Truncate < 0 || f.Truncate >= 1:
+		case !(f.Truncate >= 0 && f.Truncate < 1):
 			c.errorf(key+".truncate", "%g: want a fraction in (0, 1)", f.Truncate)
 		case f.Status != 0 && (f.Status < 201 || f.Status > 599):
 			c.errorf(key+".status", "%d: want an HTTP status from 201 to 599", f.Status)
@@ -503,17 +506,21 @@ func (sc *Scenario) validateCampaign(c *checker, versions map[string]bool) {
 			}
 			rest = i
 		case strings.HasSuffix(s, "%"):
+			// !(v > 0 && v <= 100) refuses NaN too, which passes any
+			// comparison written the other way round.
 			v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-			if err != nil || v <= 0 || v > 100 {
+			if err != nil || !(v > 0 && v <= 100) {
 				c.errorf(key+".share", "%q: want a percentage in (0, 100]", s)
+			} else {
+				w.share = v / 100
 			}
-			w.share = v / 100
 		default:
 			v, err := strconv.ParseFloat(s, 64)
-			if err != nil || v <= 0 || v > 1 {
+			if err != nil || !(v > 0 && v <= 1) {
 				c.errorf(key+".share", "%q: want a fraction in (0, 1], a percentage or rest", s)
+			} else {
+				w.share = v
 			}
-			w.share = v
 		}
 		total += w.share
 	}
@@ -525,8 +532,13 @@ func (sc *Scenario) validateCampaign(c *checker, versions map[string]bool) {
 	} else if total < 1-1e-9 {
 		c.errorf("campaign.waves", "the shares add up to %.4g: give the last wave share: rest", total)
 	}
-	if a := cs.Abort; a != nil && (a.FailureRate < 0 || a.FailureRate >= 1 || a.MinDevices < 0) {
-		c.errorf("campaign.abort", "want 0 ≤ failure_rate < 1 and min_devices ≥ 0")
+	if a := cs.Abort; a != nil {
+		if !(a.FailureRate >= 0 && a.FailureRate < 1) {
+			c.errorf("campaign.abort.failure_rate", "%v: want a fraction 0 ≤ failure_rate < 1", a.FailureRate)
+		}
+		if a.MinDevices < 0 {
+			c.errorf("campaign.abort.min_devices", "%d: want ≥ 0", a.MinDevices)
+		}
 	}
 }
 

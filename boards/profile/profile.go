@@ -86,11 +86,9 @@ type partDoc struct {
 // bad values, unknown bootloaders and layouts that do not fit the chip are
 // errors naming the file, the board and what was wrong.
 func Parse(source string, data []byte, loaders map[string]LoaderFactory) (Set, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var doc fileDoc
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %w", source, err)
+	if _, err := DecodeStrict(source, data, &doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
 	}
 	if len(doc.Boards) == 0 {
 		return nil, fmt.Errorf("%s: no boards: the file needs a top-level boards: mapping", source)
@@ -107,8 +105,8 @@ func Parse(source string, data []byte, loaders map[string]LoaderFactory) (Set, e
 }
 
 func build(name string, bd boardDoc, loaders map[string]LoaderFactory) (Profile, error) {
-	if len(name) == 0 || len(name) > 16 {
-		return Profile{}, errors.New("a board name is 1 to 16 characters (images carry it)")
+	if len(name) == 0 || len(name) > 16 || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return Profile{}, errors.New("a board name is 1 to 16 characters of printable ASCII without spaces (images carry it)")
 	}
 	g := flash.Geometry{Size: int(bd.Flash.Size), SectorSize: int(bd.Flash.Sector), WriteUnit: bd.Flash.WriteUnit,
 		Erased: 0xFF, Endurance: bd.Flash.Endurance}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strings"
 
 	"brickyard/configs"
+	"brickyard/scenarios/agents"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
@@ -23,7 +25,9 @@ import (
 // a type implementing encoding.TextUnmarshaler parses itself, and
 // time.Duration takes strings such as "30s".
 type Config struct {
-	Log LogConfig `mapstructure:"log"`
+	Log   LogConfig     `mapstructure:"log"`
+	Run   RunConfig     `mapstructure:"run"`   // brickyard run's flags (run.go)
+	Fleet agents.Config `mapstructure:"fleet"` // brickyard fleet's flags
 }
 
 // sources maps each leaf key to where its effective value came from:
@@ -112,4 +116,24 @@ func (l *layer) lookup(key string) (string, bool) {
 	}
 	where, ok := l.where[key]
 	return where, ok
+}
+
+// bindSection binds every flag of a command's own flag set (not the
+// persistent ones) to the key section.<flag with - as _> of the
+// configuration: --mqtt-version of fleet is fleet.mqtt_version, so every
+// flag can come from the configuration file or a BRICKYARD_* variable too.
+func bindSection(fs *pflag.FlagSet, section string) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		bindFlag(fs, f.Name, section+"."+strings.ReplaceAll(f.Name, "-", "_"))
+	})
+}
+
+// given returns a function that reports whether the user set the flag
+// name of section in any layer above the embedded default: the file,
+// the environment or the flag itself.
+func (a *app) given(section string) func(name string) bool {
+	return func(name string) bool {
+		where, ok := a.sources[section+"."+strings.ReplaceAll(name, "-", "_")]
+		return ok && !strings.HasPrefix(where, "embedded default ")
+	}
 }

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
-	"brickyard/configs"
-
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+
+	"brickyard/configs"
 )
 
 func TestEmbeddedDefault(t *testing.T) {
@@ -18,8 +21,8 @@ func TestEmbeddedDefault(t *testing.T) {
 	if err != nil {
 		t.Fatalf("embedded default: %v", err)
 	}
-	if want := (Config{Log: LogConfig{Level: "info", Format: "auto"}}); cfg != want {
-		t.Errorf("embedded default = %+v; want %+v", cfg, want)
+	if want := (LogConfig{Level: "info", Format: "auto"}); cfg.Log != want {
+		t.Errorf("embedded default log = %+v; want %+v", cfg.Log, want)
 	}
 	// Every key has a default, so `brickyard config` shows and documents it.
 	for _, l := range newSchema(reflect.TypeFor[Config]()).leaves {
@@ -96,8 +99,12 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{name: "unknown key", file: "log:\n  level: info\n  colour: red\n",
 			want: []string{"FILE:3: log.colour: unknown key; expected one of level, format"}},
-		{name: "unknown section", file: "fleet:\n  size: 3\n",
-			want: []string{"FILE:1: fleet: unknown key; expected one of log"}},
+		{name: "unknown section", file: "farm:\n  size: 3\n",
+			want: []string{"FILE:1: farm: unknown key; expected one of log, run, fleet"}},
+		{name: "unknown fleet key", file: "fleet:\n  size: 3\n",
+			want: []string{"FILE:2: fleet.size: unknown key; expected one of ws_url, mqtt"}},
+		{name: "fleet key of the wrong type", file: "fleet:\n  devices: many\n",
+			want: []string{"FILE:2: fleet.devices: expected an integer; got \"many\""}},
 		{name: "upper-case key", file: "log:\n  Level: debug\n",
 			want: []string{"FILE:2: log.Level: unknown key; expected one of level, format"}},
 		{name: "wrong type", file: "log:\n  level: [debug]\n",
@@ -120,8 +127,8 @@ func TestConfigErrors(t *testing.T) {
 			want: []string{"FILE:2: expected one YAML document; got more"}},
 		{name: "YAML syntax error", file: "log:\n\tlevel: info\n",
 			want: []string{"FILE: yaml: line 2: found character that cannot start any token"}},
-		{name: "all problems at once", file: "log:\n  level: loud\n  format: xml\nfleet: {}\n",
-			want: []string{"FILE:2: log.level:", "FILE:3: log.format:", "FILE:4: fleet: unknown key"}},
+		{name: "all problems at once", file: "log:\n  level: loud\n  format: xml\nfarm: {}\n",
+			want: []string{"FILE:2: log.level:", "FILE:3: log.format:", "FILE:4: farm: unknown key"}},
 		{name: "bad file value overridden by a flag", file: "log:\n  level: loud\n", args: []string{"--log-level", "info"},
 			want: []string{`FILE:2: log.level: expected one of debug, info, warn, error; got "loud"`}},
 		{name: "missing file", args: []string{"--config", dir + "/nope.yaml"},
@@ -213,5 +220,88 @@ func TestYAMLMergeKeys(t *testing.T) {
 				t.Errorf("log.level = %v at %q, err %v; want %q at %q", l.values["log.level"], l.where["log.level"], err, tc.level, tc.where)
 			}
 		})
+	}
+}
+
+// Every flag of run and fleet is a configuration key (section.<flag with
+// - as _>), bound to it, whose default in configs/brickyard.yaml is the
+// flag's own default, so that --help tells the truth.
+func TestCommandFlagsAreKeys(t *testing.T) {
+	clearEnv(t)
+	s := newSchema(reflect.TypeFor[Config]())
+	defaults, err := s.yamlLayer("default", configs.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &app{}
+	for _, cmd := range []*cobra.Command{newRunCmd(a), newFleetCmd(a)} {
+		section := cmd.Name()
+		n := 0
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			n++
+			key := section + "." + strings.ReplaceAll(f.Name, "-", "_")
+			if got := f.Annotations[flagKeyAnnotation]; len(got) != 1 || got[0] != key {
+				t.Errorf("%s --%s: bound to %v, want %s", section, f.Name, got, key)
+			}
+			if s.byKey[key] == nil {
+				t.Errorf("%s --%s: no configuration key %s", section, f.Name, key)
+				return
+			}
+			want := fmt.Sprint(defaults.values[key])
+			switch v := defaults.values[key].(type) {
+			case []any:
+				want = "[]"
+				if len(v) > 0 {
+					want = fmt.Sprint(v)
+				}
+			}
+			got := f.DefValue
+			if d, err := time.ParseDuration(got); err == nil && f.Value.Type() == "duration" {
+				if dw, err := time.ParseDuration(want); err == nil && dw == d {
+					got = want
+				}
+			}
+			if got != want {
+				t.Errorf("%s --%s: flag default %q, configs/brickyard.yaml %s: %q", section, f.Name, f.DefValue, key, want)
+			}
+		})
+		if n < 9 {
+			t.Errorf("%s: only %d flags", section, n)
+		}
+	}
+}
+
+// A fleet setting through each layer: the file gives devices, the
+// environment the board, the flag the version; a flag beats the
+// environment, which beats the file. Shard 2 of 2 of 4 devices starts at
+// device 3, so the devices' count shows in the first device's ID.
+func TestFleetConfigLayers(t *testing.T) {
+	file := writeFile(t, "fleet:\n  devices: 4\n  board: mcuboot-nrf52\n  version: 3.0.0\n")
+	out, errOut, code := runBrickyard(t, []string{"BRICKYARD_FLEET_BOARD=esp32-ota", "BRICKYARD_FLEET_VERSION=4.0.0"},
+		"--config", file, "fleet", "--shard", "2/2", "--dump-model", "--version", "2.0.0")
+	if code != 0 || !strings.Contains(out, "# os::00256D-SIM000003: board esp32-ota, firmware 2.0.0") {
+		t.Fatalf("code %d, stderr %s\n%s", code, errOut, out)
+	}
+	// A bad value names its layer and key.
+	_, errOut, code = runBrickyard(t, []string{"BRICKYARD_FLEET_DEVICES=lots"}, "fleet", "--dump-model")
+	if code != 1 || !strings.Contains(errOut, "environment variable BRICKYARD_FLEET_DEVICES: fleet.devices: expected an integer") {
+		t.Fatalf("code %d, stderr %s", code, errOut)
+	}
+	// A value Resolve refuses names the flag, from whichever layer.
+	_, errOut, code = runBrickyard(t, []string{"BRICKYARD_FLEET_DEVICES=0"}, "fleet", "--dump-model")
+	if code != 1 || !strings.Contains(errOut, "--devices: 0: want 1 to 1,000,000") {
+		t.Fatalf("code %d, stderr %s", code, errOut)
+	}
+}
+
+// run's settings come from the file as well: run.devices and run.seed.
+func TestRunConfigLayers(t *testing.T) {
+	file := writeFile(t, "run:\n  devices: 12\n  seed: 3\n  quiet: true\n")
+	out, errOut, code := runBrickyard(t, nil, "--config", file, "run", "power-cuts-10k")
+	if code != 0 && code != ExitExpectations {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "seed 3") || !strings.Contains(out, ": 12 devices") || strings.Contains(errOut, "devices  connected") {
+		t.Fatalf("stderr %s\n%s", errOut, out)
 	}
 }

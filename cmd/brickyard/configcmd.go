@@ -13,10 +13,12 @@ import (
 
 func newConfigCmd(a *app) *cobra.Command {
 	return &cobra.Command{
-		Use:    "config",
-		Short:  "Print the effective configuration and where each value came from",
-		Hidden: true,
-		Args:   cobra.NoArgs,
+		Use:   "config",
+		Short: "Print the effective configuration and where each value came from",
+		Long: "config prints every configuration key (log, and the run: and fleet: sections, one\n" +
+			"key per flag of those commands) with its effective value and the layer it came\n" +
+			"from: the embedded default, --config FILE, a BRICKYARD_* variable or a flag.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return writeConfig(cmd.OutOrStdout(), newSchema(reflect.TypeFor[Config]()), a.cfg, a.sources)
 		},

@@ -3,67 +3,22 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"brickyard/mtp/fdlimit"
-	"brickyard/sim/fleet"
+	"brickyard/boards/image"
+	"brickyard/scenarios/agents"
 	"brickyard/sim/index"
 )
 
-// fleetFlags are the flags of `brickyard fleet`, as given.
-type fleetFlags struct {
-	// Where the controller is.
-	wsURL, mqtt, stomp             string
-	controllerID                   string
-	agentTopic, controllerTopic    string
-	agentDest, controllerDest      string
-	mqttVersion, clientID          string
-	stompVHost                     string
-	stompTransient                 bool
-	keepAlive                      time.Duration
-	tlsCA, tlsCert, tlsKey         string
-	tlsServerName                  string
-	username, password, passwdFile string
-	sources                        string
-
-	// The fleet.
-	scenario                string
-	devices                 int
-	board, boardsMix        string
-	version                 string
-	ids, serials            string
-	faults                  string
-	connectRate             float64
-	connectJitter           time.Duration
-	duration                time.Duration
-	seed                    uint64
-	reboot, trial, periodic time.Duration
-	retryMin                time.Duration
-	retryMult               uint32
-	boards                  string
-	trust                   []string
-	writeKey                string
-	shard                   string
-	responseTimeout         time.Duration
-
-	// Output.
-	out, metricsAddr, eventLog string
-	quiet, dumpModel           bool
-}
-
 func newFleetCmd(a *app) *cobra.Command {
-	var f fleetFlags
 	cmd := &cobra.Command{
 		Use:   "fleet (--ws-url URL | --mqtt BROKER | --stomp BROKER) --controller-id ID [flags]",
 		Short: "Run simulated devices against a USP controller that is not brickyard's",
@@ -79,105 +34,96 @@ func newFleetCmd(a *app) *cobra.Command {
 			"model and exits. docs/fleet.md has examples for WebSocket, mosquitto and RabbitMQ.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runFleet(cmd.Context(), a, f, cmd.Flags().Changed)
+			return runFleet(cmd.Context(), a)
 		},
 	}
 	fl := cmd.Flags()
 	// Where.
-	fl.StringVar(&f.wsURL, "ws-url", "", "the controller's WebSocket endpoint `URL`: ws://HOST:PORT/PATH or wss://…")
-	fl.StringVar(&f.mqtt, "mqtt", "", "MQTT broker `HOST:PORT` (tcp:// or tls:// in front to choose; --tls-* imply tls)")
-	fl.StringVar(&f.stomp, "stomp", "", "STOMP broker `HOST:PORT` (tls:// in front, or any --tls-* flag, for TLS)")
-	fl.StringVar(&f.controllerID, "controller-id", "", "the controller's USP endpoint `ID` (required), e.g. proto::controller")
-	fl.StringVar(&f.agentTopic, "agent-topic", "usp/agent/{eid}", "MQTT: each agent's own topic; {eid} is its endpoint ID")
-	fl.StringVar(&f.controllerTopic, "controller-topic", "usp/controller/{eid}", "MQTT: the controller's topic; {eid} is the controller's ID")
-	fl.StringVar(&f.mqttVersion, "mqtt-version", "5", "MQTT protocol `VERSION`: 5 or 3.1.1")
-	fl.StringVar(&f.clientID, "client-id", "", "MQTT client identifier; {eid} is the agent's ID (default: 5 lets the broker assign one, 3.1.1 uses the endpoint ID)")
-	fl.StringVar(&f.agentDest, "agent-dest", "/queue/agent-{eid}", "STOMP: each agent's own destination; {eid} is its endpoint ID")
-	fl.StringVar(&f.controllerDest, "controller-dest", "", "STOMP: the controller's destination (required with --stomp), e.g. /queue/controller")
-	fl.StringVar(&f.stompVHost, "stomp-vhost", "", "STOMP virtual host (the host header; default \"/\")")
-	fl.BoolVar(&f.stompTransient, "stomp-transient", false, "STOMP: send durable:false/auto-delete:true queue headers (only when the controller does too)")
-	fl.DurationVar(&f.keepAlive, "keepalive", 0, "MQTT keep-alive / STOMP heart-beat period (0: MQTT 60s, STOMP none)")
-	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM `FILE` of the CA certificates that sign the controller's or broker's certificate (default: the system's)")
-	fl.StringVar(&f.tlsCert, "tls-cert", "", "PEM client certificate `FILE` (mutual TLS; with --tls-key)")
-	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `FILE` of --tls-cert")
-	fl.StringVar(&f.tlsServerName, "tls-server-name", "", "`NAME` to check in the server's certificate (default: the host dialled)")
-	fl.StringVar(&f.username, "username", "", "broker user name (MQTT, STOMP login; WebSocket: HTTP Basic auth)")
-	fl.StringVar(&f.password, "password", "", "broker password (visible in the process list: prefer --password-file)")
-	fl.StringVar(&f.passwdFile, "password-file", "", "read the broker password from the first line of `FILE`")
-	fl.StringVar(&f.sources, "sources", "", "local source `ADDRS`, round-robin, e.g. 127.0.1.1-127.0.1.8 (for more than ~28,000 connections to one address)")
+	fl.String("ws-url", "", "the controller's WebSocket endpoint `URL`: ws://HOST:PORT/PATH or wss://…")
+	fl.String("mqtt", "", "MQTT broker `HOST:PORT` (tcp:// or tls:// in front to choose; --tls-* imply tls)")
+	fl.String("stomp", "", "STOMP broker `HOST:PORT` (tls:// in front, or any --tls-* flag, for TLS)")
+	fl.String("controller-id", "", "the controller's USP endpoint `ID` (required), e.g. proto::controller")
+	fl.String("agent-topic", "usp/agent/{eid}", "MQTT: each agent's own topic; {eid} is its endpoint ID")
+	fl.String("controller-topic", "usp/controller/{eid}", "MQTT: the controller's topic; {eid} is the controller's ID")
+	fl.String("mqtt-version", "5", "MQTT protocol `VERSION`: 5 or 3.1.1")
+	fl.String("client-id", "", "MQTT client identifier; {eid} is the agent's ID (default: 5 lets the broker assign one, 3.1.1 uses the endpoint ID)")
+	fl.String("agent-dest", "/queue/agent-{eid}", "STOMP: each agent's own destination; {eid} is its endpoint ID")
+	fl.String("controller-dest", "", "STOMP: the controller's destination (required with --stomp), e.g. /queue/controller")
+	fl.String("stomp-vhost", "", "STOMP virtual host (the host header; default \"/\")")
+	fl.Bool("stomp-transient", false, "STOMP: send durable:false/auto-delete:true queue headers (only when the controller does too)")
+	fl.Duration("keepalive", 0, "MQTT keep-alive / STOMP heart-beat period (0: MQTT 60s, STOMP none)")
+	fl.String("tls-ca", "", "PEM `FILE` of the CA certificates that sign the controller's or broker's certificate (default: the system's)")
+	fl.String("tls-cert", "", "PEM client certificate `FILE` (mutual TLS; with --tls-key)")
+	fl.String("tls-key", "", "PEM private key `FILE` of --tls-cert")
+	fl.String("tls-server-name", "", "`NAME` to check in the server's certificate (default: the host dialled)")
+	fl.String("username", "", "broker user name (MQTT, STOMP login; WebSocket: HTTP Basic auth)")
+	fl.String("password", "", "broker password (visible in the process list: prefer --password-file)")
+	fl.String("password-file", "", "read the broker password from the first line of `FILE`")
+	fl.String("sources", "", "local source `ADDRS`, round-robin, e.g. 127.0.1.1-127.0.1.8 (for more than ~28,000 connections to one address)")
 	// The fleet.
-	fl.StringVar(&f.scenario, "scenario", "", "take the fleet, device timings, faults, trust and seed from `SCENARIO` (a built-in name or a file); flags override")
-	fl.IntVar(&f.devices, "devices", 1, "number of devices (of --board)")
-	fl.StringVar(&f.board, "board", "uboot-nor", "board profile of the devices (see 'brickyard boards')")
-	fl.StringVar(&f.boardsMix, "boards-mix", "", "devices per board instead of --devices/--board: `LIST` of PROFILE=N[@VERSION], e.g. uboot-nor=600,mcuboot-nrf52=400@2.0.0")
-	fl.StringVar(&f.version, "version", "1.0.0", "starting firmware `VERSION` of every device (built and signed with the fleet's key)")
-	fl.StringVar(&f.ids, "ids", "os::00256D-SIM{n:06}", "endpoint-ID `PATTERN`; {n} or {n:0W} is the device's number from 1")
-	fl.StringVar(&f.serials, "serials", "SIM{n:06}", "serial-number `PATTERN` (Device.DeviceInfo.SerialNumber)")
-	fl.StringVar(&f.faults, "faults", "", "fault plan: YAML `FILE` holding a list of rules (the faults: section of a scenario)")
-	fl.Float64Var(&f.connectRate, "connect-rate", 0, "power-ons per second (0: all at once)")
-	fl.DurationVar(&f.connectJitter, "connect-jitter", 0, "add up to this much to each device's power-on")
-	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (0: run until interrupted)")
-	fl.Uint64Var(&f.seed, "seed", 1, "seed of the devices, the fault plan and the fleet's signing key")
-	fl.DurationVar(&f.reboot, "reboot", 0, "how long a reboot keeps a device off (default 30s)")
-	fl.DurationVar(&f.trial, "trial", 0, "trial period of a new image before it rolls back (default 5m)")
-	fl.DurationVar(&f.retryMin, "retry-min-wait", 0, "TR-369 SessionRetryMinimumWaitInterval of the devices (default 5s)")
-	fl.Uint32Var(&f.retryMult, "retry-multiplier", 0, "TR-369 SessionRetryIntervalMultiplier, in thousandths (default 2000 = 2.0)")
-	fl.DurationVar(&f.periodic, "periodic", 0, "factory PeriodicNotifInterval of the controller, whole seconds (default 24h)")
-	fl.StringVar(&f.boards, "boards", "", "also read board profiles from `FILE`")
-	fl.StringArrayVar(&f.trust, "trust", nil, "PEM public key `FILE` the boards also trust (repeatable), e.g. from 'brickyard image keygen'")
-	fl.StringVar(&f.writeKey, "write-key", "", "write the fleet's signing key to `FILE` (and its public key to FILE.pub) for 'brickyard image pack --key'")
-	fl.StringVar(&f.shard, "shard", "", "run only shard `K/N` of the fleet (devices (K-1)·T/N+1 to K·T/N of T), one process per shard")
-	fl.DurationVar(&f.responseTimeout, "response-timeout", 30*time.Second, "report a device request the controller leaves unanswered this long")
+	fl.String("scenario", "", "take the fleet, device timings, faults, trust and seed from `SCENARIO` (a built-in name or a file); flags override")
+	fl.Int("devices", 1, "number of devices (of --board)")
+	fl.String("board", "uboot-nor", "board profile of the devices (see 'brickyard boards')")
+	fl.String("boards-mix", "", "devices per board instead of --devices/--board: `LIST` of PROFILE=N[@VERSION], e.g. uboot-nor=600,mcuboot-nrf52=400@2.0.0")
+	fl.String("version", "1.0.0", "starting firmware `VERSION` of every device (built and signed with the fleet's key)")
+	fl.String("ids", "os::00256D-SIM{n:06}", "endpoint-ID `PATTERN`; {n} or {n:0W} is the device's number from 1")
+	fl.String("serials", "SIM{n:06}", "serial-number `PATTERN` (Device.DeviceInfo.SerialNumber)")
+	fl.String("faults", "", "fault plan: YAML `FILE` holding a list of rules (the faults: section of a scenario)")
+	fl.Float64("connect-rate", 0, "power-ons per second (0: all at once)")
+	fl.Duration("connect-jitter", 0, "add up to this much to each device's power-on")
+	fl.Duration("duration", 0, "stop after this long (0: run until interrupted)")
+	fl.Uint64("seed", 1, "seed of the devices, the fault plan and the fleet's signing key")
+	fl.Duration("reboot", 0, "how long a reboot keeps a device off (default 30s)")
+	fl.Duration("trial", 0, "trial period of a new image before it rolls back (default 5m)")
+	fl.Duration("retry-min-wait", 0, "TR-369 SessionRetryMinimumWaitInterval of the devices (default 5s)")
+	fl.Uint32("retry-multiplier", 0, "TR-369 SessionRetryIntervalMultiplier, in thousandths (default 2000 = 2.0)")
+	fl.Duration("periodic", 0, "factory PeriodicNotifInterval of the controller, whole seconds (default 24h)")
+	fl.String("boards", "", "also read board profiles from `FILE`")
+	fl.StringArray("trust", nil, "PEM public key `FILE` the boards also trust (repeatable), e.g. from 'brickyard image keygen'")
+	fl.String("write-key", "", "write the fleet's signing key to `FILE` (and its public key to FILE.pub) for 'brickyard image pack --key'")
+	fl.String("shard", "", "run only shard `K/N` of the fleet (devices (K-1)·T/N+1 to K·T/N of T), one process per shard")
+	fl.Duration("response-timeout", 30*time.Second, "report a device request the controller leaves unanswered this long")
+	fl.Duration("download-timeout", 10*time.Minute, "a device's image download fails after this long")
+	fl.Duration("download-stall-timeout", time.Minute, "a device's image download fails when nothing arrives for this long")
+	fl.Int("downloads", 256, "image downloads under way at once in this process (each holds up to its slot's size); the others wait")
 	// Output.
-	fl.StringVar(&f.out, "out", "", "write report.json and report.html into `DIR`")
-	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9464)")
-	fl.StringVar(&f.eventLog, "event-log", "", "write the fleet's event log to `FILE`")
-	fl.BoolVar(&f.quiet, "quiet", false, "no progress display")
-	fl.BoolVar(&f.dumpModel, "dump-model", false, "print the first device's data model: alone (no controller flags) and exit, or at the end of the run")
+	fl.String("out", "", "write report.json and report.html into `DIR`")
+	fl.String("metrics-addr", "", "serve Prometheus metrics on `ADDR` (loopback, e.g. 127.0.0.1:9464)")
+	fl.Bool("metrics-expose", false, "allow --metrics-addr on an address other hosts can reach (e.g. 0.0.0.0:9464 in a pod)")
+	fl.String("event-log", "", "write the fleet's event log to `FILE`")
+	fl.Bool("quiet", false, "no progress display")
+	fl.Bool("dump-model", false, "print the first device's data model: alone (no controller flags) and exit, or at the end of the run")
+	bindSection(fl, "fleet")
 	return cmd
 }
 
-// filesPerAgent is what one agent holds open in this process: its socket
-// to the controller or broker.
-const filesPerAgent = 1
-
-// fileReserve is the open files kept for the rest of the process: the
-// metrics listener, the event log, image downloads in flight, the runtime.
-const fileReserve = 128
-
-func runFleet(ctx context.Context, a *app, f fleetFlags, changed func(string) bool) error {
-	sp, err := resolveFleet(f, changed)
+// runFleet runs brickyard fleet with the fleet: section of the loaded
+// configuration (every flag is a key of it).
+func runFleet(ctx context.Context, a *app) error {
+	f := a.cfg.Fleet
+	sp, err := agents.Resolve(f, a.given("fleet"), loadProfiles)
 	if err != nil {
 		return err
 	}
-	for _, w := range sp.warnings {
+	for _, w := range sp.Warnings() {
 		a.log.Warn(w)
 	}
-	b, err := buildFleet(sp)
+	b, err := agents.Build(sp)
 	if err != nil {
 		return err
 	}
-	if f.writeKey != "" {
-		if err := writeFleetKey(a, f.writeKey, b.key); err != nil {
+	if f.WriteKey != "" {
+		if err := writeFleetKey(a, f.WriteKey, b); err != nil {
 			return err
 		}
 	}
-	a.log.Info("fleet signing key", zap.String("key_id", fmt.Sprintf("%x", b.keyID)), zap.Int("trusted_keys", 1+len(sp.trust)),
+	a.log.Info("fleet signing key", zap.String("key_id", fmt.Sprintf("%x", b.KeyID())), zap.Int("trusted_keys", sp.TrustedKeys()),
 		zap.String("hint", "images for these devices must be signed by it (--write-key) or by a --trust key"))
-
-	if sp.transport == "" { // --dump-model alone
-		return dumpOnly(a, sp, b)
+	if !sp.HasController() { // --dump-model alone
+		return agents.DumpFirst(a.stdout, sp, b)
 	}
-	lo, hi := sp.shardRange()
-	if err := fdlimit.Check(hi-lo, filesPerAgent, fileReserve); err != nil {
-		return fmt.Errorf("--devices: %w", err)
-	}
-	tr, err := sp.dialer(a.log)
-	if err != nil {
-		return err
-	}
-	if f.out != "" {
-		if err := os.MkdirAll(f.out, 0o755); err != nil {
+	if f.Out != "" {
+		if err := os.MkdirAll(f.Out, 0o755); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
 	}
@@ -185,104 +131,43 @@ func runFleet(ctx context.Context, a *app, f fleetFlags, changed func(string) bo
 	if err != nil {
 		return err
 	}
-	m, stopMetrics, err := serveMetrics(a.log, f.metricsAddr, idx)
+	m, stopMetrics, err := serveMetrics(a.log, f.MetricsAddr, f.MetricsExpose, idx)
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
-	cfg := sp.realConfig(b, tr, idx)
-	if f.eventLog != "" {
-		lf, err := os.Create(f.eventLog)
+	opt := agents.Options{Log: a.log, Index: idx, Metrics: m}
+	if f.EventLog != "" {
+		lf, err := os.Create(f.EventLog)
 		if err != nil {
 			return fmt.Errorf("--event-log: %w", err)
 		}
 		defer lf.Close()
 		bw := bufio.NewWriterSize(lf, 64<<10)
 		defer bw.Flush()
-		cfg.Log = &lockedWriter{w: bw}
+		opt.EventLog = bw
 	}
-	tf := newTraffic(sp.controllerID, sp.responseTimeout, a.log, m)
-	cfg.Observe = tf.observer()
-	rf, err := fleet.NewReal(cfg)
-	if err != nil {
+	if !f.Quiet {
+		opt.Progress = agents.NewProgressPrinter(a.stderr, isTerminal(a.stderr))
+	}
+	res, runErr := agents.Run(ctx, sp, b, opt)
+	if res == nil {
+		return runErr
+	}
+	if err := res.WriteSummary(a.stdout); err != nil {
 		return err
 	}
-	// Every device in the index from the start (off, disconnected), so
-	// that the display and the metrics count the whole fleet at once.
-	all := make([]index.Device, rf.Len())
-	for n := range all {
-		all[n] = rf.Record(n)
-	}
-	if err := idx.PutAll(all); err != nil {
-		return err
-	}
-	fetchClient := cfg.Fetcher.(*fleet.HTTPFetcher).Client
-	defer fetchClient.CloseIdleConnections()
-
-	a.log.Info("fleet", zap.Int("devices", rf.Len()), zap.String("mtp", tr.protocol), zap.String("controller", tr.where),
-		zap.String("controller_id", sp.controllerID), zap.String("first", rf.ID(0)), zap.String("last", rf.ID(rf.Len()-1)),
-		zap.Uint64("seed", sp.seed), zap.Duration("duration", sp.duration))
-
-	runCtx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var runErr error
-	ran := make(chan struct{})
-	go func() { defer close(ran); runErr = rf.Run(runCtx) }()
-
-	var show func(fleetProgress)
-	if !f.quiet {
-		show = fleetProgressPrinter(a.stderr, isTerminal(a.stderr))
-	}
-	start := time.Now()
-	var limit <-chan time.Time
-	if sp.duration > 0 {
-		tm := time.NewTimer(sp.duration)
-		defer tm.Stop()
-		limit = tm.C
-	}
-	samples := []sampleAt{{start, idx.Counts(index.ByOutcome)}}
-	tk := time.NewTicker(time.Second)
-	interrupted := false
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			interrupted = true
-			break loop
-		case <-limit:
-			break loop
-		case now := <-tk.C:
-			tf.sweep(now)
-			samples = appendSample(samples, sampleAt{now, idx.Counts(index.ByOutcome)})
-			if show != nil {
-				show(progressOf(now.Sub(start), idx, tf, false))
-			}
-		}
-	}
-	tk.Stop()
-	cancel()
-	<-ran
-	end := time.Now()
-	tf.sweep(end)
-	samples = append(samples, sampleAt{end, idx.Counts(index.ByOutcome)})
-	if show != nil {
-		show(progressOf(end.Sub(start), idx, tf, true))
-	}
-	r := fleetReport(sp, tr, rf, tf, start, end, samples, interrupted)
-	if err := printFleetSummary(a.stdout, r, tf, tr, sp.controllerID); err != nil {
-		return err
-	}
-	if f.dumpModel {
+	if f.DumpModel {
 		fmt.Fprintln(a.stdout)
-		if err := dumpModel(a.stdout, rf.Device(0), rf.ID(0), sp.controllerID, rf.Record(0).Board, tr.protocol, time.Now()); err != nil {
+		if err := res.DumpModel(a.stdout); err != nil {
 			return fmt.Errorf("--dump-model: %w", err)
 		}
 	}
-	if f.out != "" {
-		if err := writeReports(f.out, r); err != nil {
+	if f.Out != "" {
+		if err := writeReports(f.Out, res.Report); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
-		fmt.Fprintf(a.stdout, "\nreports: %s, %s\n", filepath.Join(f.out, "report.json"), filepath.Join(f.out, "report.html"))
+		fmt.Fprintf(a.stdout, "\nreports: %s, %s\n", filepath.Join(f.Out, "report.json"), filepath.Join(f.Out, "report.html"))
 	}
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return runErr
@@ -290,36 +175,23 @@ loop:
 	return nil
 }
 
-// lockedWriter serialises writes; the fleet's devices log concurrently
-// (fleet.Real serialises its own lines, this guards the final Flush too).
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bufio.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// parseShard reads "K/N".
-func parseShard(s string) (k, n int, err error) {
-	ks, ns, ok := strings.Cut(s, "/")
-	k, err1 := strconv.Atoi(strings.TrimSpace(ks))
-	n, err2 := strconv.Atoi(strings.TrimSpace(ns))
-	if !ok || err1 != nil || err2 != nil || n < 1 || k < 1 || k > n {
-		return 0, 0, fmt.Errorf("%q: want K/N with 1 ≤ K ≤ N, e.g. 2/4", s)
+// writeFleetKey writes the fleet's private key (PKCS#8 PEM, 0600) to file
+// and its public key to file.pub.
+func writeFleetKey(a *app, file string, b *agents.Built) error {
+	privPEM, err := image.MarshalPrivateKeyPEM(b.Key())
+	if err != nil {
+		return err
 	}
-	return k, n, nil
-}
-
-// checkDuration refuses a negative duration flag.
-func checkDuration(name string, d time.Duration) error {
-	if d < 0 {
-		return fmt.Errorf("--%s: %s is negative", name, d)
+	pubPEM, err := image.MarshalPublicKeyPEM(b.Key().Public().(ed25519.PublicKey))
+	if err != nil {
+		return err
 	}
+	if err := writeNewFile(file, privPEM, 0o600, true); err != nil {
+		return fmt.Errorf("--write-key: %w", err)
+	}
+	if err := writeNewFile(file+".pub", pubPEM, 0o644, true); err != nil {
+		return fmt.Errorf("--write-key: %w", err)
+	}
+	fmt.Fprintf(a.stdout, "fleet signing key %x (a test key derived from the seed): wrote %s and %s.pub\n", b.KeyID(), file, file)
 	return nil
 }
-
-func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

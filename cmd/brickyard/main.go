@@ -15,7 +15,7 @@
 //	run       run a firmware campaign scenario and report every device's outcome
 //	scenarios list the built-in scenarios
 //	fleet     run simulated devices against a USP controller that is not brickyard's
-//	config    print the effective configuration and the source of each value (hidden)
+//	config    print the effective configuration and the source of each value
 //	help      help about any command
 //
 // Configuration, from lowest to highest precedence: the default embedded from
@@ -41,6 +41,11 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM ends ctx: commands stop and write what
+	// they have (a partial report). From then on the signals have their
+	// default effect again, so a second one ends the process at once
+	// whatever it is doing.
+	go func() { <-ctx.Done(); stop() }()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -52,8 +52,8 @@ func TestRunWithoutCommandPrintsHelp(t *testing.T) {
 			t.Errorf("help lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "\n  config ") {
-		t.Errorf("help lists the hidden config command:\n%s", out)
+	if !strings.Contains(out, "\n  config ") {
+		t.Errorf("help does not list the config command:\n%s", out)
 	}
 }
 

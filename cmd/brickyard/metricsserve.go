@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 
 	"go.uber.org/zap"
@@ -13,10 +14,15 @@ import (
 
 // serveMetrics serves Prometheus metrics on addr (--metrics-addr) while
 // following idx. It owns the two goroutines it starts; stop ends them and
-// waits. With addr empty it starts nothing and returns a nil Metrics.
-func serveMetrics(log *zap.Logger, addr string, idx *index.Index) (m *metrics.Metrics, stop func(), err error) {
+// waits. With addr empty it starts nothing and returns a nil Metrics. An
+// address other hosts can reach (0.0.0.0, a LAN address) is refused unless
+// expose (--metrics-expose) says so: the help promises loopback.
+func serveMetrics(log *zap.Logger, addr string, expose bool, idx *index.Index) (m *metrics.Metrics, stop func(), err error) {
 	if addr == "" {
 		return nil, func() {}, nil
+	}
+	if err := checkLoopback(addr, expose); err != nil {
+		return nil, nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
 	m = metrics.New()
 	ln, err := metrics.Listen(addr)
@@ -30,4 +36,23 @@ func serveMetrics(log *zap.Logger, addr string, idx *index.Index) (m *metrics.Me
 	go func() { defer wg.Done(); _ = metrics.ServeListener(ctx, ln, m.Handler()) }()
 	go func() { defer wg.Done(); _ = m.Follow(ctx, idx) }()
 	return m, func() { cancel(); wg.Wait() }, nil
+}
+
+// checkLoopback refuses a listening address that is not on loopback
+// (127.0.0.0/8, ::1, localhost), unless expose.
+func checkLoopback(addr string, expose bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if expose || host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	if host == "" {
+		host = "every interface"
+	}
+	return fmt.Errorf("%s: %s is not loopback: add --metrics-expose to serve metrics to other hosts", addr, host)
 }

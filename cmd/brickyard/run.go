@@ -31,15 +31,21 @@ func (e *exitError) Unwrap() error { return e.err }
 // ExitExpectations is the exit status of a run whose expectations failed.
 const ExitExpectations = 3
 
-type runFlags struct {
-	out, metricsAddr, boards, eventLog, clock string
-	seed                                      uint64
-	devices                                   int
-	quiet                                     bool
+// RunConfig is brickyard run's configuration: one key per flag, in the
+// run: section (--metrics-addr is run.metrics_addr).
+type RunConfig struct {
+	Out           string `mapstructure:"out"`
+	MetricsAddr   string `mapstructure:"metrics_addr"`
+	MetricsExpose bool   `mapstructure:"metrics_expose"`
+	Boards        string `mapstructure:"boards"`
+	EventLog      string `mapstructure:"event_log"`
+	Clock         string `mapstructure:"clock"`
+	Seed          uint64 `mapstructure:"seed"`
+	Devices       int    `mapstructure:"devices"`
+	Quiet         bool   `mapstructure:"quiet"`
 }
 
 func newRunCmd(a *app) *cobra.Command {
-	var f runFlags
 	cmd := &cobra.Command{
 		Use:   "run [SCENARIO]",
 		Short: "Run a firmware campaign scenario: fleet, embedded controller, faults, report",
@@ -55,56 +61,50 @@ func newRunCmd(a *app) *cobra.Command {
 			if len(args) == 1 {
 				name = args[0]
 			}
-			return runScenario(cmd.Context(), a, name, f)
+			return runScenario(cmd.Context(), a, name, a.cfg.Run, a.given("run"))
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.out, "out", "", "write report.json and report.html into `DIR`")
-	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (loopback, e.g. 127.0.0.1:9464)")
-	fl.StringVar(&f.boards, "boards", "", "also read board profiles from `FILE`")
-	fl.StringVar(&f.eventLog, "event-log", "", "write the fleet's event log to `FILE`")
-	fl.StringVar(&f.clock, "clock", "", "override the scenario's clock: virtual or real")
-	fl.Uint64Var(&f.seed, "seed", 0, "override the scenario's seed")
-	fl.IntVar(&f.devices, "devices", 0, "resize the fleet to `N` devices, keeping the boards' proportions")
-	fl.BoolVar(&f.quiet, "quiet", false, "no progress display")
+	fl.String("out", "", "write report.json and report.html into `DIR`")
+	fl.String("metrics-addr", "", "serve Prometheus metrics on `ADDR` (loopback, e.g. 127.0.0.1:9464)")
+	fl.Bool("metrics-expose", false, "allow --metrics-addr on an address other hosts can reach (e.g. 0.0.0.0:9464 in a pod)")
+	fl.String("boards", "", "also read board profiles from `FILE`")
+	fl.String("event-log", "", "write the fleet's event log to `FILE`")
+	fl.String("clock", "", "override the scenario's clock: virtual or real")
+	fl.Uint64("seed", 0, "override the scenario's seed")
+	fl.Int("devices", 0, "resize the fleet to `N` devices, keeping the boards' proportions")
+	fl.Bool("quiet", false, "no progress display")
+	bindSection(fl, "run")
 	return cmd
 }
 
-// loadScenario reads a built-in scenario by name, or a file.
-func loadScenario(name string) (*scenarios.Scenario, error) {
-	if strings.ContainsAny(name, "/\\") || strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
-		return scenarios.Load(name)
-	}
-	if _, err := os.Stat(name); err == nil {
-		return scenarios.Load(name)
-	}
-	return scenarios.Builtin(name)
-}
-
-func runScenario(ctx context.Context, a *app, name string, f runFlags) error {
-	sc, err := loadScenario(name)
+func runScenario(ctx context.Context, a *app, name string, f RunConfig, given func(string) bool) error {
+	sc, err := scenarios.Open(name)
 	if err != nil {
 		return err
 	}
-	if f.clock != "" {
-		if err := sc.SetClock(f.clock); err != nil {
+	if f.Clock != "" {
+		if err := sc.SetClock(f.Clock); err != nil {
 			return fmt.Errorf("--clock: %w", err)
 		}
 	}
-	if f.seed != 0 {
-		sc.Seed = f.seed
+	if given("seed") {
+		if f.Seed == 0 {
+			return errors.New("--seed: 0: want a seed from 1")
+		}
+		sc.Seed = f.Seed
 	}
-	if f.devices != 0 {
-		if err := sc.Scale(f.devices); err != nil {
+	if given("devices") {
+		if err := sc.Scale(f.Devices); err != nil {
 			return fmt.Errorf("--devices: %w", err)
 		}
 	}
-	profiles, err := loadProfiles(f.boards)
+	profiles, err := loadProfiles(f.Boards)
 	if err != nil {
 		return err
 	}
-	if f.out != "" {
-		if err := os.MkdirAll(f.out, 0o755); err != nil {
+	if f.Out != "" {
+		if err := os.MkdirAll(f.Out, 0o755); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
 	}
@@ -114,8 +114,8 @@ func runScenario(ctx context.Context, a *app, name string, f runFlags) error {
 	}
 	opt := scenarios.Options{Profiles: profiles, Index: idx,
 		Logf: func(format string, args ...any) { a.log.Debug(fmt.Sprintf(format, args...)) }}
-	if f.eventLog != "" {
-		lf, err := os.Create(f.eventLog)
+	if f.EventLog != "" {
+		lf, err := os.Create(f.EventLog)
 		if err != nil {
 			return fmt.Errorf("--event-log: %w", err)
 		}
@@ -124,7 +124,7 @@ func runScenario(ctx context.Context, a *app, name string, f runFlags) error {
 		defer bw.Flush()
 		opt.EventLog = bw
 	}
-	m, stopMetrics, err := serveMetrics(a.log, f.metricsAddr, idx)
+	m, stopMetrics, err := serveMetrics(a.log, f.MetricsAddr, f.MetricsExpose, idx)
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func runScenario(ctx context.Context, a *app, name string, f runFlags) error {
 	if m != nil {
 		opt.Metrics = m
 	}
-	if !f.quiet {
+	if !f.Quiet {
 		opt.Progress = progressPrinter(a.stderr, isTerminal(a.stderr))
 	}
 	a.log.Info("run", zap.String("scenario", sc.Name), zap.String("clock", sc.Clock), zap.Uint64("seed", sc.Seed))
@@ -140,14 +140,14 @@ func runScenario(ctx context.Context, a *app, name string, f runFlags) error {
 	if r == nil {
 		return runErr
 	}
-	if err := printSummary(a.stdout, r); err != nil {
+	if err := report.WriteSummary(a.stdout, r); err != nil {
 		return err
 	}
-	if f.out != "" {
-		if err := writeReports(f.out, r); err != nil {
+	if f.Out != "" {
+		if err := writeReports(f.Out, r); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "\nreports: %s, %s\n", filepath.Join(f.out, "report.json"), filepath.Join(f.out, "report.html"))
+		fmt.Fprintf(a.stdout, "\nreports: %s, %s\n", filepath.Join(f.Out, "report.json"), filepath.Join(f.Out, "report.html"))
 	}
 	if runErr != nil {
 		return runErr

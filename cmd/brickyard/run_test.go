@@ -112,9 +112,25 @@ func TestRun_BadScenario(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "default") {
 		t.Fatalf("unknown built-in: code %d, stderr %q", code, errOut)
 	}
-	_, errOut, code = runBrickyard(t, nil, "run", "--devices", "-3")
-	if code != 1 || !strings.Contains(errOut, "--devices") {
-		t.Fatalf("--devices -3: code %d, stderr %q", code, errOut)
+	good := writeScenario(t, virtualScenario)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--devices", "-3"}, "--devices"},
+		{[]string{"--devices", "0"}, "--devices: 0 devices"}, // once ran the scenario's 1,000 silently
+		{[]string{"--seed", "0"}, "--seed: 0"},
+		{[]string{"--metrics-addr", "0.0.0.0:0"}, "add --metrics-expose"},
+		{[]string{"--metrics-addr", ":0"}, "every interface is not loopback"},
+	} {
+		_, errOut, code = runBrickyard(t, nil, append([]string{"run", good, "--quiet"}, tc.args...)...)
+		if code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: code %d, stderr %q, want %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	_, errOut, code = runBrickyard(t, nil, "fleet", "--ws-url", "ws://127.0.0.1:1/usp", "--controller-id", "proto::c", "--metrics-addr", "0.0.0.0:0")
+	if code != 1 || !strings.Contains(errOut, "add --metrics-expose") {
+		t.Errorf("fleet --metrics-addr 0.0.0.0:0: code %d, stderr %q", code, errOut)
 	}
 }
 

@@ -31,6 +31,7 @@ type conn struct {
 	in        chan []byte // delivered to this end
 	closeOnce sync.Once
 	closed    chan struct{}
+	owner     *listener // the controller side's listener, which forgets it at Close
 }
 
 func newPair(n *Network, agentID, ctrlID string) *pair {
@@ -134,6 +135,11 @@ func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closed)
 		c.pair.breakBoth()
+		if c.owner != nil {
+			c.owner.mu.Lock()
+			delete(c.owner.conns, c)
+			c.owner.mu.Unlock()
+		}
 	})
 	c.pair.wg.Wait()
 	return nil

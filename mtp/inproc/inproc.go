@@ -59,15 +59,21 @@ func (n *Network) Partition(agentID string, on bool) {
 // ends see ErrBroken.
 func (n *Network) Break(agentID string) {
 	n.mu.Lock()
-	var victims []*conn
+	ls := make([]*listener, 0, len(n.listeners))
 	for _, l := range n.listeners {
+		ls = append(ls, l)
+	}
+	n.mu.Unlock()
+	var victims []*conn
+	for _, l := range ls { // a listener's conns are under its own lock (Accept adds to them)
+		l.mu.Lock()
 		for c := range l.conns {
 			if c.info.Peer == agentID {
 				victims = append(victims, c)
 			}
 		}
+		l.mu.Unlock()
 	}
-	n.mu.Unlock()
 	for _, c := range victims {
 		c.pair.breakBoth()
 		c.pair.wg.Wait()
@@ -147,6 +153,7 @@ func (l *listener) Accept(ctx context.Context) (mtp.Conn, error) {
 	case c := <-l.accept:
 		l.mu.Lock()
 		l.conns[c] = true
+		c.owner = l
 		l.mu.Unlock()
 		return c, nil
 	case <-l.done:

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -128,4 +130,53 @@ func TestBreakAndClose(t *testing.T) {
 			t.Fatalf("listen again after close: %v", err)
 		}
 	})
+}
+
+// Break while the controller accepts new sessions: the listener's table
+// of sessions is read under its own lock (the race detector once caught
+// Break reading it under the network's). Closed sessions leave the table.
+func TestBreakWhileAccepting(t *testing.T) {
+	n := NewNetwork(1, Faults{}, 0)
+	l, err := n.Listen("proto::c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const agents = 50
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for range agents {
+			c, err := l.Accept(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := range agents {
+			n.Break("proto::a" + strconv.Itoa(i/2))
+		}
+	}()
+	d := n.Dialer("proto::c")
+	for i := range agents {
+		c, err := d.Dial(ctx, "proto::a"+strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	wg.Wait()
+	ll := l.(*listener)
+	ll.mu.Lock()
+	defer ll.mu.Unlock()
+	if len(ll.conns) != 0 {
+		t.Fatalf("%d closed sessions still in the listener's table", len(ll.conns))
+	}
 }

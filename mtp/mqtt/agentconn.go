@@ -40,10 +40,10 @@ var _ mtp.Conn = (*agentConn)(nil)
 func (c *agentConn) deliver(m message) {
 	switch {
 	case m.oversize || len(m.payload) > c.s.MaxRecordSize:
-		c.drop("larger than MaxRecordSize")
+		c.drop(mtp.DropTooLarge, "larger than MaxRecordSize")
 		return
 	case m.contentType != "" && m.contentType != contentType && m.contentType != contentTypeMIME:
-		c.drop("content type " + m.contentType)
+		c.drop(mtp.DropMalformed, "content type "+m.contentType)
 		return
 	}
 	in := inbound{rec: m.payload}
@@ -55,11 +55,12 @@ func (c *agentConn) deliver(m message) {
 	select {
 	case c.in <- in:
 	default:
-		c.drop("receive queue full")
+		c.drop(mtp.DropQueueFull, "receive queue full")
 	}
 }
 
-func (c *agentConn) drop(why string) {
+func (c *agentConn) drop(cause mtp.DropCause, why string) {
+	c.s.Drops.Add(cause, c.info.Local, why)
 	if n := c.drops.Add(1); powerOfTwo(n) {
 		c.s.Logf("mqtt: agent %s dropped a received record (%s); %d dropped so far", c.info.Local, why, n)
 	}

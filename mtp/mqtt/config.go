@@ -71,6 +71,9 @@ type Config struct {
 	// Logf, when set, reports dropped Records (at the 1st, 2nd, 4th, 8th…
 	// drop of each kind, so that a flood cannot flood the log).
 	Logf func(format string, args ...any)
+	// Drops, when set, counts every Record this side drops, by cause
+	// (shared by every Dialer or Listener of one side of a run).
+	Drops *mtp.Drops
 	// Handover, when set, carries the controller's agents from a Listener
 	// whose broker connection died to the next Listener made with it
 	// (Listener). Dialers ignore it.

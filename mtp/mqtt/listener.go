@@ -231,19 +231,19 @@ func isDone(ch <-chan struct{}) bool {
 func (l *Listener) dispatch(m message) {
 	switch {
 	case m.oversize || len(m.payload) > l.s.MaxRecordSize:
-		l.count(&l.malformed, "malformed", "larger than MaxRecordSize")
+		l.count(&l.malformed, mtp.DropTooLarge, "larger than MaxRecordSize")
 		return
 	case m.contentType != "" && m.contentType != contentType && m.contentType != contentTypeMIME:
-		l.count(&l.malformed, "malformed", "content type "+m.contentType)
+		l.count(&l.malformed, mtp.DropMalformed, "content type "+m.contentType)
 		return
 	}
 	rec := new(usprecord.Record)
 	if err := proto.Unmarshal(m.payload, rec); err != nil || rec.GetFromId() == "" {
-		l.count(&l.malformed, "malformed", "not a USP Record with a from_id")
+		l.count(&l.malformed, mtp.DropMalformed, "not a USP Record with a from_id")
 		return
 	}
 	if rec.GetToId() != l.s.ControllerID {
-		l.count(&l.foreign, "foreign", "to_id "+rec.GetToId())
+		l.count(&l.foreign, mtp.DropForeign, "to_id "+rec.GetToId())
 		return
 	}
 	var hint replyHint
@@ -264,7 +264,7 @@ func (l *Listener) dispatch(m message) {
 	}
 	c.update(hint)
 	if !c.enqueue(m.payload) {
-		l.count(&l.dropped, "dropped", "queue of "+c.peer+" full")
+		l.count(&l.dropped, mtp.DropQueueFull, "queue of "+c.peer+" full")
 		return
 	}
 	l.records.Add(1)
@@ -293,7 +293,7 @@ func (l *Listener) session(agentID string, connect bool) *ctrlConn {
 	select {
 	case l.backlog <- c:
 	default:
-		l.count(&l.dropped, "dropped", "accept backlog full, session of "+agentID)
+		l.count(&l.dropped, mtp.DropQueueFull, "accept backlog full, session of "+agentID)
 		return nil
 	}
 	l.conns[agentID] = c
@@ -312,9 +312,10 @@ func (l *Listener) forget(c *ctrlConn) {
 	l.mu.Unlock()
 }
 
-func (l *Listener) count(n *atomic.Uint64, kind, detail string) {
+func (l *Listener) count(n *atomic.Uint64, c mtp.DropCause, detail string) {
+	l.s.Drops.Add(c, l.s.ControllerID, detail)
 	if v := n.Add(1); powerOfTwo(v) {
-		l.s.Logf("mqtt: controller %s dropped a record (%s: %s); %d %s so far", l.s.ControllerID, kind, detail, v, kind)
+		l.s.Logf("mqtt: controller %s dropped a record (%s: %s); %d so far", l.s.ControllerID, c, detail, v)
 	}
 }
 

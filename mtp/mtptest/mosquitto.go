@@ -114,7 +114,9 @@ func (m *Mosquitto) start() error {
 		close(exited)
 	}()
 	m.cmd, m.exited = cmd, exited
-	deadline := time.Now().Add(10 * time.Second)
+	// Bounds a broker that never comes up; mosquitto on a loaded machine
+	// takes well under a second, but the bound is for a hang, not for load.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", m.Addr, time.Second)
 		if err == nil {
@@ -129,7 +131,7 @@ func (m *Mosquitto) start() error {
 		}
 		if time.Now().After(deadline) {
 			m.stop()
-			return fmt.Errorf("%s does not accept connections after 10 s", m.Addr)
+			return fmt.Errorf("%s does not accept connections after 60 s", m.Addr)
 		}
 	}
 }

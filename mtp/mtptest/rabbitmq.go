@@ -116,7 +116,7 @@ func RabbitMQCtl(t testing.TB, args ...string) string {
 	if inst == nil {
 		t.Fatal("RabbitMQCtl: RabbitMQ is not running (call StartRabbitMQ first)")
 	}
-	out, err := inst.ctl(30*time.Second, args...)
+	out, err := inst.ctl(rmqCtlTimeout, args...)
 	if err != nil {
 		t.Fatalf("rabbitmqctl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -188,7 +188,7 @@ log.file = false
 		"HOME="+state,
 		"ERL_CRASH_DUMP="+filepath.Join(state, "erl_crash.dump"), // not in the test's folder
 	)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), rmqStartTimeout)
 	defer cancel()
 	plug := exec.CommandContext(ctx, filepath.Join(rmqBin, "rabbitmq-plugins"), "enable", "--offline", "rabbitmq_stomp")
 	plug.Env = inst.env
@@ -218,13 +218,21 @@ log.file = false
 		case <-inst.exited:
 			return nil, fmt.Errorf("rabbitmq-server exited before its STOMP port opened:\n%s", inst.logTail())
 		case <-ctx.Done():
-			return nil, fmt.Errorf("STOMP port %s not open after 60 s:\n%s", inst.stompAdr, inst.logTail())
+			return nil, fmt.Errorf("STOMP port %s not open after %v:\n%s", inst.stompAdr, rmqStartTimeout, inst.logTail())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	ok = true
 	return inst, nil
 }
+
+// The bounds on RabbitMQ's own programs. An Erlang VM starting on two
+// cores that other tests keep busy has taken more than a minute to enable
+// a plugin: these bound a hang, not a slow machine.
+const (
+	rmqStartTimeout = 5 * time.Minute
+	rmqCtlTimeout   = 2 * time.Minute
+)
 
 func (in *rmqInstance) ctl(timeout time.Duration, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -245,10 +253,10 @@ func (in *rmqInstance) stop() {
 		select {
 		case <-in.exited:
 		default:
-			_, _ = in.ctl(15*time.Second, "stop")
+			_, _ = in.ctl(rmqCtlTimeout, "stop")
 			select {
 			case <-in.exited:
-			case <-time.After(15 * time.Second):
+			case <-time.After(rmqCtlTimeout):
 				_ = syscall.Kill(-in.cmd.Process.Pid, syscall.SIGKILL)
 				<-in.exited
 			}

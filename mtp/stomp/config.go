@@ -67,8 +67,12 @@ type Config struct {
 	// the others once its queue is full.
 	QueueLen int
 	// MaxRecordSize bounds an inbound frame's body; default
-	// usp.DefaultMaxRecordSize. A larger frame breaks the session.
+	// usp.DefaultMaxRecordSize. A larger body is read past, dropped and
+	// counted (Drops); the session goes on.
 	MaxRecordSize int
+	// Drops, when set, counts every Record this side drops, by cause
+	// (shared by every Dialer or Listener of one side of a run).
+	Drops *mtp.Drops
 
 	Sources *mtp.Sources // local source addresses, round-robin (nil: the kernel's choice)
 	// Logf, when set, reports what the transport drops: malformed or

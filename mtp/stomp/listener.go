@@ -75,11 +75,17 @@ func (l *listener) onMessage(f *frame) {
 	cfg := l.s.cfg
 	var rec usprecord.Record
 	if err := proto.Unmarshal(f.body, &rec); err != nil {
+		cfg.Drops.Add(mtp.DropMalformed, cfg.ControllerID, "not a USP Record")
 		cfg.logf("stomp: dropped a %d-byte body on %s: not a USP Record: %v", len(f.body), l.own, err)
 		return
 	}
 	from := rec.GetFromId()
 	if from == "" || rec.GetToId() != cfg.ControllerID {
+		if from == "" {
+			cfg.Drops.Add(mtp.DropMalformed, cfg.ControllerID, "a Record without from_id")
+		} else {
+			cfg.Drops.Add(mtp.DropForeign, cfg.ControllerID, "a Record to "+rec.GetToId())
+		}
 		cfg.logf("stomp: dropped a Record on %s from %q to %q: not for %q", l.own, from, rec.GetToId(), cfg.ControllerID)
 		return
 	}
@@ -96,6 +102,7 @@ func (l *listener) onMessage(f *frame) {
 		}
 		if dest == "" {
 			l.mu.Unlock()
+			cfg.Drops.Add(mtp.DropNoSession, cfg.ControllerID, "a Record from "+from+" without a session or reply-to-dest")
 			cfg.logf("stomp: dropped a Record from %q on %s: no session and no reply-to-dest", from, l.own)
 			return
 		}

@@ -112,6 +112,11 @@ func (s *session) readLoop() error {
 		}
 		switch f.cmd {
 		case gframe.MESSAGE:
+			if f.oversize > 0 {
+				s.cfg.Drops.Add(mtp.DropTooLarge, s.local, fmt.Sprintf("a %d-byte MESSAGE body (limit %d)", f.oversize, s.rd.maxBody))
+				s.cfg.logf("stomp: %s dropped a %d-byte MESSAGE body: longer than the limit of %d", s.local, f.oversize, s.rd.maxBody)
+				break
+			}
 			s.onMessage(f)
 		case gframe.RECEIPT:
 			id, _ := f.get(gframe.ReceiptId)

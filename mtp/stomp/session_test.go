@@ -97,16 +97,21 @@ func TestHeartBeats_Embedded(t *testing.T) {
 	noLeaks(t)
 	b := embedded(t)
 	cfg := config(t, b.Addr())
-	cfg.HeartBeatOut, cfg.HeartBeatIn = 100*time.Millisecond, 150*time.Millisecond
+	// Intervals of a second: a session is dropped after two silent
+	// intervals, and shorter ones (150 ms) were missed on a loaded machine
+	// whose scheduler held the broker's heart-beat back for 300 ms.
+	cfg.HeartBeatOut, cfg.HeartBeatIn = 500*time.Millisecond, time.Second
 	l := listen(t, cfg)
 	a := dial(t, cfg, "proto::agent")
 	s := a.(*agentConn).s
-	if s.hbOut != 100*time.Millisecond || s.hbIn != 150*time.Millisecond {
+	if s.hbOut != 500*time.Millisecond || s.hbIn != time.Second {
 		t.Fatalf("negotiated out %v in %v", s.hbOut, s.hbIn)
 	}
 	c := accept(t, l)
 	recv(t, c)
-	time.Sleep(time.Second) // many intervals of silence but for heart-beats
+	// Wall-clock time is what this test is about: longer than the two
+	// silent intervals after which either side would drop the session.
+	time.Sleep(2500 * time.Millisecond)
 	send(t, a, record(t, "proto::agent", ctrlID, "alive"))
 	if _, id, _ := open(t, ctrlID, recv(t, c)); id != "alive" {
 		t.Fatalf("got %s", id)

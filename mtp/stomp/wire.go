@@ -25,9 +25,12 @@ import (
 //     leniently: the known escapes are decoded (go-stomp's server escapes
 //     it) and anything else is kept as it is.
 //   - When a name repeats, the first occurrence wins.
-//   - content-length, when present, is the exact body length and must not
-//     exceed the reader's limit; without it the body runs to the first NUL,
-//     under the same limit.
+//   - content-length, when present, is the exact body length; without it
+//     the body runs to the first NUL. A body over the reader's limit is
+//     read past without being kept (the frame comes back with oversize set
+//     and no body), so the session survives it and the receiver counts it;
+//     a content-length that is not a number, or above maxSkip, is a
+//     malformed frame.
 //   - Limits: a header line fits in readBufSize bytes, a frame has at most
 //     maxHeaders headers. Anything beyond is a malformed frame, never a
 //     panic or an unbounded allocation.
@@ -37,15 +40,18 @@ const (
 	maxHeaders  = 64
 	// bodySlack is what a Record's frame may carry beyond the Record limit.
 	bodySlack = 1024
+	// maxSkip is the longest body read past; longer is malformed.
+	maxSkip = 1 << 32
 )
 
 var errMalformed = errors.New("stomp: malformed frame")
 
 // frame is one STOMP frame; hdr holds names and values, alternating.
 type frame struct {
-	cmd  string
-	hdr  []string
-	body []byte
+	cmd      string
+	hdr      []string
+	body     []byte
+	oversize int64 // a body over the limit was read past: its length; body is nil
 }
 
 // get returns the first value of the header name.
@@ -269,13 +275,20 @@ func (r *reader) read() (*frame, error) {
 		f.hdr = append(f.hdr, name, value)
 	}
 	if cl, ok := f.get(gframe.ContentLength); ok {
-		n, err := strconv.Atoi(cl)
-		if err != nil || n < 0 || n > r.maxBody {
-			return nil, fmt.Errorf("%w: content-length %.20q (limit %d)", errMalformed, cl, r.maxBody)
+		n, err := strconv.ParseInt(cl, 10, 64)
+		if err != nil || n < 0 || n > maxSkip {
+			return nil, fmt.Errorf("%w: content-length %.20q", errMalformed, cl)
 		}
-		f.body = make([]byte, n)
-		if _, err := io.ReadFull(r.br, f.body); err != nil {
-			return nil, err
+		if n > int64(r.maxBody) {
+			if _, err := io.CopyN(io.Discard, r.br, n); err != nil {
+				return nil, err
+			}
+			f.oversize = n
+		} else {
+			f.body = make([]byte, n)
+			if _, err := io.ReadFull(r.br, f.body); err != nil {
+				return nil, err
+			}
 		}
 		if nul, err := r.br.ReadByte(); err != nil {
 			return nil, err
@@ -289,11 +302,22 @@ func (r *reader) read() (*frame, error) {
 		if err != nil && err != bufio.ErrBufferFull {
 			return nil, err
 		}
-		if len(f.body)+len(chunk) > r.maxBody+1 {
-			return nil, fmt.Errorf("%w: body longer than %d bytes", errMalformed, r.maxBody)
+		switch {
+		case f.oversize > 0 || len(f.body)+len(chunk) > r.maxBody+1:
+			// Over the limit: count the bytes, keep none.
+			f.oversize += int64(len(f.body)) + int64(len(chunk))
+			f.body = nil
+			if f.oversize > maxSkip {
+				return nil, fmt.Errorf("%w: body without content-length longer than %d bytes", errMalformed, int64(maxSkip))
+			}
+		default:
+			f.body = append(f.body, chunk...)
 		}
-		f.body = append(f.body, chunk...)
 		if err == nil {
+			if f.oversize > 0 {
+				f.oversize-- // the NUL
+				return f, nil
+			}
 			f.body = f.body[:len(f.body)-1] // the NUL
 			return f, nil
 		}

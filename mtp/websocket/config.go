@@ -104,6 +104,11 @@ type Config struct {
 	// than by Close or the peer's Close 1000), and per handshake the
 	// listener refuses.
 	Logf func(format string, args ...any)
+	// Drops, when set, counts every Record this side drops, by cause
+	// (shared by every Dialer or Listener of one side of a run). A text
+	// frame or a message over MaxRecordSize is counted, then ends the
+	// session (1003, 1009).
+	Drops *mtp.Drops
 }
 
 // settings is a Config resolved once and shared by every Conn of a Dialer
@@ -115,6 +120,7 @@ type settings struct {
 	readBuf, writeBuf                  int
 	pool                               *sync.Pool
 	logf                               func(string, ...any)
+	drops                              *mtp.Drops
 	epoch                              time.Time
 }
 
@@ -153,6 +159,7 @@ func (c *Config) settings() (*settings, error) {
 		readBuf:   orDefault(c.ReadBufferSize, DefaultBufferSize),
 		writeBuf:  orDefault(c.WriteBufferSize, DefaultBufferSize),
 		logf:      c.Logf,
+		drops:     c.Drops,
 		epoch:     time.Now(),
 	}
 	s.pool = poolFor(s.writeBuf)

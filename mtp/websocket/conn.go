@@ -107,12 +107,16 @@ func (c *Conn) run() {
 		}
 		c.heard.Store(c.s.now())
 		if typ != gws.BinaryMessage {
+			c.s.drops.Add(mtp.DropMalformed, c.info.Local, "a text frame (closed with 1003)")
 			c.fail(errors.New("text frame (closed with 1003, R-WS.16)"))
 			c.handshake(gws.CloseUnsupportedData, "USP Records travel in binary frames")
 			return
 		}
 		rec, err := io.ReadAll(r)
 		if err != nil {
+			if errors.Is(err, gws.ErrReadLimit) {
+				c.s.drops.Add(mtp.DropTooLarge, c.info.Local, fmt.Sprintf("a message over the %d-byte limit (closed with 1009)", c.s.maxRecord))
+			}
 			c.fail(readError(err, c.s.maxRecord))
 			return
 		}

@@ -188,16 +188,9 @@ type dev struct {
 	target    int // row downloaded into
 	stage     stage
 	seen      string
-	fromVer   string // version before the campaign's download
-}
-
-type pending struct {
-	dev      int
-	kind     string // what the request is for, see Receive
-	msg      *pb.Msg
-	first    time.Time // first send
-	due      time.Time // when it times out
-	attempts int
+	fromVer   string   // version before the campaign's download
+	sessions  int      // sessions seen (Connected calls)
+	reqs      []string // msg_ids of its requests in flight (requests.go)
 }
 
 type waveState struct {
@@ -221,7 +214,8 @@ type Campaign struct {
 	nextAt  time.Time
 	aborted string
 	pend    map[string]*pending
-	queue   []string // msg_ids in timeout order
+	timers  timeouts // the requests' timeouts (requests.go)
+	seq     uint64   // orders timeouts due at the same time
 	msgID   uint64
 	errs    int
 	soak    []soakEntry // in time order (Soak is one duration)
@@ -306,17 +300,15 @@ func (c *Campaign) Connected(agentID string, now time.Time) []fleet.Send {
 	}
 	d := &c.devs[n]
 	d.online = true
+	d.sessions++
 	var out []fleet.Send
+	if d.sessions > 1 {
+		out = c.reconnected(n, now, out) // what went out on the old session may be lost
+	}
 	if !d.setup {
 		d.setup = true
 		out = c.send(n, "setup", c.setupMsg(), now, out)
 		out = c.send(n, "get", c.getMsg(), now, out)
-	}
-	// Requests that timed out while the agent was away go again now.
-	for _, id := range c.queue {
-		if p := c.pend[id]; p != nil && p.dev == n && !p.due.After(now) {
-			out = c.resend(id, p, now, out)
-		}
 	}
 	return c.start(n, now, out)
 }
@@ -367,9 +359,7 @@ func (c *Campaign) nextID() string {
 // send seals m for device n and remembers it as a pending request.
 func (c *Campaign) send(n int, kind string, m *pb.Msg, now time.Time, out []fleet.Send) []fleet.Send {
 	id := m.GetHeader().GetMsgId()
-	p := &pending{dev: n, kind: kind, msg: m, first: now, due: now.Add(c.cfg.RequestTimeout), attempts: 1}
-	c.pend[id] = p
-	c.queue = append(c.queue, id)
+	c.track(id, &pending{dev: n, kind: kind, msg: m, first: now, due: now.Add(c.cfg.RequestTimeout), attempts: 1})
 	return c.seal(n, m, out)
 }
 
@@ -382,22 +372,6 @@ func (c *Campaign) seal(n int, m *pb.Msg, out []fleet.Send) []fleet.Send {
 	}
 	c.message("sent", m)
 	return append(out, fleet.Send{To: c.devs[n].id, Data: rec})
-}
-
-// resend sends pending request id again under a new msg_id, or gives up.
-func (c *Campaign) resend(id string, p *pending, now time.Time, out []fleet.Send) []fleet.Send {
-	delete(c.pend, id)
-	if c.cfg.Retries < 0 || p.attempts > c.cfg.Retries {
-		c.logf("%s: no response to %s %s after %d attempts", c.devs[p.dev].id, p.kind, id, p.attempts)
-		return out
-	}
-	nid := c.nextID()
-	p.msg.Header.MsgId = nid
-	p.attempts++
-	p.due = now.Add(c.cfg.RequestTimeout)
-	c.pend[nid] = p
-	c.queue = append(c.queue, nid)
-	return c.seal(p.dev, p.msg, out)
 }
 
 func (c *Campaign) message(dir string, m *pb.Msg) {

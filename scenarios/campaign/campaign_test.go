@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"brickyard/sim/fleet"
 	"brickyard/usp"
 	pb "brickyard/usp/uspmsg"
 )
@@ -137,5 +138,112 @@ func TestDeadline(t *testing.T) {
 	}
 	if w := camp.Waves()[0]; !w.Closed || w.Done != 2 || w.Fail != 2 {
 		t.Fatalf("wave %+v", w)
+	}
+}
+
+// agentSays seals m from agent id to the campaign.
+func agentSays(t *testing.T, id string, m *pb.Msg) []byte {
+	t.Helper()
+	rec, err := (usp.Codec{LocalID: id}).Seal("proto::controller", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// sent finds the requests of typ to agent id in out.
+func sent(t *testing.T, out []fleet.Send, id string, typ pb.Header_MsgType) []*pb.Msg {
+	t.Helper()
+	var ms []*pb.Msg
+	for _, s := range out {
+		if s.To != id {
+			continue
+		}
+		in, err := (usp.Codec{LocalID: id}).Open(s.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := in.Msg; usp.TypeOf(m) == typ {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
+// A new session means the Records of the old one may be lost (a broker
+// restart): the reads go again at once, the Download() after a grace, and
+// only once; a refusal of the repeat ("already in progress") decides
+// nothing; a Boot! inside the grace drops the pending operation instead.
+func TestNewSessionSendsAgain(t *testing.T) {
+	c := config()
+	c.RequestTimeout, c.Retries = time.Minute, 1
+	camp, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const a = "os::A-1"
+	out := camp.Connected(a, t0)
+	gets := sent(t, out, a, pb.Header_GET)
+	if len(gets) != 1 || len(sent(t, out, a, pb.Header_ADD)) != 1 {
+		t.Fatalf("first contact: %d records", len(out))
+	}
+	// The same agent again, the first session's Records lost: the Add and
+	// the Get go again at once, under new msg_ids.
+	out = camp.Connected(a, t0.Add(time.Second))
+	again := sent(t, out, a, pb.Header_GET)
+	if len(again) != 1 || len(sent(t, out, a, pb.Header_ADD)) != 1 || again[0].GetHeader().GetMsgId() == gets[0].GetHeader().GetMsgId() {
+		t.Fatalf("new session: %d records, Get %v", len(out), again)
+	}
+	// The old Get's answer is late: ignored. The new one's counts.
+	getResp := func(id string) *pb.Msg {
+		return usp.NewResponse(id, &pb.GetResp{ReqPathResults: []*pb.GetResp_RequestedPathResult{{
+			RequestedPath: "Device.DeviceInfo.", ResolvedPathResults: []*pb.GetResp_ResolvedPathResult{{
+				ResolvedPath: "Device.DeviceInfo.", ResultParams: map[string]string{"SoftwareVersion": "1.0.0", "ActiveFirmwareImage": "Device.DeviceInfo.FirmwareImage.1", "FirmwareImageNumberOfEntries": "2"}}}}}})
+	}
+	camp.Receive(a, agentSays(t, a, getResp(gets[0].GetHeader().GetMsgId())), t0.Add(2*time.Second))
+	camp.Receive(a, agentSays(t, a, getResp(again[0].GetHeader().GetMsgId())), t0.Add(2*time.Second))
+	// The wave opens: the Download() goes.
+	out, _ = camp.Tick(t0.Add(10 * time.Second))
+	dl := sent(t, out, a, pb.Header_OPERATE)
+	if len(dl) != 1 {
+		t.Fatalf("wave open: %d Operates to %s", len(dl), a)
+	}
+	// A new session: nothing at once, the Download() again after the grace.
+	if out = camp.Connected(a, t0.Add(11*time.Second)); len(sent(t, out, a, pb.Header_OPERATE)) != 0 {
+		t.Fatal("the Download() went again at once")
+	}
+	if out, _ = camp.Tick(t0.Add(11*time.Second + reconnectGrace - time.Millisecond)); len(sent(t, out, a, pb.Header_OPERATE)) != 0 {
+		t.Fatal("the Download() went again before the grace ended")
+	}
+	out, _ = camp.Tick(t0.Add(11*time.Second + reconnectGrace))
+	dl2 := sent(t, out, a, pb.Header_OPERATE)
+	if len(dl2) != 1 {
+		t.Fatalf("after the grace: %d Operates", len(dl2))
+	}
+	// The repeat is refused: the first is under way. Nothing concluded.
+	refused := usp.NewResponse(dl2[0].GetHeader().GetMsgId(), &pb.OperateResp{OperationResults: []*pb.OperateResp_OperationResult{{
+		ExecutedCommand: dl2[0].GetBody().GetRequest().GetOperate().GetCommand(),
+		OperationResp:   &pb.OperateResp_OperationResult_CmdFailure{CmdFailure: &pb.OperateResp_OperationResult_CommandFailure{ErrCode: 7005, ErrMsg: "a download is already in progress"}}}}})
+	camp.Receive(a, agentSays(t, a, refused), t0.Add(17*time.Second))
+	if s := camp.Seen(a); s != "" {
+		t.Fatalf("the refused repeat concluded %q", s)
+	}
+
+	// The other agent: its Download() pending, a new session, then a Boot!
+	// with the old version inside the grace: the download was interrupted,
+	// and the Download() is not sent again.
+	const b = "os::A-2"
+	camp.Connected(b, t0.Add(20*time.Second))
+	out, _ = camp.Tick(t0.Add(20 * time.Second))
+	for _, m := range sent(t, append(out, camp.Connected(b, t0.Add(20*time.Second))...), b, pb.Header_GET) {
+		camp.Receive(b, agentSays(t, b, getResp(m.GetHeader().GetMsgId())), t0.Add(21*time.Second))
+	}
+	_ = camp.Connected(b, t0.Add(22*time.Second))
+	boot := usp.NewRequest("boot-1", &pb.Notify{SubscriptionId: "campaign-boot", Notification: &pb.Notify_Event_{Event: &pb.Notify_Event{
+		ObjPath: "Device.", EventName: "Boot!", Params: map[string]string{"ParameterMap": `{"Device.DeviceInfo.SoftwareVersion":"1.0.0"}`}}}})
+	camp.Receive(b, agentSays(t, b, boot), t0.Add(23*time.Second))
+	out, _ = camp.Tick(t0.Add(22*time.Second + reconnectGrace))
+	if ops := sent(t, out, b, pb.Header_OPERATE); len(ops) != 0 {
+		t.Fatalf("a Download() went again after the device rebooted: %v", ops)
 	}
 }

@@ -35,11 +35,10 @@ func (c *Campaign) Receive(agentID string, rec []byte, now time.Time) []fleet.Se
 		return c.request(n, m, now)
 	}
 	id := m.GetHeader().GetMsgId()
-	p := c.pend[id]
-	if p == nil || p.dev != n {
+	if p := c.pend[id]; p == nil || p.dev != n {
 		return nil // a late answer to a request sent again, or not ours
 	}
-	delete(c.pend, id)
+	p := c.untrack(id)
 	if c.cfg.Observe != nil {
 		c.cfg.Observe(now.Sub(p.first))
 	}
@@ -49,9 +48,12 @@ func (c *Campaign) Receive(agentID string, rec []byte, now time.Time) []fleet.Se
 			c.cfg.ErrorCode(e.GetErrCode())
 		}
 		c.logf("%s: %s %s answered with error %d: %s", agentID, p.kind, id, e.GetErrCode(), e.GetErrMsg())
+		if p.repeated() {
+			return nil // the first attempt may be under way: requests.go
+		}
 		return c.failed(n, p.kind, now, nil)
 	}
-	return c.response(n, p.kind, m, now)
+	return c.response(n, p, m, now)
 }
 
 // request handles a request from the agent: only Notify is expected.
@@ -104,6 +106,7 @@ func (c *Campaign) request(n int, m *pb.Msg, now time.Time) []fleet.Send {
 // boot handles Device.Boot!.
 func (c *Campaign) boot(n int, args map[string]string, now time.Time, out []fleet.Send) []fleet.Send {
 	d := &c.devs[n]
+	c.rebooted(n)
 	if v := params(args["ParameterMap"])["Device.DeviceInfo.SoftwareVersion"]; v != "" {
 		d.version = v
 	}
@@ -128,9 +131,10 @@ func (c *Campaign) boot(n int, args map[string]string, now time.Time, out []flee
 }
 
 // response handles the answer to one of our requests.
-func (c *Campaign) response(n int, kind string, m *pb.Msg, now time.Time) []fleet.Send {
+func (c *Campaign) response(n int, p *pending, m *pb.Msg, now time.Time) []fleet.Send {
 	d := &c.devs[n]
 	resp := m.GetBody().GetResponse()
+	kind := p.kind
 	switch kind {
 	case "get":
 		for _, r := range resp.GetGetResp().GetReqPathResults() {
@@ -175,12 +179,18 @@ func (c *Campaign) response(n int, kind string, m *pb.Msg, now time.Time) []flee
 		for _, r := range resp.GetOperateResp().GetOperationResults() {
 			if f := r.GetCmdFailure(); f != nil {
 				c.logf("%s: %s failed: %d %s", d.id, kind, f.GetErrCode(), f.GetErrMsg())
+				if p.repeated() {
+					return nil // the first attempt may be under way: requests.go
+				}
 				return c.failed(n, kind, now, nil)
 			}
 		}
 	case "boot-image":
 		for _, r := range resp.GetSetResp().GetUpdatedObjResults() {
 			if f := r.GetOperStatus().GetOperFailure(); f != nil {
+				if p.repeated() {
+					return nil
+				}
 				return c.failed(n, kind, now, nil)
 			}
 		}
@@ -315,28 +325,9 @@ func (c *Campaign) closeWave(i int, now time.Time) {
 // Tick implements fleet.Controller: it opens waves, closes them at their
 // deadlines and sends unanswered requests again.
 func (c *Campaign) Tick(now time.Time) ([]fleet.Send, time.Time) {
-	var out []fleet.Send
-	// Timeouts, in the order they were set.
-	k := 0
-	for ; k < len(c.queue); k++ {
-		id := c.queue[k]
-		p := c.pend[id]
-		if p == nil {
-			continue
-		}
-		if p.due.After(now) {
-			break
-		}
-		if !c.devs[p.dev].online {
-			p.due = now.Add(c.cfg.RequestTimeout) // sent again on reconnect
-			c.queue = append(c.queue, id)
-			continue
-		}
-		out = c.resend(id, p, now, out)
-	}
-	c.queue = c.queue[k:]
+	out := c.expire(now, nil)
 	// Soaks that ended: ask the version once more.
-	k = 0
+	k := 0
 	for ; k < len(c.soak) && !c.soak[k].at.After(now); k++ {
 		e := c.soak[k]
 		if d := &c.devs[e.dev]; d.stage == stSoak {
@@ -385,12 +376,7 @@ func (c *Campaign) nextTick(now time.Time) time.Time {
 			t = x
 		}
 	}
-	for _, id := range c.queue {
-		if p := c.pend[id]; p != nil {
-			take(p.due)
-			break
-		}
-	}
+	take(c.nextTimeout())
 	if len(c.soak) > 0 {
 		take(c.soak[0].at)
 	}

@@ -111,6 +111,7 @@ type Metrics struct {
 	latency    prometheus.Histogram
 	campaign   *campaign
 	aborted    prometheus.Gauge
+	drops      *dropsCollector
 }
 
 type msgKey struct{ dir, typ string }
@@ -166,8 +167,9 @@ func New(opts ...Option) *Metrics {
 		Help:      "1 when the firmware campaign was aborted (its failure threshold was crossed), else 0.",
 	})
 
+	m.drops = newDropsCollector()
 	m.reg.MustRegister(
-		m.fleet, msgs, errs, m.reconnects, m.latency, m.campaign.vec, m.aborted,
+		m.fleet, msgs, errs, m.reconnects, m.latency, m.campaign.vec, m.aborted, m.drops,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -208,6 +208,7 @@ type page struct {
 
 	Messages []Count
 	Errors   []Count
+	Dropped  []Count
 
 	Fleet     []deviceRow
 	FleetNote string
@@ -278,6 +279,7 @@ func newPage(r *Report) *page {
 		Aborted:     r.Aborted,
 		Messages:    r.Messages,
 		Errors:      r.Errors,
+		Dropped:     r.Dropped,
 	}
 	if r.Scenario == "" {
 		p.Title = "brickyard report"

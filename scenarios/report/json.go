@@ -155,6 +155,10 @@ func normalized(r *Report) *Report {
 	if len(r.Errors) > 0 {
 		n.Errors = counts(r.Errors)
 	}
+	n.Dropped = nil
+	if len(r.Dropped) > 0 {
+		n.Dropped = counts(r.Dropped)
+	}
 	n.Progress = make([]Sample, len(r.Progress))
 	for i, s := range r.Progress {
 		s.At = Seconds(finite(float64(s.At)))

@@ -33,13 +33,18 @@ type Report struct {
 	Interrupted bool   `json:"interrupted,omitempty"`
 	Aborted     string `json:"aborted,omitempty"` // why the campaign stopped early, if it did
 
-	Devices  int      `json:"devices"`
-	Outcomes []Count  `json:"outcomes"` // by outcome, in Outcomes order, zero counts included
-	ByBoard  []Group  `json:"by_board"` // sorted by Name
-	ByWave   []Wave   `json:"by_wave"`  // in wave order
-	Latency  Latency  `json:"latency"`  // USP request → response, as the measuring side saw it
-	Messages []Count  `json:"messages"` // USP messages by direction and type, e.g. "sent Get", "received GetResp"; sorted by Name
-	Errors   []Count  `json:"errors,omitempty"`
+	Devices  int     `json:"devices"`
+	Outcomes []Count `json:"outcomes"` // by outcome, in Outcomes order, zero counts included
+	ByBoard  []Group `json:"by_board"` // sorted by Name
+	ByWave   []Wave  `json:"by_wave"`  // in wave order
+	Latency  Latency `json:"latency"`  // USP request → response, as the measuring side saw it
+	Messages []Count `json:"messages"` // USP messages by direction and type, e.g. "sent Get", "received GetResp"; sorted by Name
+	Errors   []Count `json:"errors,omitempty"`
+	// Dropped: Records a transport received and did not deliver, by side
+	// and cause ("agents queue-full", "controller too-large"; the causes
+	// are mtp.DropCause's); sorted by Name. docs/mtp.md says when each
+	// happens. A load test's counts are only as true as this is empty.
+	Dropped  []Count  `json:"dropped,omitempty"`
 	Progress []Sample `json:"progress"` // the rollout over time, for the chart
 
 	Expectations []Expectation `json:"expectations,omitempty"`

@@ -39,7 +39,8 @@ func sampleReport() *Report {
 		Messages: SortedCounts(map[string]int{
 			"sent Get": 16, "received GetResp": 15, "sent Operate": 8, "received OperateResp": 8, "received Notify": 20,
 		}),
-		Errors: SortedCounts(map[string]int{"timeout waiting for GetResp": 1, "<bad> reply & such": 2}),
+		Errors:  SortedCounts(map[string]int{"timeout waiting for GetResp": 1, "<bad> reply & such": 2}),
+		Dropped: SortedCounts(map[string]int{"agents queue-full": 3, "controller too-large": 1}),
 		Expectations: []Expectation{
 			{Expr: "updated >= 0.99", Value: 0.5, OK: false},
 			{Expr: "bricked <= 1", Value: 1, OK: true},

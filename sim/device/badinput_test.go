@@ -151,6 +151,7 @@ func TestBadInput(t *testing.T) {
 		{"Download unknown checksum algorithm", "", op(newRow+".Download()", "URL", good, "CheckSumAlgorithm", "MD5", "CheckSum", "00"), cmdFail(7027)},
 		{"Download checksum not hex", "", op(newRow+".Download()", "URL", good, "CheckSumAlgorithm", "SHA-256", "CheckSum", "xyz"), cmdFail(7027)},
 		{"Download into the active row", "", op("Device.DeviceInfo.FirmwareImage.1.Download()", "URL", good), cmdFail(7022)},
+		{"Download announcing more than the slot", "", op(newRow+".Download()", "URL", good, "FileSize", "4294967295"), cmdFail(7022)},
 		{"Download of a missing file", "", op(newRow+".Download()", "URL", "https://fw.example/404.img"), downloadFails("DownloadFailed")},
 		{"Download of a badly signed image", "", op(newRow+".Download()", "URL", badSig), downloadFails("ValidationFailed")},
 		{"Download of another board's image", "", op(newRow+".Download()", "URL", otherBoard), downloadFails("ValidationFailed")},

@@ -80,6 +80,17 @@ const (
 	DefaultMTP            = "WebSocket"
 )
 
+// CheckRetryMinimumWait checks a SessionRetryMinimumWaitInterval: TR-181
+// makes it an unsignedInt[1:65535] of seconds, so whole seconds from 1 s
+// to 65,535 s. (A wait of a nanosecond once made one device against a
+// closed port dial 67,904 times in 5 s.)
+func CheckRetryMinimumWait(d time.Duration) error {
+	if d < time.Second || d > 65535*time.Second || d%time.Second != 0 {
+		return fmt.Errorf("%v: want whole seconds from 1s to 65535s (TR-369 SessionRetryMinimumWaitInterval)", d)
+	}
+	return nil
+}
+
 func (c *Config) fill(board string) error {
 	switch {
 	case c.EndpointID == "":
@@ -90,6 +101,9 @@ func (c *Config) fill(board string) error {
 		return errors.New("device: negative TrialPeriod, RebootDuration or RetryMinimumWait")
 	case c.RetryIntervalMultiplier != 0 && (c.RetryIntervalMultiplier < 1000 || c.RetryIntervalMultiplier > 65535):
 		return fmt.Errorf("device: RetryIntervalMultiplier %d: want 1000 to 65535", c.RetryIntervalMultiplier)
+	}
+	if err := CheckRetryMinimumWait(c.RetryMinimumWait); c.RetryMinimumWait != 0 && err != nil {
+		return fmt.Errorf("device: RetryMinimumWait: %w", err)
 	}
 	def := func(s *string, v string) {
 		if *s == "" {

@@ -67,6 +67,11 @@ func acceptDownload(c dm.Ctx, in map[string]string) error {
 			return usp.Errorf(usp.InvalidCommandArguments, "CheckSum given without CheckSumAlgorithm")
 		}
 	}
+	if s := in["FileSize"]; s != "" {
+		if n, _ := strconv.ParseUint(s, 10, 32); n > uint64(d.slotSize(i)) {
+			return usp.Errorf(usp.CommandFailure, "FileSize %d: larger than the %d-byte slot of %s", n, d.slotSize(i), rowRef(i))
+		}
+	}
 	if len(d.slots) > 1 && i == d.running {
 		return usp.Errorf(usp.CommandFailure, "%s holds the running image: download to another FirmwareImage row", rowRef(i))
 	}
@@ -125,7 +130,7 @@ func (d *Device) startDownload(now time.Time, j dm.Job) {
 	dl.size, _ = strconv.ParseUint(j.Input["FileSize"], 10, 32)
 	d.downloads = append(d.downloads, dl)
 	d.setRow(now, dl.row, "Status", stDownloading)
-	f := Fetch{ID: dl.fetch, URL: dl.url, Username: dl.user, Password: dl.pass, SizeHint: dl.size,
+	f := Fetch{ID: dl.fetch, URL: dl.url, Username: dl.user, Password: dl.pass, SizeHint: dl.size, MaxSize: d.slotSize(dl.row),
 		Rate: d.cfg.Faults().DownloadRate, Truncate: d.cfg.Faults().DownloadTruncate, Corrupt: d.cfg.Faults().DownloadCorrupt}
 	if c := d.cfg.Faults().PowerDuringDownload; c != nil && d.used&faultDownload == 0 {
 		d.used |= faultDownload
@@ -183,3 +188,10 @@ func (d *Device) cancelDownload(now time.Time, k int) {
 }
 
 var errPowerLost = fmt.Errorf("flash operation: %w", flash.ErrPowerLost)
+
+// slotSize is the size of the partition behind FirmwareImage row i: the
+// largest image it can take.
+func (d *Device) slotSize(i int) int {
+	p, _ := d.board.Layout.Get(d.slots[i])
+	return p.Size
+}

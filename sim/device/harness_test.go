@@ -273,6 +273,18 @@ func (h *harness) apply(out Output) {
 }
 
 func (h *harness) fetch(f Fetch) {
+	// Every download is bounded by a slot of the board: the shell must not
+	// hold more for it.
+	if fits := func() bool {
+		for _, s := range h.d.board.Loader.Slots() {
+			if p, _ := h.d.board.Layout.Get(s); p.Size == f.MaxSize {
+				return true
+			}
+		}
+		return false
+	}(); !fits {
+		h.t.Errorf("fetch %s: MaxSize %d is no slot's size", f.URL, f.MaxSize)
+	}
 	data, ok := h.files[f.URL]
 	var err error
 	if !ok {

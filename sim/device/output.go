@@ -96,6 +96,7 @@ type Fetch struct {
 	URL                string
 	Username, Password string
 	SizeHint           uint64 // Download()'s FileSize, 0: unknown
+	MaxSize            int    // the target slot's size: a larger image cannot be installed
 
 	Rate     int         // bytes per second, 0: unlimited
 	Truncate float64     // deliver only this fraction of the bytes (0: all)

@@ -73,12 +73,16 @@ func (r Rule) Validate() error {
 	if !slices.Contains(kinds, r.Kind) {
 		return fmt.Errorf("fault kind %q: want one of %v", r.Kind, kinds)
 	}
+	// The ranges are written !(lo < x && x <= hi) so that NaN, which
+	// fails every comparison, fails them too.
 	switch {
-	case len(r.Devices) == 0 && (r.Share <= 0 || r.Share > 1):
+	case len(r.Devices) == 0 && !(r.Share > 0 && r.Share <= 1):
 		return fmt.Errorf("%s: share %v: want a fraction in (0, 1], or devices", r.Kind, r.Share)
 	case r.After < 0 || r.Within < 0 || r.Duration < 0 || r.Delay < 0:
 		return fmt.Errorf("%s: durations must not be negative", r.Kind)
-	case r.Kind == NetDrop && (r.Drop <= 0 || r.Drop > 1):
+	case r.After > maxSpan || r.Within > maxSpan || r.Duration > maxSpan || r.Delay > maxSpan:
+		return fmt.Errorf("%s: durations must be at most %v", r.Kind, maxSpan)
+	case r.Kind == NetDrop && !(r.Drop > 0 && r.Drop <= 1):
 		return fmt.Errorf("%s: drop %v: want a probability in (0, 1]", r.Kind, r.Drop)
 	case r.Kind == NetDelay && r.Delay == 0:
 		return fmt.Errorf("%s: needs a delay", r.Kind)
@@ -91,6 +95,10 @@ func (r Rule) Validate() error {
 	}
 	return nil
 }
+
+// maxSpan bounds every duration of a rule: a year of simulated time is
+// longer than any run, and sums of spans stay far from overflowing.
+const maxSpan = 365 * 24 * time.Hour
 
 // Plan is a fleet's fault plan.
 type Plan []Rule
@@ -179,7 +187,7 @@ func pick(r Rule, ri int, fleet []Device, seed uint64) []int {
 	if len(r.Devices) > 0 {
 		return eligible
 	}
-	n := int(r.Share*float64(len(eligible)) + 0.5)
+	n := min(len(eligible), max(0, int(r.Share*float64(len(eligible))+0.5)))
 	key := func(i int) uint64 { return hash(fmt.Sprintf("%d/%d/%s", seed, ri, fleet[i].ID)) }
 	slices.SortFunc(eligible, func(a, b int) int {
 		ka, kb := key(a), key(b)

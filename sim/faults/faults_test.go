@@ -2,6 +2,7 @@ package faults
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -92,6 +93,13 @@ func TestValidate(t *testing.T) {
 		{Kind: NetPartition, Share: 0.1},
 		{Kind: DownloadSlow, Share: 0.1},
 		{Kind: HealthFail, Share: 0.1, After: -time.Second},
+		// Numbers that are not numbers (issue: a .nan share panicked in pick).
+		{Kind: HealthFail, Share: math.NaN()},
+		{Kind: HealthFail, Share: math.Inf(1)},
+		{Kind: HealthFail, Share: math.Inf(-1)},
+		{Kind: NetDrop, Share: 0.1, Drop: math.NaN(), Duration: time.Minute},
+		{Kind: NetDrop, Share: 0.1, Drop: math.Inf(1), Duration: time.Minute},
+		{Kind: NetPartition, Share: 0.1, Duration: math.MaxInt64},
 	}
 	for _, r := range bad {
 		if err := (Plan{r}).Validate(); err == nil {

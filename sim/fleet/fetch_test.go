@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -248,17 +249,31 @@ func TestHTTPFetcher_Responses(t *testing.T) {
 			}
 			serveBytes(small)(w, r)
 		}, wantErr: "401 Unauthorized"},
-		{name: "Content-Length over MaxSize: refused unread", h: serveBytes(big), maxSize: 64 << 10, wantErr: "more than 65536",
+		{name: "Content-Length over MaxSize: refused unread", h: serveBytes(big), maxSize: 64 << 10, wantErr: "larger than the slot of 65536 bytes",
 			check: func(t *testing.T, read int64) {
 				if read != 0 {
 					t.Fatalf("read %d body bytes of an oversized image", read)
 				}
 			}},
 		{name: "Content-Length of exactly MaxSize", h: serveBytes(big), maxSize: int64(len(big)), want: big},
-		{name: "chunked body over MaxSize: stops reading", h: endless, maxSize: 64 << 10, wantErr: "longer than 65536",
+		{name: "chunked body over MaxSize: stops reading", h: endless, maxSize: 64 << 10, wantErr: "larger than the slot of 65536 bytes",
 			check: func(t *testing.T, read int64) {
 				if read > 64<<10+32<<10 {
 					t.Fatalf("read %d bytes for a limit of 64 KiB", read)
+				}
+			}},
+		// The device's slot bounds the download below the fetcher's own
+		// limit: an endless body stops at the slot's size plus a chunk.
+		{name: "chunked body over the slot", h: endless, f: device.Fetch{MaxSize: 16 << 10}, wantErr: "larger than the slot of 16384 bytes",
+			check: func(t *testing.T, read int64) {
+				if read > 16<<10+32<<10 {
+					t.Fatalf("read %d bytes for a 16 KiB slot", read)
+				}
+			}},
+		{name: "Content-Length over the slot: refused unread", h: serveBytes(big), f: device.Fetch{MaxSize: 1000}, wantErr: "larger than the slot of 1000 bytes",
+			check: func(t *testing.T, read int64) {
+				if read != 0 {
+					t.Fatalf("read %d body bytes of an image larger than the slot", read)
 				}
 			}},
 		{name: "connection closed before Content-Length", h: func(w http.ResponseWriter, r *http.Request) {
@@ -345,6 +360,7 @@ func TestHTTPFetcher_Faults(t *testing.T) {
 			h := &fleet.HTTPFetcher{Client: cnt.client()}
 			if tt.clock {
 				h.Clock = &fetchClock{auto: true}
+				h.StallTimeout = -1 // the fake clock is for the pacing
 			}
 			data, err := h.Fetch(context.Background(), f)
 			if tt.wantErr != nil {
@@ -435,7 +451,7 @@ func TestHTTPFetcher_RatePacing(t *testing.T) {
 			}
 			url, cnt := fetchServer(t, h)
 			clk := &fetchClock{auto: true}
-			f := &fleet.HTTPFetcher{Client: cnt.client(), Clock: clk}
+			f := &fleet.HTTPFetcher{Client: cnt.client(), Clock: clk, StallTimeout: -1}
 			data, err := f.Fetch(context.Background(), device.Fetch{URL: url, Rate: tc.rate})
 			if err != nil {
 				t.Fatal(err)
@@ -467,7 +483,7 @@ func TestHTTPFetcher_RatePacing(t *testing.T) {
 	t.Run("no Rate, no waits", func(t *testing.T) {
 		url, cnt := fetchServer(t, serveBytes(fetchPayload(100<<10)))
 		clk := &fetchClock{auto: true}
-		f := &fleet.HTTPFetcher{Client: cnt.client(), Clock: clk}
+		f := &fleet.HTTPFetcher{Client: cnt.client(), Clock: clk, StallTimeout: -1}
 		if _, err := f.Fetch(context.Background(), device.Fetch{URL: url}); err != nil {
 			t.Fatal(err)
 		}
@@ -485,7 +501,7 @@ func TestHTTPFetcher_PacingWaitsOnTheClock(t *testing.T) {
 	body := fetchPayload(10000)
 	url, cnt := fetchServer(t, serveBytes(body))
 	clk := &fetchClock{pending: make(chan fetchTimer)}
-	f := &fleet.HTTPFetcher{Client: cnt.client(), Clock: clk}
+	f := &fleet.HTTPFetcher{Client: cnt.client(), Clock: clk, StallTimeout: -1}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := fetchAsync(ctx, f, device.Fetch{URL: url, Rate: 10000}) // 10 reads of 1000 bytes
@@ -562,4 +578,97 @@ func TestHTTPFetcher_CancelWhileReading(t *testing.T) {
 			t.Fatalf("err %v, want context.Canceled", err)
 		}
 	})
+}
+
+// A server that stops sending (headers then nothing, or nothing at all)
+// fails the download after StallTimeout with ErrStalled, long before the
+// whole-download Timeout.
+func TestHTTPFetcher_Stall(t *testing.T) {
+	for name, h := range map[string]http.HandlerFunc{
+		"after the headers": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "5000")
+			_, _ = w.Write(fetchPayload(100))
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		},
+		"before the headers": func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			url, cnt := fetchServer(t, h)
+			f := &fleet.HTTPFetcher{Client: cnt.client(), StallTimeout: 100 * time.Millisecond, Timeout: time.Hour}
+			data, err := f.Fetch(context.Background(), device.Fetch{URL: url})
+			if !errors.Is(err, fleet.ErrStalled) || data != nil {
+				t.Fatalf("got (%d bytes, %v), want ErrStalled", len(data), err)
+			}
+		})
+	}
+}
+
+// At most MaxActive downloads are under way at once; the others wait for
+// one to end and then complete.
+func TestHTTPFetcher_MaxActive(t *testing.T) {
+	var active, most atomic.Int32
+	release, arrived := make(chan struct{}), make(chan struct{}, 5)
+	url, cnt := fetchServer(t, func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		n := active.Add(1)
+		defer active.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		serveBytes(fetchPayload(1000))(w, r)
+	})
+	f := &fleet.HTTPFetcher{Client: cnt.client(), MaxActive: 2}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var dones []<-chan fetchResult
+	for range 5 {
+		dones = append(dones, fetchAsync(ctx, f, device.Fetch{URL: url}))
+	}
+	// Wait until two requests are at the server, then let them all go.
+	for range 2 {
+		select {
+		case <-arrived:
+		case <-ctx.Done():
+			t.Fatal("the first two downloads never reached the server")
+		}
+	}
+	close(release)
+	for _, d := range dones {
+		if r := fetchWait(t, d); r.err != nil || len(r.data) != 1000 {
+			t.Fatalf("got (%d bytes, %v)", len(r.data), r.err)
+		}
+	}
+	if m := most.Load(); m != 2 {
+		t.Fatalf("%d downloads at the server at once, want 2", m)
+	}
+}
+
+// A body of announced length is read into one buffer of that length: a
+// 4 MiB image costs about 4 MiB, not the 8 to 12 MiB of a doubling append.
+func TestHTTPFetcher_OneBuffer(t *testing.T) {
+	body := fetchPayload(4 << 20)
+	url, cnt := fetchServer(t, serveBytes(body))
+	f := &fleet.HTTPFetcher{Client: cnt.client()}
+	if _, err := f.Fetch(context.Background(), device.Fetch{URL: url}); err != nil { // warm the connection
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	data, err := f.Fetch(context.Background(), device.Fetch{URL: url})
+	runtime.ReadMemStats(&after)
+	if err != nil || !bytes.Equal(data, body) {
+		t.Fatalf("got (%d bytes, %v)", len(data), err)
+	}
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 5<<20 {
+		t.Fatalf("%.1f MiB allocated for a 4 MiB download", float64(grown)/(1<<20))
+	}
 }

@@ -39,7 +39,7 @@ func TestRealNetworkWindows(t *testing.T) {
 			{Kind: faults.NetDrop, Devices: []string{idOf(3)}, Drop: 1, After: 0, Duration: time.Hour},
 			{Kind: faults.NetDelay, Devices: []string{idOf(4)}, Delay: 100 * time.Millisecond, Duration: time.Hour},
 		},
-		Device: func(_ int, c *device.Config) { c.RetryMinimumWait = 200 * time.Millisecond },
+		Device: func(_ int, c *device.Config) { c.RetryMinimumWait = time.Second },
 	}
 	var log strings.Builder
 	var logMu sync.Mutex

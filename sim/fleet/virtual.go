@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -301,6 +302,33 @@ func (v *Virtual) Events() uint64 { return v.s.Ran() }
 // the log.
 func (v *Virtual) RunUntil(t time.Time) error {
 	v.s.RunUntil(t)
+	return v.Flush()
+}
+
+// ctxEvery is how many events RunUntilCtx runs between looks at its
+// context: often enough that an interrupt lands within milliseconds,
+// rarely enough to cost nothing.
+const ctxEvery = 1024
+
+// RunUntilCtx is RunUntil that stops early, between two events, when ctx
+// ends; it then returns ctx's error (after flushing) and the clock stays at
+// the last event run. A step of virtual time may hold millions of events
+// (a boot storm of a large fleet): this keeps an interrupt prompt.
+func (v *Virtual) RunUntilCtx(ctx context.Context, t time.Time) error {
+	for n := 1; ; n++ {
+		next, ok := v.s.Next()
+		if !ok || next.After(t) {
+			break
+		}
+		if n%ctxEvery == 0 && ctx.Err() != nil {
+			if err := v.Flush(); err != nil {
+				return err
+			}
+			return ctx.Err()
+		}
+		v.s.Step()
+	}
+	v.s.RunUntil(t) // sets the clock to t
 	return v.Flush()
 }
 

@@ -1,8 +1,12 @@
 package dm
 
 import (
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/encoding/prototext"
 
 	"brickyard/usp"
 	pb "brickyard/usp/uspmsg"
@@ -211,5 +215,36 @@ func TestGetSupportedProtocol(t *testing.T) {
 	resp, _ := do(f, ctrl1, &pb.GetSupportedProtocol{ControllerSupportedProtocolVersions: "1.3"})
 	if v := resp.GetBody().GetResponse().GetGetSupportedProtocolResp().GetAgentSupportedProtocolVersions(); v != usp.SupportedVersions {
 		t.Errorf("versions %q", v)
+	}
+}
+
+// A path longer than MaxPathLen is refused with 7005 Resources Exceeded
+// before it is parsed, on every message that carries paths (docs/usp.md).
+func TestMaxPathLen_EveryMessage(t *testing.T) {
+	f := newFixture(t)
+	long := "Device.DeviceInfo." + strings.Repeat("A", f.m.s.opts.MaxPathLen)
+	obj := long + "."
+	for name, send := range map[string]func() *pb.Msg{
+		"Get": func() *pb.Msg { r, _ := do(f, ctrl1, &pb.Get{ParamPaths: []string{long}}); return r },
+		"Set": func() *pb.Msg {
+			r, _ := do(f, ctrl1, &pb.Set{UpdateObjs: []*pb.Set_UpdateObject{{ObjPath: obj}}})
+			return r
+		},
+		"Add": func() *pb.Msg {
+			r, _ := do(f, ctrl1, &pb.Add{CreateObjs: []*pb.Add_CreateObject{{ObjPath: obj}}})
+			return r
+		},
+		"Delete":         func() *pb.Msg { r, _ := do(f, ctrl1, &pb.Delete{ObjPaths: []string{obj}}); return r },
+		"Operate":        func() *pb.Msg { r, _ := do(f, ctrl1, &pb.Operate{Command: long + "()", SendResp: true}); return r },
+		"GetInstances":   func() *pb.Msg { r, _ := do(f, ctrl1, &pb.GetInstances{ObjPaths: []string{obj}}); return r },
+		"GetSupportedDM": func() *pb.Msg { r, _ := do(f, ctrl1, &pb.GetSupportedDM{ObjPaths: []string{obj}}); return r },
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp := send()
+			// prototext varies its spacing on purpose: match any.
+			if text := prototext.Format(resp); !regexp.MustCompile(`err_code:\s+7005\b`).MatchString(text) {
+				t.Fatalf("no 7005 in the answer:\n%s", text)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
-package main
+package agents
 
 import (
+	"brickyard/mtp"
 	"fmt"
 	"io"
 	"slices"
@@ -12,8 +13,8 @@ import (
 	"brickyard/sim/index"
 )
 
-// fleetProgress is the fleet at one moment.
-type fleetProgress struct {
+// Progress is the fleet at one moment.
+type Progress struct {
 	Elapsed  time.Duration
 	Devices  int
 	Conn     map[string]int
@@ -23,16 +24,16 @@ type fleetProgress struct {
 	Final    bool
 }
 
-func progressOf(elapsed time.Duration, idx *index.Index, t *traffic, final bool) fleetProgress {
-	return fleetProgress{Elapsed: elapsed, Devices: idx.Len(), Conn: idx.Counts(index.ByConn),
+func progressOf(elapsed time.Duration, idx *index.Index, t *traffic, final bool) Progress {
+	return Progress{Elapsed: elapsed, Devices: idx.Len(), Conn: idx.Counts(index.ByConn),
 		Outcomes: idx.Counts(index.ByOutcome), Phases: idx.Counts(index.ByPhase), Traffic: t.stats(), Final: final}
 }
 
-// fleetProgressPrinter shows the fleet: one line rewritten in place on a
+// NewProgressPrinter shows the fleet: one line rewritten in place on a
 // terminal, a line every 5 s otherwise (as run's progressPrinter).
-func fleetProgressPrinter(w io.Writer, tty bool) func(fleetProgress) {
+func NewProgressPrinter(w io.Writer, tty bool) func(Progress) {
 	var last time.Duration = -1
-	return func(p fleetProgress) {
+	return func(p Progress) {
 		if !tty && !p.Final && last >= 0 && p.Elapsed-last < 5*time.Second {
 			return
 		}
@@ -69,8 +70,8 @@ type sampleAt struct {
 // maxSamples bounds the report's progress series (as run's).
 const maxSamples = 240
 
-// fleetReport fills the report of a fleet run: what the devices saw.
-func fleetReport(sp *fleetSpec, tr *fleetTransport, rf *fleet.Real, t *traffic, start, end time.Time, samples []sampleAt, interrupted bool) *report.Report {
+// buildReport fills the report of a fleet run: what the devices saw.
+func buildReport(sp *Spec, tr *transport, rf *fleet.Real, t *traffic, start, end time.Time, samples []sampleAt, interrupted bool) *report.Report {
 	t.mu.Lock()
 	msgs, errs := report.SortedCounts(t.msgs), report.SortedCounts(t.errs)
 	lat := t.hist.Latency()
@@ -89,6 +90,12 @@ func fleetReport(sp *fleetSpec, tr *fleetTransport, rf *fleet.Real, t *traffic, 
 	if len(r.Errors) == 0 {
 		r.Errors = nil
 	}
+	for _, c := range mtp.DropCauses() {
+		if n := tr.drops.Count(c); n > 0 {
+			r.Dropped = append(r.Dropped, report.Count{Name: "agents " + c.String(), N: int(n)})
+		}
+	}
+	slices.SortFunc(r.Dropped, func(a, b report.Count) int { return strings.Compare(a.Name, b.Name) })
 	for _, s := range thinSamples(samples) {
 		r.Progress = append(r.Progress, report.Sample{At: report.Seconds(s.at.Sub(start).Seconds()), Outcomes: report.OutcomeCounts(s.out)})
 	}
@@ -153,10 +160,10 @@ func thinSamples(s []sampleAt) []sampleAt {
 	return append(out, s[len(s)-1])
 }
 
-// printFleetSummary writes the end-of-run summary: outcomes by board,
+// writeSummary writes the end-of-run summary: outcomes by board,
 // messages as the devices saw them, sessions and the controller's
 // response latency.
-func printFleetSummary(out io.Writer, r *report.Report, t *traffic, tr *fleetTransport, ctrlID string) error {
+func writeSummary(out io.Writer, r *report.Report, t *traffic, tr *transport, ctrlID string) error {
 	state := "stopped at --duration"
 	if r.Interrupted {
 		state = "interrupted"
@@ -167,11 +174,11 @@ func printFleetSummary(out io.Writer, r *report.Report, t *traffic, tr *fleetTra
 	}
 	fmt.Fprintf(out, "\nfleet%s: %d devices against %s over %s (controller %s), seed %d, %.1f s, %s\n\n",
 		name, r.Devices, tr.where, r.MTP, ctrlID, r.Seed, float64(r.Duration), state)
-	rows := []outcomeRow{{"fleet", r.Devices, r.Outcomes}}
+	rows := []report.OutcomeRow{{Name: "fleet", Devices: r.Devices, Outcomes: r.Outcomes}}
 	for _, g := range r.ByBoard {
-		rows = append(rows, outcomeRow{g.Name, g.Devices, g.Outcomes})
+		rows = append(rows, report.OutcomeRow{Name: g.Name, Devices: g.Devices, Outcomes: g.Outcomes})
 	}
-	if err := writeOutcomes(out, rows); err != nil {
+	if err := report.WriteOutcomes(out, rows); err != nil {
 		return err
 	}
 	var rx, tx []string
@@ -194,7 +201,7 @@ func printFleetSummary(out io.Writer, r *report.Report, t *traffic, tr *fleetTra
 	fmt.Fprintf(out, "sessions: %d reconnects, %d lost, %d failed dials\n", st.reconnects, st.lost, st.dialFails)
 	l := r.Latency
 	fmt.Fprintf(out, "controller response latency, as the devices measured it (%d answered requests, %d unanswered): p50 %s  p90 %s  p99 %s  max %s\n",
-		l.Count, st.noResponse+st.pending, secs(l.P50), secs(l.P90), secs(l.P99), secs(l.Max))
+		l.Count, st.noResponse+st.pending, report.FormatSeconds(l.P50), report.FormatSeconds(l.P90), report.FormatSeconds(l.P99), report.FormatSeconds(l.Max))
 	var probs []string
 	for _, c := range r.Errors {
 		if c.Name != "reconnects" {
@@ -204,5 +211,6 @@ func printFleetSummary(out io.Writer, r *report.Report, t *traffic, tr *fleetTra
 	if len(probs) > 0 {
 		fmt.Fprintf(out, "problems: %s\n", strings.Join(probs, ", "))
 	}
+	report.WriteDropped(out, r)
 	return nil
 }

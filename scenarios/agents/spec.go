@@ -1,11 +1,11 @@
-package main
+package agents
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -15,12 +15,11 @@ import (
 	"time"
 	"unicode"
 
-	"go.yaml.in/yaml/v3"
-
 	"brickyard/boards/image"
 	"brickyard/boards/profile"
 	"brickyard/mtp"
 	"brickyard/scenarios"
+	"brickyard/sim/device"
 	"brickyard/sim/faults"
 )
 
@@ -31,11 +30,11 @@ type boardCount struct {
 	version string
 }
 
-// fleetSpec is the fleet command's flags, checked and resolved.
-type fleetSpec struct {
-	f         fleetFlags // as given (transport details are read from here)
-	name      string     // the report's scenario name
-	transport string     // websocket, mqtt, stomp; "" for --dump-model alone
+// Spec is the fleet command's flags, checked and resolved.
+type Spec struct {
+	f         Config // as given (transport details are read from here)
+	name      string // the report's scenario name
+	transport string // websocket, mqtt, stomp; "" for --dump-model alone
 
 	wsURL        *url.URL
 	broker       string // mqtt: the Config.Broker value; stomp: host:port
@@ -62,11 +61,25 @@ type fleetSpec struct {
 
 	shardK, shardN  int
 	responseTimeout time.Duration
+	downloadTimeout time.Duration
+	downloadStall   time.Duration
+	downloads       int
 	warnings        []string
 }
 
+// Warnings are what Resolve accepted but the user should hear of.
+func (sp *Spec) Warnings() []string { return sp.warnings }
+
+// HasController reports whether the Spec says where a controller is;
+// without one (--dump-model alone) the fleet cannot Run.
+func (sp *Spec) HasController() bool { return sp.transport != "" }
+
+// TrustedKeys is how many keys the boards trust: the fleet's own and the
+// --trust keys.
+func (sp *Spec) TrustedKeys() int { return 1 + len(sp.trust) }
+
 // total is the number of devices of the whole fleet (every shard).
-func (sp *fleetSpec) total() int {
+func (sp *Spec) total() int {
 	n := 0
 	for _, b := range sp.boards {
 		n += b.count
@@ -76,19 +89,24 @@ func (sp *fleetSpec) total() int {
 
 // shardRange is the devices this process runs: numbers lo+1 … hi of the
 // whole fleet.
-func (sp *fleetSpec) shardRange() (lo, hi int) {
+func (sp *Spec) shardRange() (lo, hi int) {
 	t := sp.total()
 	return (sp.shardK - 1) * t / sp.shardN, sp.shardK * t / sp.shardN
 }
 
-// resolveFleet checks the flags and resolves the fleet they describe.
-// Every error names the flag it is about.
-func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
-	sp := &fleetSpec{f: f, name: "fleet", seed: f.seed, shardK: 1, shardN: 1}
+// Resolve checks the configuration and resolves the fleet it describes.
+// changed reports whether a setting (by its flag name: "devices") was
+// given by the user in any layer (file, environment, flag) rather than
+// taken from the defaults: a given setting overrides what --scenario
+// says. profiles reads the board profiles (the built-in ones, and those of
+// the --boards file when it is not empty). Every error names the flag it
+// is about.
+func Resolve(f Config, changed func(flag string) bool, profiles func(file string) (profile.Set, error)) (*Spec, error) {
+	sp := &Spec{f: f, name: "fleet", seed: f.Seed, shardK: 1, shardN: 1}
 	var sc *scenarios.Scenario
-	if f.scenario != "" {
+	if f.Scenario != "" {
 		var err error
-		if sc, err = loadScenario(f.scenario); err != nil {
+		if sc, err = scenarios.Open(f.Scenario); err != nil {
 			return nil, fmt.Errorf("--scenario: %w", err)
 		}
 		sp.name = sc.Name
@@ -100,49 +118,49 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 	}
 
 	// The fleet's composition.
-	profiles, err := loadProfiles(f.boards)
+	set, err := profiles(f.Boards)
 	if err != nil {
 		return nil, err
 	}
-	sp.profiles = profiles
+	sp.profiles = set
 	switch {
-	case f.boardsMix != "":
+	case f.BoardsMix != "":
 		if changed("devices") {
 			return nil, errors.New("--devices: not with --boards-mix, which gives the counts")
 		}
 		if changed("board") {
 			return nil, errors.New("--board: not with --boards-mix; give every board in the mix")
 		}
-		if sp.boards, err = parseBoardsMix(f.boardsMix, f.version); err != nil {
+		if sp.boards, err = parseBoardsMix(f.BoardsMix, f.Version); err != nil {
 			return nil, fmt.Errorf("--boards-mix: %w", err)
 		}
 	case sc != nil && !changed("devices") && !changed("board"):
 		for _, b := range sc.Fleet.Boards {
 			v := b.Version
 			if changed("version") {
-				v = f.version
+				v = f.Version
 			}
 			sp.boards = append(sp.boards, boardCount{b.Profile, b.Count, v})
 		}
 	default:
-		if f.devices < 1 || f.devices > 1_000_000 {
-			return nil, fmt.Errorf("--devices: %d: want 1 to 1,000,000", f.devices)
+		if f.Devices < 1 || f.Devices > 1_000_000 {
+			return nil, fmt.Errorf("--devices: %d: want 1 to 1,000,000", f.Devices)
 		}
-		sp.boards = []boardCount{{f.board, f.devices, f.version}}
+		sp.boards = []boardCount{{f.Board, f.Devices, f.Version}}
 	}
 	for _, b := range sp.boards {
 		flag := "--board"
-		if f.boardsMix != "" {
+		if f.BoardsMix != "" {
 			flag = "--boards-mix"
 		} else if sc != nil && !changed("board") {
 			flag = "--scenario"
 		}
-		if _, err := profiles.Get(b.profile); err != nil {
+		if _, err := set.Get(b.profile); err != nil {
 			return nil, fmt.Errorf("%s: %w", flag, err)
 		}
 		if _, err := image.ParseVersion(b.version); err != nil {
 			vflag := "--version"
-			if f.boardsMix != "" && !changed("version") {
+			if f.BoardsMix != "" && !changed("version") {
 				vflag = "--boards-mix"
 			}
 			return nil, fmt.Errorf("%s: %q: %w", vflag, b.version, err)
@@ -152,7 +170,7 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 		return nil, fmt.Errorf("--boards-mix: %d devices: at most 1,000,000", sp.total())
 	}
 
-	ids, serials := f.ids, f.serials
+	ids, serials := f.IDs, f.Serials
 	if take("ids") {
 		ids = sc.Fleet.IDs
 	}
@@ -171,8 +189,8 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 	sp.idPattern = ids
 	sp.oui = ouiOf(ids)
 
-	if f.shard != "" {
-		if sp.shardK, sp.shardN, err = parseShard(f.shard); err != nil {
+	if f.Shard != "" {
+		if sp.shardK, sp.shardN, err = parseShard(f.Shard); err != nil {
 			return nil, fmt.Errorf("--shard: %w", err)
 		}
 		if sp.shardN > sp.total() {
@@ -181,7 +199,7 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 	}
 
 	// Timings.
-	sp.connectRate, sp.connectJitter = f.connectRate, f.connectJitter
+	sp.connectRate, sp.connectJitter = f.ConnectRate, f.ConnectJitter
 	if take("connect-rate") {
 		sp.connectRate = sc.Fleet.ConnectRate
 	}
@@ -191,7 +209,7 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 	if sp.connectRate < 0 || !finite(sp.connectRate) {
 		return nil, fmt.Errorf("--connect-rate: %v: want a number ≥ 0", sp.connectRate)
 	}
-	sp.duration, sp.reboot, sp.trial = f.duration, f.reboot, f.trial
+	sp.duration, sp.reboot, sp.trial = f.Duration, f.Reboot, f.Trial
 	if take("reboot") {
 		sp.reboot = sc.Device.Reboot
 	}
@@ -201,15 +219,17 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 	if take("seed") {
 		sp.seed = sc.Seed
 	}
-	sp.retryMin, sp.retryMult = f.retryMin, f.retryMult
+	sp.retryMin, sp.retryMult = f.RetryMinWait, f.RetryMultiplier
 	if take("retry-min-wait") {
 		sp.retryMin = sc.Device.RetryMinWait
 	}
 	if take("retry-multiplier") {
 		sp.retryMult = sc.Device.RetryMultiplier
 	}
-	if sp.retryMin < 0 {
-		return nil, fmt.Errorf("--retry-min-wait: %v: want a duration ≥ 0", sp.retryMin)
+	if sp.retryMin != 0 {
+		if err := device.CheckRetryMinimumWait(sp.retryMin); err != nil {
+			return nil, fmt.Errorf("--retry-min-wait: %w", err)
+		}
 	}
 	if m := sp.retryMult; m != 0 && (m < 1000 || m > 65535) {
 		return nil, fmt.Errorf("--retry-multiplier: %d: want 1000 (1.0) to 65535", m)
@@ -217,26 +237,36 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 	for _, c := range []struct {
 		name string
 		d    time.Duration
-	}{{"connect-jitter", sp.connectJitter}, {"duration", sp.duration}, {"reboot", sp.reboot}, {"trial", sp.trial}, {"periodic", f.periodic}} {
+	}{{"connect-jitter", sp.connectJitter}, {"duration", sp.duration}, {"reboot", sp.reboot}, {"trial", sp.trial}, {"periodic", f.Periodic}} {
 		if err := checkDuration(c.name, c.d); err != nil {
 			return nil, err
 		}
 	}
-	if f.periodic > 0 {
-		if f.periodic%time.Second != 0 || f.periodic/time.Second > 1<<32-1 {
-			return nil, fmt.Errorf("--periodic: %s: want whole seconds", f.periodic)
+	if f.Periodic > 0 {
+		if f.Periodic%time.Second != 0 || f.Periodic/time.Second > 1<<32-1 {
+			return nil, fmt.Errorf("--periodic: %s: want whole seconds", f.Periodic)
 		}
-		sp.periodic = uint32(f.periodic / time.Second)
+		sp.periodic = uint32(f.Periodic / time.Second)
 	}
-	if f.responseTimeout <= 0 {
-		return nil, fmt.Errorf("--response-timeout: %s: want more than 0", f.responseTimeout)
+	if f.ResponseTimeout <= 0 {
+		return nil, fmt.Errorf("--response-timeout: %s: want more than 0", f.ResponseTimeout)
 	}
-	sp.responseTimeout = f.responseTimeout
+	sp.responseTimeout = f.ResponseTimeout
+	if f.DownloadTimeout <= 0 {
+		return nil, fmt.Errorf("--download-timeout: %s: want more than 0", f.DownloadTimeout)
+	}
+	if f.DownloadStall <= 0 || f.DownloadStall > f.DownloadTimeout {
+		return nil, fmt.Errorf("--download-stall-timeout: %s: want more than 0 and at most --download-timeout (%s)", f.DownloadStall, f.DownloadTimeout)
+	}
+	if f.Downloads < 1 || f.Downloads > 4096 {
+		return nil, fmt.Errorf("--downloads: %d: want 1 to 4096", f.Downloads)
+	}
+	sp.downloadTimeout, sp.downloadStall, sp.downloads = f.DownloadTimeout, f.DownloadStall, f.Downloads
 
 	// Faults.
 	switch {
-	case f.faults != "":
-		if sp.plan, err = readFaults(f.faults); err != nil {
+	case f.Faults != "":
+		if sp.plan, err = readFaults(f.Faults); err != nil {
 			return nil, fmt.Errorf("--faults: %w", err)
 		}
 	case sc != nil:
@@ -244,14 +274,14 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 	}
 	for i, r := range sp.plan {
 		where := fmt.Sprintf("--faults: rule %d (%s)", i+1, r.Kind)
-		if f.faults == "" {
+		if f.Faults == "" {
 			where = fmt.Sprintf("--scenario: faults.%d (%s)", i, r.Kind)
 		}
 		if r.Board != "" && !sp.hasBoard(r.Board) {
 			return nil, fmt.Errorf("%s: board %q is not in the fleet", where, r.Board)
 		}
 		if r.Wave > 0 {
-			if f.faults != "" {
+			if f.Faults != "" {
 				return nil, fmt.Errorf("%s: wave %d: a fleet has no waves", where, r.Wave)
 			}
 			sp.warnings = append(sp.warnings, fmt.Sprintf("%s: wave %d: a fleet has no waves, the rule picks no device", where, r.Wave))
@@ -269,7 +299,7 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 			trust = append(trust, t)
 		}
 	}
-	trust = append(trust, f.trust...)
+	trust = append(trust, f.Trust...)
 	for _, file := range trust {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -283,9 +313,9 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 	}
 
 	// Output flags that can be checked now.
-	if f.out != "" {
-		if st, err := os.Stat(f.out); err == nil && !st.IsDir() {
-			return nil, fmt.Errorf("--out: %s is not a directory", f.out)
+	if f.Out != "" {
+		if st, err := os.Stat(f.Out); err == nil && !st.IsDir() {
+			return nil, fmt.Errorf("--out: %s is not a directory", f.Out)
 		}
 	}
 	return sp, nil
@@ -294,7 +324,7 @@ func resolveFleet(f fleetFlags, changed func(string) bool) (*fleetSpec, error) {
 // resolveWhere checks where the controller is: exactly one of --ws-url,
 // --mqtt, --stomp (none only for --dump-model alone), and the options of
 // that binding.
-func (sp *fleetSpec) resolveWhere(f fleetFlags, changed func(string) bool) error {
+func (sp *Spec) resolveWhere(f Config, changed func(string) bool) error {
 	var given []string
 	for _, name := range []string{"ws-url", "mqtt", "stomp"} {
 		if changed(name) {
@@ -304,13 +334,13 @@ func (sp *fleetSpec) resolveWhere(f fleetFlags, changed func(string) bool) error
 	switch {
 	case len(given) > 1:
 		return fmt.Errorf("--%s: not with --%s: give exactly one of --ws-url, --mqtt, --stomp", given[1], given[0])
-	case len(given) == 0 && f.dumpModel:
+	case len(given) == 0 && f.DumpModel:
 		for _, name := range []string{"controller-id", "out", "metrics-addr", "duration", "event-log"} {
 			if changed(name) {
 				return fmt.Errorf("--%s: --dump-model without --ws-url, --mqtt or --stomp prints the model and exits; give a controller to run the fleet", name)
 			}
 		}
-		sp.controllerID = f.controllerID
+		sp.controllerID = f.ControllerID
 		if sp.controllerID == "" {
 			sp.controllerID = "proto::controller"
 		}
@@ -320,13 +350,13 @@ func (sp *fleetSpec) resolveWhere(f fleetFlags, changed func(string) bool) error
 	}
 	sp.transport = map[string]string{"ws-url": "websocket", "mqtt": "mqtt", "stomp": "stomp"}[given[0]]
 
-	if f.controllerID == "" {
+	if f.ControllerID == "" {
 		return errors.New("--controller-id: required: the controller's USP endpoint ID, e.g. proto::controller")
 	}
-	if !validEndpointID(f.controllerID) {
-		return fmt.Errorf("--controller-id: %q: want an endpoint ID such as proto::controller (no spaces or control characters)", f.controllerID)
+	if !validEndpointID(f.ControllerID) {
+		return fmt.Errorf("--controller-id: %q: want an endpoint ID such as proto::controller (no spaces or control characters)", f.ControllerID)
 	}
-	sp.controllerID = f.controllerID
+	sp.controllerID = f.ControllerID
 
 	// Options that belong to another binding.
 	only := map[string]string{
@@ -341,19 +371,19 @@ func (sp *fleetSpec) resolveWhere(f fleetFlags, changed func(string) bool) error
 	if changed("keepalive") && sp.transport == "websocket" {
 		return errors.New("--keepalive: only with --mqtt or --stomp")
 	}
-	if err := checkDuration("keepalive", f.keepAlive); err != nil {
+	if err := checkDuration("keepalive", f.KeepAlive); err != nil {
 		return err
 	}
 
 	// TLS files.
 	tlsFlags := changed("tls-ca") || changed("tls-cert") || changed("tls-key") || changed("tls-server-name")
-	if (f.tlsCert == "") != (f.tlsKey == "") {
-		if f.tlsCert == "" {
+	if (f.TLSCert == "") != (f.TLSKey == "") {
+		if f.TLSCert == "" {
 			return errors.New("--tls-cert: required with --tls-key")
 		}
 		return errors.New("--tls-key: required with --tls-cert")
 	}
-	for _, c := range []struct{ name, file string }{{"tls-ca", f.tlsCA}, {"tls-cert", f.tlsCert}, {"tls-key", f.tlsKey}} {
+	for _, c := range []struct{ name, file string }{{"tls-ca", f.TLSCA}, {"tls-cert", f.TLSCert}, {"tls-key", f.TLSKey}} {
 		if c.file == "" {
 			continue
 		}
@@ -363,39 +393,39 @@ func (sp *fleetSpec) resolveWhere(f fleetFlags, changed func(string) bool) error
 	}
 
 	// Credentials.
-	sp.password = f.password
-	if f.passwdFile != "" {
+	sp.password = f.Password
+	if f.PasswordFile != "" {
 		if changed("password") {
 			return errors.New("--password-file: not with --password")
 		}
-		data, err := os.ReadFile(f.passwdFile)
+		data, err := os.ReadFile(f.PasswordFile)
 		if err != nil {
 			return fmt.Errorf("--password-file: %w", err)
 		}
 		line, _, _ := strings.Cut(string(data), "\n")
 		sp.password = strings.TrimSuffix(line, "\r")
 	}
-	if sp.password != "" && f.username == "" && sp.transport != "stomp" {
+	if sp.password != "" && f.Username == "" && sp.transport != "stomp" {
 		return errors.New("--username: required with a password")
 	}
 
 	var err error
-	if sp.sources, err = mtp.ParseSources(f.sources); err != nil {
+	if sp.sources, err = mtp.ParseSources(f.Sources); err != nil {
 		return fmt.Errorf("--sources: %w", err)
 	}
 
 	switch sp.transport {
 	case "websocket":
-		u, err := url.Parse(f.wsURL)
+		u, err := url.Parse(f.WSURL)
 		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-			return fmt.Errorf("--ws-url: %q: want ws://HOST:PORT/PATH or wss://HOST:PORT/PATH", f.wsURL)
+			return fmt.Errorf("--ws-url: %q: want ws://HOST:PORT/PATH or wss://HOST:PORT/PATH", f.WSURL)
 		}
 		if u.Scheme == "ws" && tlsFlags {
 			return fmt.Errorf("--%s: the --ws-url is ws:// (plain); use wss:// for TLS", firstChanged(changed, "tls-ca", "tls-cert", "tls-key", "tls-server-name"))
 		}
 		sp.wsURL = u
 	case "mqtt":
-		broker := f.mqtt
+		broker := f.MQTT
 		scheme, rest, hasScheme := strings.Cut(broker, "://")
 		if !hasScheme {
 			scheme, rest = "", broker
@@ -414,30 +444,30 @@ func (sp *fleetSpec) resolveWhere(f fleetFlags, changed func(string) bool) error
 		case "tls", "ssl", "mqtts":
 			sp.tls = true
 		default:
-			return fmt.Errorf("--mqtt: %q: scheme %q: want HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT", f.mqtt, scheme)
+			return fmt.Errorf("--mqtt: %q: scheme %q: want HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT", f.MQTT, scheme)
 		}
 		if err := checkHostPort(strings.TrimSuffix(rest, "/"), true); err != nil {
-			return fmt.Errorf("--mqtt: %q: %w", f.mqtt, err)
+			return fmt.Errorf("--mqtt: %q: %w", f.MQTT, err)
 		}
 		sp.broker = scheme + "://" + rest
-		switch f.mqttVersion {
+		switch f.MQTTVersion {
 		case "5", "5.0", "3.1.1", "311", "4":
 		default:
-			return fmt.Errorf("--mqtt-version: %q: want 5 or 3.1.1", f.mqttVersion)
+			return fmt.Errorf("--mqtt-version: %q: want 5 or 3.1.1", f.MQTTVersion)
 		}
-		if err := checkTopic("agent-topic", f.agentTopic, true); err != nil {
+		if err := checkTopic("agent-topic", f.AgentTopic, true); err != nil {
 			return err
 		}
-		if err := checkTopic("controller-topic", f.controllerTopic, false); err != nil {
+		if err := checkTopic("controller-topic", f.ControllerTopic, false); err != nil {
 			return err
 		}
-		if f.clientID != "" && !strings.Contains(f.clientID, "{eid}") && (f.devices > 1 || f.boardsMix != "" || f.scenario != "") {
-			return fmt.Errorf("--client-id: %q: must hold {eid} when more than one device connects (a broker disconnects a client whose ID another takes)", f.clientID)
+		if f.ClientID != "" && !strings.Contains(f.ClientID, "{eid}") && (f.Devices > 1 || f.BoardsMix != "" || f.Scenario != "") {
+			return fmt.Errorf("--client-id: %q: must hold {eid} when more than one device connects (a broker disconnects a client whose ID another takes)", f.ClientID)
 		}
 	case "stomp":
-		scheme, rest, hasScheme := strings.Cut(f.stomp, "://")
+		scheme, rest, hasScheme := strings.Cut(f.STOMP, "://")
 		if !hasScheme {
-			scheme, rest = "", f.stomp
+			scheme, rest = "", f.STOMP
 		}
 		switch strings.ToLower(scheme) {
 		case "":
@@ -449,20 +479,20 @@ func (sp *fleetSpec) resolveWhere(f fleetFlags, changed func(string) bool) error
 		case "tls", "ssl", "stomp+ssl", "stomps":
 			sp.tls = true
 		default:
-			return fmt.Errorf("--stomp: %q: scheme %q: want HOST:PORT or tls://HOST:PORT", f.stomp, scheme)
+			return fmt.Errorf("--stomp: %q: scheme %q: want HOST:PORT or tls://HOST:PORT", f.STOMP, scheme)
 		}
 		if err := checkHostPort(rest, false); err != nil {
-			return fmt.Errorf("--stomp: %q: %w", f.stomp, err)
+			return fmt.Errorf("--stomp: %q: %w", f.STOMP, err)
 		}
 		sp.broker = rest
-		if f.controllerDest == "" {
+		if f.ControllerDest == "" {
 			return errors.New("--controller-dest: required with --stomp: the destination the controller subscribes to, e.g. /queue/controller")
 		}
-		if strings.Contains(f.controllerDest, "{eid}") {
-			return fmt.Errorf("--controller-dest: %q: the controller's destination takes no {eid}", f.controllerDest)
+		if strings.Contains(f.ControllerDest, "{eid}") {
+			return fmt.Errorf("--controller-dest: %q: the controller's destination takes no {eid}", f.ControllerDest)
 		}
-		if f.agentDest != "" && !strings.Contains(f.agentDest, "{eid}") {
-			return fmt.Errorf("--agent-dest: %q: must hold {eid}, so that each agent has its own destination", f.agentDest)
+		if f.AgentDest != "" && !strings.Contains(f.AgentDest, "{eid}") {
+			return fmt.Errorf("--agent-dest: %q: must hold {eid}, so that each agent has its own destination", f.AgentDest)
 		}
 	}
 	return nil
@@ -567,7 +597,7 @@ func parseBoardsMix(s, version string) ([]boardCount, error) {
 	return out, nil
 }
 
-func (sp *fleetSpec) hasBoard(name string) bool {
+func (sp *Spec) hasBoard(name string) bool {
 	for _, b := range sp.boards {
 		if b.profile == name {
 			return true
@@ -576,34 +606,69 @@ func (sp *fleetSpec) hasBoard(name string) bool {
 	return false
 }
 
-// readFaults reads a YAML list of fault rules, strictly: unknown keys and
-// wrong types are errors with their line; each rule is validated.
+// readFaults reads a YAML list of fault rules from file (parseFaults).
 func readFaults(file string) (faults.Plan, error) {
-	data, err := os.ReadFile(file)
+	data, err := readBounded(file, 4<<20)
 	if err != nil {
 		return nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
+	return parseFaults(file, data)
+}
+
+// parseFaults reads a YAML list of fault rules, strictly: unknown keys,
+// wrong types and values that are not numbers are errors with their line
+// and key; each rule is validated. source names the file in errors.
+func parseFaults(source string, data []byte) (faults.Plan, error) {
 	var plan faults.Plan
-	if err := dec.Decode(&plan); err != nil {
+	if _, err := profile.DecodeStrict(source, data, &plan); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, nil // an empty file: no faults
 		}
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			msgs := make([]error, len(te.Errors))
-			for i, e := range te.Errors {
-				msgs[i] = fmt.Errorf("%s:%s", file, strings.TrimPrefix(e, "line "))
-			}
-			return nil, errors.Join(msgs...)
-		}
-		return nil, fmt.Errorf("%s: %w (want a YAML list of rules: - kind: power-during-install …)", file, err)
+		return nil, fmt.Errorf("%w (want a YAML list of rules: - kind: power-during-install …)", err)
 	}
 	for i, r := range plan {
 		if err := r.Validate(); err != nil {
-			return nil, fmt.Errorf("%s: rule %d: %w", file, i+1, err)
+			return nil, fmt.Errorf("%s: rule %d: %w", source, i+1, err)
 		}
 	}
 	return plan, nil
 }
+
+// readBounded reads a file of at most limit bytes, refusing a larger one
+// before reading it.
+func readBounded(file string, limit int64) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d allowed", file, st.Size(), limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("%s: more than the %d bytes allowed", file, limit)
+	}
+	return data, err
+}
+
+// parseShard reads "K/N".
+func parseShard(s string) (k, n int, err error) {
+	ks, ns, ok := strings.Cut(s, "/")
+	k, err1 := strconv.Atoi(strings.TrimSpace(ks))
+	n, err2 := strconv.Atoi(strings.TrimSpace(ns))
+	if !ok || err1 != nil || err2 != nil || n < 1 || k < 1 || k > n {
+		return 0, 0, fmt.Errorf("%q: want K/N with 1 ≤ K ≤ N, e.g. 2/4", s)
+	}
+	return k, n, nil
+}
+
+// checkDuration refuses a negative duration flag.
+func checkDuration(name string, d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("--%s: %s is negative", name, d)
+	}
+	return nil
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

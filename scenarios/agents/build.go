@@ -1,4 +1,4 @@
-package main
+package agents
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -21,19 +22,19 @@ import (
 	"brickyard/sim/index"
 )
 
-// builtFleet is the signed factory boards of the fleet and its key.
-type builtFleet struct {
+// Built is the signed factory boards of the fleet and its key.
+type Built struct {
 	key     ed25519.PrivateKey
 	keyID   [8]byte
 	keys    *image.Keyring
 	factory map[string]*boards.Board // by "profile@version"
 }
 
-// fleetKey is the fleet's signing key: derived from the seed exactly as
+// SigningKey is the fleet's signing key: derived from the seed exactly as
 // brickyard run derives a scenario's, so that the images of a scenario
 // with the same seed verify on the fleet's boards. It is a test key:
 // anyone who knows the seed has it.
-func fleetKey(seed uint64) ed25519.PrivateKey {
+func SigningKey(seed uint64) ed25519.PrivateKey {
 	s := sha256.Sum256(fmt.Appendf(nil, "brickyard scenario key %d", seed))
 	return ed25519.NewKeyFromSeed(s[:])
 }
@@ -41,12 +42,12 @@ func fleetKey(seed uint64) ed25519.PrivateKey {
 // factoryPayload is the payload size of a built factory image.
 const factoryPayload = 16 << 10
 
-// buildFleet signs each board's factory image and provisions a factory
+// Build signs each board's factory image and provisions a factory
 // board per (profile, version); the devices are clones of them.
-func buildFleet(sp *fleetSpec) (*builtFleet, error) {
-	key := fleetKey(sp.seed)
+func Build(sp *Spec) (*Built, error) {
+	key := SigningKey(sp.seed)
 	pub := key.Public().(ed25519.PublicKey)
-	b := &builtFleet{key: key, keyID: image.KeyID(pub), keys: image.NewKeyring(pub), factory: map[string]*boards.Board{}}
+	b := &Built{key: key, keyID: image.KeyID(pub), keys: image.NewKeyring(pub), factory: map[string]*boards.Board{}}
 	for i, t := range sp.trust {
 		if err := b.keys.Add(t); err != nil {
 			return nil, fmt.Errorf("--trust: key %d: %w", i+1, err)
@@ -79,8 +80,15 @@ func buildFleet(sp *fleetSpec) (*builtFleet, error) {
 	return b, nil
 }
 
+// Key is the fleet's signing key: the boards trust it (--write-key writes
+// it for brickyard image pack).
+func (b *Built) Key() ed25519.PrivateKey { return b.key }
+
+// KeyID is the first 8 bytes of SHA-256 of the public key.
+func (b *Built) KeyID() [8]byte { return b.keyID }
+
 // groups are the board groups of this shard, in fleet order.
-func (sp *fleetSpec) groups(b *builtFleet) []fleet.BoardGroup {
+func (sp *Spec) groups(b *Built) []fleet.BoardGroup {
 	lo, hi := sp.shardRange()
 	var out []fleet.BoardGroup
 	at := 0 // devices before this board count
@@ -117,20 +125,23 @@ func protocolName(transport string) string {
 }
 
 // realConfig is the fleet runner's configuration for this shard.
-func (sp *fleetSpec) realConfig(b *builtFleet, tr *fleetTransport, idx *index.Index) fleet.RealConfig {
+func (sp *Spec) realConfig(b *Built, tr *transport, idx *index.Index) fleet.RealConfig {
 	lo, _ := sp.shardRange()
-	client := &http.Client{Transport: fetchTransport(sp.f.tlsCA)}
+	ft := fetchTransport(sp.f.TLSCA)
+	ft.MaxConnsPerHost = sp.downloads
+	client := &http.Client{Transport: ft}
 	return fleet.RealConfig{
 		Seed: sp.seed, ControllerID: sp.controllerID, Boards: sp.groups(b), IDFormat: idFormat(sp.idPattern), IDOffset: lo,
 		Device: sp.deviceConfig(lo, protocolName(sp.transport)), Plan: sp.plan, Dialer: tr.dialer,
-		Fetcher:     &fleet.HTTPFetcher{Client: client},
+		Fetcher: &fleet.HTTPFetcher{Client: client, Timeout: sp.downloadTimeout, StallTimeout: sp.downloadStall,
+			MaxActive: sp.downloads},
 		ConnectRate: sp.connectRate, ConnectJitter: sp.connectJitter, Index: idx,
 	}
 }
 
 // deviceConfig sets what the flags say of device n (1-based in this
 // shard; lo devices come before it in the fleet).
-func (sp *fleetSpec) deviceConfig(lo int, protocol string) func(n int, c *device.Config) {
+func (sp *Spec) deviceConfig(lo int, protocol string) func(n int, c *device.Config) {
 	return func(n int, c *device.Config) {
 		c.SerialNumber = sp.serials.ID(lo + n)
 		c.MTP = protocol
@@ -170,31 +181,9 @@ func fetchTransport(caFile string) *http.Transport {
 	return t
 }
 
-// writeFleetKey writes the fleet's private key (PKCS#8 PEM, 0600) to file
-// and its public key to file.pub.
-func writeFleetKey(a *app, file string, key ed25519.PrivateKey) error {
-	privPEM, err := image.MarshalPrivateKeyPEM(key)
-	if err != nil {
-		return err
-	}
-	pub := key.Public().(ed25519.PublicKey)
-	pubPEM, err := image.MarshalPublicKeyPEM(pub)
-	if err != nil {
-		return err
-	}
-	if err := writeNewFile(file, privPEM, 0o600, true); err != nil {
-		return fmt.Errorf("--write-key: %w", err)
-	}
-	if err := writeNewFile(file+".pub", pubPEM, 0o644, true); err != nil {
-		return fmt.Errorf("--write-key: %w", err)
-	}
-	fmt.Fprintf(a.stdout, "fleet signing key %x (a test key derived from the seed): wrote %s and %s.pub\n", image.KeyID(pub), file, file)
-	return nil
-}
-
-// dumpOnly builds the first device of the shard, powers it on and prints
-// its data model.
-func dumpOnly(a *app, sp *fleetSpec, b *builtFleet) error {
+// DumpFirst builds the first device of the shard, powers it on and
+// writes its data model to w (brickyard fleet --dump-model alone).
+func DumpFirst(w io.Writer, sp *Spec, b *Built) error {
 	lo, _ := sp.shardRange()
 	g := sp.groups(b)[0]
 	g.Count = 1
@@ -205,7 +194,7 @@ func dumpOnly(a *app, sp *fleetSpec, b *builtFleet) error {
 	if err != nil {
 		return err
 	}
-	return dumpModel(a.stdout, r.Device(0), r.ID(0), sp.controllerID, g.Name, protocolName(sp.transport), time.Now())
+	return dumpModel(w, r.Device(0), r.ID(0), sp.controllerID, g.Name, protocolName(sp.transport), time.Now())
 }
 
 // noDialer is the dialer of a fleet that never runs.

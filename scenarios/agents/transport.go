@@ -1,0 +1,140 @@
+package agents
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"os"
+
+	"go.uber.org/zap"
+
+	"brickyard/mtp"
+	"brickyard/mtp/mqtt"
+	"brickyard/mtp/stomp"
+	"brickyard/mtp/websocket"
+)
+
+// transport is the agents' dialer to the controller under test.
+type transport struct {
+	protocol string // WebSocket, MQTT, STOMP
+	where    string // the URL or broker, for logs and the summary
+	dialer   mtp.Dialer
+	drops    *mtp.Drops // what the agents' transport dropped
+}
+
+// dialer builds the agents' side of the binding the flags chose.
+func (sp *Spec) dialer(log *zap.Logger) (*transport, error) {
+	f := sp.f
+	logf := func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) }
+	drops := &mtp.Drops{Warn: func(c mtp.DropCause, endpoint, detail string) {
+		log.Warn("an agent dropped a received Record; every drop is counted in the report and the metrics",
+			zap.String("cause", c.String()), zap.String("agent", endpoint), zap.String("what", detail))
+	}}
+	tr, err := sp.dialerWith(f, logf, drops)
+	if tr != nil {
+		tr.drops = drops
+	}
+	return tr, err
+}
+
+func (sp *Spec) dialerWith(f Config, logf func(string, ...any), drops *mtp.Drops) (*transport, error) {
+	switch sp.transport {
+	case "websocket":
+		cfg := websocket.Config{URL: sp.wsURL.String(), ControllerID: sp.controllerID, Sources: sp.sources, Logf: logf, Drops: drops}
+		if sp.wsURL.Scheme == "wss" {
+			tc, err := loadTLS(f)
+			if err != nil {
+				return nil, err
+			}
+			cfg.TLS = tc
+		}
+		if f.Username != "" {
+			cfg.Header = http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(f.Username+":"+sp.password))}}
+		}
+		d, err := websocket.NewDialer(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("--ws-url: %w", err)
+		}
+		return &transport{protocol: string(mtp.WebSocket), where: sp.wsURL.Redacted(), dialer: d}, nil
+	case "mqtt":
+		v := mqtt.V5
+		if f.MQTTVersion != "5" && f.MQTTVersion != "5.0" {
+			v = mqtt.V311
+		}
+		cfg := mqtt.Config{Broker: sp.broker, Version: v, ControllerID: sp.controllerID,
+			ControllerTopic: f.ControllerTopic, AgentTopic: f.AgentTopic, ClientID: f.ClientID,
+			Username: f.Username, Password: sp.password, KeepAlive: f.KeepAlive, Sources: sp.sources, Logf: logf, Drops: drops,
+			TLS: mqtt.TLS{CAFile: f.TLSCA, CertFile: f.TLSCert, KeyFile: f.TLSKey, ServerName: f.TLSServerName}}
+		if sp.tls {
+			// Check the files here, so that a bad one is an error naming
+			// its flag; the dialer loads them again.
+			if _, err := loadTLS(f); err != nil {
+				return nil, err
+			}
+		}
+		d, err := mqtt.NewDialer(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("--mqtt: %w", err)
+		}
+		return &transport{protocol: string(mtp.MQTT), where: sp.broker, dialer: d}, nil
+	case "stomp":
+		cfg := stomp.Config{Addr: sp.broker, Login: f.Username, Passcode: sp.password, VirtualHost: f.STOMPVHost,
+			AgentDest: f.AgentDest, ControllerID: sp.controllerID, ControllerDest: f.ControllerDest,
+			HeartBeatOut: f.KeepAlive, HeartBeatIn: f.KeepAlive, Durable: !f.STOMPTransient, Sources: sp.sources, Logf: logf, Drops: drops}
+		if sp.tls {
+			tc, err := stomp.LoadTLS(f.TLSCA, f.TLSCert, f.TLSKey, f.TLSServerName)
+			if err != nil {
+				return nil, fmt.Errorf("--%s: %w", firstSet(f), err)
+			}
+			cfg.TLS = tc
+		}
+		d, err := stomp.NewDialer(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("--stomp: %w", err)
+		}
+		scheme := "tcp://"
+		if sp.tls {
+			scheme = "tls://"
+		}
+		return &transport{protocol: string(mtp.STOMP), where: scheme + sp.broker, dialer: d}, nil
+	}
+	return nil, fmt.Errorf("no transport %q", sp.transport)
+}
+
+// firstSet names the first TLS file flag given, for errors.
+func firstSet(f Config) string {
+	switch {
+	case f.TLSCA != "":
+		return "tls-ca"
+	case f.TLSCert != "":
+		return "tls-cert"
+	}
+	return "tls-server-name"
+}
+
+// loadTLS is the client TLS configuration of the --tls-* flags: the CA
+// pool (nil: the system's roots), a client certificate, the server name.
+func loadTLS(f Config) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: f.TLSServerName}
+	if f.TLSCA != "" {
+		data, err := os.ReadFile(f.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(data) {
+			return nil, fmt.Errorf("--tls-ca: %s: no PEM certificate", f.TLSCA)
+		}
+		tc.RootCAs = pool
+	}
+	if f.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.TLSCert, f.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
