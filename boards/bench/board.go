@@ -51,6 +51,10 @@ type Config struct {
 	// HostCuts places power cuts by the power line even when the board's
 	// rig could place them (wire.CapCut).
 	HostCuts bool
+	// TornWindow is how long after a torn cut's operation reached the
+	// board the power line drops, at most (the delay is drawn from the
+	// cut's seeds; 0: 10 ms, about a page program).
+	TornWindow time.Duration
 	// Link tunes the link; its Console is the Board's.
 	Link LinkConfig
 }
@@ -67,6 +71,9 @@ func (c *Config) fill() {
 	}
 	if c.BootTime <= 0 {
 		c.BootTime = 2 * time.Second
+	}
+	if c.TornWindow <= 0 {
+		c.TornWindow = 10 * time.Millisecond
 	}
 	if c.Link.Baud == 0 {
 		c.Link.Baud = c.Baud

@@ -90,3 +90,11 @@ func target(b *boards.Board) string {
 	}
 	return b.Loader.Slots()[0]
 }
+
+func boardOf(x any) *boards.Board { return x.(*boards.Board) }
+
+func bootOf(x any) (string, error) {
+	b := boardOf(x)
+	r, err := b.Loader.Boot(b)
+	return bootString(r), err
+}

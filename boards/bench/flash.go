@@ -225,7 +225,7 @@ func (f *Flash) program(addr int, data []byte) error {
 		}
 		payload := wire.ProgramReq{Addr: uint32(addr + off), Data: data[off : off+n]}.Marshal()
 		if i == tornAt {
-			return f.cutTorn(flash.OpProgram, addr, len(data), wire.TypeProgram, flags, payload)
+			return f.cutTorn(flash.OpProgram, addr, len(data), wire.TypeProgram, flags, payload, hc)
 		}
 		resp, err := f.b.do(wire.TypeProgram, flags, payload)
 		if err != nil {
@@ -256,7 +256,7 @@ func (f *Flash) Erase(addr int) error {
 	}
 	payload := wire.EraseReq{Addr: uint32(addr)}.Marshal()
 	if hc != nil && hc.mode == flash.CutTorn {
-		return f.cutTorn(flash.OpErase, addr, ss, wire.TypeErase, 0, payload)
+		return f.cutTorn(flash.OpErase, addr, ss, wire.TypeErase, 0, payload, hc)
 	}
 	resp, err := f.b.do(wire.TypeErase, 0, payload)
 	if err == nil {
@@ -380,10 +380,21 @@ func (f *Flash) cutAfter() error {
 	return &flash.OpError{Op: op.Kind, Addr: op.Addr, Len: op.Len, Err: f.lostErr()}
 }
 
-// cutTorn sends the operation's frame and drops the power once it is on
-// the line: the board is cut while it takes and performs it.
-func (f *Flash) cutTorn(k flash.OpKind, addr, n int, t wire.Type, flags wire.Flags, payload []byte) error {
+// cutTorn sends the operation's frame and drops the power once it has
+// reached the board (its time on the line at the link's baud rate) and a
+// delay up to TornWindow, drawn from the cut's seeds, has passed: the
+// board is cut while it performs the operation, or just after.
+func (f *Flash) cutTorn(k flash.OpKind, addr, n int, t wire.Type, flags wire.Flags, payload []byte, c *armed) error {
 	f.b.send(t, flags, payload)
+	rng := rand.New(rand.NewPCG(c.seed1^0x746f726e, c.seed2))
+	wait := FrameTime(f.b.link.cfg.Baud, wire.MaxFrame*len(payload)/wire.MaxPayload+32) +
+		time.Duration(rng.Int64N(int64(f.b.cfg.TornWindow)+1))
+	tm := time.NewTimer(wait)
+	select {
+	case <-tm.C:
+	case <-f.b.ctx.Done():
+		tm.Stop()
+	}
 	f.began(k, addr, n)
 	f.m.forget(addr, n)
 	f.dropPower(fmt.Sprintf("power cut during operation %d (fault plan)", f.last.Index))

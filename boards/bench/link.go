@@ -73,6 +73,8 @@ type Link struct {
 	rerr   error         // why the reader ended; read after done
 
 	offline atomic.Pointer[error]
+	gone    chan struct{} // closed when the link goes offline
+	goneMu  sync.Mutex
 	closed  atomic.Bool
 	stats   struct {
 		requests, retries, timeouts, bad, text, events, bytesOut, bytesIn, payOut, payIn atomic.Uint64
@@ -96,7 +98,7 @@ func NewLink(port io.ReadWriteCloser, cfg LinkConfig) *Link {
 	case cfg.Retries < 0:
 		cfg.Retries = 0
 	}
-	l := &Link{port: port, cfg: cfg, resp: make(chan wire.Frame, 4), events: make(chan wire.Frame, 16), done: make(chan struct{})}
+	l := &Link{port: port, cfg: cfg, resp: make(chan wire.Frame, 4), events: make(chan wire.Frame, 16), done: make(chan struct{}), gone: make(chan struct{})}
 	go l.read()
 	return l
 }
@@ -170,7 +172,18 @@ func (l *Link) read() {
 
 func (l *Link) setOffline(err error) {
 	e := fmt.Errorf("%w: %w", ErrOffline, err)
-	l.offline.CompareAndSwap(nil, &e)
+	if l.offline.CompareAndSwap(nil, &e) {
+		l.goneMu.Lock()
+		close(l.gone)
+		l.goneMu.Unlock()
+	}
+}
+
+// Gone is closed when the link goes offline (until a Revive).
+func (l *Link) Gone() <-chan struct{} {
+	l.goneMu.Lock()
+	defer l.goneMu.Unlock()
+	return l.gone
 }
 
 // Offline is why the link is offline, nil while it is not.
@@ -191,7 +204,11 @@ func (l *Link) Revive() {
 	default:
 	}
 	if p := l.offline.Load(); p != nil && errors.Is(*p, errSilent) {
-		l.offline.CompareAndSwap(p, nil)
+		l.goneMu.Lock()
+		if l.offline.CompareAndSwap(p, nil) {
+			l.gone = make(chan struct{})
+		}
+		l.goneMu.Unlock()
 	}
 }
 
@@ -324,11 +341,16 @@ func (l *Link) unread(ev wire.Frame) {
 
 // Event waits for the board's next event (Hello or Cut) until timeout.
 func (l *Link) Event(ctx context.Context, timeout time.Duration) (wire.Frame, error) {
+	if err := l.Offline(); err != nil {
+		return wire.Frame{}, err
+	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case ev := <-l.events:
 		return ev, nil
+	case <-l.Gone():
+		return wire.Frame{}, l.Offline()
 	case <-t.C:
 		return wire.Frame{}, fmt.Errorf("%w: no event within %s", errSilent, timeout)
 	case <-l.done:

@@ -144,6 +144,9 @@ func (l *Loader) waitHello(f *Flash) (wire.Hello, error) {
 			bb.link.setOffline(fmt.Errorf("no Hello within %s: %w", bb.cfg.BootTimeout, err))
 			f.off, f.why = true, "no Hello"
 			return wire.Hello{}, &flash.OpError{Op: flash.OpRead, Err: f.lostErr()}
+		case <-bb.link.Gone():
+			f.off, f.why = true, "offline"
+			return wire.Hello{}, &flash.OpError{Op: flash.OpRead, Err: f.lostErr()}
 		case <-bb.link.Done():
 			f.off = true
 			return wire.Hello{}, &flash.OpError{Op: flash.OpRead, Err: f.lostErr()}

@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"io"
 	"os"
 	"sync"
 	"testing"
@@ -68,6 +69,7 @@ type rigOpts struct {
 	emu        func(*emu.Config)
 	host       func(*bench.Config)
 	noPower    bool
+	wrap       func(io.ReadWriteCloser) io.ReadWriteCloser // the emulator's side of the line
 	activeLow  bool
 	attachFail bool
 }
@@ -111,7 +113,11 @@ func newRig(t testing.TB, p profile.Profile, o rigOpts) *testRig {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
-	go func() { r.done <- r.emu.Serve(ctx, r.pty.Master) }()
+	var port io.ReadWriteCloser = r.pty.Master
+	if o.wrap != nil {
+		port = o.wrap(port)
+	}
+	go func() { r.done <- r.emu.Serve(ctx, port) }()
 	t.Cleanup(r.close)
 	hc := bench.Config{Port: r.pty.SlavePath, Baud: max(o.baud, 115200), Profile: &p, Keys: boardtest.Keyring(),
 		PowerHold: 5 * time.Millisecond, BootTimeout: 20 * time.Second}

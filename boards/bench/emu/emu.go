@@ -83,6 +83,8 @@ type Emu struct {
 	bootMode  bool
 	resetReq  bool // a reset pulse is pending
 	kick      chan struct{}
+	changed   chan struct{} // closed and replaced when the board's power state changes
+	running   bool          // the state changed announces: a boot's firmware runs
 	stats     Stats
 	boots     uint32 // since power-on
 
@@ -119,7 +121,7 @@ func New(cfg Config) (*Emu, error) {
 		cfg.Version = wire.Version
 	}
 	e := &Emu{cfg: cfg, board: cfg.Board, chip: chip, kind: cfg.Board.Loader.Name(),
-		rng: rand.New(rand.NewPCG(cfg.Seed, 0x656d75)), line: cfg.Powered, kick: make(chan struct{}, 1)}
+		rng: rand.New(rand.NewPCG(cfg.Seed, 0x656d75)), line: cfg.Powered, kick: make(chan struct{}, 1), changed: make(chan struct{})}
 	e.board.Running = nil
 	return e, nil
 }
@@ -161,6 +163,35 @@ func (e *Emu) Powered() bool {
 }
 
 func (e *Emu) on() bool { return e.line && !e.rigOff && !e.resetHeld }
+
+// setRunning records whether a boot's firmware runs, for WaitPowered.
+func (e *Emu) setRunning(on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.running != on {
+		e.running = on
+		close(e.changed)
+		e.changed = make(chan struct{})
+	}
+}
+
+// WaitPowered waits until the board is running (on) or has stopped
+// (!on), or ctx ends.
+func (e *Emu) WaitPowered(ctx context.Context, on bool) error {
+	for {
+		e.mu.Lock()
+		now, ch := e.running, e.changed
+		e.mu.Unlock()
+		if now == on {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
 
 // Reset pulses the reset line: the board restarts and boots again.
 func (e *Emu) Reset() {
@@ -255,6 +286,7 @@ func (e *Emu) supervise(ctx context.Context, port io.Writer, rx *receiver, tx *p
 		bctx, cancel := context.WithCancel(ctx)
 		done := make(chan end, 1)
 		c := &cpu{e: e, ctx: bctx, port: port, rx: rx, tx: tx, cold: cold, loader: loaderMode}
+		e.setRunning(true)
 		go func() { done <- c.run() }()
 		cold = false
 		var why end
@@ -279,6 +311,7 @@ func (e *Emu) supervise(ctx context.Context, port io.Writer, rx *receiver, tx *p
 			}
 		}
 		cancel()
+		e.setRunning(false)
 		switch why {
 		case endRig: // the cpu set rigOff before it said so
 		case endPort:
