@@ -145,11 +145,19 @@ func (b *Board) attach() error {
 		fresh = true
 	} else {
 		resp, err := b.do(wire.TypeIdentify, 0, nil)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrReset): // it was booting: its Hello says it all
+			ev, _ := b.link.TakeEvent()
+			if h, err = wire.UnmarshalHello(ev.Payload); err != nil {
+				return err
+			}
+			fresh = true
+		case err != nil:
 			return fmt.Errorf("identify: %w", err)
-		}
-		if h, err = wire.UnmarshalHello(resp.Payload); err != nil {
-			return err
+		default:
+			if h, err = wire.UnmarshalHello(resp.Payload); err != nil {
+				return err
+			}
 		}
 	}
 	p, err := b.profileOf(h)

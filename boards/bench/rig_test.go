@@ -1,6 +1,7 @@
 package bench_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"brickyard/boards/bench"
 	"brickyard/boards/bench/emu"
 	"brickyard/boards/boardtest"
+	"brickyard/boards/image"
 	"brickyard/boards/profile"
 	"brickyard/flash"
 )
@@ -72,6 +74,7 @@ type rigOpts struct {
 	wrap       func(io.ReadWriteCloser) io.ReadWriteCloser // the emulator's side of the line
 	activeLow  bool
 	attachFail bool
+	noHost     bool // leave the slave to another (ser2net)
 }
 
 // testRig is a board-emu on a pseudo-terminal, its power line a periph
@@ -127,6 +130,9 @@ func newRig(t testing.TB, p profile.Profile, o rigOpts) *testRig {
 	if o.host != nil {
 		o.host(&hc)
 	}
+	if o.noHost {
+		return r
+	}
 	r.host, r.err = bench.Open(context.Background(), hc)
 	if r.err != nil && !o.attachFail {
 		t.Fatalf("attach: %v", r.err)
@@ -158,4 +164,24 @@ func (r *testRig) stopEmu() *boards.Board {
 	<-r.done
 	r.done <- nil
 	return r.emu.Board()
+}
+
+func keyring() *image.Keyring { return boardtest.Keyring() }
+
+// lockedBuffer collects a process's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -6,6 +6,11 @@ import (
 	"time"
 )
 
+// idleGap is how long a line must have had nothing to send for the next
+// bytes to start afresh rather than follow the last ones: more than a
+// timer's lateness under load.
+const idleGap = 5 * time.Millisecond
+
 // pacer holds a UART line busy: each byte takes ten bit times at baud.
 // Baud 0 is a line of no duration (unpaced).
 type pacer struct {
@@ -28,9 +33,10 @@ func (p *pacer) take(ctx context.Context, n int) bool {
 		return ctx.Err() == nil
 	}
 	now := time.Now()
-	if p.free.Before(now) {
-		p.free = now
-	}
+	if now.Sub(p.free) > idleGap {
+		p.free = now // the line was idle: these bytes start now
+	} // otherwise they follow the last ones, and a late wake-up is made up
+
 	p.free = p.free.Add(time.Duration(n) * 10 * p.bit)
 	d := time.Until(p.free)
 	if d <= 0 {
@@ -71,7 +77,9 @@ func transmit(ctx context.Context, w io.Writer, p *pacer, b []byte) (int, error)
 }
 
 // receiver reads the port and hands its bytes on at the line's pace: the
-// board sees a byte when its last bit has arrived.
+// board sees a byte when its last bit has arrived. It reads as fast as the
+// port gives (a serial server writes into the pseudo-terminal only as it
+// has room) and paces what it read, up to 64 reads ahead.
 type receiver struct {
 	c    chan []byte
 	done chan struct{}
@@ -80,18 +88,15 @@ type receiver struct {
 
 func receive(ctx context.Context, r io.Reader, baud int) *receiver {
 	rx := &receiver{c: make(chan []byte, 64), done: make(chan struct{})}
-	go func() {
-		defer close(rx.done)
-		p := newPacer(baud)
+	raw := make(chan []byte, 64)
+	go func() { // the reader
+		defer close(raw)
 		for {
-			buf := make([]byte, 256)
+			buf := make([]byte, 4096)
 			n, err := r.Read(buf)
 			if n > 0 {
-				if !p.take(ctx, n) {
-					return
-				}
 				select {
-				case rx.c <- buf[:n]:
+				case raw <- buf[:n]:
 				case <-ctx.Done():
 					return
 				}
@@ -99,6 +104,28 @@ func receive(ctx context.Context, r io.Reader, baud int) *receiver {
 			if err != nil {
 				rx.err = err
 				return
+			}
+		}
+	}()
+	go func() { // the line
+		defer close(rx.done)
+		p := newPacer(baud)
+		for b := range raw {
+			for len(b) > 0 {
+				n := min(len(b), 256)
+				if !p.take(ctx, n) {
+					for range raw { // let the reader end
+					}
+					return
+				}
+				select {
+				case rx.c <- b[:n]:
+				case <-ctx.Done():
+					for range raw {
+					}
+					return
+				}
+				b = b[n:]
 			}
 		}
 	}()
