@@ -44,4 +44,5 @@ require (
 	github.com/subosito/gotenv v1.6.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
+	periph.io/x/host/v3 v3.8.5 // indirect
 )

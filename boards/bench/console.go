@@ -36,7 +36,7 @@ func (c *Console) write(b []byte) {
 }
 
 // Subscribe returns a channel of the console's text from now on, and a
-// function that ends the subscription.
+// function that ends the subscription and closes the channel.
 func (c *Console) Subscribe() (<-chan []byte, func()) {
 	ch := make(chan []byte, 256)
 	c.mu.Lock()
@@ -44,8 +44,11 @@ func (c *Console) Subscribe() (<-chan []byte, func()) {
 	c.mu.Unlock()
 	return ch, func() {
 		c.mu.Lock()
-		delete(c.subs, ch)
-		c.mu.Unlock()
+		defer c.mu.Unlock()
+		if _, ok := c.subs[ch]; ok {
+			delete(c.subs, ch)
+			close(ch)
+		}
 	}
 }
 

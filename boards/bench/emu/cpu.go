@@ -340,9 +340,13 @@ func (c *cpu) do(f wire.Frame) (payload []byte, code wire.Code, text string, why
 		}
 		return opsResp(), 0, "", 0, false
 	case wire.TypeReboot:
-		if _, err := wire.UnmarshalRebootReq(f.Payload); err != nil {
+		r, err := wire.UnmarshalRebootReq(f.Payload)
+		if err != nil {
 			return bad(err)
 		}
+		e.mu.Lock()
+		e.toLoader = r.Mode == wire.RebootLoader
+		e.mu.Unlock()
 		return nil, 0, "", 0, false // handle resets after the answer
 	case wire.TypeConfirm:
 		if b.Running == nil {

@@ -82,6 +82,7 @@ type Emu struct {
 	resetHeld bool
 	bootMode  bool
 	resetReq  bool // a reset pulse is pending
+	toLoader  bool // the firmware's Reboot asked for the loader
 	kick      chan struct{}
 	changed   chan struct{} // closed and replaced when the board's power state changes
 	running   bool          // the state changed announces: a boot's firmware runs
@@ -281,7 +282,8 @@ func (e *Emu) supervise(ctx context.Context, port io.Writer, rx *receiver, tx *p
 			e.stats.PowerOns++
 		}
 		e.stats.Boots++
-		loaderMode := e.bootMode
+		loaderMode := e.bootMode || e.toLoader
+		e.toLoader = false
 		e.mu.Unlock()
 		bctx, cancel := context.WithCancel(ctx)
 		done := make(chan end, 1)
