@@ -53,6 +53,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newRunCmd(a),
 		newScenariosCmd(a),
 		newFleetCmd(a),
+		newBoardEmuCmd(a),
 	)
 	return root
 }
