@@ -59,3 +59,9 @@ type BootCutter interface {
 type SeededCutter interface {
 	ArmCutSeed(at uint64, mode flash.CutMode, seed1, seed2 uint64) error
 }
+
+// Offliner is a Flash that can become unreachable: a real board whose
+// link gave up (boards/bench). Offline says why; nil while it is not.
+type Offliner interface {
+	Offline() error
+}

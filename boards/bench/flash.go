@@ -55,9 +55,14 @@ type Flash struct {
 }
 
 var (
-	_ boards.Flash      = (*Flash)(nil)
-	_ boards.BootCutter = (*Flash)(nil)
+	_ boards.Flash        = (*Flash)(nil)
+	_ boards.BootCutter   = (*Flash)(nil)
+	_ boards.SeededCutter = (*Flash)(nil)
+	_ boards.Offliner     = (*Flash)(nil)
 )
+
+// Offline is why the board is unreachable (Board.Offline).
+func (f *Flash) Offline() error { return f.b.Offline() }
 
 // armed is a cut armed at operation at.
 type armed struct {

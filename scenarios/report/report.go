@@ -49,7 +49,32 @@ type Report struct {
 
 	Expectations []Expectation `json:"expectations,omitempty"`
 
+	// ByKind is the fleet's outcomes for its simulated devices and its
+	// bench boards apart, side by side; Bench is every bench board. Both
+	// only when the fleet has bench boards (docs/bench.md).
+	ByKind []Group      `json:"by_kind,omitempty"`
+	Bench  []BenchBoard `json:"bench,omitempty"`
+
 	Fleet []Device `json:"fleet"` // every device, in endpoint-ID order
+}
+
+// BenchBoard is one real board of the fleet (or board-emu), and what its
+// link did.
+type BenchBoard struct {
+	Name     string `json:"name"`
+	Device   string `json:"device"` // its device's endpoint ID
+	Profile  string `json:"profile"`
+	Port     string `json:"port"`
+	Emulated bool   `json:"emulated,omitempty"` // board-emu in this process
+	Outcome  string `json:"outcome"`
+	Offline  string `json:"offline,omitempty"` // why its link gave up, if it did
+	// The link: requests, retries after a timeout, frames that failed
+	// their checks, and payload bytes each way.
+	Requests   uint64 `json:"requests"`
+	Retries    uint64 `json:"retries"`
+	BadFrames  uint64 `json:"bad_frames"`
+	PayloadOut uint64 `json:"payload_out"`
+	PayloadIn  uint64 `json:"payload_in"`
 }
 
 // Seconds is a duration written as (fractional) seconds.
@@ -123,8 +148,9 @@ type Device struct {
 	Seen     string `json:"seen,omitempty"`
 	Version  string `json:"version"` // running firmware version at the end
 	Boots    uint32 `json:"boots"`
-	Faults   string `json:"faults,omitempty"` // the fault plan's faults for it, short form
-	Timeline []Step `json:"timeline"`         // the compact timeline: download, install, reboot, trial, commit / rollback / brick
+	Faults   string `json:"faults,omitempty"`  // the fault plan's faults for it, short form
+	Offline  string `json:"offline,omitempty"` // a bench board whose link gave up: why
+	Timeline []Step `json:"timeline"`          // the compact timeline: download, install, reboot, trial, commit / rollback / brick
 }
 
 // Step is one entry of a device timeline.

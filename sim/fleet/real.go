@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"brickyard/boards"
 	"brickyard/mtp"
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
@@ -58,12 +59,13 @@ type Real struct {
 }
 
 type rdev struct {
-	d      *device.Device
-	id     string
-	board  string
-	faults faults.Faults
-	delay  time.Duration // start-up delay
-	tr     track
+	d       *device.Device
+	id      string
+	board   string
+	faults  faults.Faults
+	delay   time.Duration // start-up delay
+	tr      track
+	offline string // why its board is unreachable (a bench board's link gave up)
 }
 
 // NewReal builds the fleet, every device off.
@@ -93,7 +95,10 @@ func NewReal(cfg RealConfig) (*Real, error) {
 	var fd []faults.Device
 	var grp []int
 	for g, bg := range cfg.Boards {
-		if bg.Factory == nil {
+		switch {
+		case bg.Board != nil && bg.Count != 1:
+			return nil, fmt.Errorf("fleet: board group %q has a board of its own and %d devices: want 1", bg.Name, bg.Count)
+		case bg.Board == nil && bg.Factory == nil:
 			return nil, fmt.Errorf("fleet: board group %q has no factory board", bg.Name)
 		}
 		for range bg.Count {
@@ -113,7 +118,11 @@ func NewReal(cfg RealConfig) (*Real, error) {
 		if cfg.Device != nil {
 			cfg.Device(n+1, &dc)
 		}
-		d, err := device.New(dc, cfg.Boards[grp[n]].Factory.Clone(), cfg.Schema)
+		board := cfg.Boards[grp[n]].Board
+		if board == nil {
+			board = cfg.Boards[grp[n]].Factory.Clone()
+		}
+		d, err := device.New(dc, board, cfg.Schema)
 		if err != nil {
 			return nil, fmt.Errorf("fleet: device %s: %w", fd[n].ID, err)
 		}
@@ -148,6 +157,11 @@ func (r *Real) Faults(n int) faults.Faults { return r.devs[n].faults }
 // Timeline is device n's milestones, oldest first. Call it only after Run
 // has returned.
 func (r *Real) Timeline(n int) []Step { return r.devs[n].tr.timeline() }
+
+// Offline is why device n's board is unreachable, "" when it is not (or
+// is a simulated board): a bench board whose link gave up. Call it only
+// after Run has returned.
+func (r *Real) Offline(n int) string { return r.devs[n].offline }
 
 // Device is device n's core. Inspect it only after Run has returned.
 func (r *Real) Device(n int) *device.Device { return r.devs[n].d }
@@ -358,6 +372,12 @@ func (s *shell) apply(out device.Output) {
 		s.r.logf(e.At, rd.id, string(e.Kind), e.Detail)
 		rd.tr.event(e)
 		changed = true
+	}
+	if o, ok := rd.d.Board().Chip.(boards.Offliner); ok && rd.offline == "" {
+		if err := o.Offline(); err != nil {
+			rd.offline = err.Error()
+			s.r.logf(now, rd.id, "bench-offline", rd.offline)
+		}
 	}
 	if s.conn != nil {
 		for _, rec := range out.Records {

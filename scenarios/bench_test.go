@@ -1,0 +1,94 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"brickyard/scenarios/report"
+)
+
+// The built-in bench-mixed scenario: three board-emu boards on
+// pseudo-terminals among 1,000 simulated devices, one campaign, one fault
+// plan with cuts on both kinds. Every bench board gets its fault, none is
+// bricked or offline, and the report shows them apart and side by side.
+func TestBenchMixed(t *testing.T) {
+	sc, err := Builtin("bench-mixed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(context.Background(), sc, Options{Profiles: profiles(t), ProgressEvery: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Interrupted || r.Devices != 1003 {
+		t.Fatalf("interrupted %v, %d devices", r.Interrupted, r.Devices)
+	}
+	if len(r.ByKind) != 2 || r.ByKind[0].Name != "simulated" || r.ByKind[0].Devices != 1000 || r.ByKind[1].Name != "bench" || r.ByKind[1].Devices != 3 {
+		t.Fatalf("by kind: %+v", r.ByKind)
+	}
+	if len(r.Bench) != 3 {
+		t.Fatalf("bench section: %+v", r.Bench)
+	}
+	faulted := map[string]string{}
+	for _, d := range r.Fleet {
+		if strings.HasPrefix(d.Board, "bench/") {
+			faulted[d.Board] = d.Faults
+		}
+	}
+	for _, b := range r.Bench {
+		switch {
+		case b.Offline != "":
+			t.Errorf("%s offline: %s", b.Name, b.Offline)
+		case b.Outcome != "updated" && b.Outcome != "rolled_back" && b.Outcome != "install_failed":
+			t.Errorf("%s ended %s", b.Name, b.Outcome)
+		case faulted["bench/"+b.Name] == "":
+			t.Errorf("%s got no fault", b.Name)
+		case !b.Emulated || b.Requests == 0 || b.PayloadOut < 48<<10:
+			t.Errorf("%s: %+v: the image did not go over its link", b.Name, b)
+		}
+	}
+	for _, g := range r.ByBoard {
+		if strings.HasPrefix(g.Name, "bench/") && g.Devices != 1 {
+			t.Errorf("row %s: %d devices", g.Name, g.Devices)
+		}
+	}
+	if count(r, "bricked") != 0 || len(Failed(r)) > 0 {
+		t.Fatalf("outcomes %+v, expectations %+v", r.Outcomes, r.Expectations)
+	}
+	var out bytes.Buffer
+	if err := report.WriteSummary(&out, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"simulated", "bench/emu-uboot", "bench boards:", "emu-esp"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// Bench boards are checked with the scenario: real clock, a profile of
+// the fleet, a wave of the campaign, unique names.
+func TestBenchBadInput(t *testing.T) {
+	base := realSmall
+	for _, tc := range []struct{ bench, want string }{
+		{"bench:\n  - {name: e, emulate: esp32-ota}\n", "needs clock: real"},
+		{"bench:\n  - {name: e, emulate: single-nor}\n", "must be one of fleet.boards"},
+		{"bench:\n  - {name: e, emulate: uboot-nor, wave: 9}\n", "wave: 9"},
+		{"bench:\n  - {name: e, emulate: uboot-nor}\n  - {name: e, emulate: uboot-nor}\n", "listed twice"},
+		{"bench:\n  - {name: e, emulate: uboot-nor, port: /dev/ttyS9}\n", "no port or profile"},
+		{"bench:\n  - {name: e, profile: uboot-nor}\n", "port is required"},
+		{"bench:\n  - {name: e, emulate: uboot-nor, colour: red}\n", "colour"},
+	} {
+		doc := base + tc.bench
+		if tc.want == "needs clock: real" {
+			doc = strings.Replace(realSmall, "clock: real", "clock: virtual", 1) + tc.bench
+		}
+		_, err := Parse("b.yaml", []byte(doc))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.bench, err, tc.want)
+		}
+	}
+}
