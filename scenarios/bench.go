@@ -3,6 +3,8 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"brickyard/boards/profile"
 	"brickyard/flash"
 	"brickyard/scenarios/report"
+	"brickyard/sim/fleet"
 )
 
 // BenchBoard is a real board of the scenario's fleet, on the bench
@@ -92,13 +95,16 @@ func (sc *Scenario) validateBench(c *checker) {
 // benchRun is the bench boards of a running scenario: the boards, and
 // the emulators it started.
 type benchRun struct {
-	boards []*bench.Board
-	names  []string
-	ports  []string // where each is: its port, or board-emu's pseudo-terminal
-	emus   []*emu.Emu
-	ptys   []*emu.PTY
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
+	boards   []*bench.Board
+	specs    []BenchBoard
+	consoles []*bench.ConsoleServer
+	pdu      *http.Server
+	names    []string
+	ports    []string // where each is: its port, or board-emu's pseudo-terminal
+	emus     []*emu.Emu
+	ptys     []*emu.PTY
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 // startBench attaches every bench board of the scenario, starting the
@@ -113,6 +119,7 @@ func (sc *Scenario) startBench(b *built, profiles profile.Set) (*benchRun, error
 			return nil, fmt.Errorf("%s: bench board %s: %w", sc.source, bb.Name, err)
 		}
 		br.boards = append(br.boards, h)
+		br.specs = append(br.specs, bb)
 		br.names = append(br.names, bb.Name)
 		port := bb.Port
 		if bb.Emulate != "" {
@@ -176,10 +183,62 @@ func (br *benchRun) attach(ctx context.Context, sc *Scenario, b *built, profiles
 		Link: bench.LinkConfig{Slack: 2 * time.Second}})
 }
 
+// serve starts the lab's view of the bench boards: each board's console
+// on its Console address, and their power on opt.PDUAddr, outlet N the
+// N-th bench board (fleet device first+N-1).
+func (br *benchRun) serve(rf *fleet.Real, first int, opt Options) error {
+	for i, h := range br.boards {
+		addr := br.specs[i].Console
+		if addr == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("bench board %s: console: %w", br.names[i], err)
+		}
+		br.consoles = append(br.consoles, bench.ServeConsole(l, h.Console()))
+		if opt.Logf != nil {
+			opt.Logf("bench: console of %s on tcp://%s", br.names[i], l.Addr())
+		}
+	}
+	if opt.PDUAddr == "" || len(br.boards) == 0 {
+		return nil
+	}
+	outlets := map[int]bench.Outlet{}
+	for i := range br.boards {
+		n := first + i
+		outlets[i+1] = func(_ context.Context, on bool) error { return rf.SwitchPower(n, on) }
+	}
+	l, err := net.Listen("tcp", opt.PDUAddr)
+	if err != nil {
+		return fmt.Errorf("bench.pdu_addr: %w", err)
+	}
+	host := opt.PDUHostname
+	if host == "" {
+		host = "brickyard"
+	}
+	br.pdu = &http.Server{Handler: bench.PDUHandler(host, outlets), ReadHeaderTimeout: 10 * time.Second}
+	br.wg.Add(1)
+	go func() {
+		defer br.wg.Done()
+		_ = br.pdu.Serve(l)
+	}()
+	if opt.Logf != nil {
+		opt.Logf("bench: power of %d boards on http://%s/power/control/on|off|reboot?hostname=%s&port=N", len(br.boards), l.Addr(), host)
+	}
+	return nil
+}
+
 // close detaches every board and stops the emulators.
 func (br *benchRun) close() {
 	if br == nil {
 		return
+	}
+	if br.pdu != nil {
+		_ = br.pdu.Close()
+	}
+	for _, c := range br.consoles {
+		_ = c.Close()
 	}
 	for _, h := range br.boards {
 		_ = h.Close()

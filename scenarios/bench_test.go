@@ -1,9 +1,15 @@
 package scenarios
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,4 +97,113 @@ func TestBenchBadInput(t *testing.T) {
 			t.Errorf("%q: %v, want %q", tc.bench, err, tc.want)
 		}
 	}
+}
+
+// A lab's tools on a running scenario's bench board: its console on a
+// raw TCP port shows its boot log, and its power, served in pdudaemon's
+// URL form, switches the device off and on under the fleet runner.
+func TestBenchLabTools(t *testing.T) {
+	doc := strings.Replace(realSmall, "    - profile: esp32-ota\n      count: 12\n", "", 1) +
+		"bench:\n  - {name: lab, emulate: uboot-nor, baud: 921600, console: \"127.0.0.1:0\"}\n"
+	sc, err := Parse("lab.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var logs []string
+	found := make(chan string, 4)
+	logf := func(format string, args ...any) {
+		line := fmt.Sprintf(format, args...)
+		mu.Lock()
+		logs = append(logs, line)
+		mu.Unlock()
+		if m := regexp.MustCompile(`(tcp|http)://([0-9.:]+)`).FindStringSubmatch(line); m != nil && strings.HasPrefix(line, "bench:") {
+			found <- m[1] + " " + m[2]
+		}
+	}
+	var events lockedLog
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	var rep *report.Report
+	go func() {
+		var err error
+		rep, err = Run(ctx, sc, Options{Profiles: profiles(t), Logf: logf, EventLog: &events, PDUAddr: "127.0.0.1:0", PDUHostname: "lab"})
+		done <- err
+	}()
+	var console, pdu string
+	for console == "" || pdu == "" {
+		select {
+		case f := <-found:
+			kind, addr, _ := strings.Cut(f, " ")
+			if kind == "tcp" {
+				console = addr
+			} else {
+				pdu = addr
+			}
+		case err := <-done:
+			t.Fatalf("run ended first: %v", err)
+		case <-time.After(60 * time.Second):
+			t.Fatal("no console or power endpoint logged")
+		}
+	}
+	c, err := net.Dial("tcp", console)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	get := func(cmd string) {
+		t.Helper()
+		resp, err := http.Get("http://" + pdu + "/power/control/" + cmd + "?hostname=lab&port=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s", cmd, resp.Status)
+		}
+	}
+	get("off")
+	get("on")
+	_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	rd := bufio.NewReader(c)
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("console: %v", err)
+		}
+		if strings.Contains(line, "U-Boot 2023.01") {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	log := events.String()
+	if !strings.Contains(log, "power-switch off") || !strings.Contains(log, "power-switch on") || len(rep.Bench) != 1 {
+		t.Fatalf("bench %+v; event log lacks the switches:\n%s", rep.Bench, tail(log, 20))
+	}
+}
+
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -103,6 +103,9 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.source, err)
 	}
+	if err := br.serve(rf, len(b.devices)-len(sc.Bench), opt); err != nil {
+		return nil, err
+	}
 	srv := &server{ctrl: ctrl, conns: map[string]mtp.Conn{}}
 	runCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

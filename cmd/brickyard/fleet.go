@@ -136,7 +136,7 @@ func runFleet(ctx context.Context, a *app) error {
 		return err
 	}
 	defer stopMetrics()
-	opt := agents.Options{Log: a.log, Index: idx, Metrics: m}
+	opt := agents.Options{Log: a.log, Index: idx, Metrics: m, Bench: a.cfg.Bench.Boards}
 	if f.EventLog != "" {
 		lf, err := os.Create(f.EventLog)
 		if err != nil {

@@ -116,7 +116,7 @@ func buildReport(sp *Spec, tr *transport, rf *fleet.Real, t *traffic, start, end
 		byBoard[rec.Board][out]++
 		boardN[rec.Board]++
 		d := report.Device{ID: rec.ID, Board: rec.Board, Outcome: out, Version: rec.Version, Boots: rec.Boots,
-			Faults: rf.Faults(n).String(), Timeline: []report.Step{}}
+			Faults: rf.Faults(n).String(), Offline: rf.Offline(n), Timeline: []report.Step{}}
 		for _, s := range rf.Timeline(n) {
 			d.Timeline = append(d.Timeline, report.Step{At: report.Seconds(s.At.Sub(start).Seconds()), Kind: string(s.Kind)})
 		}

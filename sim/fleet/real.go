@@ -65,7 +65,8 @@ type rdev struct {
 	faults  faults.Faults
 	delay   time.Duration // start-up delay
 	tr      track
-	offline string // why its board is unreachable (a bench board's link gave up)
+	offline string    // why its board is unreachable (a bench board's link gave up)
+	power   chan bool // SwitchPower's: a lab tool's power switch
 }
 
 // NewReal builds the fleet, every device off.
@@ -133,7 +134,7 @@ func NewReal(cfg RealConfig) (*Real, error) {
 		if cfg.ConnectJitter > 0 {
 			at += time.Duration(rng.Int64N(int64(cfg.ConnectJitter)))
 		}
-		r.devs = append(r.devs, &rdev{d: d, id: fd[n].ID, board: fd[n].Board, faults: fs[n], delay: at, tr: newTrack()})
+		r.devs = append(r.devs, &rdev{d: d, id: fd[n].ID, board: fd[n].Board, faults: fs[n], delay: at, tr: newTrack(), power: make(chan bool, 4)})
 	}
 	return r, nil
 }
@@ -157,6 +158,23 @@ func (r *Real) Faults(n int) faults.Faults { return r.devs[n].faults }
 // Timeline is device n's milestones, oldest first. Call it only after Run
 // has returned.
 func (r *Real) Timeline(n int) []Step { return r.devs[n].tr.timeline() }
+
+// SwitchPower switches device n's power as a lab's power switch does
+// (a bench board's PDU outlet, served to pdudaemon): off cuts it and
+// keeps it off, on powers it again. It is safe from any goroutine; the
+// device's goroutine carries it out. It fails when four switches are
+// already waiting.
+func (r *Real) SwitchPower(n int, on bool) error {
+	if n < 0 || n >= len(r.devs) {
+		return fmt.Errorf("fleet: no device %d", n)
+	}
+	select {
+	case r.devs[n].power <- on:
+		return nil
+	default:
+		return errors.New("fleet: the device's power switch is busy")
+	}
+}
 
 // Offline is why device n's board is unreachable, "" when it is not (or
 // is a simulated board): a bench board whose link gave up. Call it only
@@ -232,6 +250,7 @@ type shell struct {
 	powerAt time.Time // a pending PowerOn (zero: none)
 	cutAt   time.Time // the PowerAtUptime cut (zero: none)
 	cutDone bool
+	held    bool // switched off by SwitchPower: no power-on until it is switched on
 	in      chan inbound
 	done    chan fetchResult
 	rng     *rand.Rand // the device's network-fault draws
@@ -286,6 +305,18 @@ func (r *Real) runDevice(ctx context.Context, rd *rdev) {
 				}
 			}
 			s.apply(rd.d.Receive(now, m.rec))
+		case on := <-rd.power:
+			now := r.cfg.Clock.Now()
+			r.logf(now, rd.id, "power-switch", map[bool]string{true: "on", false: "off"}[on])
+			if on {
+				s.held = false
+				if rd.d.State() == device.Off && s.powerAt.IsZero() {
+					s.powerAt = now
+				}
+				continue
+			}
+			s.held = true
+			s.apply(rd.d.PowerCut(now))
 		case f := <-s.done:
 			if f.gen != s.gen {
 				continue
@@ -308,7 +339,9 @@ func (s *shell) next() (time.Time, bool) {
 			t = x
 		}
 	}
-	take(s.powerAt)
+	if !s.held {
+		take(s.powerAt)
+	}
 	take(s.cutAt)
 	if len(s.outQ) > 0 {
 		take(s.outQ[0].at)
@@ -342,7 +375,7 @@ func (s *shell) runDue(now time.Time) {
 			s.apply(d.Receive(now, x.rec))
 		}
 	}
-	if !s.powerAt.IsZero() && !now.Before(s.powerAt) {
+	if !s.held && !s.powerAt.IsZero() && !now.Before(s.powerAt) {
 		s.powerAt = time.Time{}
 		s.apply(d.PowerOn(now))
 		if d.State() == device.On && s.rd.faults.PowerAtUptime > 0 && !s.cutDone {
