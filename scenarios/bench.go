@@ -3,8 +3,6 @@ package scenarios
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -95,16 +93,15 @@ func (sc *Scenario) validateBench(c *checker) {
 // benchRun is the bench boards of a running scenario: the boards, and
 // the emulators it started.
 type benchRun struct {
-	boards   []*bench.Board
-	specs    []BenchBoard
-	consoles []*bench.ConsoleServer
-	pdu      *http.Server
-	names    []string
-	ports    []string // where each is: its port, or board-emu's pseudo-terminal
-	emus     []*emu.Emu
-	ptys     []*emu.PTY
-	stop     context.CancelFunc
-	wg       sync.WaitGroup
+	boards []*bench.Board
+	specs  []BenchBoard
+	lab    *bench.Lab
+	names  []string
+	ports  []string // where each is: its port, or board-emu's pseudo-terminal
+	emus   []*emu.Emu
+	ptys   []*emu.PTY
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // startBench attaches every bench board of the scenario, starting the
@@ -187,44 +184,20 @@ func (br *benchRun) attach(ctx context.Context, sc *Scenario, b *built, profiles
 // on its Console address, and their power on opt.PDUAddr, outlet N the
 // N-th bench board (fleet device first+N-1).
 func (br *benchRun) serve(rf *fleet.Real, first int, opt Options) error {
-	for i, h := range br.boards {
-		addr := br.specs[i].Console
-		if addr == "" {
-			continue
-		}
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("bench board %s: console: %w", br.names[i], err)
-		}
-		br.consoles = append(br.consoles, bench.ServeConsole(l, h.Console()))
-		if opt.Logf != nil {
-			opt.Logf("bench: console of %s on tcp://%s", br.names[i], l.Addr())
-		}
-	}
-	if opt.PDUAddr == "" || len(br.boards) == 0 {
-		return nil
-	}
-	outlets := map[int]bench.Outlet{}
+	consoles := make([]string, len(br.boards))
 	for i := range br.boards {
-		n := first + i
-		outlets[i+1] = func(_ context.Context, on bool) error { return rf.SwitchPower(n, on) }
+		consoles[i] = br.specs[i].Console
 	}
-	l, err := net.Listen("tcp", opt.PDUAddr)
+	lab, err := bench.ServeLab(br.boards, br.names, consoles, opt.PDUAddr, opt.PDUHostname,
+		func(i int, on bool) error { return rf.SwitchPower(first+i, on) })
 	if err != nil {
-		return fmt.Errorf("bench.pdu_addr: %w", err)
+		return err
 	}
-	host := opt.PDUHostname
-	if host == "" {
-		host = "brickyard"
-	}
-	br.pdu = &http.Server{Handler: bench.PDUHandler(host, outlets), ReadHeaderTimeout: 10 * time.Second}
-	br.wg.Add(1)
-	go func() {
-		defer br.wg.Done()
-		_ = br.pdu.Serve(l)
-	}()
-	if opt.Logf != nil {
-		opt.Logf("bench: power of %d boards on http://%s/power/control/on|off|reboot?hostname=%s&port=N", len(br.boards), l.Addr(), host)
+	br.lab = lab
+	for _, a := range lab.Addrs {
+		if opt.Logf != nil {
+			opt.Logf("bench: %s", a)
+		}
 	}
 	return nil
 }
@@ -234,12 +207,7 @@ func (br *benchRun) close() {
 	if br == nil {
 		return
 	}
-	if br.pdu != nil {
-		_ = br.pdu.Close()
-	}
-	for _, c := range br.consoles {
-		_ = c.Close()
-	}
+	br.lab.Close()
 	for _, h := range br.boards {
 		_ = h.Close()
 	}

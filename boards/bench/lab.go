@@ -180,3 +180,71 @@ func PDUHandler(hostname string, outlets map[int]Outlet) http.Handler {
 	})
 	return mux
 }
+
+// Lab is the lab's view of a fleet's bench boards: each board's console
+// on its own address, and their power on one address in pdudaemon's URL
+// form. Close ends everything it started.
+type Lab struct {
+	consoles []*ConsoleServer
+	pdu      *http.Server
+	wg       sync.WaitGroup
+	// Where the lab finds them, one line each ("console of bench-1 on
+	// tcp://127.0.0.1:7001", "power of 2 boards on http://…").
+	Addrs []string
+}
+
+// ServeLab serves consoles[i] (a listen address, "" for none) for board
+// i, and, if pduAddr is set, every board's power as PDU hostname, outlet
+// i+1 switched by power(i, on).
+func ServeLab(boards []*Board, names, consoles []string, pduAddr, hostname string, power func(i int, on bool) error) (*Lab, error) {
+	lab := &Lab{}
+	for i, b := range boards {
+		if consoles[i] == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", consoles[i])
+		if err != nil {
+			lab.Close()
+			return nil, fmt.Errorf("bench board %s: console: %w", names[i], err)
+		}
+		lab.consoles = append(lab.consoles, ServeConsole(l, b.Console()))
+		lab.Addrs = append(lab.Addrs, fmt.Sprintf("console of %s on tcp://%s", names[i], l.Addr()))
+	}
+	if pduAddr == "" || len(boards) == 0 {
+		return lab, nil
+	}
+	outlets := map[int]Outlet{}
+	for i := range boards {
+		outlets[i+1] = func(_ context.Context, on bool) error { return power(i, on) }
+	}
+	l, err := net.Listen("tcp", pduAddr)
+	if err != nil {
+		lab.Close()
+		return nil, fmt.Errorf("bench.pdu_addr: %w", err)
+	}
+	if hostname == "" {
+		hostname = "brickyard"
+	}
+	lab.pdu = &http.Server{Handler: PDUHandler(hostname, outlets), ReadHeaderTimeout: 10 * time.Second}
+	lab.wg.Add(1)
+	go func() {
+		defer lab.wg.Done()
+		_ = lab.pdu.Serve(l)
+	}()
+	lab.Addrs = append(lab.Addrs, fmt.Sprintf("power of %d boards on http://%s/power/control/on|off|reboot?hostname=%s&port=N", len(boards), l.Addr(), hostname))
+	return lab, nil
+}
+
+// Close stops serving.
+func (lab *Lab) Close() {
+	if lab == nil {
+		return
+	}
+	if lab.pdu != nil {
+		_ = lab.pdu.Close()
+	}
+	for _, c := range lab.consoles {
+		_ = c.Close()
+	}
+	lab.wg.Wait()
+}

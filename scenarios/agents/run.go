@@ -52,6 +52,9 @@ type Options struct {
 	// group bench/NAME (docs/bench.md). An unsharded fleet only: their
 	// endpoint IDs follow the simulated devices'.
 	Bench []bench.Spec
+	// PDUAddr, if set, serves the bench boards' power there in
+	// pdudaemon's URL form, as PDU PDUHostname (bench.ServeLab).
+	PDUAddr, PDUHostname string
 }
 
 // Result is a finished run: its report, and what the summary shows beside
@@ -93,6 +96,8 @@ func Run(ctx context.Context, sp *Spec, b *Built, opt Options) (*Result, error) 
 	if len(opt.Bench) > 0 && sp.shardN > 1 {
 		return nil, errors.New("bench.boards: bench boards join an unsharded fleet (their IDs follow the simulated devices')")
 	}
+	var benches []*bench.Board
+	var names, consoles []string
 	for _, s := range opt.Bench {
 		bc, err := s.Config(sp.profiles, b.keys)
 		if err != nil {
@@ -104,6 +109,7 @@ func Run(ctx context.Context, sp *Spec, b *Built, opt Options) (*Result, error) 
 		}
 		defer h.Close()
 		cfg.Boards = append(cfg.Boards, fleet.BoardGroup{Name: "bench/" + s.Name, Board: h.Board(), Count: 1})
+		benches, names, consoles = append(benches, h), append(names, s.Name), append(consoles, s.Console)
 		opt.Log.Info("bench board", zap.String("name", s.Name), zap.String("port", s.Port), zap.String("board", h.Board().ID),
 			zap.String("serial", h.Hello().Serial))
 	}
@@ -112,6 +118,18 @@ func Run(ctx context.Context, sp *Spec, b *Built, opt Options) (*Result, error) 
 	rf, err := fleet.NewReal(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if len(benches) > 0 {
+		first := rf.Len() - len(benches)
+		lab, err := bench.ServeLab(benches, names, consoles, opt.PDUAddr, opt.PDUHostname,
+			func(i int, on bool) error { return rf.SwitchPower(first+i, on) })
+		if err != nil {
+			return nil, err
+		}
+		defer lab.Close()
+		for _, a := range lab.Addrs {
+			opt.Log.Info("bench: " + a)
+		}
 	}
 	// Every device in the index from the start (off, disconnected), so
 	// that the display and the metrics count the whole fleet at once.
