@@ -11,9 +11,12 @@ FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp/path:FuzzParse \
                 ./boards/image:FuzzParseHeader ./boards/image:FuzzVerify \
                 ./boards/espota:FuzzParseOtadata ./boards/uboot:FuzzParseEnv \
                 ./boards/mcuboot:FuzzDecodeTrailer \
+                ./boards/image/mcuboot:FuzzVerify ./boards/image/espapp:FuzzVerify \
+                ./boards/image/fit:FuzzReadTree ./boards/image/fit:FuzzVerify ./boards/image/fit:FuzzControlKeys \
+                ./boards/image/formats:FuzzVerify ./boards/image:FuzzParseAnyKeyPEM \
                 ./usp/dm:FuzzHandle ./usp/dm:FuzzRestore \
                 ./mtp/websocket:FuzzParseEID ./mtp/stomp:FuzzHeaderEscape ./mtp/stomp:FuzzReadFrame \
-                ./sim/device:FuzzReceive ./mtp/mqtt:FuzzReplyTo ./mtp/mqtt:FuzzDecode311 \
+                ./sim/device:FuzzReceive ./mtp/mqtt:FuzzReplyTo ./mtp/mqtt:FuzzDecode311 ./mtp/mqtt:FuzzDecode5 \
                 ./scenarios:FuzzParse ./scenarios:FuzzIDScheme ./scenarios:FuzzExpectation \
                 ./scenarios/report:FuzzWriters ./scenarios/agents:FuzzTrafficRecord ./scenarios/agents:FuzzFaultFile \
                 ./boards/profile:FuzzParse ./boards/image:FuzzParseKeyPEM ./mtp:FuzzParseSources \

@@ -37,12 +37,12 @@ type Bootloader interface {
 
 // Boot is what a boot ended in.
 type Boot struct {
-	Slot     string       // the partition booted; empty when bricked
-	Image    image.Header // the booted image's header
-	Trial    bool         // unconfirmed: unless Confirm runs, a later boot reverts it
-	FellBack bool         // the loader booted another slot than the one requested
-	Bricked  bool         // nothing bootable
-	Reason   string       // why it fell back or bricked, as the loader would log it
+	Slot     string     // the partition booted; empty when bricked
+	Image    image.Info // what the booted image is (any format)
+	Trial    bool       // unconfirmed: unless Confirm runs, a later boot reverts it
+	FellBack bool       // the loader booted another slot than the one requested
+	Bricked  bool       // nothing bootable
+	Reason   string     // why it fell back or bricked, as the loader would log it
 }
 
 // Board is one device's hardware: a chip, its layout, the bootloader, the
@@ -118,13 +118,11 @@ func (b *Board) Policy() image.Policy {
 	return image.Policy{Board: b.ID, MinSecurityCounter: b.SecurityCounter}
 }
 
-// VerifySlot reads and verifies the image at the start of partition name.
-func (b *Board) VerifySlot(name string) (image.Header, error) {
-	p, ok := b.Layout.Get(name)
-	if !ok {
-		return image.Header{}, fmt.Errorf("no partition %q", name)
-	}
-	return image.Verify(partReader{b.Chip, p}, int64(p.Size), b.Keys, b.Policy())
+// VerifySlot reads and verifies the image at the start of partition name,
+// in whatever format it is, by the rules of the board's bootloader
+// (ImageRules).
+func (b *Board) VerifySlot(name string) (image.Info, error) {
+	return b.VerifySlotWith(name, b.ImageRules())
 }
 
 // RaiseSecurityCounter raises the OTP counter to at least n.

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,9 +13,11 @@ import (
 
 	"brickyard/boards"
 	"brickyard/boards/image"
+	"brickyard/boards/image/formats"
 	"brickyard/boards/profile"
 	"brickyard/flash"
 	"brickyard/scenarios/campaign"
+	"brickyard/scenarios/report"
 	"brickyard/sim/fleet"
 )
 
@@ -27,6 +30,7 @@ type built struct {
 	devices []campaign.Device // every device, in endpoint-ID order
 	waves   []campaign.Wave
 	files   map[string][]byte // URL path → image
+	images  []report.Image    // every image, for the report
 	ids     IDScheme
 	serials IDScheme
 	keys    *image.Keyring    // what the boards trust
@@ -44,9 +48,13 @@ func (sc *Scenario) build(profiles profile.Set, readFile func(string, int64) ([]
 	for i, f := range sc.Trust {
 		data, err := readFile(sc.path(f), maxKeyFile)
 		if err == nil {
-			var pub ed25519.PublicKey
-			if pub, err = image.ParsePublicKeyPEM(data); err == nil {
-				err = keys.Add(pub)
+			var pubs []crypto.PublicKey
+			if pubs, err = formats.ParseTrustFile(data); err == nil {
+				for _, pub := range pubs {
+					if err = keys.AddKey(pub); err != nil {
+						break
+					}
+				}
 			}
 		}
 		if err != nil {
@@ -74,22 +82,23 @@ func (sc *Scenario) build(profiles profile.Set, readFile func(string, int64) ([]
 	img := func(board, version string, bad bool, payload int, file, key0 string) []byte {
 		p := profs[board]
 		var raw []byte
+		format := image.FormatBYFW
 		if file != "" {
 			data, err := readFile(sc.path(file), int64(p.SlotSize()))
 			if err != nil {
 				c.errorf(key0, "%v", err)
 				return nil
 			}
-			h, err := image.VerifyBytes(data, keys, image.Policy{Board: board})
+			h, err := formats.VerifyBytes(data, keys, p.ImageRules(), image.Policy{Board: board})
 			if err != nil {
 				c.errorf(key0, "%s: %v (is its key in trust?)", file, err)
 				return nil
 			}
-			if h.Version.String() != version {
-				c.errorf(key0, "%s holds version %s, not %s", file, h.Version, version)
+			if h.VersionString() != version {
+				c.errorf(key0, "%s holds version %q, not %s", file, h.VersionString(), version)
 				return nil
 			}
-			raw = data
+			raw, format = data, h.Format
 		} else {
 			// The size is checked before the image is made: a payload
 			// larger than the slot must cost nothing but its error.
@@ -117,6 +126,9 @@ func (sc *Scenario) build(profiles profile.Set, readFile func(string, int64) ([]
 			c.errorf(key0, "a %d-byte image does not fit the %d-byte slots of %s", len(raw), p.SlotSize(), board)
 			return nil
 		}
+		sum := sha256.Sum256(raw)
+		b.images = append(b.images, report.Image{Board: board, Version: version, Format: format.String(), File: file,
+			Bytes: len(raw), SHA256: hex.EncodeToString(sum[:])})
 		return raw
 	}
 	byVersion := map[string]int{}

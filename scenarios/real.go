@@ -432,6 +432,7 @@ func newTransport(sc *Scenario, logf func(string, ...any)) (*transport, error) {
 			return nil, fmt.Errorf("%s: fleet.broker %s: %w", sc.source, f.Broker, err)
 		}
 		cfg.Drops = drops.agents
+		cfg.QoS0 = f.MQTTQoS != nil && *f.MQTTQoS == 0
 		d, err := mqtt.NewDialer(cfg)
 		if err != nil {
 			l.Close()

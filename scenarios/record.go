@@ -51,7 +51,7 @@ func (r *recorder) report(sc *Scenario, v view, ctrl *campaign.Campaign, b *buil
 		Scenario: sc.Name, Clock: sc.Clock, Seed: sc.Seed, Start: r.start, End: end,
 		Duration: report.Seconds(end.Sub(r.start).Seconds()), Interrupted: interrupted,
 		Aborted: ctrl.Aborted(), Devices: v.Len(), Latency: h.Latency(), Messages: report.SortedCounts(msgs),
-		Progress: thin(r.samples),
+		Progress: thin(r.samples), Images: b.images,
 	}
 	if e := ctrl.Errors(); e > 0 {
 		rep.Errors = []report.Count{{Name: "controller", N: e}}

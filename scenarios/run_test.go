@@ -234,6 +234,7 @@ func TestRealTransports(t *testing.T) {
 	}{
 		{"websocket", "  mtp: websocket\n", nil},
 		{"mqtt-embedded", "  mtp: mqtt\n", nil},
+		{"mqtt-qos0", "  mtp: mqtt\n  mqtt_qos: 0\n", nil},
 		{"stomp-embedded", "  mtp: stomp\n", nil},
 		{"mqtt-mosquitto", "  mtp: mqtt\n", func(t *testing.T) string { return mtptest.StartMosquitto(t) }},
 		{"stomp-rabbitmq", "  mtp: stomp\n  username: guest\n  password: guest\n", func(t *testing.T) string { return mtptest.StartRabbitMQ(t) }},

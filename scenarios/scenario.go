@@ -60,6 +60,7 @@ type Scenario struct {
 type Fleet struct {
 	MTP           string        `yaml:"mtp"`      // websocket (default), mqtt, stomp; a virtual clock always uses the in-process link
 	Broker        string        `yaml:"broker"`   // mqtt/stomp: "embedded" (default) or the broker's address on loopback (mqtt: host:port or tcp://host:port)
+	MQTTQoS       *int          `yaml:"mqtt_qos"` // mqtt: QoS of the agents' PUBLISHes and subscriptions, 0 or 1; default 1
 	Username      string        `yaml:"username"` // broker credentials (mqtt/stomp)
 	Password      string        `yaml:"password"`
 	IDs           string        `yaml:"ids"`            // endpoint-ID scheme; default "os::00256D-SIM{n:06}"
@@ -341,6 +342,9 @@ func (sc *Scenario) validateFleet(c *checker) {
 	}
 	if f.Broker != "embedded" && f.MTP == "websocket" {
 		c.errorf("fleet.broker", "websocket needs no broker")
+	}
+	if q := f.MQTTQoS; q != nil && (f.MTP != "mqtt" || (*q != 0 && *q != 1)) {
+		c.errorf("fleet.mqtt_qos", "%d: want 0 or 1, with mtp: mqtt", *q)
 	}
 	if f.Broker != "embedded" && !loopbackAddr(f.Broker) {
 		c.errorf("fleet.broker", "%q: a broker on loopback (127.0.0.0/8, ::1, localhost) with its port", f.Broker)

@@ -83,8 +83,9 @@ func (l *Loader) Boot(b *boards.Board) (boards.Boot, error) {
 		return r, nil
 	}
 	r.Slot, r.Trial, r.FellBack = st.Slot, st.Flags&wire.StatusTrial != 0, st.Flags&wire.StatusFellBack != 0
-	r.Image = image.Header{FormatVersion: image.FormatVersion, Flags: st.ImageFlags, SecurityCounter: st.ImageCounter, BoardID: b.ID,
+	r.Image = image.Info{Format: image.Format(st.Format), SecurityCounter: st.ImageCounter, BoardID: b.ID, VersionText: st.VersionText,
 		Version: image.Version{Major: st.Major, Minor: st.Minor, Patch: st.Patch, Build: st.Build}}
+	r.Image.SetHealthFail(st.ImageFlags&1 != 0)
 	b.Running = &r
 	return r, nil
 }

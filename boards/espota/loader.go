@@ -5,6 +5,9 @@ import (
 	"fmt"
 
 	"brickyard/boards"
+	"brickyard/boards/image"
+	"brickyard/boards/image/espapp"
+	"brickyard/boards/image/formats"
 	"brickyard/flash"
 )
 
@@ -38,6 +41,23 @@ type Options struct {
 	// leaves it) instead of writing seq 1 VALID. The first boot then boots
 	// ota_0 and writes seq 1 VALID into sector 0 itself (set_actual_ota_seq).
 	FactoryState bool `yaml:"factory_state" json:"factory_state"`
+	// Formats are the image formats the bootloader takes; none means
+	// BYFW and ESP-IDF app images.
+	Formats []image.Format `yaml:"formats" json:"formats"`
+	// Chip is the ESP chip ("esp32", the default; espapp.Chips) and
+	// ChipRevision its revision, major × 100 + minor (0: 300, v3.0): an
+	// app for another chip or outside its revision range is refused.
+	Chip         string `yaml:"chip" json:"chip"`
+	ChipRevision uint16 `yaml:"chip_revision" json:"chip_revision"`
+	// SecureBoot is the secure boot v2 scheme apps must be signed with
+	// (CONFIG_SECURE_BOOT_V2_ENABLED): "rsa-3072" or "ecdsa-p256", one the
+	// chip verifies; "" (the default) is secure boot off.
+	SecureBoot string `yaml:"secure_boot" json:"secure_boot"`
+	// AntiRollback is CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK: an app whose
+	// secure_version is below the board's security counter (the eFuse)
+	// is not booted or activated, and marking an app valid raises the
+	// counter to its secure_version.
+	AntiRollback bool `yaml:"anti_rollback" json:"anti_rollback"`
 }
 
 // Loader is the esp-ota model. The zero value is ready to use.
@@ -51,7 +71,35 @@ var (
 )
 
 // New returns a Loader with opts.
-func New(opts Options) (*Loader, error) { return &Loader{opts: opts}, nil }
+func New(opts Options) (*Loader, error) {
+	if len(opts.Formats) == 0 {
+		opts.Formats = []image.Format{image.FormatBYFW, image.FormatESPApp}
+	}
+	for _, f := range opts.Formats {
+		if f != image.FormatBYFW && f != image.FormatESPApp {
+			return nil, fmt.Errorf("esp-ota: formats: %s: the ESP-IDF bootloader boots byfw and esp-app images", f)
+		}
+	}
+	if err := opts.espRules().Check(); err != nil {
+		return nil, fmt.Errorf("esp-ota: %w", err)
+	}
+	return &Loader{opts: opts}, nil
+}
+
+func (o Options) espRules() espapp.Rules {
+	return espapp.Rules{Chip: o.Chip, ChipRevision: o.ChipRevision, SecureBoot: o.SecureBoot, AntiRollback: o.AntiRollback}
+}
+
+// ImageRules are the formats the bootloader boots (BYFW and ESP-IDF apps
+// by default) and how it checks an app: the chip, secure boot v2 and
+// anti-rollback as configured.
+func (l Loader) ImageRules(*boards.Board) formats.Rules {
+	fs := l.opts.Formats
+	if len(fs) == 0 { // the zero Loader
+		fs = []image.Format{image.FormatBYFW, image.FormatESPApp}
+	}
+	return formats.Rules{Formats: fs, ESP: l.opts.espRules()}
+}
 
 func (Loader) Name() string    { return "esp-ota" }
 func (Loader) Slots() []string { return []string{PartOTA0, PartOTA1} }

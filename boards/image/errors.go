@@ -25,4 +25,16 @@ var (
 	ErrWrongBoard = errors.New("image: wrong board")
 	// ErrDowngrade: the image's security counter is below the policy's minimum.
 	ErrDowngrade = errors.New("image: security counter too low")
+
+	// The categories the other formats' errors also fall in (each format
+	// package's named errors wrap one of the above or of these):
+
+	// ErrNotSigned: the board requires a signature the image does not carry.
+	ErrNotSigned = errors.New("image: not signed")
+	// ErrUnsupported: the image needs a bootloader feature the board's
+	// model does not have (encrypted or compressed MCUboot images, say).
+	ErrUnsupported = errors.New("image: unsupported feature")
+	// ErrFormat: the image is of a format the board's bootloader does not
+	// accept.
+	ErrFormat = errors.New("image: format not accepted")
 )

@@ -126,3 +126,7 @@ func readAt(r io.ReaderAt, b []byte, off, size int64) error {
 	}
 	return fmt.Errorf("image: read %d bytes at %d: %w", len(b), off, err)
 }
+
+func truncatedAt(off, n, size int64) error {
+	return fmt.Errorf("%w: %d bytes at %d run past the %d bytes available", ErrTruncated, n, off, size)
+}

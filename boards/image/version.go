@@ -17,11 +17,17 @@ type Version struct {
 
 // String prints "major.minor.patch", followed by "+build" when Build ≠ 0.
 func (v Version) String() string {
-	s := fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch)
+	b := make([]byte, 0, 24)
+	b = strconv.AppendUint(b, uint64(v.Major), 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, uint64(v.Minor), 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, uint64(v.Patch), 10)
 	if v.Build != 0 {
-		s += "+" + strconv.FormatUint(uint64(v.Build), 10)
+		b = append(b, '+')
+		b = strconv.AppendUint(b, uint64(v.Build), 10)
 	}
-	return s
+	return string(b)
 }
 
 // Compare returns -1, 0 or +1 as v is older than, equal to or newer than
@@ -73,4 +79,12 @@ func ParseVersion(s string) (Version, error) {
 		return bad("a zero build is written without +0")
 	}
 	return Version{Major: uint8(n[0]), Minor: uint8(n[1]), Patch: uint16(n[2]), Build: uint32(n[3])}, nil
+}
+
+// ParseVersionText reads a version an image writes as text (an ESP-IDF
+// app description, a FIT "version" property): ParseVersion's forms, with
+// an optional leading "v" ("v2.5.0"). ok is false for any other text.
+func ParseVersionText(s string) (v Version, ok bool) {
+	v, err := ParseVersion(strings.TrimPrefix(s, "v"))
+	return v, err == nil
 }

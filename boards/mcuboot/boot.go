@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"brickyard/boards"
+	"brickyard/boards/image"
 )
 
 // Boot is one run of the bootloader (context_boot_go for one image):
@@ -34,7 +35,7 @@ func (l *Loader) Boot(b *boards.Board) (boards.Boot, error) {
 	if err != nil {
 		return boards.Boot{}, err
 	}
-	out, err := a.update(b)
+	out, err := a.update(b, l)
 	if err != nil {
 		return boards.Boot{}, err
 	}
@@ -71,7 +72,7 @@ type outcome struct {
 
 // update completes an interrupted swap or performs the one the trailers
 // ask for (boot_prepare_image_for_update and boot_perform_update).
-func (a *areas) update(b *boards.Board) (outcome, error) {
+func (a *areas) update(b *boards.Board, l *Loader) (outcome, error) {
 	pt, err := a.readTrailer(a.pri)
 	if err != nil {
 		return outcome{}, err
@@ -108,11 +109,17 @@ func (a *areas) update(b *boards.Board) (outcome, error) {
 	if !typ.IsUpgrade() {
 		return outcome{swapped: SwapNone}, nil
 	}
-	if _, verr := b.VerifySlot(Secondary); verr != nil {
+	sec, verr := b.VerifySlot(Secondary)
+	if verr != nil {
 		if !b.Chip.Powered() {
 			return outcome{}, verr
 		}
 		return a.reject(typ, verr)
+	}
+	if typ == SwapTest || typ == SwapPerm {
+		if why, err := a.downgrade(b, l, sec); err != nil || why != "" {
+			return outcome{swapped: SwapNone, fellBack: why != "", reason: why}, err
+		}
 	}
 	size, err := a.swapSize()
 	if err != nil {
@@ -188,4 +195,41 @@ func (a *areas) reject(typ SwapType, verr error) (outcome, error) {
 	}
 	return outcome{swapped: SwapFail, fellBack: typ != SwapRevert,
 		reason: fmt.Sprintf("%s swap refused: %s: %v; slot erased", typ, Secondary, verr)}, nil
+}
+
+// downgrade is check_downgrade_prevention for a test or permanent swap
+// to sec: with prevention on and sec older than the primary image (by
+// version, build number ignored, or by security counter), the secondary
+// slot is erased (boot_scramble_slot) and no swap happens. It returns why
+// the swap was refused, "" when it may go ahead. A primary image that
+// does not verify prevents nothing.
+func (a *areas) downgrade(b *boards.Board, l *Loader, sec image.Info) (string, error) {
+	mode := l.opts.DowngradePrevention
+	if mode == DowngradeOff {
+		return "", nil
+	}
+	pri, err := b.VerifySlotWith(Primary, l.ImageRules(b))
+	if err != nil {
+		if !b.Chip.Powered() {
+			return "", err
+		}
+		return "", nil
+	}
+	var why string
+	switch mode {
+	case DowngradeVersion:
+		pv, sv := pri.Version, sec.Version
+		pv.Build, sv.Build = 0, 0
+		if sv.Compare(pv) < 0 {
+			why = fmt.Sprintf("downgrade prevented: secondary %s is older than primary %s; secondary erased", sec.Version, pri.Version)
+		}
+	case DowngradeSecurityCounter:
+		if sec.SecurityCounter < pri.SecurityCounter {
+			why = fmt.Sprintf("downgrade prevented: secondary security counter %d is below primary's %d; secondary erased", sec.SecurityCounter, pri.SecurityCounter)
+		}
+	}
+	if why == "" {
+		return "", nil
+	}
+	return why, a.erase(a.sec, 0, a.sec.Size)
 }

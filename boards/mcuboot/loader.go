@@ -5,6 +5,9 @@ import (
 	"fmt"
 
 	"brickyard/boards"
+	"brickyard/boards/image"
+	"brickyard/boards/image/formats"
+	"brickyard/boards/image/mcuboot"
 	"brickyard/flash"
 )
 
@@ -38,7 +41,32 @@ type Options struct {
 	// slot's sector count. It must be at least the slot's sector count,
 	// and the trailer must fit the slot's last sector.
 	MaxImageSectors int `yaml:"max_image_sectors" json:"max_image_sectors" mapstructure:"max_image_sectors"`
+	// Formats are the image formats the bootloader takes; none means
+	// BYFW and MCUboot.
+	Formats []image.Format `yaml:"formats" json:"formats" mapstructure:"formats"`
+	// Signature is the signature type MCUboot is built for
+	// (MCUBOOT_SIGN_*): "ed25519" (the default), "ecdsa-p256",
+	// "rsa-2048", "rsa-3072", or "none" (the hash TLV alone).
+	Signature string `yaml:"signature" json:"signature" mapstructure:"signature"`
+	// HWRollbackProtection is MCUBOOT_HW_ROLLBACK_PROT: an MCUboot image
+	// needs a SEC_CNT TLV of at least the board's security counter, which
+	// is raised to it once the image is confirmed.
+	HWRollbackProtection bool `yaml:"hw_rollback_protection" json:"hw_rollback_protection" mapstructure:"hw_rollback_protection"`
+	// DowngradePrevention is MCUBOOT_DOWNGRADE_PREVENTION: "off" (or "",
+	// the default); "version": a test or permanent swap to an image whose
+	// version (major.minor.revision) is below the primary's is refused and
+	// the secondary slot erased; "security-counter"
+	// (MCUBOOT_DOWNGRADE_PREVENTION_SECURITY_COUNTER, needs
+	// HWRollbackProtection): the same by security counter.
+	DowngradePrevention string `yaml:"downgrade_prevention" json:"downgrade_prevention" mapstructure:"downgrade_prevention"`
 }
+
+// Downgrade prevention modes (Options.DowngradePrevention).
+const (
+	DowngradeOff             = "off"
+	DowngradeVersion         = "version"
+	DowngradeSecurityCounter = "security-counter"
+)
 
 // Loader is the mcuboot-swap model. It holds configuration only.
 type Loader struct {
@@ -52,7 +80,49 @@ func New(opts Options) (*Loader, error) {
 	if opts.MaxImageSectors < 0 {
 		return nil, fmt.Errorf("mcuboot-swap: MaxImageSectors %d is negative", opts.MaxImageSectors)
 	}
+	if len(opts.Formats) == 0 {
+		opts.Formats = []image.Format{image.FormatBYFW, image.FormatMCUboot}
+	}
+	if opts.Signature == "" {
+		opts.Signature = mcuboot.SigEd25519
+	}
+	if opts.DowngradePrevention == "" {
+		opts.DowngradePrevention = DowngradeOff
+	}
+	if err := (mcuboot.Rules{Signature: opts.Signature}).Check(); err != nil {
+		return nil, fmt.Errorf("mcuboot-swap: %w", err)
+	}
+	switch opts.DowngradePrevention {
+	case DowngradeOff, DowngradeVersion:
+	case DowngradeSecurityCounter:
+		if !opts.HWRollbackProtection {
+			return nil, errors.New("mcuboot-swap: downgrade_prevention security-counter needs hw_rollback_protection")
+		}
+	default:
+		return nil, fmt.Errorf("mcuboot-swap: downgrade_prevention %q: want off, version or security-counter", opts.DowngradePrevention)
+	}
+	for _, f := range opts.Formats {
+		if f != image.FormatBYFW && f != image.FormatMCUboot {
+			return nil, fmt.Errorf("mcuboot-swap: formats: %s: MCUboot boots byfw and mcuboot images", f)
+		}
+	}
 	return &Loader{opts: opts}, nil
+}
+
+// ImageRules are the formats MCUboot boots (BYFW and MCUboot by default)
+// and its build's rules for MCUboot images: the signature type, hardware
+// rollback protection, and the slot below its trailer as the largest
+// image.
+func (l *Loader) ImageRules(b *boards.Board) formats.Rules {
+	r := formats.Rules{Formats: l.opts.Formats,
+		MCUboot: mcuboot.Rules{Signature: l.opts.Signature, HWRollback: l.opts.HWRollbackProtection}}
+	if b == nil {
+		return r // no board yet: no bound from its slots
+	}
+	if a, err := l.areas(b); err == nil {
+		r.MCUboot.MaxImageSize = int64(a.maxImage())
+	}
+	return r
 }
 
 // Options returns the loader's configuration.
@@ -198,11 +268,31 @@ func checkSlot(slot string) error {
 	return fmt.Errorf("mcuboot-swap has no image slot %q: %w", slot, boards.ErrNoSuchSlot)
 }
 
-// fits checks that img leaves the slot's trailer alone.
+// fits checks that img leaves the slot's trailer alone: it is no larger
+// than the slot below its trailer, or it is an image padded to the slot
+// (imgtool --pad, --test, --confirm) whose own extent is, and whose
+// trailer is then written with it.
 func (a *areas) fits(img *flash.Blob) error {
-	if img.Len() > a.maxImage() {
+	n := img.Len()
+	if n > a.maxImage() && n == a.pri.Size {
+		if e, ok := formats.Extent(blobReader{img}, int64(n)); ok && e <= int64(a.maxImage()) {
+			return nil
+		}
+	}
+	if n > a.maxImage() {
 		return fmt.Errorf("image of %d bytes does not fit a %d-byte slot below its %d-byte trailer: %w",
-			img.Len(), a.pri.Size, a.trailer, boards.ErrTooLarge)
+			n, a.pri.Size, a.trailer, boards.ErrTooLarge)
 	}
 	return nil
+}
+
+// blobReader reads a Blob as an io.ReaderAt.
+type blobReader struct{ b *flash.Blob }
+
+func (r blobReader) ReadAt(buf []byte, off int64) (int, error) {
+	if off < 0 || off+int64(len(buf)) > int64(r.b.Len()) {
+		return 0, fmt.Errorf("read at %d+%d outside a %d-byte image: %w", off, len(buf), r.b.Len(), flash.ErrOutOfRange)
+	}
+	r.b.ReadAt(buf, int(off))
+	return len(buf), nil
 }

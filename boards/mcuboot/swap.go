@@ -1,10 +1,11 @@
 package mcuboot
 
 import (
-	"encoding/binary"
+	"fmt"
 
 	"brickyard/boards"
-	"brickyard/boards/image"
+	"brickyard/boards/image/formats"
+	"brickyard/flash"
 )
 
 // swap is one swap in progress (struct boot_status): its type, the bytes
@@ -227,22 +228,35 @@ func (a *areas) swapSize() (uint32, error) {
 	return uint32(min(n, a.maxImage())), nil
 }
 
-// imageSize parses the header at the start of p and returns the image's
-// total size, or 0 when it does not parse.
+// imageSize reads the header at the start of p and returns the image's
+// size as boot_read_image_size does, in whatever format the slot holds
+// (formats.Extent: an MCUboot image to the end of its TLVs), or 0 when
+// no header parses.
 func (a *areas) imageSize(p boards.Partition) (int, error) {
-	buf := make([]byte, image.HeaderSize)
-	if err := a.c.Read(p.Offset, buf); err != nil {
-		return 0, err
+	n, ok := formats.Extent(chipReader{a.c, p}, int64(p.Size))
+	if !a.c.Powered() {
+		return 0, flash.ErrPowerLost
 	}
-	if hs := int(binary.LittleEndian.Uint16(buf[6:])); string(buf[:4]) == image.Magic && hs > len(buf) && hs <= a.maxImage() {
-		buf = make([]byte, hs)
-		if err := a.c.Read(p.Offset, buf); err != nil {
-			return 0, err
-		}
-	}
-	h, err := image.ParseHeader(buf)
-	if err != nil {
+	if !ok {
 		return 0, nil
 	}
-	return h.TotalSize(), nil
+	return int(n), nil
+}
+
+// chipReader reads a partition of a chip as an io.ReaderAt.
+type chipReader struct {
+	c interface {
+		Read(addr int, buf []byte) error
+	}
+	p boards.Partition
+}
+
+func (r chipReader) ReadAt(buf []byte, off int64) (int, error) {
+	if off < 0 || off+int64(len(buf)) > int64(r.p.Size) {
+		return 0, fmt.Errorf("read at %d+%d outside %q: %w", off, len(buf), r.p.Name, flash.ErrOutOfRange)
+	}
+	if err := r.c.Read(r.p.Offset+int(off), buf); err != nil {
+		return 0, err
+	}
+	return len(buf), nil
 }

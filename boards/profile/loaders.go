@@ -3,6 +3,7 @@ package profile
 import (
 	"brickyard/boards"
 	"brickyard/boards/espota"
+	"brickyard/boards/image/formats"
 	"brickyard/boards/mcuboot"
 	"brickyard/boards/single"
 	"brickyard/boards/uboot"
@@ -12,8 +13,11 @@ import (
 func Loaders() map[string]LoaderFactory {
 	return map[string]LoaderFactory{
 		"single-bank": func(decode func(any) error) (boards.Bootloader, error) {
-			var none struct{}
-			return single.Loader{}, decode(&none)
+			var l single.Loader
+			if err := decode(&l); err != nil {
+				return nil, err
+			}
+			return l, (formats.Rules{Formats: l.Formats}).Check()
 		},
 		"esp-ota": func(decode func(any) error) (boards.Bootloader, error) {
 			var o espota.Options

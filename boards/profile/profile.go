@@ -16,6 +16,7 @@ import (
 
 	"brickyard/boards"
 	"brickyard/boards/image"
+	"brickyard/boards/image/formats"
 	"brickyard/flash"
 )
 
@@ -170,6 +171,16 @@ func build(name string, bd boardDoc, loaders map[string]LoaderFactory) (Profile,
 // Provision makes a factory-fresh board of this profile running img.
 func (p Profile) Provision(keys *image.Keyring, img *flash.Blob) (*boards.Board, error) {
 	return boards.Provision(p.Name, p.Flash, p.Layout, p.Loader, keys, img)
+}
+
+// ImageRules are the rules the profile's bootloader verifies images by
+// (formats.Rules{}, BYFW only, for a loader without its own), before a
+// board exists: without the bounds a board's slots add.
+func (p Profile) ImageRules() formats.Rules {
+	if r, ok := p.Loader.(boards.ImageRuler); ok {
+		return r.ImageRules(nil)
+	}
+	return formats.Rules{}
 }
 
 // SlotSize is the size of the smallest image slot: the largest image the

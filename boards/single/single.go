@@ -15,14 +15,26 @@ import (
 	"fmt"
 
 	"brickyard/boards"
+	"brickyard/boards/image"
+	"brickyard/boards/image/formats"
 	"brickyard/flash"
 )
 
 // Slot is the name of the only image partition.
 const Slot = "app"
 
-// Loader is the single-bank model. The zero value is ready to use.
-type Loader struct{}
+// Loader is the single-bank model. The zero value is ready to use and
+// boots BYFW images.
+type Loader struct {
+	// Formats are the image formats it boots, each checked by that
+	// format's default rules; none means BYFW only.
+	Formats []image.Format `yaml:"formats"`
+}
+
+// ImageRules are the formats the loader boots, with their default rules.
+func (l Loader) ImageRules(*boards.Board) formats.Rules {
+	return formats.Rules{Formats: l.Formats}
+}
 
 var _ boards.Bootloader = Loader{}
 

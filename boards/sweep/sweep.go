@@ -25,7 +25,7 @@ import (
 	"math/rand/v2"
 
 	"brickyard/boards"
-	"brickyard/boards/image"
+	"brickyard/boards/image/formats"
 	"brickyard/flash"
 )
 
@@ -99,12 +99,15 @@ func Run(cfg Config) (Result, error) {
 	if f == nil || f.Running == nil {
 		return Result{}, errors.New("sweep: the factory board must be booted and running")
 	}
-	newHdr, err := image.Verify(blobReader{cfg.Update}, int64(cfg.Update.Len()), f.Keys, f.Policy())
+	newHdr, err := formats.Verify(blobReader{cfg.Update}, int64(cfg.Update.Len()), f.Keys, f.ImageRules(), f.Policy())
 	if err != nil {
 		return Result{}, fmt.Errorf("sweep: the update image does not verify on this board: %w", err)
 	}
-	oldV, newV := f.Running.Image.Version, newHdr.Version
-	if oldV.Compare(newV) == 0 {
+	oldV, newV := f.Running.Image.VersionString(), newHdr.VersionString()
+	if oldV == newV && newV == "" {
+		return Result{}, fmt.Errorf("sweep: neither image states a version, so their outcomes cannot be told apart (a FIT needs a root \"version\" property)")
+	}
+	if oldV == newV {
 		return Result{}, fmt.Errorf("sweep: the update has the running version %s", newV)
 	}
 	res := Result{Board: f.ID, Bootloader: f.Loader.Name(), Torn: cfg.Torn, Seed: cfg.Seed}
@@ -223,7 +226,7 @@ func target(b *boards.Board) string {
 
 // settle boots until the board runs a confirmed image, confirming a healthy
 // image on trial as its application would.
-func settle(b *boards.Board, oldV, newV image.Version, maxBoots int) (outcome, reason string) {
+func settle(b *boards.Board, oldV, newV string, maxBoots int) (outcome, reason string) {
 	for range maxBoots {
 		b.Running = nil
 		r, err := b.Loader.Boot(b)
@@ -241,12 +244,12 @@ func settle(b *boards.Board, oldV, newV image.Version, maxBoots int) (outcome, r
 			continue // the application fails its health check: reset
 		}
 		switch {
-		case r.Image.Version.Compare(newV) == 0:
+		case r.Image.VersionString() == newV:
 			return Updated, ""
-		case r.Image.Version.Compare(oldV) == 0:
+		case r.Image.VersionString() == oldV:
 			return RolledBack, ""
 		}
-		return Bricked, fmt.Sprintf("booted unexpected version %s", r.Image.Version)
+		return Bricked, fmt.Sprintf("booted unexpected version %s", r.Image.VersionString())
 	}
 	return Bricked, fmt.Sprintf("no stable boot within %d boots", maxBoots)
 }

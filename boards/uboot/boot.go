@@ -124,7 +124,7 @@ func (l *Loader) run(b *boards.Board, log *[]string) (r boards.Boot, reset bool,
 	}
 
 	slot := s.env.Get(VarBootPart)
-	h, verr := l.verify(b, slot)
+	h, verr := l.verify(b, slot, s.env.Get(VarBootConf))
 	if verr == nil {
 		return boards.Boot{Slot: slot, Image: h, Trial: s.env.Ulong(VarUpgradeAvailable) != 0, FellBack: fell}, false, nil
 	}
@@ -150,10 +150,14 @@ func (l *Loader) setup(s *session, save func(string) error) error {
 }
 
 // verify is bootcmd's load: the image in the slot boot_part names must
-// verify (boards.Board.VerifySlot); a boot_part that names no slot fails.
-func (l *Loader) verify(b *boards.Board, slot string) (image.Header, error) {
+// verify (boards.Board.VerifySlotWith by the loader's rules), a FIT in
+// the configuration bootconf names (its default when unset); a
+// boot_part that names no slot fails.
+func (l *Loader) verify(b *boards.Board, slot, conf string) (image.Info, error) {
 	if slot != SlotA && slot != SlotB {
-		return image.Header{}, fmt.Errorf("boot_part %q names no slot", slot)
+		return image.Info{}, fmt.Errorf("boot_part %q names no slot", slot)
 	}
-	return b.VerifySlot(slot)
+	r := l.ImageRules(b)
+	r.FIT.Config = conf
+	return b.VerifySlotWith(slot, r)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"brickyard/boards"
+	"brickyard/boards/image/fit"
+	"brickyard/boards/image/formats"
 	"brickyard/flash"
 )
 
@@ -32,7 +34,22 @@ func (l *Loader) Options() Options { return l.opt }
 // DefaultEnv returns the compiled-in default environment, the one U-Boot
 // uses when neither copy is good: boot_part=A, bootlimit set,
 // upgrade_available=0. It is an uncontrolled switch to slot A.
-func (l *Loader) DefaultEnv() Env { return defaultEnv(l.opt.BootLimit) }
+func (l *Loader) DefaultEnv() Env { return defaultEnv(l.opt.BootLimit, l.opt.BootConf) }
+
+// ImageRules are the formats bootcmd boots (BYFW and FIT by default) and
+// how it checks a FIT: the default configuration, a signature when
+// Options.FITSignature asks for one, the kernel's architecture. Boot
+// names the configuration from the environment's bootconf.
+func (l *Loader) ImageRules(*boards.Board) formats.Rules {
+	r := formats.Rules{Formats: l.opt.Formats, FIT: fit.Rules{Arch: l.opt.Arch}}
+	switch l.opt.FITSignature {
+	case FITSignatureRequired:
+		r.FITSignature = formats.Signed
+	case FITSignatureNone:
+		r.FITSignature = formats.Unsigned
+	}
+	return r
+}
 
 func (l *Loader) Name() string    { return Name }
 func (l *Loader) Slots() []string { return []string{SlotA, SlotB} }

@@ -4,19 +4,22 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"brickyard/boards"
 	"brickyard/boards/boardtest"
+	"brickyard/boards/image"
 	"brickyard/boards/uboot"
 	"brickyard/flash"
 )
 
 func TestNew_Options(t *testing.T) {
 	l := newLoader(t, uboot.Options{})
-	if got, want := l.Options(), (uboot.Options{BootLimit: 1, EnvSize: 0x2000, Env1: "env1", Env2: "env2"}); got != want {
+	if got, want := l.Options(), (uboot.Options{BootLimit: 1, EnvSize: 0x2000, Env1: "env1", Env2: "env2",
+		Formats: []image.Format{image.FormatBYFW, image.FormatFIT}, FITSignature: "auto"}); !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults = %+v, want %+v", got, want)
 	}
 	if l.Name() != "uboot-ab" || !slices.Equal(l.Slots(), []string{"A", "B"}) {
@@ -28,6 +31,7 @@ func TestNew_Options(t *testing.T) {
 	for _, o := range []uboot.Options{
 		{BootLimit: -1}, {BootLimit: 256}, {EnvSize: -1}, {EnvSize: 64}, {EnvSize: 2 << 20},
 		{Env1: "env2"}, {Env1: "x", Env2: "x"}, {Env2: "A"}, {Env1: "B"},
+		{FITSignature: "sometimes"}, {Formats: []image.Format{image.FormatMCUboot}},
 	} {
 		if _, err := uboot.New(o); err == nil {
 			t.Errorf("New(%+v) accepted", o)

@@ -48,7 +48,7 @@ func newBoardsCmd(_ *app) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "BOARD\tBOOTLOADER\tFLASH\tSLOTS\tDESCRIPTION")
+			fmt.Fprintln(w, "BOARD\tBOOTLOADER\tFLASH\tSLOTS\tIMAGES\tDESCRIPTION")
 			for _, name := range set.Names() {
 				p, _ := set.Get(name)
 				var slots []string
@@ -56,8 +56,13 @@ func newBoardsCmd(_ *app) *cobra.Command {
 					part, _ := p.Layout.Get(s)
 					slots = append(slots, fmt.Sprintf("%s:%s", s, profile.Size(part.Size)))
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s/%s sectors, write unit %d\t%s\t%s\n", name, p.Loader.Name(),
-					profile.Size(p.Flash.Size), profile.Size(p.Flash.SectorSize), p.Flash.WriteUnit, strings.Join(slots, " "), p.Description)
+				var formats []string
+				for _, f := range p.ImageRules().Accepted() {
+					formats = append(formats, f.String())
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s/%s sectors, write unit %d\t%s\t%s\t%s\n", name, p.Loader.Name(),
+					profile.Size(p.Flash.Size), profile.Size(p.Flash.SectorSize), p.Flash.WriteUnit, strings.Join(slots, " "),
+					strings.Join(formats, ","), p.Description)
 			}
 			return w.Flush()
 		},

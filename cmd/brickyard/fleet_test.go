@@ -74,6 +74,8 @@ func TestFleet_BadFlags(t *testing.T) {
 		{with(ws, "--download-timeout", "0s"), "--download-timeout"},
 		{with(ws, "--download-stall-timeout", "11m"), "at most --download-timeout"},
 		{with(ws, "--downloads", "0"), "--downloads"},
+		{[]string{"fleet", "--mqtt", "127.0.0.1:1883", "--controller-id", "proto::c", "--mqtt-qos", "2"}, "--mqtt-qos: 2: want 0 or 1"},
+		{with(ws, "--mqtt-qos", "0"), "--mqtt-qos: only with --mqtt"},
 		{with(ws, "--retry-min-wait", "1500ms"), "whole seconds from 1s"},
 		{with(ws, "--retry-min-wait", "65536s"), "whole seconds from 1s"},
 		{with(ws, "--retry-multiplier", "999"), "--retry-multiplier"},

@@ -15,10 +15,12 @@ import (
 func newImageCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image",
-		Short: "Make and check signed firmware images (BYFW, docs/image-format.md)",
-		Long: "The image commands make Ed25519 signing keys, pack signed firmware images in\n" +
-			"brickyard's BYFW format for the simulated boards, and check them. The format and\n" +
-			"the verification rules are in docs/image-format.md.",
+		Short: "Make and check signed firmware images: BYFW, MCUboot, ESP-IDF apps, U-Boot FITs",
+		Long: "The image commands make signing keys (Ed25519, ECDSA P-256, RSA), pack signed firmware\n" +
+			"images in brickyard's BYFW format or in the formats firmware builds produce (MCUboot as\n" +
+			"imgtool writes it, ESP-IDF app images, U-Boot FITs), and check images of any of these,\n" +
+			"alone or against a board profile. The formats and the verification rules are in\n" +
+			"docs/image-format.md.",
 		Args: cobra.NoArgs, // "image bogus" is an unknown command, not help
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -26,9 +28,10 @@ func newImageCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// maxKeyFileSize bounds what is read of a key file: a PEM Ed25519 key is
-// about 120 bytes, so anything bigger is the wrong file.
-const maxKeyFileSize = 64 << 10
+// maxKeyFileSize bounds what is read of a key file: a PEM key is at most
+// a few KiB and a U-Boot control DTB with its keys tens of KiB, so
+// anything bigger is the wrong file.
+const maxKeyFileSize = 1 << 20
 
 // readKeyFile reads the key file path given by flag (as "--key") and parses it.
 func readKeyFile[K any](flag, path string, parse func([]byte) (K, error)) (K, error) {

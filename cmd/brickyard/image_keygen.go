@@ -1,12 +1,14 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"brickyard/boards/image"
 
@@ -21,17 +23,19 @@ const (
 
 func newImageKeygenCmd(_ *app) *cobra.Command {
 	var (
-		dir   string
-		force bool
+		dir, typ string
+		force    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "keygen --out DIR",
-		Short: "Make an Ed25519 signing key pair: DIR/image.key.pem and DIR/image.pub.pem",
-		Long: "keygen makes a new Ed25519 key pair from the system's random source and writes\n" +
-			"DIR/" + privateKeyFile + " (PKCS#8, mode 0600; keep it out of the repository) and\n" +
+		Use:   "keygen [--type TYPE] --out DIR",
+		Short: "Make a signing key pair: DIR/image.key.pem and DIR/image.pub.pem",
+		Long: "keygen makes a new key pair of --type (ed25519, the default, for BYFW and MCUboot;\n" +
+			"ecdsa-p256 for MCUboot, ESP-IDF secure boot v2 and FIT; rsa-2048 and rsa-3072 for MCUboot\n" +
+			"and FIT, rsa-3072 for secure boot v2; rsa-4096 for FIT) from the system's random source\n" +
+			"and writes DIR/" + privateKeyFile + " (PKCS#8, mode 0600; keep it out of the repository) and\n" +
 			"DIR/" + publicKeyFile + " (PKIX, for the boards' keyrings and image inspect --pubkey).\n" +
 			"It creates DIR if needed, refuses to replace existing key files unless --force,\n" +
-			"and prints the key id images signed with the key will carry.",
+			"and prints the key id (Ed25519) or the key's name images and reports will show.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
@@ -47,15 +51,15 @@ func newImageKeygenCmd(_ *app) *cobra.Command {
 					}
 				}
 			}
-			pubKey, privKey, err := image.GenerateKey(rand.Reader)
+			signer, err := image.GenerateSigner(typ, rand.Reader)
+			if err != nil {
+				return fmt.Errorf("--type: %w", err)
+			}
+			privPEM, err := image.MarshalSignerPEM(signer)
 			if err != nil {
 				return err
 			}
-			privPEM, err := image.MarshalPrivateKeyPEM(privKey)
-			if err != nil {
-				return err
-			}
-			pubPEM, err := image.MarshalPublicKeyPEM(pubKey)
+			pubPEM, err := image.MarshalAnyPublicKeyPEM(signer.Public())
 			if err != nil {
 				return err
 			}
@@ -68,12 +72,18 @@ func newImageKeygenCmd(_ *app) *cobra.Command {
 			if err := writeNewFile(pub, pubPEM, 0o644, force); err != nil {
 				return fmt.Errorf("--out: %w", err)
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "key id %x: wrote %s and %s\n", image.KeyID(pubKey), priv, pub)
+			if ed, ok := signer.Public().(ed25519.PublicKey); ok {
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "key id %x: wrote %s and %s\n", image.KeyID(ed), priv, pub)
+				return err
+			}
+			name, _ := image.KeyName(signer.Public())
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "key %s: wrote %s and %s\n", name, priv, pub)
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&dir, "out", "", "write the key files into `DIR` (created if missing)")
 	cmd.Flags().BoolVar(&force, "force", false, "replace existing key files")
+	cmd.Flags().StringVar(&typ, "type", "ed25519", "key `TYPE`: "+strings.Join(image.KeyTypes, ", "))
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }

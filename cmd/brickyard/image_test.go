@@ -75,28 +75,33 @@ func TestImageRoundTrip(t *testing.T) {
 	}
 	pub := filepath.Join(dir, "image.pub.pem")
 
-	// Text: one "name  value" line per field.
+	// Text: one "name  value" line per field. Without --pubkey nothing
+	// vouches for the image: it fails unless --no-verify asks for a look.
 	for _, tc := range []struct {
-		args          []string
-		sig           string
-		alsoWantLines []string
+		args   []string
+		sig    string
+		result string
+		code   int
 	}{
-		{nil, "not checked (no --pubkey)", nil},
-		{[]string{"--pubkey", pub}, "ok", nil},
+		{nil, "not checked (no --pubkey)", "FAILED: signature not checked", 1},
+		{[]string{"--no-verify"}, "not checked (--no-verify)", "ok, but the signature was not verified (--no-verify)", 0},
+		{[]string{"--pubkey", pub}, "ok", "ok", 0},
 	} {
 		out, errOut, code := runBrickyard(t, nil, append(append([]string{"image", "inspect"}, tc.args...), path)...)
-		if code != 0 || errOut != "" {
+		if code != tc.code || (errOut != "") != (tc.code != 0) {
 			t.Fatalf("inspect %q: code %d, stderr %q", tc.args, code, errOut)
 		}
 		got := map[string]string{}
 		for line := range strings.Lines(out) {
-			got[strings.TrimSpace(line[:18])] = strings.TrimSuffix(line[18:], "\n")
+			if !strings.HasPrefix(line, " ") && len(line) > 18 {
+				got[strings.TrimSpace(line[:18])] = strings.TrimSuffix(line[18:], "\n")
+			}
 		}
 		for name, want := range map[string]string{
-			"file": path + ", 65696 bytes", "magic": "BYFW", "format version": "1", "header size": "64 bytes",
+			"file": path + ", 65696 bytes", "format": "byfw", "magic": "BYFW", "format version": "1", "header size": "64 bytes",
 			"version": "2.5.0+7", "board": "ab-nor", "payload size": "65536 bytes", "flags": "0x1 (health-fail)",
 			"security counter": "3", "key id": id, "total size": "65696 bytes", "digest": "ok",
-			"signature": tc.sig, "result": "ok",
+			"signature": tc.sig, "result": tc.result,
 		} {
 			if got[name] != want {
 				t.Errorf("inspect %q: %s = %q; want %q\n%s", tc.args, name, got[name], want, out)
@@ -105,21 +110,26 @@ func TestImageRoundTrip(t *testing.T) {
 	}
 
 	// JSON.
-	want := inspectReport{File: path, FileSize: 65696, Header: &headerReport{
-		Magic: "BYFW", FormatVersion: 1, HeaderSize: 64, Version: "2.5.0+7", PayloadSize: 65536, Flags: 1,
-		HealthFail: true, SecurityCounter: 3, Board: "ab-nor", KeyID: id, TotalSize: 65696,
-	}, Digest: "ok", Signature: "not checked", OK: true}
-	for _, args := range [][]string{{path}, {"--pubkey", pub, path}} {
-		r, errOut, code := inspectJSON(t, args...)
-		if len(args) > 1 {
-			want.Signature = "ok"
+	header := headerReport{Magic: "BYFW", FormatVersion: 1, HeaderSize: 64, Version: "2.5.0+7", PayloadSize: 65536, Flags: 1,
+		HealthFail: true, SecurityCounter: 3, Board: "ab-nor", KeyID: id, TotalSize: 65696}
+	for _, tc := range []struct {
+		args     []string
+		sig, err string
+		ok       bool
+		code     int
+		signed   bool
+	}{
+		{[]string{path}, "not checked", "signature not checked", false, 1, false},
+		{[]string{"--no-verify", path}, "not checked", "", true, 0, false},
+		{[]string{"--pubkey", pub, path}, "ok", "", true, 0, true},
+	} {
+		r, _, code := inspectJSON(t, tc.args...)
+		if code != tc.code || r.Header == nil || *r.Header != header {
+			t.Fatalf("inspect --json %q: code %d, header %+v", tc.args, code, r.Header)
 		}
-		if code != 0 || errOut != "" || r.Header == nil || *r.Header != *want.Header {
-			t.Fatalf("inspect --json %q: code %d, stderr %q, header %+v", args, code, errOut, r.Header)
-		}
-		r.Header = want.Header
-		if r != want {
-			t.Errorf("inspect --json %q = %+v; want %+v", args, r, want)
+		if r.File != path || r.FileSize != 65696 || r.Format != "byfw" || r.Version != "2.5.0+7" || r.Digest != "ok" ||
+			r.Signature != tc.sig || r.OK != tc.ok || r.Error != tc.err || (r.Signer != "") != tc.signed || len(r.Fields) == 0 || len(r.Checks) == 0 {
+			t.Errorf("inspect --json %q = %+v", tc.args, r)
 		}
 	}
 }
@@ -166,13 +176,14 @@ func TestImageInspectFailures(t *testing.T) {
 		{"flipped payload byte, with key", flip(64 + 100), pub, "digest mismatch", "mismatch", "not checked", true},
 		{"wrong public key", nil, otherPub, "unknown signing key", "ok", "unknown key", true},
 		{"flipped signature byte", flip(len(img) - 1), pub, "bad signature", "ok", "bad", true},
-		{"flipped signature byte, no key", flip(len(img) - 1), "", "", "ok", "not checked", true},
+		{"flipped signature byte, no key", flip(len(img) - 1), "", "signature not checked", "ok", "not checked", true},
 		{"truncated", func(b []byte) []byte { return b[:len(b)-1] }, "", "truncated", "not checked", "not checked", true},
 		{"truncated header", func(b []byte) []byte { return b[:40] }, "", "truncated", "not checked", "not checked", false},
 		{"bad magic", flip(0), "", "bad magic", "not checked", "not checked", false},
 		{"empty file", func([]byte) []byte { return nil }, "", "truncated", "not checked", "not checked", false},
 		{"bad header", flip(28), "", "bad header", "not checked", "not checked", false},
 		{"erased flash after the image", func(b []byte) []byte { return append(b, bytes.Repeat([]byte{0xFF}, 100)...) }, pub, "", "ok", "ok", true},
+		{"intact, no key", nil, "", "signature not checked", "ok", "not checked", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := bytes.Clone(img)
@@ -195,6 +206,9 @@ func TestImageInspectFailures(t *testing.T) {
 			wantErr := ""
 			if tc.err != "" {
 				wantErr = "brickyard: " + path + ": image: " + tc.err
+			}
+			if tc.err == "signature not checked" {
+				wantErr = "brickyard: " + path + ": " + tc.err
 			}
 			if (code == 0) != (tc.err == "") || !strings.HasPrefix(errOut, wantErr) || (wantErr == "") != (errOut == "") {
 				t.Errorf("code %d, stderr %q; want %q", code, errOut, wantErr)
@@ -278,8 +292,8 @@ func TestImageBadInput(t *testing.T) {
 		{p("--key", pub), "--key " + pub + `: image: private key file holds a "PUBLIC KEY" PEM block, want "PRIVATE KEY"`},
 		{p("--key", garbage), "--key " + garbage + ": image: private key file holds no PEM block"},
 		{p("--key", openssh), `private key file holds a "OPENSSH PRIVATE KEY" PEM block`},
-		{p("--key", ecKey), "--key " + ecKey + ": image: private key is a *ecdsa.PrivateKey, want an Ed25519 key"},
-		{p("--key", huge), "--key " + huge + ": larger than 65536 bytes; not a key file"},
+		{p("--key", ecKey), "--key " + ecKey + ": a BYFW image is signed with an Ed25519 key, not ecdsa-p256"},
+		{p("--key", huge), "--key " + huge + ": larger than 1048576 bytes; not a key file"},
 		{p("--key", tmp), "--key: read " + tmp + ": is a directory"},
 		{p("--version", "2.5"), `invalid argument "2.5" for "--version" flag: image: version "2.5": not three dot-separated numbers`},
 		{p("--version", "2.5.0+0"), `for "--version" flag: image: version "2.5.0+0": a zero build is written without +0`},
@@ -298,13 +312,16 @@ func TestImageBadInput(t *testing.T) {
 		{p("--size", "-"), "--payload, --size: give exactly one"},
 		{p("--security-counter", "-1"), `invalid argument "-1" for "--security-counter" flag`},
 		{p("--out", filepath.Join(missing, "fw.img")), "--out: open " + filepath.Join(missing, "fw.img") + ": no such file or directory"},
-		{p("--key", "-", "--board", "-"), `required flag(s) "board", "key" not set`},
+		{p("--key", "-", "--board", "-"), `required flag(s) "key" not set`},
+		{p("--board", "-"), `required flag(s) "board" not set`},
+		{p("--format", "zip"), `--format: image: format "zip": want one of byfw, mcuboot, esp-app, fit`},
 		{[]string{"image", "inspect"}, "accepts 1 arg(s), received 0"},
 		{[]string{"image", "inspect", garbage, garbage}, "accepts 1 arg(s), received 2"},
 		{[]string{"image", "inspect", missing}, "open " + missing + ": no such file or directory"},
 		{[]string{"image", "inspect", tmp}, tmp + ": is a directory"},
 		{[]string{"image", "inspect", "--pubkey", missing, garbage}, "--pubkey: open " + missing + ": no such file or directory"},
-		{[]string{"image", "inspect", "--pubkey", key, garbage}, "--pubkey " + key + `: image: public key file holds a "PRIVATE KEY" PEM block, want "PUBLIC KEY"`},
+		{[]string{"image", "inspect", "--pubkey", key, garbage}, "--pubkey " + key + `: image: the file holds a private key ("PRIVATE KEY"); give its public half`},
+		{[]string{"image", "inspect", "--board", "no-such-board", garbage}, `--board: unknown board "no-such-board"`},
 		{[]string{"image", "inspect", "--pubkey", garbage, garbage}, "--pubkey " + garbage + ": image: public key file holds no PEM block"},
 	} {
 		stdout, errOut, code := runBrickyard(t, nil, tc.args...)

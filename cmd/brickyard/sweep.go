@@ -14,6 +14,7 @@ import (
 
 	"brickyard/boards/bench"
 	"brickyard/boards/image"
+	"brickyard/boards/image/formats"
 	"brickyard/boards/profile"
 	"brickyard/boards/sweep"
 	"brickyard/flash"
@@ -27,6 +28,8 @@ func newSweepCmd(a *app) *cobra.Command {
 		torn                bool
 		seed                uint64
 		payload             string
+		factory, update     string
+		trust               []string
 	)
 	cmd := &cobra.Command{
 		Use:   "sweep --board NAME | --bench NAME",
@@ -35,7 +38,9 @@ func newSweepCmd(a *app) *cobra.Command {
 			"boot, confirm, boot) to count its flash operations, then for every operation k\n" +
 			"starts again from the factory state, cuts power at k (before it, or torn part-way\n" +
 			"with --torn), powers on, boots until the board is stable, and classifies the\n" +
-			"result. The same --seed gives the same result, byte for byte.\n\n" +
+			"result. The same --seed gives the same result, byte for byte. The images are\n" +
+			"BYFW images brickyard signs, or your own: --factory and --update in any format\n" +
+			"the board's bootloader takes, signed by a --trust key.\n\n" +
 			"--bench NAME sweeps a real board of the configuration's bench.boards instead:\n" +
 			"brickyard provisions it over its link, and before every cut writes back the\n" +
 			"sectors that differ from its factory state; its fault rig cuts the power. Its\n" +
@@ -67,7 +72,14 @@ func newSweepCmd(a *app) *cobra.Command {
 				if p, err = set.Get(board); err != nil {
 					return fmt.Errorf("--board: %w", err)
 				}
-				res, err = runSweep(p, int(size), torn, seed)
+				if (factory == "") != (update == "") {
+					return fmt.Errorf("--factory, --update: give both, or neither")
+				}
+				if factory != "" {
+					res, err = runFileSweep(p, factory, update, trust, torn, seed)
+				} else {
+					res, err = runSweep(p, int(size), torn, seed)
+				}
 			}
 			if err != nil {
 				return err
@@ -89,6 +101,9 @@ func newSweepCmd(a *app) *cobra.Command {
 	f.StringVar(&format, "format", "table", "output `format`: table or json")
 	f.StringVar(&payload, "payload-size", "64KiB", "payload `SIZE` of the two test images")
 	f.StringVar(&benchName, "bench", "", "sweep the real bench board `NAME` of the configuration's bench.boards over its link (docs/bench.md)")
+	f.StringVar(&factory, "factory", "", "the image the board runs before the update, from `FILE` (any format the board takes)")
+	f.StringVar(&update, "update", "", "the update image, from `FILE`")
+	f.StringArrayVar(&trust, "trust", nil, "trust the public key(s) in `PUB` (repeatable; PEM, or a U-Boot control DTB)")
 	return cmd
 }
 
@@ -129,6 +144,37 @@ func runSweep(p profile.Profile, payload int, torn bool, seed uint64) (sweep.Res
 		return sweep.Result{}, err
 	}
 	return sweep.Run(sweep.Config{Factory: b, Update: newImg, Torn: torn, Seed: seed})
+}
+
+// runFileSweep provisions the board with the factory image file and
+// sweeps the update file, trusting the keys of the trust files.
+func runFileSweep(p profile.Profile, factory, update string, trust []string, torn bool, seed uint64) (sweep.Result, error) {
+	keys := &image.Keyring{}
+	for _, f := range trust {
+		pubs, err := readKeyFile("--trust", f, formats.ParseTrustFile)
+		if err != nil {
+			return sweep.Result{}, err
+		}
+		for _, k := range pubs {
+			if err := keys.AddKey(k); err != nil {
+				return sweep.Result{}, fmt.Errorf("--trust %s: %w", f, err)
+			}
+		}
+	}
+	var blobs [2]*flash.Blob
+	for i, file := range []string{factory, update} {
+		flag := [2]string{"--factory", "--update"}[i]
+		raw, err := readFlagFile(flag, file, int64(p.SlotSize()), "(a slot of "+p.Name+")")
+		if err != nil {
+			return sweep.Result{}, err
+		}
+		blobs[i] = flash.NewBlob(raw, p.Flash.Erased)
+	}
+	b, err := p.Provision(keys, blobs[0])
+	if err != nil {
+		return sweep.Result{}, fmt.Errorf("--factory %s: %w", factory, err)
+	}
+	return sweep.Run(sweep.Config{Factory: b, Update: blobs[1], Torn: torn, Seed: seed})
 }
 
 func printSweep(out io.Writer, r sweep.Result) error {

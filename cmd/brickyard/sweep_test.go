@@ -84,4 +84,41 @@ func TestBoards_ListsBuiltinProfiles(t *testing.T) {
 	if !strings.Contains(out, "single-nor") || !strings.Contains(out, "single-bank") {
 		t.Fatalf("boards output:\n%s", out)
 	}
+	// Each board lists the image formats its bootloader takes.
+	for _, want := range []string{"byfw,mcuboot", "byfw,esp-app", "byfw,fit"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("boards output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// sweep --factory/--update sweeps your own images: two MCUboot images on
+// mcuboot-nrf52 signed with a --trust key; no cut bricks it.
+func TestSweep_OwnImageFiles(t *testing.T) {
+	keys := keygen1(t)
+	key := filepath.Join(keys, "image.key.pem")
+	v1 := packAs(t, "--format", "mcuboot", "--key", key, "--board", "mcuboot-nrf52", "--version", "1.0.0", "--size", "12KiB")
+	v2 := packAs(t, "--format", "mcuboot", "--key", key, "--board", "mcuboot-nrf52", "--version", "2.0.0", "--size", "12KiB")
+	out, errOut, code := runBrickyard(t, nil, "sweep", "--board", "mcuboot-nrf52", "--factory", v1, "--update", v2,
+		"--trust", filepath.Join(keys, "image.pub.pem"), "--format", "json")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	var res struct {
+		Ops, Cuts, Updated, Bricked int
+		RolledBack                  int `json:"rolled_back"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Ops == 0 || res.Bricked != 0 || res.Updated+res.RolledBack != res.Cuts {
+		t.Errorf("sweep of own images: %+v", res)
+	}
+	// Without the key the factory image does not boot.
+	if _, errOut, code := runBrickyard(t, nil, "sweep", "--board", "mcuboot-nrf52", "--factory", v1, "--update", v2); code == 0 || !strings.Contains(errOut, "--factory") {
+		t.Errorf("no --trust: code %d, stderr %q", code, errOut)
+	}
+	if _, errOut, code := runBrickyard(t, nil, "sweep", "--board", "mcuboot-nrf52", "--factory", v1); code == 0 || !strings.Contains(errOut, "give both") {
+		t.Errorf("--factory alone: code %d, stderr %q", code, errOut)
+	}
 }

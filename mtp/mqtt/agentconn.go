@@ -8,24 +8,22 @@ import (
 	"brickyard/mtp"
 )
 
-// inbound is a received Record and the topic its sender wants replies on
-// (empty: none named).
-type inbound struct {
-	rec     []byte
-	replyTo string
-}
-
-// agentConn is an agent's session: one broker connection (the link, which
-// owns the goroutines) subscribed to the agent's own topic.
+// agentConn is an agent's session: one broker connection (a client, which
+// owns no goroutine) subscribed to the agent's own topic. Recv is for one
+// reader at a time (the session's reader); Send, Close and Info for any
+// goroutine.
 type agentConn struct {
 	s         *settings
-	link      link
+	c         *client
 	info      mtp.Info
 	own       string // the agent's own (reply) topic
 	ctrlTopic string // the configured controller topic
-	in        chan inbound
 	drops     atomic.Uint64
 
+	rmu     sync.Mutex // the reader's: ack and the context hook
+	ack     uint16     // QoS 1 PUBLISH handed out and not yet acknowledged
+	ctx     context.Context
+	unhook  func() bool
 	mu      sync.Mutex
 	replyTo string // the reply topic of the last Record Recv returned
 
@@ -35,27 +33,57 @@ type agentConn struct {
 
 var _ mtp.Conn = (*agentConn)(nil)
 
-// deliver queues a received PUBLISH; it runs on the link's reader
-// goroutine and never blocks.
-func (c *agentConn) deliver(m message) {
-	switch {
-	case m.oversize || len(m.payload) > c.s.MaxRecordSize:
-		c.drop(mtp.DropTooLarge, "larger than MaxRecordSize")
-		return
-	case m.contentType != "" && m.contentType != contentType && m.contentType != contentTypeMIME:
-		c.drop(mtp.DropMalformed, "content type "+m.contentType)
-		return
-	}
-	in := inbound{rec: m.payload}
-	if validTopic(m.responseTopic) {
-		in.replyTo = m.responseTopic
-	} else if _, rt, ok := splitReplyTo(m.topic); ok {
-		in.replyTo = rt
-	}
+// Recv implements mtp.Conn: it reads the socket itself until the next
+// Record for the agent. The Record's reply topic becomes the one Send
+// uses; a Record that named none sends replies to the controller topic.
+// A PUBLISH too large or of another content type is dropped and counted
+// (acknowledged all the same). ctx ending while Recv waits ends the
+// session: the socket may be mid-packet.
+func (c *agentConn) Recv(ctx context.Context) ([]byte, error) {
 	select {
-	case c.in <- in:
+	case <-c.closed:
+		return nil, mtp.ErrClosed
 	default:
-		c.drop(mtp.DropQueueFull, "receive queue full")
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if ctx != c.ctx { // one hook per context, not per call
+		if c.unhook != nil {
+			c.unhook()
+		}
+		c.ctx, c.unhook = ctx, context.AfterFunc(ctx, func() { c.c.fail(context.Cause(ctx)) })
+	}
+	for {
+		m, err := c.c.next(&c.ack)
+		if err != nil {
+			select {
+			case <-c.closed:
+				return nil, mtp.ErrClosed
+			default:
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, broken("session with the broker ended", err)
+		}
+		switch {
+		case m.oversize || len(m.payload) > c.s.MaxRecordSize:
+			c.drop(mtp.DropTooLarge, "larger than MaxRecordSize")
+			continue
+		case m.contentType != "" && m.contentType != contentType && m.contentType != contentTypeMIME:
+			c.drop(mtp.DropMalformed, "content type "+m.contentType)
+			continue
+		}
+		reply := ""
+		if validTopic(m.responseTopic) {
+			reply = m.responseTopic
+		} else if _, rt, ok := splitReplyTo(m.topic); ok {
+			reply = rt
+		}
+		c.mu.Lock()
+		c.replyTo = reply
+		c.mu.Unlock()
+		return m.payload, nil
 	}
 }
 
@@ -66,40 +94,10 @@ func (c *agentConn) drop(cause mtp.DropCause, why string) {
 	}
 }
 
-// Recv implements mtp.Conn. The Record's reply topic becomes the one Send
-// uses; a Record that named none sends replies to the controller topic.
-func (c *agentConn) Recv(ctx context.Context) ([]byte, error) {
-	select {
-	case <-c.closed:
-		return nil, mtp.ErrClosed
-	default:
-	}
-	select {
-	case in := <-c.in:
-		return c.take(in), nil
-	case <-c.closed:
-		return nil, mtp.ErrClosed
-	case <-c.link.done():
-		select { // what arrived before the break is still read
-		case in := <-c.in:
-			return c.take(in), nil
-		default:
-		}
-		return nil, broken("session with the broker ended", c.link.cause())
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (c *agentConn) take(in inbound) []byte {
-	c.mu.Lock()
-	c.replyTo = in.replyTo
-	c.mu.Unlock()
-	return in.rec
-}
-
 // Send implements mtp.Conn: to the reply topic of the last Record received,
-// else the controller topic.
+// else the controller topic. It returns once the PUBLISH is written (or,
+// at QoS 1 with the broker's window full, queued behind it); it does not
+// wait for the PUBACK.
 func (c *agentConn) Send(ctx context.Context, rec []byte) error {
 	select {
 	case <-c.closed:
@@ -107,9 +105,12 @@ func (c *agentConn) Send(ctx context.Context, rec []byte) error {
 	default:
 	}
 	select {
-	case <-c.link.done():
-		return broken("session with the broker ended", c.link.cause())
+	case <-c.c.done():
+		return broken("session with the broker ended", c.c.cause())
 	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	c.mu.Lock()
 	topic := c.replyTo
@@ -117,29 +118,38 @@ func (c *agentConn) Send(ctx context.Context, rec []byte) error {
 	if topic == "" {
 		topic = c.ctrlTopic
 	}
-	return c.publish(ctx, topic, rec)
-}
-
-// publish sends rec to topic with the agent's own topic as reply topic.
-func (c *agentConn) publish(ctx context.Context, topic string, rec []byte) error {
-	var err error
-	if c.s.Version == V311 {
-		err = c.link.publish(ctx, withReplyTo(topic, c.own), rec, "")
-	} else {
-		err = c.link.publish(ctx, topic, rec, c.own)
-	}
-	if err != nil {
-		return sendErr(ctx, c.link, err)
+	if err := c.c.publish(topic, rec, c.own); err != nil {
+		select {
+		case <-c.closed:
+			return mtp.ErrClosed
+		case <-c.c.done():
+			return broken("publish", c.c.cause())
+		default:
+			return err
+		}
 	}
 	return nil
 }
 
-// Close implements mtp.Conn: DISCONNECT, then wait for the link's
-// goroutines. It does not send a DisconnectRecord (R-MTP.7): that is a
-// Record, the caller's to Send first.
+// Close implements mtp.Conn: DISCONNECT, then the socket. It does not send
+// a DisconnectRecord (R-MTP.7): that is a Record, the caller's to Send
+// first.
 func (c *agentConn) Close() error {
 	c.closeOnce.Do(func() { close(c.closed) })
-	c.link.close() // idempotent; every caller waits
+	// Without a reader in Recv, the client drains the socket itself (see
+	// client.shutdown) and no reader starts meanwhile; with one, the
+	// reader drains it, and Close waits for it to return.
+	free := c.rmu.TryLock()
+	c.c.shutdown(free)
+	if !free {
+		c.rmu.Lock()
+	}
+	c.c.release()
+	if c.unhook != nil {
+		c.unhook()
+		c.unhook = nil
+	}
+	c.rmu.Unlock()
 	return nil
 }
 

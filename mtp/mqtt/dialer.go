@@ -12,13 +12,12 @@ import (
 )
 
 // dialer opens agents' sessions; it is safe for concurrent use by any
-// number of agents.
+// number of agents. Its keeper serves the keep-alive of all of them.
 type dialer struct {
 	s        *settings
 	assigned sync.Map // agent ID → the broker's Assigned Client Identifier (MQTT 5)
+	keeper   keeper
 }
-
-var _ mtp.Dialer = (*dialer)(nil)
 
 // NewDialer returns the agents' Dialer for the broker and controller of c.
 // Each Dial opens its own broker connection.
@@ -57,22 +56,20 @@ func (d *dialer) Dial(ctx context.Context, agentID string) (mtp.Conn, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.DialTimeout)
 	defer cancel()
-	c := &agentConn{s: s, ctrlTopic: expand(s.ControllerTopic, s.ControllerID),
-		in: make(chan inbound, s.QueueLen), closed: make(chan struct{}),
-		info: mtp.Info{Protocol: mtp.MQTT, Local: agentID, Peer: s.ControllerID, MQTTv5: s.Version == V5}}
 	nc, err := dialBroker(ctx, s)
 	if err != nil {
 		return nil, broken("dial "+s.addr, err)
 	}
-	l, ack, err := connect(ctx, s.Version, nc, linkParams{
-		clientID: d.clientID(agentID), username: s.Username, password: s.Password,
-		keepAlive: s.ka, qos: s.qos, endpointID: agentID,
-		receiveMax: uint16(min(s.QueueLen, 65535)), maxPacket: s.maxPacket(), onMessage: c.deliver,
-	})
+	p := linkParams{clientID: d.clientID(agentID), username: s.Username, password: s.Password,
+		keepAlive: s.ka, qos: s.qos, endpointID: agentID, receiveMax: uint16(min(s.QueueLen, 65535)), maxPacket: s.maxPacket()}
+	cl := newClient(nc, p, s.Version == V5, &d.keeper)
+	ack, err := cl.handshake(ctx, p)
 	if err != nil {
+		cl.close()
 		return nil, broken("connect to "+s.addr, err)
 	}
-	c.link = l
+	c := &agentConn{s: s, c: cl, ctrlTopic: expand(s.ControllerTopic, s.ControllerID), closed: make(chan struct{}),
+		info: mtp.Info{Protocol: mtp.MQTT, Local: agentID, Peer: s.ControllerID, MQTTv5: s.Version == V5}}
 	if ack.assignedClientID != "" {
 		d.assigned.Store(agentID, ack.assignedClientID)
 	}
@@ -89,19 +86,20 @@ func (d *dialer) Dial(ctx context.Context, agentID string) (mtp.Conn, error) {
 			filters = append(filters, f)
 		}
 	}
-	if err := l.subscribe(ctx, filters); err != nil {
-		l.close()
+	if err := cl.subscribe(ctx, filters, agentID); err != nil {
+		cl.close()
 		return nil, broken("subscribe", err)
 	}
 	codec := usp.Codec{LocalID: agentID}
 	rec, err := codec.Marshal(codec.MQTTConnect(s.ControllerID, s.Version == V5, own))
 	if err == nil {
-		err = c.publish(ctx, c.ctrlTopic, rec)
+		err = cl.publish(c.ctrlTopic, rec, own)
 	}
 	if err != nil {
-		l.close()
-		return nil, fmt.Errorf("mqtt: mqtt_connect record: %w", err)
+		cl.close()
+		return nil, broken("mqtt_connect record", err)
 	}
+	d.keeper.join(cl)
 	return c, nil
 }
 

@@ -4,9 +4,11 @@
 //
 // # Versions and clients
 //
-// MQTT 5 (the default) uses the paho.golang client. MQTT 3.1.1 uses this
-// package's own small client (link311.go, packet311.go): paho.golang's
-// packets always carry MQTT 5 properties, so they cannot speak 3.1.1.
+// Agents speak MQTT 5 (the default) or 3.1.1 through this package's own
+// client (client.go, packet5.go, packet311.go), which owns no goroutine
+// (below). The controller's Listener uses paho.golang for MQTT 5 and the
+// package's 3.1.1 link (link311.go): one broker connection serves every
+// agent, so its goroutines do not count.
 //
 // # Topics
 //
@@ -98,21 +100,39 @@
 //
 // # Queues and goroutines
 //
-// Every queue is bounded. Received Records wait in a per-Conn queue of
-// Config.QueueLen; when it is full the Record is dropped and counted, so a
-// broker reader never blocks: acknowledgements keep flowing and one slow
-// Conn never stalls the others. Accept's backlog is bounded the same way;
-// the agents waiting to be resumed, by the agents an earlier Listener had.
+// Every queue is bounded.
 //
-// Each broker connection owns its goroutines: paho's three (reader, router,
-// pinger) for MQTT 5, a reader and a writer for 3.1.1. Dial and NewListener
-// start them; Conn.Close and Listener.Close stop them and wait. (paho also
-// runs a short-lived goroutine per QoS 1 publish, and reports its end on
-// one more; when the connection ends, each waiting publish or subscribe is
-// woken on one more; none blocks.) The controller's per-agent Conns own no
-// goroutine. Records reach a queue from the connection's reader goroutine;
-// Recv, Send and Accept run on the caller's goroutines.
+// An agent's connection owns no goroutine. Its Recv reads the socket
+// itself (one reader at a time: the session's reader); its Send writes to
+// the socket under a lock, from the caller's goroutine; one keeper
+// goroutine per Dialer, running while the Dialer has live connections,
+// sends PINGREQ to those quiet for their keep-alive and ends those whose
+// broker was silent for 1.5 of them. So an agent costs its socket, a
+// 1 KiB read buffer and the state of its session, and its session's
+// reader is the only goroutine the MQTT agent adds (docs/scale.md).
+// Received Records wait in the broker, not in the agent: a QoS 1 PUBLISH
+// is acknowledged when Recv hands it out, and a broker sends at most the
+// agent's Receive Maximum (QueueLen) unacknowledged, so a slow agent is
+// back-pressure, never loss; at QoS 0 the broker decides (mosquitto queues,
+// then drops for a client that does not read). Send returns once the
+// PUBLISH is written: at QoS 1 it does not wait for the PUBACK (the reader
+// sees it); when the broker's Receive Maximum of unacknowledged PUBLISHes
+// is reached, the next ones wait in a queue of 1,024 that each PUBACK
+// releases (a broker that acknowledges nothing for that long ends the
+// session). A Send never waits on the reader, nor the reader on a Send.
+// Close says DISCONNECT, half-closes the socket and reads what is left
+// (or lets the reader do it) before closing, so that the last PUBLISHes
+// are not lost to a TCP reset.
 //
-// At QoS 1 (the default) Send returns once the broker acknowledged the
+// The controller's side: received Records wait in a per-Conn queue of
+// Config.QueueLen; when it is full the Record is dropped and counted, so
+// the one broker reader never blocks: acknowledgements keep flowing and
+// one slow Conn never stalls the others. Accept's backlog is bounded the
+// same way; the agents waiting to be resumed, by the agents an earlier
+// Listener had. The Listener's broker connection owns its goroutines:
+// paho's three (reader, router, pinger) for MQTT 5, a reader and a writer
+// for 3.1.1; NewListener starts them, Listener.Close stops them and waits.
+// The controller's per-agent Conns own no goroutine. At QoS 1 (the
+// default) a controller's Send returns once the broker acknowledged the
 // PUBLISH; at QoS 0 once it was handed to the connection.
 package mqtt

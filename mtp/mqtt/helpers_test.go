@@ -242,6 +242,7 @@ func ours() []string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	mtptest.StopRabbitMQ()
 	if left := ours(); len(left) > 0 && code == 0 {
 		time.Sleep(2 * time.Second)
 		if left = ours(); len(left) > 0 {

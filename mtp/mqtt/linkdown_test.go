@@ -41,15 +41,25 @@ func TestLinkDown_WaitersReturn(t *testing.T) {
 				wantBroken(t, "dial", err)
 			})
 			t.Run("agent send", func(t *testing.T) {
+				// An agent's Send returns once the PUBLISH is written (it
+				// does not wait for the PUBACK): the drop shows on the
+				// reader, and every Send after it is ErrBroken.
 				checkGoroutines(t)
 				fb := newFakeBroker(t, pktPublish, 2, nil) // the 1st is the mqtt_connect Record
 				c := fakeConfig(fb, v)
 				agent := dial(t, c, "a1")
-				err := within(t, bound, func() error {
+				if err := within(t, bound, func() error {
 					return agent.Send(context.Background(), record("a1", ctrlID, "x"))
-				})
-				fb.wait(t)
-				wantBroken(t, "send", err)
+				}); err != nil {
+					wantBroken(t, "send", err)
+				}
+				select {
+				case <-fb.killed:
+				case <-time.After(bound):
+					t.Fatal("the fake broker never dropped the connection")
+				}
+				_, err := agent.Recv(tctx(t))
+				wantBroken(t, "recv after the drop", err)
 				wantBroken(t, "send after the drop", agent.Send(context.Background(), record("a1", ctrlID, "y")))
 			})
 			t.Run("controller subscribe", func(t *testing.T) {

@@ -2,9 +2,12 @@ package mqtt
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"brickyard/mtp"
+	"brickyard/mtp/mtptest"
 )
 
 // R-MTP.6, TP-469 11.17: the controller's first Record from an agent is its
@@ -161,4 +164,54 @@ func TestDisconnectRecord_EndsConn(t *testing.T) {
 	}
 	_, err = ctrl.Recv(tctx(t))
 	wantBroken(t, "after a disconnect record", err)
+}
+
+// A Record sent right before Close reaches the controller: Send writes the
+// PUBLISH before Close's DISCONNECT, on brokers of both kinds, in both
+// versions, to a controller of either version at either QoS (an agent
+// sends its DisconnectRecord so, before a reboot; usp-js subscribes with
+// MQTT 3.1.1 at QoS 0). mosquitto must not log the agent's DISCONNECT as
+// malformed: with a remaining length of 1 (a reason code, no property
+// length) mosquitto 2.0.11 called it "out of memory" and lost the PUBLISH
+// before it.
+func TestSendThenClose(t *testing.T) {
+	for _, bk := range []string{"mochi", "mosquitto"} {
+		for _, v := range versions {
+			for _, lv := range versions {
+				for _, qos0 := range []bool{false, true} {
+					t.Run(fmt.Sprintf("%s/agent-v%s/controller-v%s/qos0-%v", bk, v, lv, qos0), func(t *testing.T) {
+						checkGoroutines(t)
+						var b *broker
+						var m *mtptest.Mosquitto
+						if bk == "mochi" {
+							b = startMochi(t)
+						} else {
+							m = mtptest.NewMosquitto(t)
+							b = &broker{url: "tcp://" + m.Addr}
+						}
+						cl := config(b, lv)
+						cl.QoS0 = qos0
+						l := listen(t, cl)
+						agent := dial(t, config(b, v), "a1")
+						ctrl := accept(t, l)
+						expectConnect(t, ctrl, "a1", "usp/agent/a1", v)
+						send(t, agent, "one")
+						send(t, agent, "last words")
+						_ = agent.Close()
+						for _, want := range []string{"one", "last words"} {
+							if got := recvBody(t, ctrl); got != want {
+								t.Fatalf("controller got %q, want %q", got, want)
+							}
+						}
+						if m != nil {
+							_ = ctrl.Close()
+							if log := m.Log(); strings.Contains(log, "out of memory") || strings.Contains(log, "malformed") || strings.Contains(log, "protocol error") {
+								t.Fatalf("mosquitto found a packet of the agent's wrong:\n%s", log)
+							}
+						}
+					})
+				}
+			}
+		}
+	}
 }

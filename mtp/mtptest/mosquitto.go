@@ -164,6 +164,12 @@ func (m *Mosquitto) stop() {
 	m.cmd = nil
 }
 
+// Log is what the broker has logged so far.
+func (m *Mosquitto) Log() string {
+	b, _ := os.ReadFile(m.logPath)
+	return string(b)
+}
+
 func (m *Mosquitto) logTail() string {
 	b, _ := os.ReadFile(m.logPath)
 	if len(b) > 4000 {

@@ -48,6 +48,7 @@ type rmqInstance struct {
 	dir      string
 	env      []string
 	stompAdr string
+	mqttAdr  string
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	log      *bytes.Buffer
@@ -72,6 +73,21 @@ type rmqInstance struct {
 //	}
 func StartRabbitMQ(t testing.TB) (stompAddr string) {
 	t.Helper()
+	return startRabbitMQ(t).stompAdr
+}
+
+// RabbitMQMQTT returns the MQTT address (127.0.0.1:port) of the test
+// binary's RabbitMQ (rabbitmq_mqtt, MQTT 3.1.1 in Debian's 3.10; the
+// default user guest/guest, allowed on loopback, is the anonymous
+// clients'), starting it as StartRabbitMQ does; the same TestMain rule
+// holds.
+func RabbitMQMQTT(t testing.TB) (mqttAddr string) {
+	t.Helper()
+	return startRabbitMQ(t).mqttAdr
+}
+
+func startRabbitMQ(t testing.TB) *rmqInstance {
+	t.Helper()
 	if _, err := os.Stat(filepath.Join(rmqBin, "rabbitmq-server")); err != nil {
 		t.Fatalf("RabbitMQ is not installed (%v): `make test` installs it (Debian package rabbitmq-server)", err)
 	}
@@ -89,7 +105,7 @@ func StartRabbitMQ(t testing.TB) (stompAddr string) {
 	if rmq.inst == nil {
 		t.Fatal("RabbitMQ was stopped: StopRabbitMQ belongs after m.Run in TestMain")
 	}
-	return rmq.inst.stompAdr
+	return rmq.inst
 }
 
 // StopRabbitMQ stops the broker StartRabbitMQ started, if any, and removes
@@ -149,11 +165,11 @@ func rmqStartOnce() (*rmqInstance, error) {
 			inst.stop()
 		}
 	}()
-	ports, err := rmqFreePorts(3)
+	ports, err := rmqFreePorts(4)
 	if err != nil {
 		return nil, err
 	}
-	amqp, stomp, dist := ports[0], ports[1], ports[2]
+	amqp, stomp, dist, mqtt := ports[0], ports[1], ports[2], ports[3]
 	state := filepath.Join(dir, "rmq")
 	for _, d := range []string{"mnesia", "log"} {
 		if err := os.MkdirAll(filepath.Join(state, d), 0o755); err != nil {
@@ -164,11 +180,15 @@ func rmqStartOnce() (*rmqInstance, error) {
 stomp.listeners.tcp.1 = 127.0.0.1:%d
 stomp.default_user = guest
 stomp.default_pass = guest
+mqtt.listeners.tcp.1 = 127.0.0.1:%d
+mqtt.allow_anonymous = true
+mqtt.default_user = guest
+mqtt.default_pass = guest
 loopback_users.guest = true
 log.console = true
 log.console.level = info
 log.file = false
-`, amqp, stomp)
+`, amqp, stomp, mqtt)
 	confPath := filepath.Join(state, "rabbitmq.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, err
@@ -190,10 +210,10 @@ log.file = false
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), rmqStartTimeout)
 	defer cancel()
-	plug := exec.CommandContext(ctx, filepath.Join(rmqBin, "rabbitmq-plugins"), "enable", "--offline", "rabbitmq_stomp")
+	plug := exec.CommandContext(ctx, filepath.Join(rmqBin, "rabbitmq-plugins"), "enable", "--offline", "rabbitmq_stomp", "rabbitmq_mqtt")
 	plug.Env = inst.env
 	if out, err := plug.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("rabbitmq-plugins enable --offline rabbitmq_stomp: %v\n%s", err, out)
+		return nil, fmt.Errorf("rabbitmq-plugins enable --offline rabbitmq_stomp rabbitmq_mqtt: %v\n%s", err, out)
 	}
 
 	inst.cmd = exec.Command(filepath.Join(rmqBin, "rabbitmq-server"))
@@ -208,18 +228,21 @@ log.file = false
 		close(inst.exited)
 	}()
 	inst.stompAdr = net.JoinHostPort("127.0.0.1", strconv.Itoa(stomp))
-	for {
-		c, err := net.DialTimeout("tcp", inst.stompAdr, time.Second)
-		if err == nil {
-			_ = c.Close()
-			break
-		}
-		select {
-		case <-inst.exited:
-			return nil, fmt.Errorf("rabbitmq-server exited before its STOMP port opened:\n%s", inst.logTail())
-		case <-ctx.Done():
-			return nil, fmt.Errorf("STOMP port %s not open after %v:\n%s", inst.stompAdr, rmqStartTimeout, inst.logTail())
-		case <-time.After(100 * time.Millisecond):
+	inst.mqttAdr = net.JoinHostPort("127.0.0.1", strconv.Itoa(mqtt))
+	for _, p := range []struct{ name, addr string }{{"STOMP", inst.stompAdr}, {"MQTT", inst.mqttAdr}} {
+		for {
+			c, err := net.DialTimeout("tcp", p.addr, time.Second)
+			if err == nil {
+				_ = c.Close()
+				break
+			}
+			select {
+			case <-inst.exited:
+				return nil, fmt.Errorf("rabbitmq-server exited before its %s port opened:\n%s", p.name, inst.logTail())
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%s port %s not open after %v:\n%s", p.name, p.addr, rmqStartTimeout, inst.logTail())
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
 	ok = true

@@ -94,16 +94,22 @@ func (s *session) failure() error {
 	return s.err
 }
 
+// silence is how long a session waits for the broker's data or heart-beat
+// before it gives up: two intervals, and one more (at least 2 s) for a
+// broker on a loaded machine, whose heart-beats RabbitMQ was seen to send
+// late by more than a second. STOMP leaves the grace to the receiver.
+func silence(hb time.Duration) time.Duration { return 2*hb + max(hb, 2*time.Second) }
+
 func (s *session) readLoop() error {
 	for {
 		if s.hbIn > 0 {
-			_ = s.nc.SetReadDeadline(time.Now().Add(2 * s.hbIn))
+			_ = s.nc.SetReadDeadline(time.Now().Add(silence(s.hbIn)))
 		}
 		f, err := s.rd.read()
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				return fmt.Errorf("no data from the broker for %v (heart-beat %v): %w", 2*s.hbIn, s.hbIn, err)
+				return fmt.Errorf("no data from the broker for %v (heart-beat %v): %w", silence(s.hbIn), s.hbIn, err)
 			}
 			return err
 		}

@@ -25,10 +25,17 @@ func TestEID_RoundTrip(t *testing.T) {
 	rs := newRawServer(t, uspUpgrader) // what goes on the wire
 	cfg := testConfig(t)
 	cfg.URL = rs.url + "?tenant=7"
-	go func() { _, _ = dialer(t, cfg).Dial(ctxT(t, 5*time.Second), eid) }()
+	dialed := make(chan struct{})
+	go func() {
+		defer close(dialed)
+		if c, err := dialer(t, cfg).Dial(ctxT(t, 5*time.Second), eid); err == nil {
+			_ = c.Close() // its goroutines log to t: they must end with the test
+		}
+	}()
 	if q := rs.next(t).req.URL.RawQuery; q != "tenant=7&eid=os%3A%3A012345-SIM%251" {
 		t.Errorf("query %q", q)
 	}
+	<-dialed
 
 	cfg = testConfig(t) // what the listener makes of it
 	l := listen(t, cfg)

@@ -25,7 +25,7 @@ func builtins(file string) (profile.Set, error) {
 // defaults is the Config of the flags' defaults (configs/brickyard.yaml's
 // fleet: section).
 func defaults() Config {
-	return Config{AgentTopic: "usp/agent/{eid}", ControllerTopic: "usp/controller/{eid}", MQTTVersion: "5", AgentDest: "/queue/agent-{eid}",
+	return Config{AgentTopic: "usp/agent/{eid}", ControllerTopic: "usp/controller/{eid}", MQTTVersion: "5", MQTTQoS: 1, AgentDest: "/queue/agent-{eid}",
 		Devices: 1, Board: "uboot-nor", Version: "1.0.0", IDs: "os::00256D-SIM{n:06}", Serials: "SIM{n:06}", Seed: 1,
 		ResponseTimeout: 30 * time.Second, DownloadTimeout: 10 * time.Minute, DownloadStall: time.Minute, Downloads: 256}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,8 +16,11 @@ import (
 
 	"brickyard/boards"
 	"brickyard/boards/image"
+	"brickyard/boards/image/formats"
+	"brickyard/boards/profile"
 	"brickyard/flash"
 	"brickyard/mtp"
+	"brickyard/scenarios/report"
 	"brickyard/sim/device"
 	"brickyard/sim/fleet"
 	"brickyard/sim/index"
@@ -49,8 +53,22 @@ func Build(sp *Spec) (*Built, error) {
 	pub := key.Public().(ed25519.PublicKey)
 	b := &Built{key: key, keyID: image.KeyID(pub), keys: image.NewKeyring(pub), factory: map[string]*boards.Board{}}
 	for i, t := range sp.trust {
-		if err := b.keys.Add(t); err != nil {
+		if err := b.keys.AddKey(t); err != nil {
 			return nil, fmt.Errorf("--trust: key %d: %w", i+1, err)
+		}
+	}
+	files := map[string]fileImage{}
+	for board, file := range sp.images {
+		p, _ := sp.profiles.Get(board)
+		fi, err := readFactoryImage(file, p, b.keys)
+		if err != nil {
+			return nil, fmt.Errorf("--image %s=%s: %w", board, file, err)
+		}
+		files[board] = fi
+	}
+	for i := range sp.boards {
+		if fi, ok := files[sp.boards[i].profile]; ok {
+			sp.boards[i].version = fi.info.VersionString()
 		}
 	}
 	for _, bc := range sp.boards {
@@ -59,15 +77,22 @@ func Build(sp *Spec) (*Built, error) {
 			continue
 		}
 		p, _ := sp.profiles.Get(bc.profile)
-		v, _ := image.ParseVersion(bc.version)
-		body := make([]byte, factoryPayload)
-		for i := range body { // as scenarios builds its images
-			body[i] = byte(i*7) ^ v.Major ^ v.Minor<<3 ^ byte(v.Patch)
+		raw, format, file := files[bc.profile].raw, files[bc.profile].info.Format, sp.images[bc.profile]
+		if raw == nil {
+			v, _ := image.ParseVersion(bc.version)
+			body := make([]byte, factoryPayload)
+			for i := range body { // as scenarios builds its images
+				body[i] = byte(i*7) ^ v.Major ^ v.Minor<<3 ^ byte(v.Patch)
+			}
+			var err error
+			if raw, err = image.Pack(key, image.Header{Version: v, BoardID: bc.profile}, body); err != nil {
+				return nil, fmt.Errorf("--version: %s for %s: %w", bc.version, bc.profile, err)
+			}
+			format = image.FormatBYFW
 		}
-		raw, err := image.Pack(key, image.Header{Version: v, BoardID: bc.profile}, body)
-		if err != nil {
-			return nil, fmt.Errorf("--version: %s for %s: %w", bc.version, bc.profile, err)
-		}
+		sum := sha256.Sum256(raw)
+		sp.reportImages = append(sp.reportImages, report.Image{Board: bc.profile, Version: bc.version, Format: format.String(),
+			File: file, Bytes: len(raw), SHA256: hex.EncodeToString(sum[:])})
 		if len(raw) > p.SlotSize() {
 			return nil, fmt.Errorf("--board: %s: a %d-byte factory image does not fit its %d-byte slots", bc.profile, len(raw), p.SlotSize())
 		}
@@ -86,6 +111,38 @@ func (b *Built) Key() ed25519.PrivateKey { return b.key }
 
 // KeyID is the first 8 bytes of SHA-256 of the public key.
 func (b *Built) KeyID() [8]byte { return b.keyID }
+
+// fileImage is a factory image read from a file, and what it verified as.
+type fileImage struct {
+	raw  []byte
+	info image.Info
+}
+
+// maxImageFile bounds what is read of an --image file: no slot of a
+// built-in profile is near it.
+const maxImageFile = 64 << 20
+
+// readFactoryImage reads an --image file and verifies it as p's
+// bootloader would, against keys.
+func readFactoryImage(file string, p profile.Profile, keys *image.Keyring) (fileImage, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return fileImage{}, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxImageFile+1))
+	if err != nil {
+		return fileImage{}, err
+	}
+	if len(raw) > maxImageFile || len(raw) > p.SlotSize() {
+		return fileImage{}, fmt.Errorf("larger than the %d-byte slots of %s", p.SlotSize(), p.Name)
+	}
+	info, err := formats.VerifyBytes(raw, keys, p.ImageRules(), image.Policy{Board: p.Name})
+	if err != nil {
+		return fileImage{}, fmt.Errorf("%w (is its key given with --trust?)", err)
+	}
+	return fileImage{raw: raw, info: info}, nil
+}
 
 // groups are the board groups of this shard, in fleet order.
 func (sp *Spec) groups(b *Built) []fleet.BoardGroup {

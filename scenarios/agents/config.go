@@ -18,6 +18,7 @@ type Config struct {
 	AgentTopic      string        `mapstructure:"agent_topic"`
 	ControllerTopic string        `mapstructure:"controller_topic"`
 	MQTTVersion     string        `mapstructure:"mqtt_version"`
+	MQTTQoS         int           `mapstructure:"mqtt_qos"`
 	ClientID        string        `mapstructure:"client_id"`
 	AgentDest       string        `mapstructure:"agent_dest"`
 	ControllerDest  string        `mapstructure:"controller_dest"`
@@ -53,6 +54,7 @@ type Config struct {
 	RetryMultiplier uint32        `mapstructure:"retry_multiplier"`
 	Boards          string        `mapstructure:"boards"`
 	Trust           []string      `mapstructure:"trust"`
+	Images          []string      `mapstructure:"image"`
 	WriteKey        string        `mapstructure:"write_key"`
 	Shard           string        `mapstructure:"shard"`
 	ResponseTimeout time.Duration `mapstructure:"response_timeout"`

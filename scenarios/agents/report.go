@@ -85,7 +85,7 @@ func buildReport(sp *Spec, tr *transport, rf *fleet.Real, t *traffic, start, end
 	r := &report.Report{
 		Scenario: sp.name, Clock: "real", Seed: sp.seed, MTP: tr.protocol, Start: start, End: end,
 		Duration: dur, Wall: dur, Interrupted: interrupted, Devices: rf.Len(),
-		Latency: lat, Messages: msgs, Errors: errs,
+		Latency: lat, Messages: msgs, Errors: errs, Images: sp.reportImages,
 	}
 	if len(r.Errors) == 0 {
 		r.Errors = nil

@@ -1,7 +1,7 @@
 package agents
 
 import (
-	"crypto/ed25519"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -16,9 +16,11 @@ import (
 	"unicode"
 
 	"brickyard/boards/image"
+	"brickyard/boards/image/formats"
 	"brickyard/boards/profile"
 	"brickyard/mtp"
 	"brickyard/scenarios"
+	"brickyard/scenarios/report"
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
 )
@@ -50,7 +52,9 @@ type Spec struct {
 	oui           string // from an os:: endpoint-ID pattern
 	plan          faults.Plan
 	seed          uint64
-	trust         []ed25519.PublicKey
+	trust         []crypto.PublicKey
+	images        map[string]string // profile → factory image file (--image)
+	reportImages  []report.Image    // the factory images, for the report (buildFleet fills it)
 	connectRate   float64
 	connectJitter time.Duration
 	duration      time.Duration
@@ -305,11 +309,26 @@ func Resolve(f Config, changed func(flag string) bool, profiles func(file string
 		if err != nil {
 			return nil, fmt.Errorf("--trust: %w", err)
 		}
-		pub, err := image.ParsePublicKeyPEM(data)
+		pubs, err := formats.ParseTrustFile(data)
 		if err != nil {
 			return nil, fmt.Errorf("--trust: %s: %w", file, err)
 		}
-		sp.trust = append(sp.trust, pub)
+		sp.trust = append(sp.trust, pubs...)
+	}
+	for _, im := range f.Images {
+		board, file, ok := strings.Cut(im, "=")
+		switch {
+		case !ok || board == "" || file == "":
+			return nil, fmt.Errorf("--image %q: want PROFILE=FILE", im)
+		case !sp.hasBoard(board):
+			return nil, fmt.Errorf("--image %q: board %q is not in the fleet", im, board)
+		case sp.images[board] != "":
+			return nil, fmt.Errorf("--image %q: board %q has an image already", im, board)
+		}
+		if sp.images == nil {
+			sp.images = map[string]string{}
+		}
+		sp.images[board] = file
 	}
 
 	// Output flags that can be checked now.
@@ -360,10 +379,10 @@ func (sp *Spec) resolveWhere(f Config, changed func(string) bool) error {
 
 	// Options that belong to another binding.
 	only := map[string]string{
-		"agent-topic": "mqtt", "controller-topic": "mqtt", "mqtt-version": "mqtt", "client-id": "mqtt",
+		"agent-topic": "mqtt", "controller-topic": "mqtt", "mqtt-version": "mqtt", "mqtt-qos": "mqtt", "client-id": "mqtt",
 		"agent-dest": "stomp", "controller-dest": "stomp", "stomp-vhost": "stomp", "stomp-transient": "stomp",
 	}
-	for _, name := range []string{"agent-topic", "controller-topic", "mqtt-version", "client-id", "agent-dest", "controller-dest", "stomp-vhost", "stomp-transient"} {
+	for _, name := range []string{"agent-topic", "controller-topic", "mqtt-version", "mqtt-qos", "client-id", "agent-dest", "controller-dest", "stomp-vhost", "stomp-transient"} {
 		if changed(name) && only[name] != sp.transport {
 			return fmt.Errorf("--%s: only with --%s", name, only[name])
 		}
@@ -454,6 +473,9 @@ func (sp *Spec) resolveWhere(f Config, changed func(string) bool) error {
 		case "5", "5.0", "3.1.1", "311", "4":
 		default:
 			return fmt.Errorf("--mqtt-version: %q: want 5 or 3.1.1", f.MQTTVersion)
+		}
+		if f.MQTTQoS != 0 && f.MQTTQoS != 1 {
+			return fmt.Errorf("--mqtt-qos: %d: want 0 or 1", f.MQTTQoS)
 		}
 		if err := checkTopic("agent-topic", f.AgentTopic, true); err != nil {
 			return err

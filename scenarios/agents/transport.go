@@ -66,7 +66,8 @@ func (sp *Spec) dialerWith(f Config, logf func(string, ...any), drops *mtp.Drops
 		cfg := mqtt.Config{Broker: sp.broker, Version: v, ControllerID: sp.controllerID,
 			ControllerTopic: f.ControllerTopic, AgentTopic: f.AgentTopic, ClientID: f.ClientID,
 			Username: f.Username, Password: sp.password, KeepAlive: f.KeepAlive, Sources: sp.sources, Logf: logf, Drops: drops,
-			TLS: mqtt.TLS{CAFile: f.TLSCA, CertFile: f.TLSCert, KeyFile: f.TLSKey, ServerName: f.TLSServerName}}
+			QoS0: f.MQTTQoS == 0,
+			TLS:  mqtt.TLS{CAFile: f.TLSCA, CertFile: f.TLSCert, KeyFile: f.TLSKey, ServerName: f.TLSServerName}}
 		if sp.tls {
 			// Check the files here, so that a bad one is an error naming
 			// its flag; the dialer loads them again.

@@ -209,6 +209,7 @@ type page struct {
 	Messages []Count
 	Errors   []Count
 	Dropped  []Count
+	Images   []Image
 
 	Fleet     []deviceRow
 	FleetNote string
@@ -280,6 +281,7 @@ func newPage(r *Report) *page {
 		Messages:    r.Messages,
 		Errors:      r.Errors,
 		Dropped:     r.Dropped,
+		Images:      r.Images,
 	}
 	if r.Scenario == "" {
 		p.Title = "brickyard report"

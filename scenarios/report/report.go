@@ -49,6 +49,10 @@ type Report struct {
 
 	Expectations []Expectation `json:"expectations,omitempty"`
 
+	// Images are the firmware images of the run, by board and version,
+	// with the format each is in.
+	Images []Image `json:"images,omitempty"`
+
 	// ByKind is the fleet's outcomes for its simulated devices and its
 	// bench boards apart, side by side; Bench is every bench board. Both
 	// only when the fleet has bench boards (docs/bench.md).
@@ -75,6 +79,16 @@ type BenchBoard struct {
 	BadFrames  uint64 `json:"bad_frames"`
 	PayloadOut uint64 `json:"payload_out"`
 	PayloadIn  uint64 `json:"payload_in"`
+}
+
+// Image is one firmware image a run used.
+type Image struct {
+	Board   string `json:"board"`
+	Version string `json:"version"`
+	Format  string `json:"format"`         // byfw, mcuboot, esp-app, fit
+	File    string `json:"file,omitempty"` // the file it came from; "" when brickyard built it
+	Bytes   int    `json:"bytes"`
+	SHA256  string `json:"sha256"`
 }
 
 // Seconds is a duration written as (fractional) seconds.

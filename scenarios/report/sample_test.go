@@ -35,6 +35,10 @@ func sampleReport() *Report {
 			{Wave: 2, Devices: 4, Start: 300, End: 700, Started: true, Failures: 0.25, Aborted: true, Outcomes: OutcomeCounts(map[string]int{"updated": 2, "rolled_back": 1, "bricked": 1})},
 			{Wave: 3, Name: "rest", Devices: 2, Outcomes: OutcomeCounts(map[string]int{"unreachable": 1, "quarantined": 1})},
 		},
+		Images: []Image{
+			{Board: "esp32-s3", Version: "2.0.0", Format: "esp-app", File: "build/app <v2>.bin", Bytes: 69632, SHA256: "5c6e0f5d0b7d4a7b9f1e2c3d4e5f60718293a4b5c6d7e8f90123456789abcdef"},
+			{Board: "imx8-uboot", Version: "2.0.0", Format: "byfw", Bytes: 16480, SHA256: "0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0"},
+		},
 		Latency: h.Latency(),
 		Messages: SortedCounts(map[string]int{
 			"sent Get": 16, "received GetResp": 15, "sent Operate": 8, "received OperateResp": 8, "received Notify": 20,

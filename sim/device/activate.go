@@ -221,9 +221,9 @@ func (d *Device) activate(now time.Time, i int, key string) error {
 		d.powerLost(now, "activate", err)
 		return err
 	}
-	d.nv.target, d.nv.targetVer, d.nv.key, d.nv.bootReq = i+1, h.Version.String(), key, false
+	d.nv.target, d.nv.targetVer, d.nv.key, d.nv.bootReq = i+1, h.VersionString(), key, false
 	d.setValue(now, pathBootFW, rowRef(i))
-	d.event(now, EvActivate, "row=%d slot=%s version=%s", i+1, slot, h.Version)
+	d.event(now, EvActivate, "row=%d slot=%s version=%s", i+1, slot, h.VersionString())
 	return nil
 }
 
@@ -232,7 +232,7 @@ func (d *Device) activate(now time.Time, i int, key string) error {
 // writes over the running image, and its Reboot() is what activates it.
 func (d *Device) replacedInPlace(i int) bool {
 	h, err := d.board.VerifySlot(d.slots[i])
-	return err == nil && h.Version.String() != d.nv.good.version
+	return err == nil && h.VersionString() != d.nv.good.version
 }
 
 // activateBootImage is procedure A inside Reboot(): the row a controller

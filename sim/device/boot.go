@@ -71,7 +71,7 @@ func (d *Device) start(now time.Time, r boards.Boot) {
 	}
 	d.reconcile(now, r)
 
-	cur := imageID{slot: r.Slot, version: r.Image.Version.String()}
+	cur := imageID{slot: r.Slot, version: r.Image.VersionString()}
 	b := bootInfo{cause: d.nv.cause, reason: d.nv.reason, key: d.nv.key}
 	switch {
 	case b.cause != "":
@@ -136,7 +136,7 @@ func (d *Device) rolledBack(now time.Time, i int, r boards.Boot) {
 	case r.Reason != "":
 		why = r.Reason
 	default:
-		why = fmt.Sprintf("the bootloader started %s %s instead of %s", r.Slot, r.Image.Version, d.nv.targetVer)
+		why = fmt.Sprintf("the bootloader started %s %s instead of %s", r.Slot, r.Image.VersionString(), d.nv.targetVer)
 	}
 	if i >= 0 && i < len(d.slots) && i != d.running {
 		d.setValue(now, rowPath(i)+"Status", stActivationFailed)
@@ -144,7 +144,7 @@ func (d *Device) rolledBack(now time.Time, i int, r boards.Boot) {
 	if i >= 0 && i < len(d.slots) {
 		d.setValue(now, rowPath(i)+"BootFailureLog", clip(why, 1024))
 	}
-	d.event(now, EvRolledBack, "row=%d version=%s running=%s: %s", i+1, d.nv.targetVer, r.Image.Version, why)
+	d.event(now, EvRolledBack, "row=%d version=%s running=%s: %s", i+1, d.nv.targetVer, r.Image.VersionString(), why)
 }
 
 // factory gives the data model its factory rows: one FirmwareImage row

@@ -41,7 +41,7 @@ func (d *Device) activeRowPath() string {
 
 func (d *Device) softwareVersion() string {
 	if r := d.board.Running; r != nil {
-		return r.Image.Version.String()
+		return r.Image.VersionString()
 	}
 	return ""
 }
@@ -80,8 +80,8 @@ func (d *Device) reconcile(now time.Time, r boards.Boot) {
 		p := rowPath(i)
 		old[i] = was{d.value(p+"Status", now), d.value(p+"Version", now), d.value(p+"Name", now)}
 	}
-	name := func(i int, h image.Header) string {
-		v := h.Version.String()
+	name := func(i int, h image.Info) string {
+		v := h.VersionString()
 		if old[i].version == v && old[i].name != "" {
 			return old[i].name
 		}
@@ -95,7 +95,7 @@ func (d *Device) reconcile(now time.Time, r boards.Boot) {
 	for i, slot := range d.slots {
 		st := old[i].status
 		if i == d.running {
-			d.setRow(now, i, "Status", stActive, "Available", "true", "Version", r.Image.Version.String(), "Name", name(i, r.Image))
+			d.setRow(now, i, "Status", stActive, "Available", "true", "Version", r.Image.VersionString(), "Name", name(i, r.Image))
 			continue
 		}
 		switch st {
@@ -111,7 +111,7 @@ func (d *Device) reconcile(now time.Time, r boards.Boot) {
 		h, err := d.board.VerifySlot(slot)
 		switch {
 		case err == nil:
-			d.setRow(now, i, "Status", stAvailable, "Version", h.Version.String(), "Name", name(i, h))
+			d.setRow(now, i, "Status", stAvailable, "Version", h.VersionString(), "Name", name(i, h))
 			if st != stAvailable {
 				d.setRow(now, i, "Available", "true")
 			}

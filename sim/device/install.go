@@ -28,7 +28,7 @@ func (d *Device) install(now time.Time, dl *download, data []byte) {
 			return
 		}
 	}
-	h, err := image.VerifyBytes(data, d.board.Keys, d.board.Policy())
+	h, err := d.board.VerifyImage(data)
 	if err != nil {
 		d.event(now, EvValidationFailed, "row=%d: %v", i+1, err)
 		d.failDownload(now, dl, stValidationFailed, data, "image validation failed: "+err.Error())
@@ -47,7 +47,7 @@ func (d *Device) install(now time.Time, dl *download, data []byte) {
 			d.armCut(c, n)
 		}
 	}
-	d.event(now, EvInstall, "row=%d slot=%s version=%s", i+1, slot, h.Version)
+	d.event(now, EvInstall, "row=%d slot=%s version=%s", i+1, slot, h.VersionString())
 	ops := d.board.Chip.Ops()
 	if err := d.board.Loader.Write(d.board, slot, blob); err != nil {
 		if d.lost(now, "install", err) {
@@ -57,9 +57,9 @@ func (d *Device) install(now time.Time, dl *download, data []byte) {
 		d.failDownload(now, dl, stInstallationFailed, data, "installation failed: "+err.Error())
 		return
 	}
-	d.setRow(now, i, "Status", stAvailable, "Available", "true", "Version", h.Version.String(),
+	d.setRow(now, i, "Status", stAvailable, "Available", "true", "Version", h.VersionString(),
 		"Name", fileName(dl.url, h), "BootFailureLog", "")
-	d.event(now, EvInstalled, "row=%d version=%s ops=%d", i+1, h.Version, d.board.Chip.Ops()-ops)
+	d.event(now, EvInstalled, "row=%d version=%s ops=%d", i+1, h.VersionString(), d.board.Chip.Ops()-ops)
 	if dl.auto {
 		if err := d.activate(now, i, dl.key); err != nil {
 			if d.state != On {
@@ -120,13 +120,13 @@ func (d *Device) finishDownload(now time.Time, dl *download, data []byte, cmdErr
 
 // fileName is the Name of an installed image: the last element of its
 // URL's path, or one made from its header.
-func fileName(u string, h image.Header) string {
+func fileName(u string, h image.Info) string {
 	u, _, _ = strings.Cut(u, "?")
 	u, _, _ = strings.Cut(u, "#")
 	if i := strings.LastIndexByte(u, '/'); i >= 0 && i+1 < len(u) && !strings.HasSuffix(u[:i], "/") {
 		return clip(u[i+1:], 64)
 	}
-	return clip(fmt.Sprintf("%s-%s.img", h.BoardID, h.Version), 64)
+	return clip(fmt.Sprintf("%s-%s.img", h.BoardID, h.VersionString()), 64)
 }
 
 func dateTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }

@@ -2,7 +2,9 @@ package device
 
 import (
 	"time"
+	"unicode/utf8"
 
+	"brickyard/usp"
 	"brickyard/usp/dm"
 )
 
@@ -24,6 +26,9 @@ import (
 func (d *Device) Receive(now time.Time, rec []byte) Output {
 	d.begin()
 	if d.state != On {
+		return d.finish()
+	}
+	if g, ok := d.codec().OpenGet(rec); ok && d.receiveGet(now, g) {
 		return d.finish()
 	}
 	in, err := d.codec().Open(rec)
@@ -119,4 +124,45 @@ func (d *Device) Timer(now time.Time, id TimerID) Output {
 		d.window(now, id)
 	}
 	return d.finish()
+}
+
+// receiveGet answers a Get without building protobuf messages: the data
+// model's results go straight to the wire (usp.Codec.AppendGetRespRecord),
+// byte for byte what Receive's general path sends. It reports false when
+// the Get must go the general way after all (an Error message is due, or
+// a value is not valid UTF-8 and must be repaired as seal does).
+func (d *Device) receiveGet(now time.Time, g usp.GetRequest) bool {
+	if d.trial {
+		d.exchanged(now, g.From) // the general path does it again: it is idempotent
+		if d.state != On {
+			return true
+		}
+	}
+	results, fx, ok := d.m.Get(dm.Origin{EndpointID: g.From}, g.Paths, g.MaxDepth, now)
+	if !ok || !validUTF8(results) {
+		return false
+	}
+	d.send(Record{To: g.From, Data: d.codec().AppendGetRespRecord(nil, g.From, g.MsgID, results)})
+	d.apply(now, fx)
+	return true
+}
+
+// validUTF8 checks what a Get's answer may carry that is not valid UTF-8:
+// values and error texts. Requested paths were checked by OpenGet;
+// resolved paths and parameter names are the schema's.
+func validUTF8(results []usp.GetResult) bool {
+	for i := range results {
+		r := &results[i]
+		if !utf8.ValidString(r.ErrMsg) {
+			return false
+		}
+		for _, rp := range r.Resolved {
+			for _, p := range rp.Params {
+				if !utf8.ValidString(p.Value) {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }

@@ -25,7 +25,7 @@ func (d *Device) exchanged(now time.Time, from string) {
 	if d.healthFail {
 		if d.trial && !d.warned {
 			d.warned = true
-			d.event(now, EvHealthFail, "slot=%s version=%s: not confirmed", r.Slot, r.Image.Version)
+			d.event(now, EvHealthFail, "slot=%s version=%s: not confirmed", r.Slot, r.Image.VersionString())
 		}
 		return
 	}
@@ -39,11 +39,11 @@ func (d *Device) exchanged(now time.Time, from string) {
 	}
 	d.trial = false
 	d.setTimer(TimerTrial, time.Time{})
-	d.nv.good = imageID{slot: r.Slot, version: r.Image.Version.String()}
+	d.nv.good = imageID{slot: r.Slot, version: r.Image.VersionString()}
 	d.nv.target, d.nv.targetVer, d.nv.key = 0, "", ""
 	d.setValue(now, pathBootFW, d.activeRowPath())
 	d.setValue(now, rowPath(d.running)+"BootFailureLog", "")
-	d.event(now, EvConfirmed, "slot=%s version=%s", r.Slot, r.Image.Version)
+	d.event(now, EvConfirmed, "slot=%s version=%s", r.Slot, r.Image.VersionString())
 }
 
 // trialEnd resets a device whose image is still on trial when the trial
@@ -59,8 +59,8 @@ func (d *Device) trialEnd(now time.Time) {
 	}
 	r := d.board.Running
 	d.nv.failLog = fmt.Sprintf("image %s on trial in %s: %s within the trial period (%s); reset to fall back",
-		r.Image.Version, r.Slot, why, d.cfg.TrialPeriod)
-	d.event(now, EvTrialEnd, "slot=%s version=%s: %s", r.Slot, r.Image.Version, why)
+		r.Image.VersionString(), r.Slot, why, d.cfg.TrialPeriod)
+	d.event(now, EvTrialEnd, "slot=%s version=%s: %s", r.Slot, r.Image.VersionString(), why)
 	d.restart(now, restartReq{cause: "LocalReboot", reason: "trial failed: " + why, key: d.nv.key})
 }
 

@@ -3,6 +3,7 @@ package dm
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"brickyard/usp"
@@ -224,6 +225,10 @@ func (b *Builder) finishObject(o *Object) {
 		}
 		o.persistVia = p
 	}
+	// The parameters in name order: a Get's result_params, encoded
+	// deterministically, list them so (usp.ResolvedParams).
+	o.byName = slices.Clone(o.params)
+	slices.SortFunc(o.byName, func(a, b *Param) int { return strings.Compare(a.name, b.name) })
 	// <Table>NumberOfEntries counters.
 	for _, c := range o.children {
 		if !c.table {

@@ -270,13 +270,14 @@ func (m *Model) ParameterMap(controller string, now time.Time) string {
 				continue
 			}
 			name := strings.TrimSpace(m.read(bp.paramBy["ParameterName"], b, now))
-			res, err := m.getPath(name, 0, now)
+			var buf []usp.Param
+			res, err := m.getPath(name, 0, now, &buf)
 			if err != nil {
 				continue
 			}
 			for _, rp := range res {
-				for k, v := range rp.GetResultParams() {
-					out[rp.GetResolvedPath()+k] = v
+				for _, p := range rp.Params {
+					out[rp.Path+p.Name] = p.Value
 				}
 			}
 		}

@@ -33,26 +33,60 @@ func (m *Model) get(id string, g *pb.Get, now time.Time) *pb.Msg {
 		return e
 	}
 	resp := &pb.GetResp{}
-	for _, ps := range g.GetParamPaths() {
-		rr := &pb.GetResp_RequestedPathResult{RequestedPath: ps}
-		res, err := m.getPath(ps, int(min(g.GetMaxDepth(), 1<<20)), now)
-		if err != nil {
-			code, text := getCodes.reason(err)
-			rr.ErrCode, rr.ErrMsg = uint32(code), text
-		} else {
-			rr.ResolvedPathResults = res
+	for _, r := range m.getResults(g.GetParamPaths(), g.GetMaxDepth(), now) {
+		rr := &pb.GetResp_RequestedPathResult{RequestedPath: r.Requested, ErrCode: r.ErrCode, ErrMsg: r.ErrMsg}
+		for _, rp := range r.Resolved {
+			res := &pb.GetResp_ResolvedPathResult{ResolvedPath: rp.Path, ResultParams: make(map[string]string, len(rp.Params))}
+			for _, p := range rp.Params {
+				res.ResultParams[p.Name] = p.Value
+			}
+			rr.ResolvedPathResults = append(rr.ResolvedPathResults, res)
 		}
 		resp.ReqPathResults = append(resp.ReqPathResults, rr)
 	}
 	return usp.NewResponse(id, resp)
 }
 
-func (m *Model) getPath(ps string, maxDepth int, now time.Time) ([]*pb.GetResp_ResolvedPathResult, error) {
+// Get answers a Get request from a Controller as Handle does, but as the
+// results themselves, for an encoder that writes the GetResp without
+// building it (usp.Codec.AppendGetRespRecord). ok is false when the
+// request gets an Error message instead (more paths than Options.MaxPaths):
+// Handle it then.
+func (m *Model) Get(from Origin, paths []string, maxDepth uint32, now time.Time) (results []usp.GetResult, fx Effects, ok bool) {
+	if len(paths) > m.s.opts.MaxPaths {
+		return nil, Effects{}, false
+	}
+	m.begin()
+	results = m.getResults(paths, maxDepth, now)
+	return results, m.end(), true
+}
+
+// getResults evaluates every requested path of a Get. The results' objects
+// share arrays of parameters (see getTree).
+func (m *Model) getResults(paths []string, maxDepth uint32, now time.Time) []usp.GetResult {
+	var buf []usp.Param
+	out := make([]usp.GetResult, len(paths))
+	for i, ps := range paths {
+		out[i].Requested = ps
+		res, err := m.getPath(ps, int(min(maxDepth, 1<<20)), now, &buf)
+		if err != nil {
+			code, text := getCodes.reason(err)
+			out[i].ErrCode, out[i].ErrMsg = uint32(code), text
+		} else {
+			out[i].Resolved = res
+		}
+	}
+	return out
+}
+
+// getPath evaluates one requested path; buf is where its objects'
+// parameters go (see getTree).
+func (m *Model) getPath(ps string, maxDepth int, now time.Time, buf *[]usp.Param) ([]usp.ResolvedParams, error) {
 	p, err := m.parsePath(ps)
 	if err != nil {
 		return nil, err
 	}
-	var out []*pb.GetResp_ResolvedPathResult
+	var out []usp.ResolvedParams
 	switch p.Kind() {
 	case path.Object:
 		ts, _, err := m.resolve(p, p.Len(), now)
@@ -63,7 +97,7 @@ func (m *Model) getPath(ps string, maxDepth int, now time.Time) ([]*pb.GetResp_R
 			return nil, fmt.Errorf("%s is not in the instantiated data model: %w", ps, usp.InvalidPath)
 		}
 		for _, t := range ts {
-			out = m.getTree(out, t, maxDepth, now)
+			out = m.getTree(out, t, maxDepth, now, buf)
 		}
 	case path.Parameter:
 		ts, obj, err := m.resolve(p, p.Len()-1, now)
@@ -86,9 +120,9 @@ func (m *Model) getPath(ps string, maxDepth int, now time.Time) ([]*pb.GetResp_R
 			if pp == nil {
 				continue // after reference following: this target lacks it
 			}
-			res := &pb.GetResp_ResolvedPathResult{ResolvedPath: objPath(t.o, t.r), ResultParams: map[string]string{}}
+			res := usp.ResolvedParams{Path: objPath(t.o, t.r)}
 			if pp.access != WriteOnly {
-				res.ResultParams[pp.name] = m.readOut(pp, t.r, now)
+				res.Params = []usp.Param{{Name: pp.name, Value: m.readOut(pp, t.r, now)}}
 			}
 			out = append(out, res)
 		}
@@ -98,22 +132,30 @@ func (m *Model) getPath(ps string, maxDepth int, now time.Time) ([]*pb.GetResp_R
 	return out, nil
 }
 
-// getTree appends the results for target t and the objects below it.
-func (m *Model) getTree(out []*pb.GetResp_ResolvedPathResult, t target, left int, now time.Time) []*pb.GetResp_ResolvedPathResult {
+// getTree appends the results for target t and the objects below it. An
+// object's parameters come in name order (Object.byName), appended to
+// *buf, grown as needed: every object's slice of it is capped, so that
+// none is written over, and an array outgrown stays the earlier objects'.
+func (m *Model) getTree(out []usp.ResolvedParams, t target, left int, now time.Time, buf *[]usp.Param) []usp.ResolvedParams {
 	if t.table {
 		for _, r := range m.rowsOf(t.o, t.r) {
-			out = m.getTree(out, target{o: t.o, r: r}, left, now)
+			out = m.getTree(out, target{o: t.o, r: r}, left, now, buf)
 		}
 		return out
 	}
 	if len(t.o.params) > 0 {
-		res := &pb.GetResp_ResolvedPathResult{ResolvedPath: objPath(t.o, t.r), ResultParams: make(map[string]string, len(t.o.params))}
-		for _, pp := range t.o.params {
+		b := *buf
+		if cap(b)-len(b) < len(t.o.byName) {
+			b = make([]usp.Param, 0, max(2*cap(b), 2*len(t.o.byName)))
+		}
+		from := len(b)
+		for _, pp := range t.o.byName {
 			if pp.access != WriteOnly {
-				res.ResultParams[pp.name] = m.readOut(pp, t.r, now)
+				b = append(b, usp.Param{Name: pp.name, Value: m.readOut(pp, t.r, now)})
 			}
 		}
-		out = append(out, res)
+		out = append(out, usp.ResolvedParams{Path: objPath(t.o, t.r), Params: b[from:len(b):len(b)]})
+		*buf = b
 	}
 	if left == 1 {
 		return out
@@ -122,7 +164,7 @@ func (m *Model) getTree(out []*pb.GetResp_ResolvedPathResult, t target, left int
 		left--
 	}
 	for _, c := range t.o.children {
-		out = m.getTree(out, target{o: c, r: t.r, table: c.table}, left, now)
+		out = m.getTree(out, target{o: c, r: t.r, table: c.table}, left, now, buf)
 	}
 	return out
 }

@@ -313,6 +313,9 @@ func rowNums(r *row) []uint32 {
 // objPath is the instance path of object o whose values live in row r:
 // "Device.DeviceInfo.FirmwareImage.2.".
 func objPath(o *Object, r *row) string {
+	if o.ntables == 0 {
+		return o.path // no instance numbers: the Supported-DM path is the path
+	}
 	var b strings.Builder
 	writeObjPath(&b, o, r, len(o.segs))
 	return b.String()

@@ -176,6 +176,7 @@ type Object struct {
 
 	children []*Object
 	params   []*Param
+	byName   []*Param // params sorted by name
 	commands []*Command
 	events   []*Event
 	childBy  map[string]*Object

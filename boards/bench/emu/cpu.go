@@ -150,7 +150,10 @@ func (c *cpu) statusOf(r boards.Boot) wire.Status {
 	default:
 		v := r.Image.Version
 		s.Slot, s.Major, s.Minor, s.Patch, s.Build = r.Slot, v.Major, v.Minor, v.Patch, v.Build
-		s.ImageFlags, s.ImageCounter = r.Image.Flags, r.Image.SecurityCounter
+		s.ImageCounter, s.Format, s.VersionText = r.Image.SecurityCounter, uint8(r.Image.Format), r.Image.VersionText
+		if r.Image.HealthFail() {
+			s.ImageFlags |= 1
+		}
 		if r.Trial {
 			s.Flags |= wire.StatusTrial
 		}

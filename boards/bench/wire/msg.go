@@ -213,12 +213,17 @@ type Status struct {
 	ImageFlags      uint32
 	ImageCounter    uint32 // the booted image's security counter
 	Reason          string // why it fell back or bricked, as the loader logs it
+	// Format is the booted image's format (image.Format: 1 BYFW, 2
+	// MCUboot, 3 ESP-IDF app, 4 FIT; 0 unknown); VersionText its version
+	// as the image writes it as text (ESP, FIT), "" otherwise.
+	Format      uint8
+	VersionText string
 }
 
 func (s Status) Marshal() []byte {
 	return enc(nil).u8(s.State).u8(s.Flags).u32(s.Boots).u32(s.BootCount).u32(s.BootOps).u32(s.Ops).
 		u32(s.SecurityCounter).str(s.Slot).u8(s.Major).u8(s.Minor).u16(s.Patch).u32(s.Build).
-		u32(s.ImageFlags).u32(s.ImageCounter).str(s.Reason)
+		u32(s.ImageFlags).u32(s.ImageCounter).str(s.Reason).u8(s.Format).str(s.VersionText)
 }
 
 func UnmarshalStatus(b []byte) (Status, error) {
@@ -227,7 +232,7 @@ func UnmarshalStatus(b []byte) (Status, error) {
 		BootOps: d.u32("boot_ops"), Ops: d.u32("ops"), SecurityCounter: d.u32("security_counter"),
 		Slot: d.str("slot", MaxIdent), Major: d.u8("major"), Minor: d.u8("minor"), Patch: d.u16("patch"),
 		Build: d.u32("build"), ImageFlags: d.u32("image_flags"), ImageCounter: d.u32("image_counter"),
-		Reason: d.text("reason")}
+		Reason: d.text("reason"), Format: d.u8("format"), VersionText: d.str("version_text", MaxIdent)}
 	if err := d.done(); err != nil {
 		return Status{}, err
 	}

@@ -15,7 +15,7 @@ func sampleHello() Hello {
 
 func sampleStatus() Status {
 	return Status{State: StateRunning, Flags: StatusTrial, Boots: 2, BootCount: 1, BootOps: 4, Ops: 4, SecurityCounter: 3,
-		Slot: "B", Major: 2, Minor: 1, Patch: 300, Build: 7, ImageFlags: 1, ImageCounter: 3, Reason: "bootcount 2 > bootlimit 1"}
+		Slot: "B", Major: 2, Minor: 1, Patch: 300, Build: 7, ImageFlags: 1, ImageCounter: 3, Reason: "bootcount 2 > bootlimit 1", Format: 1}
 }
 
 // Every payload survives Marshal and Unmarshal.
