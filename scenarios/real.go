@@ -88,6 +88,11 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 		opt.Metrics.Dropped("controller", tr.drops.controller)
 	}
 
+	br, err := sc.startBench(b, opt.Profiles)
+	if err != nil {
+		return nil, err
+	}
+	defer br.close()
 	links := &linkCounts{lost: map[string]bool{}}
 	rf, err := fleet.NewReal(fleet.RealConfig{
 		Seed: sc.Seed, ControllerID: ControllerID, Boards: b.groups, IDFormat: b.ids.printf(),
@@ -97,6 +102,9 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.source, err)
+	}
+	if err := br.serve(rf, len(b.devices)-len(sc.Bench), opt); err != nil {
+		return nil, err
 	}
 	srv := &server{ctrl: ctrl, conns: map[string]mtp.Conn{}}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -155,6 +163,7 @@ loop:
 	}
 	r := rec.report(sc, rf, ctrl, b, lat, msgs, end, interrupted)
 	r.MTP = tr.protocol
+	br.report(r, sc)
 	for _, c := range []report.Count{{Name: "sessions lost", N: links.lostN}, {Name: "reconnects", N: links.reconnects}, {Name: "failed dials", N: links.fails}} {
 		if c.N > 0 {
 			r.Errors = append(r.Errors, c)

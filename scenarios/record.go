@@ -87,6 +87,8 @@ func (r *recorder) report(sc *Scenario, v view, ctrl *campaign.Campaign, b *buil
 	total := map[string]int{}
 	byBoard := map[string]map[string]int{}
 	boardN := map[string]int{}
+	byKind := map[string]map[string]int{} // simulated and bench, when the fleet has bench boards
+	kindN := map[string]int{}
 	waves := ctrl.Waves()
 	byWave := make([]map[string]int, len(waves))
 	for i := range byWave {
@@ -119,6 +121,20 @@ func (r *recorder) report(sc *Scenario, v view, ctrl *campaign.Campaign, b *buil
 			d.Target = sc.Campaign.Waves[cd.Wave-1].Image
 		}
 		d.Cuts = ReportCuts(v.Cuts(n), r.start)
+		if o, ok := v.(interface{ Offline(int) string }); ok {
+			d.Offline = o.Offline(n)
+		}
+		if len(sc.Bench) > 0 {
+			kind := "simulated"
+			if strings.HasPrefix(rec.Board, "bench/") {
+				kind = "bench"
+			}
+			if byKind[kind] == nil {
+				byKind[kind] = map[string]int{}
+			}
+			byKind[kind][out]++
+			kindN[kind]++
+		}
 		for _, s := range v.Timeline(n) {
 			d.Timeline = append(d.Timeline, report.Step{At: report.Seconds(s.At.Sub(r.start).Seconds()), Kind: string(s.Kind)})
 		}
@@ -131,6 +147,11 @@ func (r *recorder) report(sc *Scenario, v view, ctrl *campaign.Campaign, b *buil
 	rep.Outcomes = report.OutcomeCounts(total)
 	for _, name := range sortedKeys(byBoard) {
 		rep.ByBoard = append(rep.ByBoard, report.Group{Name: name, Devices: boardN[name], Outcomes: report.OutcomeCounts(byBoard[name])})
+	}
+	for _, name := range []string{"simulated", "bench"} {
+		if kindN[name] > 0 {
+			rep.ByKind = append(rep.ByKind, report.Group{Name: name, Devices: kindN[name], Outcomes: report.OutcomeCounts(byKind[name])})
+		}
 	}
 	for i, w := range waves {
 		rw := report.Wave{Wave: i + 1, Name: w.Name, Devices: w.Size, Started: w.Opened, Aborted: w.Aborted,

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"brickyard/boards/bench"
 	"context"
 	"errors"
 	"fmt"
@@ -45,6 +46,15 @@ type Options struct {
 	// Stats, if set, is called at the end of a real-time run with
 	// counters of the transport and the file server, for logs.
 	Stats func(name string, value int64)
+
+	// Bench are real boards of the configuration (bench.boards) that join
+	// the scenario's fleet, in its first wave, after its own bench boards.
+	// PDUAddr, if set, serves every bench board's power to a lab's
+	// pdudaemon in its URL form (bench.PDUHandler) on that loopback
+	// address, as PDU PDUHostname, outlet N the N-th bench board.
+	Bench       []bench.Spec
+	PDUAddr     string
+	PDUHostname string
 }
 
 // Metrics receives what a run measures as it goes (brickyard/scenarios/
@@ -156,6 +166,22 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*report.Report, error)
 			return nil, err
 		}
 		opt.Index = idx
+	}
+	if len(opt.Bench) > 0 {
+		cp := *sc
+		cp.Bench = append([]BenchBoard(nil), sc.Bench...)
+		for _, s := range opt.Bench {
+			cp.Bench = append(cp.Bench, BenchBoard{Spec: s, Wave: 1})
+		}
+		c := &checker{sc: &cp}
+		cp.validateBench(c)
+		if err := c.err(); err != nil {
+			return nil, fmt.Errorf("bench.boards: %w", err)
+		}
+		sc = &cp
+	}
+	if opt.PDUAddr != "" && !loopbackAddr(opt.PDUAddr) {
+		return nil, fmt.Errorf("bench.pdu_addr %q: the power endpoint is served on loopback (127.0.0.0/8, ::1, localhost) with its port", opt.PDUAddr)
 	}
 	if sc.Clock == "real" {
 		return runReal(ctx, sc, opt)

@@ -277,7 +277,7 @@ func (pl parts) partName(i int) string {
 func (pl parts) entryAddr(sector int) int { return pl.otadata.Offset + sector*pl.sector }
 
 // read reads both entries.
-func (pl parts) read(c *flash.Chip) (Otadata, error) {
+func (pl parts) read(c boards.Flash) (Otadata, error) {
 	var o Otadata
 	buf := make([]byte, EntrySize)
 	for i := range o {
@@ -291,7 +291,7 @@ func (pl parts) read(c *flash.Chip) (Otadata, error) {
 
 // rewrite is ESP-IDF's write_otadata / rewrite_ota_seq: erase the sector,
 // then program the 32-byte entry at its start.
-func (pl parts) rewrite(c *flash.Chip, sector int, e Entry) error {
+func (pl parts) rewrite(c boards.Flash, sector int, e Entry) error {
 	if err := c.Erase(pl.entryAddr(sector)); err != nil {
 		return err
 	}

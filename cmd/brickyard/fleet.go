@@ -139,7 +139,8 @@ func runFleet(ctx context.Context, a *app) error {
 		return err
 	}
 	defer stopMetrics()
-	opt := agents.Options{Log: a.log, Index: idx, Metrics: m}
+	opt := agents.Options{Log: a.log, Index: idx, Metrics: m, Bench: a.cfg.Bench.Boards,
+		PDUAddr: a.cfg.Bench.PDUAddr, PDUHostname: a.cfg.Bench.PDUHostname}
 	if f.EventLog != "" {
 		lf, err := os.Create(f.EventLog)
 		if err != nil {

@@ -54,6 +54,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newScenariosCmd(a),
 		newFleetCmd(a),
 		newReportCmd(a),
+		newBoardEmuCmd(a),
 	)
 	return root
 }

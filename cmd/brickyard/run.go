@@ -114,7 +114,14 @@ func runScenario(ctx context.Context, a *app, name string, f RunConfig, given fu
 		return err
 	}
 	opt := scenarios.Options{Profiles: profiles, Index: idx,
-		Logf: func(format string, args ...any) { a.log.Debug(fmt.Sprintf(format, args...)) }}
+		Logf: func(format string, args ...any) {
+			if strings.HasPrefix(format, "bench:") { // where a lab's tools find the bench boards
+				a.log.Info(fmt.Sprintf(format, args...))
+				return
+			}
+			a.log.Debug(fmt.Sprintf(format, args...))
+		},
+		Bench: a.cfg.Bench.Boards, PDUAddr: a.cfg.Bench.PDUAddr, PDUHostname: a.cfg.Bench.PDUHostname}
 	if f.EventLog != "" {
 		lf, err := os.Create(f.EventLog)
 		if err != nil {

@@ -125,7 +125,7 @@ func buildReport(sp *Spec, tr *transport, rf *fleet.Real, t *traffic, start, end
 		byBoard[rec.Board][out]++
 		boardN[rec.Board]++
 		d := report.Device{ID: rec.ID, Board: rec.Board, Outcome: out, Version: rec.Version, Boots: rec.Boots,
-			Faults: rf.Faults(n).String(), Target: rf.Target(n), Brick: rf.Brick(n),
+			Faults: rf.Faults(n).String(), Target: rf.Target(n), Brick: rf.Brick(n), Offline: rf.Offline(n),
 			Cuts: scenarios.ReportCuts(rf.Cuts(n), start), Timeline: []report.Step{}}
 		for _, s := range rf.Timeline(n) {
 			d.Timeline = append(d.Timeline, report.Step{At: report.Seconds(s.At.Sub(start).Seconds()), Kind: string(s.Kind)})

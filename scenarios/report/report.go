@@ -64,8 +64,32 @@ type Report struct {
 
 	// Analysis is computed from the rest by Analyze (Complete sets it).
 	Analysis *Analysis `json:"analysis,omitempty"`
+	// ByKind is the fleet's outcomes for its simulated devices and its
+	// bench boards apart, side by side; Bench is every bench board. Both
+	// only when the fleet has bench boards (docs/bench.md).
+	ByKind []Group      `json:"by_kind,omitempty"`
+	Bench  []BenchBoard `json:"bench,omitempty"`
 
 	Fleet []Device `json:"fleet"` // every device, in endpoint-ID order
+}
+
+// BenchBoard is one real board of the fleet (or board-emu), and what its
+// link did.
+type BenchBoard struct {
+	Name     string `json:"name"`
+	Device   string `json:"device"` // its device's endpoint ID
+	Profile  string `json:"profile"`
+	Port     string `json:"port"`
+	Emulated bool   `json:"emulated,omitempty"` // board-emu in this process
+	Outcome  string `json:"outcome"`
+	Offline  string `json:"offline,omitempty"` // why its link gave up, if it did
+	// The link: requests, retries after a timeout, frames that failed
+	// their checks, and payload bytes each way.
+	Requests   uint64 `json:"requests"`
+	Retries    uint64 `json:"retries"`
+	BadFrames  uint64 `json:"bad_frames"`
+	PayloadOut uint64 `json:"payload_out"`
+	PayloadIn  uint64 `json:"payload_in"`
 }
 
 // Image is one firmware image a run used.
@@ -156,7 +180,9 @@ type Device struct {
 	Cuts []Cut `json:"cuts,omitempty"`
 	// Brick is why its last boot found nothing bootable, as the bootloader
 	// said; empty unless it is bricked.
-	Brick    string `json:"brick,omitempty"`
+	Brick string `json:"brick,omitempty"`
+	// Offline is why a bench board's link gave up; empty otherwise.
+	Offline  string `json:"offline,omitempty"`
 	Timeline []Step `json:"timeline"` // the compact timeline: download, install, reboot, boot, trial, commit / rollback / brick
 }
 

@@ -22,6 +22,9 @@ func WriteSummary(out io.Writer, r *Report) error {
 	}
 	fmt.Fprintf(out, "\nscenario %s (%s clock, seed %d, %s): %d devices, %.1f s, %s\n\n", r.Scenario, r.Clock, r.Seed, r.MTP, r.Devices, float64(r.Duration), state)
 	rows := []OutcomeRow{{"fleet", r.Devices, r.Outcomes}}
+	for _, g := range r.ByKind {
+		rows = append(rows, OutcomeRow{g.Name, g.Devices, g.Outcomes})
+	}
 	for _, g := range r.ByBoard {
 		rows = append(rows, OutcomeRow{g.Name, g.Devices, g.Outcomes})
 	}
@@ -37,6 +40,17 @@ func WriteSummary(out io.Writer, r *Report) error {
 	}
 	if err := WriteOutcomes(out, rows); err != nil {
 		return err
+	}
+	if len(r.Bench) > 0 {
+		fmt.Fprintln(out, "\nbench boards:")
+		w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "  NAME\tDEVICE\tPROFILE\tPORT\tOUTCOME\tREQUESTS\tRETRIES\tBAD FRAMES\tOFFLINE")
+		for _, b := range r.Bench {
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", b.Name, b.Device, b.Profile, b.Port, b.Outcome, b.Requests, b.Retries, b.BadFrames, b.Offline)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(out, "\nUSP request latency: %s\n", LatencyLine(r.Latency, "requests"))
 	WriteDropped(out, r)

@@ -25,13 +25,16 @@ type Cut struct {
 // finalOutcome is a device's outcome from its core and its board: the
 // truth at the end of a run (see the package comment). A device that is
 // off (rebooting, or cut) is judged by what its loader boots at its next
-// power-on, found on a copy of its board.
+// power-on, found on a copy of its board. A board that cannot be copied
+// (a real one on the bench) is not rebooted to ask: its outcome is what
+// it last booted, as the board itself reported.
 func finalOutcome(tr *track, d *device.Device, target string) string {
 	if tr.boots == 0 && tr.phase != phDead {
 		return tr.outcome(tr.mirror(), target) // never booted: nothing happened to it
 	}
 	fw := d.Firmware()
 	switch {
+	case !d.Board().CanClone():
 	case fw.Power == device.Off:
 		fw = NextBoot(d.Board())
 	case fw.Power == device.On && !fw.Trial && fw.Version == tr.targetOf(target):
@@ -48,7 +51,7 @@ func finalOutcome(tr *track, d *device.Device, target string) string {
 // NextBoot is what b's bootloader starts at the next power-on, found on a
 // copy of b (its chip shared copy-on-write): b itself is not changed. It
 // is the flash's own answer to "what does this device run", without the
-// device's RAM.
+// device's RAM. b must be copyable (Board.CanClone).
 func NextBoot(b *boards.Board) device.Firmware {
 	c := b.Clone()
 	c.PowerOn()

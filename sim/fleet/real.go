@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"brickyard/boards"
 	"brickyard/mtp"
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
@@ -58,13 +59,15 @@ type Real struct {
 }
 
 type rdev struct {
-	d      *device.Device
-	id     string
-	board  string
-	faults faults.Faults
-	delay  time.Duration // start-up delay
-	target string        // the group's Target
-	tr     track
+	d       *device.Device
+	id      string
+	board   string
+	faults  faults.Faults
+	delay   time.Duration // start-up delay
+	target  string        // the group's Target
+	tr      track
+	offline string    // why its board is unreachable (a bench board's link gave up)
+	power   chan bool // SwitchPower's: a lab tool's power switch
 }
 
 // NewReal builds the fleet, every device off.
@@ -94,7 +97,10 @@ func NewReal(cfg RealConfig) (*Real, error) {
 	var fd []faults.Device
 	var grp []int
 	for g, bg := range cfg.Boards {
-		if bg.Factory == nil {
+		switch {
+		case bg.Board != nil && bg.Count != 1:
+			return nil, fmt.Errorf("fleet: board group %q has a board of its own and %d devices: want 1", bg.Name, bg.Count)
+		case bg.Board == nil && bg.Factory == nil:
 			return nil, fmt.Errorf("fleet: board group %q has no factory board", bg.Name)
 		}
 		for range bg.Count {
@@ -114,7 +120,11 @@ func NewReal(cfg RealConfig) (*Real, error) {
 		if cfg.Device != nil {
 			cfg.Device(n+1, &dc)
 		}
-		d, err := device.New(dc, cfg.Boards[grp[n]].Factory.Clone(), cfg.Schema)
+		board := cfg.Boards[grp[n]].Board
+		if board == nil {
+			board = cfg.Boards[grp[n]].Factory.Clone()
+		}
+		d, err := device.New(dc, board, cfg.Schema)
 		if err != nil {
 			return nil, fmt.Errorf("fleet: device %s: %w", fd[n].ID, err)
 		}
@@ -126,7 +136,7 @@ func NewReal(cfg RealConfig) (*Real, error) {
 			at += time.Duration(rng.Int64N(int64(cfg.ConnectJitter)))
 		}
 		r.devs = append(r.devs, &rdev{d: d, id: fd[n].ID, board: fd[n].Board, faults: fs[n], delay: at,
-			target: cfg.Boards[grp[n]].Target, tr: newTrack()})
+			target: cfg.Boards[grp[n]].Target, tr: newTrack(), power: make(chan bool, 4)})
 	}
 	return r, nil
 }
@@ -168,6 +178,28 @@ func (r *Real) Faults(n int) faults.Faults { return r.devs[n].faults }
 // Timeline is device n's milestones, oldest first. Call it only after Run
 // has returned.
 func (r *Real) Timeline(n int) []Step { return r.devs[n].tr.timeline() }
+
+// SwitchPower switches device n's power as a lab's power switch does
+// (a bench board's PDU outlet, served to pdudaemon): off cuts it and
+// keeps it off, on powers it again. It is safe from any goroutine; the
+// device's goroutine carries it out. It fails when four switches are
+// already waiting.
+func (r *Real) SwitchPower(n int, on bool) error {
+	if n < 0 || n >= len(r.devs) {
+		return fmt.Errorf("fleet: no device %d", n)
+	}
+	select {
+	case r.devs[n].power <- on:
+		return nil
+	default:
+		return errors.New("fleet: the device's power switch is busy")
+	}
+}
+
+// Offline is why device n's board is unreachable, "" when it is not (or
+// is a simulated board): a bench board whose link gave up. Call it only
+// after Run has returned.
+func (r *Real) Offline(n int) string { return r.devs[n].offline }
 
 // Device is device n's core. Inspect it only after Run has returned.
 func (r *Real) Device(n int) *device.Device { return r.devs[n].d }
@@ -238,6 +270,7 @@ type shell struct {
 	powerAt time.Time // a pending PowerOn (zero: none)
 	cutAt   time.Time // the PowerAtUptime cut (zero: none)
 	cutDone bool
+	held    bool // switched off by SwitchPower: no power-on until it is switched on
 	in      chan inbound
 	done    chan fetchResult
 	rng     *rand.Rand // the device's network-fault draws
@@ -292,6 +325,18 @@ func (r *Real) runDevice(ctx context.Context, rd *rdev) {
 				}
 			}
 			s.apply(rd.d.Receive(now, m.rec))
+		case on := <-rd.power:
+			now := r.cfg.Clock.Now()
+			r.logf(now, rd.id, "power-switch", map[bool]string{true: "on", false: "off"}[on])
+			if on {
+				s.held = false
+				if rd.d.State() == device.Off && s.powerAt.IsZero() {
+					s.powerAt = now
+				}
+				continue
+			}
+			s.held = true
+			s.apply(rd.d.PowerCut(now))
 		case f := <-s.done:
 			if f.gen != s.gen {
 				continue
@@ -314,7 +359,9 @@ func (s *shell) next() (time.Time, bool) {
 			t = x
 		}
 	}
-	take(s.powerAt)
+	if !s.held {
+		take(s.powerAt)
+	}
 	take(s.cutAt)
 	if len(s.outQ) > 0 {
 		take(s.outQ[0].at)
@@ -348,7 +395,7 @@ func (s *shell) runDue(now time.Time) {
 			s.apply(d.Receive(now, x.rec))
 		}
 	}
-	if !s.powerAt.IsZero() && !now.Before(s.powerAt) {
+	if !s.held && !s.powerAt.IsZero() && !now.Before(s.powerAt) {
 		s.powerAt = time.Time{}
 		s.apply(d.PowerOn(now))
 		if d.State() == device.On && s.rd.faults.PowerAtUptime > 0 && !s.cutDone {
@@ -378,6 +425,12 @@ func (s *shell) apply(out device.Output) {
 		s.r.logf(e.At, rd.id, string(e.Kind), e.Detail)
 		rd.tr.event(e, rd.target != "")
 		changed = true
+	}
+	if o, ok := rd.d.Board().Chip.(boards.Offliner); ok && rd.offline == "" {
+		if err := o.Offline(); err != nil {
+			rd.offline = err.Error()
+			s.r.logf(now, rd.id, "bench-offline", rd.offline)
+		}
 	}
 	if s.conn != nil {
 		for _, rec := range out.Records {

@@ -32,6 +32,10 @@ type BoardGroup struct {
 	// run, which their outcomes are measured against. Empty: the version
 	// of the last image each device was asked to download.
 	Target string
+	// Board, instead of Factory, is the group's one board, used as it is:
+	// a real board on the bench (boards/bench), which cannot be cloned.
+	// Count must be 1; only the real-time runner takes it.
+	Board *boards.Board
 }
 
 // Config is a virtual-time run. It is read by NewVirtual and not used
@@ -169,6 +173,9 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 	var fd []faults.Device
 	var grp []int16
 	for g, bg := range cfg.Boards {
+		if bg.Board != nil {
+			return nil, fmt.Errorf("fleet: board group %q is a board of its own (a bench board): it needs the real-time runner", bg.Name)
+		}
 		if bg.Factory == nil {
 			return nil, fmt.Errorf("fleet: board group %q has no factory board", bg.Name)
 		}
