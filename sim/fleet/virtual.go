@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"brickyard/boards"
+	"brickyard/flash"
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
 	"brickyard/sim/index"
@@ -96,6 +97,7 @@ type Virtual struct {
 	target []string          // by group
 	done   bool              // Finish was called: Pending reads Unreachable
 	rows   map[string]string // the interning table of the devices' data model rows
+	pages  flash.Pool        // the flash pages the devices wrote, shared by content
 }
 
 // vdev is what the runner keeps of a device. A fleet holds one per
@@ -456,6 +458,11 @@ func (v *Virtual) apply(n int, out device.Output) {
 		}
 	}
 	v.markDirty(n)
+	// What the device wrote to its flash: shared with every device that
+	// wrote the same pages (the same image, swapped into the same slot).
+	if c, ok := dv.d.Board().Chip.(*flash.Chip); ok {
+		c.Share(&v.pages)
+	}
 	// 1. Records.
 	if dv.online {
 		for _, r := range out.Records {
