@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"brickyard/boards"
+	"brickyard/flash"
 	"brickyard/mtp"
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
@@ -57,6 +58,10 @@ type Real struct {
 	devs   []*rdev
 	logMu  sync.Mutex
 	logErr error
+	// The flash pages the devices wrote, shared by content (see
+	// flash.Pool); the pool is for one goroutine at a time.
+	pagesMu sync.Mutex
+	pages   flash.Pool
 }
 
 type rdev struct {
@@ -533,6 +538,14 @@ func (s *shell) apply(out device.Output) {
 		s.r.logf(e.At, rd.id, string(e.Kind), e.Detail)
 		rd.tr.event(e, rd.target != "")
 		changed = true
+	}
+	if c, ok := rd.d.Board().Chip.(*flash.Chip); ok && changed {
+		// A device writes its flash only in steps that have events (a
+		// download, an install, a boot): then what it wrote is shared
+		// with the devices that wrote the same.
+		s.r.pagesMu.Lock()
+		c.Share(&s.r.pages)
+		s.r.pagesMu.Unlock()
 	}
 	if o, ok := rd.d.Board().Chip.(boards.Offliner); ok && rd.offline == "" {
 		if err := o.Offline(); err != nil {
