@@ -28,6 +28,22 @@ type delayed struct {
 	rec  []byte
 }
 
+// netHeld applies a network fault to a Record going dir ("up" or "down")
+// through queue q: true when the fault dropped it (logged) or holds it in
+// q for later.
+func (s *shell) netHeld(now time.Time, q *[]delayed, rec []byte, dir string) bool {
+	at, ok := s.netVerdict(now, *q)
+	if !ok {
+		s.r.logf(now, s.rd.id, "net-drop", dir)
+		return true
+	}
+	if at.After(now) {
+		*q = append(*q, delayed{at: at, sess: s.sess, rec: rec})
+		return true
+	}
+	return false
+}
+
 // netVerdict is what the device's network faults do to one Record now:
 // lose it (false), or deliver it at the returned time (now when nothing
 // delays it). Records of one direction keep their order: one never

@@ -421,16 +421,8 @@ func (s *shell) received(rec []byte) {
 	rd := s.rd
 	now := s.r.cfg.Clock.Now()
 	s.r.cfg.Observe.record(rd.id, true, rec, now)
-	if s.rng != nil {
-		at, ok := s.netVerdict(now, s.inQ)
-		if !ok {
-			s.r.logf(now, rd.id, "net-drop", "down")
-			return
-		}
-		if at.After(now) {
-			s.inQ = append(s.inQ, delayed{at: at, sess: s.sess, rec: rec})
-			return
-		}
+	if s.rng != nil && s.netHeld(now, &s.inQ, rec, "down") {
+		return
 	}
 	s.apply(rd.d.Receive(now, rec))
 }
@@ -555,16 +547,8 @@ func (s *shell) apply(out device.Output) {
 	}
 	if s.conn != nil {
 		for _, rec := range out.Records {
-			if s.rng != nil {
-				at, ok := s.netVerdict(now, s.outQ)
-				if !ok {
-					s.r.logf(now, rd.id, "net-drop", "up")
-					continue
-				}
-				if at.After(now) {
-					s.outQ = append(s.outQ, delayed{at: at, sess: s.sess, rec: rec.Data})
-					continue
-				}
+			if s.rng != nil && s.netHeld(now, &s.outQ, rec.Data, "up") {
+				continue
 			}
 			if err := s.send(rec.Data); err != nil {
 				break // the reader reports the broken session
