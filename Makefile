@@ -21,7 +21,8 @@ FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp:FuzzOpenGet ./usp
                 ./scenarios:FuzzParse:10000x ./scenarios:FuzzIDScheme ./scenarios:FuzzExpectation \
                 ./scenarios/report:FuzzWriters:3000x ./scenarios/report:FuzzReadJSON ./scenarios/report:FuzzAnalyze:6000x ./scenarios/agents:FuzzTrafficRecord ./scenarios/agents:FuzzFaultFile \
                 ./boards/profile:FuzzParse ./boards/image:FuzzParseKeyPEM ./mtp:FuzzParseSources \
-                ./boards/bench/wire:FuzzDecode ./boards/bench/wire:FuzzSplit ./boards/bench/wire:FuzzPayloads
+                ./boards/bench/wire:FuzzDecode ./boards/bench/wire:FuzzSplit ./boards/bench/wire:FuzzPayloads \
+                ./scenarios/trace:FuzzRecord
 FUZZ_COUNT   ?= 20000x
 FUZZTIME     ?= 1m
 
