@@ -80,6 +80,10 @@ func buildReport(sp *Spec, tr *transport, rf *fleet.Real, t *traffic, start, end
 	t.mu.Lock()
 	msgs, errs := report.SortedCounts(t.msgs), report.SortedCounts(t.errs)
 	lat, byType, overTime := t.lat.Latency(), t.lat.ByType(), t.lat.OverTime()
+	var state *report.LatencyState
+	if sp.f.Shard != "" {
+		state = t.lat.State()
+	}
 	reconnects := t.reconnects
 	t.mu.Unlock()
 	if reconnects > 0 {
@@ -91,6 +95,10 @@ func buildReport(sp *Spec, tr *transport, rf *fleet.Real, t *traffic, start, end
 		Scenario: sp.name, Clock: "real", Seed: sp.seed, MTP: tr.protocol, Start: start, End: end,
 		Duration: dur, Wall: dur, Interrupted: interrupted, Devices: rf.Len(),
 		Latency: lat, LatencyByType: byType, LatencyOverTime: overTime, Messages: msgs, Errors: errs, Images: sp.reportImages,
+		LatencyState: state,
+	}
+	if sp.f.Shard != "" {
+		r.Shard = report.NewShard(sp.shardK, sp.shardN, sp.total())
 	}
 	if len(r.Errors) == 0 {
 		r.Errors = nil

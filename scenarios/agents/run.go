@@ -92,6 +92,11 @@ func Run(ctx context.Context, sp *Spec, b *Built, opt Options) (*Result, error) 
 		opt.Metrics.Dropped("agents", tr.drops)
 	}
 	cfg := sp.realConfig(b, tr, idx)
+	if len(opt.Bench) == 0 { // bench boards take their part of the plan in this process (unsharded)
+		if cfg.Faults, err = sp.shardFaults(); err != nil {
+			return nil, err
+		}
+	}
 	cfg.Log = opt.EventLog // fleet.Real writes it a line at a time, under its own lock
 	if len(opt.Bench) > 0 && sp.shardN > 1 {
 		return nil, errors.New("bench.boards: bench boards join an unsharded fleet (their IDs follow the simulated devices')")
