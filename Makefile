@@ -18,7 +18,7 @@ FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp:FuzzOpenGet ./usp
                 ./mtp/websocket:FuzzParseEID ./mtp/stomp:FuzzHeaderEscape ./mtp/stomp:FuzzReadFrame \
                 ./sim/device:FuzzReceive ./mtp/mqtt:FuzzReplyTo ./mtp/mqtt:FuzzDecode311 ./mtp/mqtt:FuzzDecode5 \
                 ./scenarios:FuzzParse ./scenarios:FuzzIDScheme ./scenarios:FuzzExpectation \
-                ./scenarios/report:FuzzWriters ./scenarios/report:FuzzReadJSON ./scenarios/report:FuzzAnalyze ./scenarios/report:FuzzMerge ./scenarios/agents:FuzzTrafficRecord ./scenarios/agents:FuzzFaultFile \
+                ./scenarios/report:FuzzWriters ./scenarios/report:FuzzReadJSON ./scenarios/report:FuzzAnalyze ./scenarios/report:FuzzMerge ./scenarios/workers:FuzzReadFrame ./scenarios/agents:FuzzTrafficRecord ./scenarios/agents:FuzzFaultFile \
                 ./boards/profile:FuzzParse ./boards/image:FuzzParseKeyPEM ./mtp:FuzzParseSources \
                 ./boards/bench/wire:FuzzDecode ./boards/bench/wire:FuzzSplit ./boards/bench/wire:FuzzPayloads
 FUZZTIME     ?= 10s

@@ -84,6 +84,7 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.StringArray("image", nil, "factory image of a board profile from `PROFILE=FILE`, in any format its bootloader takes, signed by a --trust key (repeatable); its version replaces --version for that board")
 	fl.String("write-key", "", "write the fleet's signing key to `FILE` (and its public key to FILE.pub) for 'brickyard image pack --key'")
 	fl.String("shard", "", "run only shard `K/N` of the fleet (devices (K-1)·T/N+1 to K·T/N of T), one process per shard")
+	fl.Int("workers", 0, "run the fleet in `K` worker processes that this one supervises (0: as many as the open-file limit needs, 1: in this process)")
 	fl.Duration("response-timeout", 30*time.Second, "report a device request the controller leaves unanswered this long")
 	fl.Duration("download-timeout", 10*time.Minute, "a device's image download fails after this long")
 	fl.Duration("download-stall-timeout", time.Minute, "a device's image download fails when nothing arrives for this long")
@@ -124,6 +125,11 @@ func runFleet(ctx context.Context, a *app) error {
 		zap.String("hint", "images for these devices must be signed by it (--write-key) or by a --trust key"))
 	if !sp.HasController() { // --dump-model alone
 		return agents.DumpFirst(a.stdout, sp, b)
+	}
+	if n, err := fleetWorkers(f, sp); err != nil {
+		return err
+	} else if n > 1 {
+		return runFleetWorkers(ctx, a, sp, n)
 	}
 	if f.Out != "" {
 		if err := os.MkdirAll(f.Out, 0o755); err != nil {

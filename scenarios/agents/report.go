@@ -190,7 +190,7 @@ func thinSamples(s []sampleAt) []sampleAt {
 // writeSummary writes the end-of-run summary: outcomes by board,
 // messages as the devices saw them, sessions and the controller's
 // response latency.
-func writeSummary(out io.Writer, r *report.Report, t *traffic, tr *transport, ctrlID string) error {
+func writeSummary(out io.Writer, r *report.Report, st trafficStats, where, ctrlID string) error {
 	state := "stopped at --duration"
 	if r.Interrupted {
 		state = "interrupted"
@@ -200,7 +200,7 @@ func writeSummary(out io.Writer, r *report.Report, t *traffic, tr *transport, ct
 		name = " (scenario " + r.Scenario + ")"
 	}
 	fmt.Fprintf(out, "\nfleet%s: %d devices against %s over %s (controller %s), seed %d, %.1f s, %s\n\n",
-		name, r.Devices, tr.where, r.MTP, ctrlID, r.Seed, float64(r.Duration), state)
+		name, r.Devices, where, r.MTP, ctrlID, r.Seed, float64(r.Duration), state)
 	rows := []report.OutcomeRow{{Name: "fleet", Devices: r.Devices, Outcomes: r.Outcomes}}
 	for _, g := range r.ByBoard {
 		rows = append(rows, report.OutcomeRow{Name: g.Name, Devices: g.Devices, Outcomes: g.Outcomes})
@@ -222,7 +222,6 @@ func writeSummary(out io.Writer, r *report.Report, t *traffic, tr *transport, ct
 		}
 		return strings.Join(s, "  ")
 	}
-	st := t.stats()
 	fmt.Fprintf(out, "\nmessages the devices received (%d requests): %s\n", st.requests, none(rx))
 	fmt.Fprintf(out, "messages the devices sent: %s\n", none(tx))
 	fmt.Fprintf(out, "sessions: %d reconnects, %d lost, %d failed dials\n", st.reconnects, st.lost, st.dialFails)
@@ -238,5 +237,6 @@ func writeSummary(out io.Writer, r *report.Report, t *traffic, tr *transport, ct
 		fmt.Fprintf(out, "problems: %s\n", strings.Join(probs, ", "))
 	}
 	report.WriteDropped(out, r)
+	report.WriteShards(out, r)
 	return nil
 }
