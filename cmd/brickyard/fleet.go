@@ -83,7 +83,7 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.StringArray("trust", nil, "public key `FILE` the boards also trust (repeatable): PEM (Ed25519, ECDSA P-256, RSA) from 'brickyard image keygen', or a U-Boot control DTB")
 	fl.StringArray("image", nil, "factory image of a board profile from `PROFILE=FILE`, in any format its bootloader takes, signed by a --trust key (repeatable); its version replaces --version for that board")
 	fl.String("write-key", "", "write the fleet's signing key to `FILE` (and its public key to FILE.pub) for 'brickyard image pack --key'")
-	fl.String("shard", "", "run only shard `K/N` of the fleet (devices (K-1)·T/N+1 to K·T/N of T), one process per shard")
+	fl.String("shard", "", "run only shard `K/N` of the fleet (devices (K-1)·T/N+1 to K·T/N of T), one process per shard; K may be I+1 for a zero-based index I")
 	fl.Int("workers", 0, "run the fleet in `K` worker processes that this one supervises (0: as many as the open-file limit needs, 1: in this process)")
 	fl.Duration("response-timeout", 30*time.Second, "report a device request the controller leaves unanswered this long")
 	fl.Duration("download-timeout", 10*time.Minute, "a device's image download fails after this long")

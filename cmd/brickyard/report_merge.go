@@ -20,7 +20,8 @@ func newReportMergeCmd(a *app) *cobra.Command {
 			"process running the whole fleet would have written: every device row, the outcome\n" +
 			"counts, messages and errors summed, the latency computed from every shard's requests,\n" +
 			"the rollout over time. It writes report.json and report.html into --out and prints the\n" +
-			"summary. A REPORT is a report.json or the folder holding it. It refuses reports of\n" +
+			"summary. A REPORT is a report.json, the folder holding it, or a folder of such folders\n" +
+			"(the reports volume of deploy/kubernetes: index-0/, index-1/, …). It refuses reports of\n" +
 			"different scenarios, clocks, seeds, MTPs or fleet sizes, a shard given twice or missing,\n" +
 			"and a device in two shards, naming the report at fault.",
 		Args: cobra.MinimumNArgs(1),
@@ -28,9 +29,17 @@ func newReportMergeCmd(a *app) *cobra.Command {
 			if out == "" {
 				return fmt.Errorf("--out: give the folder to write the merged report.json and report.html into")
 			}
-			parts := make([]report.Part, 0, len(args))
+			var files []string
 			for _, arg := range args {
-				r, path, err := readReportFile(arg)
+				fs, err := shardReports(arg)
+				if err != nil {
+					return err
+				}
+				files = append(files, fs...)
+			}
+			parts := make([]report.Part, 0, len(files))
+			for _, file := range files {
+				r, path, err := readReportFile(file)
 				if err != nil {
 					return err
 				}
@@ -55,4 +64,35 @@ func newReportMergeCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&out, "out", "o", "", "write the merged report.json and report.html into `DIR`")
 	return cmd
+}
+
+// shardReports is the report files arg names: itself (a file, or a
+// folder holding report.json), or the report.json of each folder in it,
+// in name order, when it holds none itself.
+func shardReports(arg string) ([]string, error) {
+	st, err := os.Stat(arg)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return []string{arg}, nil
+	}
+	if _, err := os.Stat(filepath.Join(arg, "report.json")); err == nil {
+		return []string{arg}, nil
+	}
+	ents, err := os.ReadDir(arg)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		p := filepath.Join(arg, e.Name(), "report.json")
+		if _, err := os.Stat(p); e.IsDir() && err == nil {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no report.json in it nor in any folder in it", arg)
+	}
+	return out, nil
 }

@@ -10,6 +10,9 @@ import (
 	"brickyard/scenarios/report"
 )
 
+// Shard is the shard the Spec runs: k of n (1 of 1 for a whole fleet).
+func (sp *Spec) Shard() (k, n int) { return sp.shardK, sp.shardN }
+
 // Total is the number of devices of the whole fleet, every shard's.
 func (sp *Spec) Total() int { return sp.total() }
 

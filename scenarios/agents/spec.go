@@ -674,13 +674,23 @@ func readBounded(file string, limit int64) ([]byte, error) {
 	return data, err
 }
 
-// parseShard reads "K/N".
+// parseShard reads "K/N"; K may be written I+1, so that a zero-based
+// index gives it (a Kubernetes Indexed Job's: --shard
+// $(JOB_COMPLETION_INDEX)+1/N).
 func parseShard(s string) (k, n int, err error) {
 	ks, ns, ok := strings.Cut(s, "/")
-	k, err1 := strconv.Atoi(strings.TrimSpace(ks))
+	i, plus, hasPlus := strings.Cut(strings.TrimSpace(ks), "+")
+	k, err1 := strconv.Atoi(strings.TrimSpace(i))
+	if hasPlus {
+		p, err := strconv.Atoi(strings.TrimSpace(plus))
+		if err != nil || p != 1 || k < 0 || k > 1<<30 {
+			err1 = errors.New("bad")
+		}
+		k++
+	}
 	n, err2 := strconv.Atoi(strings.TrimSpace(ns))
 	if !ok || err1 != nil || err2 != nil || n < 1 || k < 1 || k > n {
-		return 0, 0, fmt.Errorf("%q: want K/N with 1 ≤ K ≤ N, e.g. 2/4", s)
+		return 0, 0, fmt.Errorf("%q: want K/N with 1 ≤ K ≤ N, e.g. 2/4, or I+1/N with 0 ≤ I < N", s)
 	}
 	return k, n, nil
 }
