@@ -1,6 +1,14 @@
 package agents
 
-import "testing"
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"brickyard/mtp"
+)
 
 func TestParseShard(t *testing.T) {
 	for _, c := range []struct {
@@ -48,4 +56,56 @@ func itoa(n int) string {
 		return string(rune('0' + n))
 	}
 	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+type countDialer struct{ n *int }
+
+func (d countDialer) Dial(context.Context, string) (mtp.Conn, error) { *d.n++; return nil, nil }
+
+// Agents spread over brokers: each always dials the same one, and the
+// brokers get about as many each.
+func TestSpreadDialer(t *testing.T) {
+	counts := make([]int, 7)
+	i := 0
+	s, err := newSpreadDialer([]string{"a", "b", "c", "d", "e", "f", "g"}, func(string) (mtp.Dialer, error) {
+		d := countDialer{&counts[i]}
+		i++
+		return d, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; n <= 100_000; n++ {
+		id := fmt.Sprintf("os::00256D-SIM%06d", n)
+		if s.pick(id) != s.pick(id) {
+			t.Fatal("not stable")
+		}
+		_, _ = s.Dial(context.Background(), id)
+	}
+	for k, c := range counts {
+		if c < 13_600 || c > 15_000 {
+			t.Errorf("broker %d: %d of 100,000 agents", k, c)
+		}
+	}
+}
+
+func TestResolve_SeveralBrokers(t *testing.T) {
+	given := func(names ...string) func(string) bool {
+		return func(f string) bool { return slices.Contains(names, f) }
+	}
+	c := defaults()
+	c.MQTT, c.ControllerID = "127.0.0.1:1883, tcp://127.0.0.1:1884,127.0.0.2", "proto::c"
+	sp, err := Resolve(c, given("mqtt"), builtins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"tcp://127.0.0.1:1883", "tcp://127.0.0.1:1884", "tcp://127.0.0.2"}; !slices.Equal(sp.brokers, want) {
+		t.Fatalf("brokers %q", sp.brokers)
+	}
+	for _, bad := range []string{"127.0.0.1:1883,tls://127.0.0.1:8883", "127.0.0.1:1883,", "a:1,ws://b:2"} {
+		c.MQTT = bad
+		if _, err := Resolve(c, given("mqtt"), builtins); err == nil || !strings.Contains(err.Error(), "--mqtt") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
 }
