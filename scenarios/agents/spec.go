@@ -41,7 +41,7 @@ type Spec struct {
 	wsURL        *url.URL
 	broker       string   // mqtt: the Config.Broker value (several: comma-separated); stomp: host:port
 	brokers      []string // mqtt: the brokers, when several
-	tls          bool   // mqtt/stomp: TLS to the broker
+	tls          bool     // mqtt/stomp: TLS to the broker
 	controllerID string
 	password     string
 	sources      *mtp.Sources
