@@ -40,7 +40,7 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl := cmd.Flags()
 	// Where.
 	fl.String("ws-url", "", "the controller's WebSocket endpoint `URL`: ws://HOST:PORT/PATH or wss://…")
-	fl.String("mqtt", "", "MQTT broker `HOST:PORT` (tcp:// or tls:// in front to choose; --tls-* imply tls)")
+	fl.String("mqtt", "", "MQTT broker `HOST:PORT` (tcp:// or tls:// in front to choose; --tls-* imply tls); several, comma-separated, spread the devices over them")
 	fl.String("stomp", "", "STOMP broker `HOST:PORT` (tls:// in front, or any --tls-* flag, for TLS)")
 	fl.String("controller-id", "", "the controller's USP endpoint `ID` (required), e.g. proto::controller")
 	fl.String("agent-topic", "usp/agent/{eid}", "MQTT: each agent's own topic; {eid} is its endpoint ID")

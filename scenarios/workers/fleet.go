@@ -18,11 +18,10 @@ import (
 	"brickyard/scenarios/report"
 )
 
-// Modes of a worker: what its start message asks it to run.
-const (
-	ModeFleet = "fleet" // a shard of brickyard fleet (FleetStart)
-	ModeRun   = "run"   // devices of brickyard run (RunStart)
-)
+// ModeFleet is the one mode of a worker (its start message's Mode): a
+// shard of brickyard fleet (FleetStart). brickyard run has no workers yet
+// (ARCHITECTURE.md, A fleet in several processes).
+const ModeFleet = "fleet"
 
 // StartMsg is a worker's start message: its mode and that mode's settings.
 type StartMsg struct {

@@ -42,19 +42,19 @@ func Serve(ctx context.Context, c *Conn, env WorkerEnv) error {
 	if err := m.Decode(&st); err != nil {
 		return err
 	}
+	if st.Mode != ModeFleet {
+		return fmt.Errorf("workers: mode %q: want %q", st.Mode, ModeFleet)
+	}
+	if st.Fleet == nil {
+		return errors.New("workers: a fleet worker without its fleet")
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := &worker{c: c, env: env, st: st, log: env.Log.With(zap.Int("worker", st.K))}
-	if st.Mode != ModeFleet { // a fleet worker takes no message but stop
-		w.inbox = make(chan Message, 1024)
-	}
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // the parent's messages after the start
+	go func() { // the parent's messages after the start: a fleet worker takes stop only
 		defer wg.Done()
-		if w.inbox != nil {
-			defer close(w.inbox)
-		}
 		for {
 			m, err := c.Recv()
 			if err != nil || m.T == KindStop {
@@ -62,36 +62,19 @@ func Serve(ctx context.Context, c *Conn, env WorkerEnv) error {
 				if err != nil {
 					return
 				}
-				continue
-			}
-			if w.inbox == nil {
-				continue
-			}
-			select {
-			case w.inbox <- m:
-			case <-ctx.Done():
-				return
 			}
 		}
 	}()
 	defer func() { c.Close(); wg.Wait() }()
-	switch st.Mode {
-	case ModeFleet:
-		if st.Fleet == nil {
-			return errors.New("workers: a fleet worker without its fleet")
-		}
-		return w.fleet(runCtx)
-	}
-	return fmt.Errorf("workers: mode %q", st.Mode)
+	return w.fleet(runCtx)
 }
 
 // worker is a worker process's state.
 type worker struct {
-	c     *Conn
-	env   WorkerEnv
-	st    StartMsg
-	log   *zap.Logger
-	inbox chan Message // the parent's messages other than stop; nil for a fleet worker
+	c   *Conn
+	env WorkerEnv
+	st  StartMsg
+	log *zap.Logger
 }
 
 // done says the worker's last word.
