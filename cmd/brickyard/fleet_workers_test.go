@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -214,8 +216,26 @@ func TestFleetWorkers_KilledWorker(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	wait := startFleetTo(t, runCtx, tail.w, "fleet", "--ws-url", l.(*websocket.Listener).URL(), "--controller-id", testCtrl,
-		"--devices", "9", "--workers", "3", "--out", dir)
+		"--devices", "9", "--workers", "3", "--out", dir, "--sources", "127.0.41.1-127.0.41.6")
 	pids := waitWorkers(t, 3, tail.Last, "connected 9/9")
+	// Each worker dials from its own part of --sources: two addresses of
+	// the six, none shared.
+	owner := map[string]int{}
+	for _, pid := range pids {
+		srcs := socketSources(t, pid, "127.0.41.")
+		if len(srcs) != 3 {
+			t.Fatalf("worker %d: %d connections from 127.0.41.x, want its 3 devices': %v", pid, len(srcs), srcs)
+		}
+		for _, a := range srcs {
+			if o, ok := owner[a]; ok && o != pid {
+				t.Fatalf("source %s used by workers %d and %d", a, o, pid)
+			}
+			owner[a] = pid
+		}
+	}
+	if len(owner) != 6 {
+		t.Fatalf("sources in use %v, want all six", owner)
+	}
 	victim := secondStarted(t, pids)
 	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -362,4 +382,47 @@ func TestFleetWorkers_Interrupt(t *testing.T) {
 	if pids := workerPIDs(t); len(pids) != 0 {
 		t.Fatalf("workers left: %v", pids)
 	}
+}
+
+// socketSources lists the local addresses (with prefix) of process pid's
+// established IPv4 TCP sockets, one entry per socket.
+func socketSources(t *testing.T, pid int, prefix string) []string {
+	t.Helper()
+	inodes := map[string]bool{}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for line := range strings.Lines(string(data)) {
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		f := strings.Fields(line)
+		if len(f) < 10 || f[3] != "01" || !inodes[f[9]] {
+			continue
+		}
+		hexAddr, _, _ := strings.Cut(f[1], ":")
+		v, err := strconv.ParseUint(hexAddr, 16, 32)
+		if err != nil {
+			continue
+		}
+		// The kernel prints the address's four bytes read as one word
+		// in the machine's byte order.
+		var b [4]byte
+		binary.NativeEndian.PutUint32(b[:], uint32(v))
+		ip := netip.AddrFrom4(b).String()
+		if strings.HasPrefix(ip, prefix) {
+			out = append(out, ip)
+		}
+	}
+	return out
 }

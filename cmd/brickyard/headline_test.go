@@ -78,7 +78,7 @@ func BenchmarkHeadline(b *testing.B) {
 	var ls []mtp.Listener
 	for _, a := range addrs {
 		l, err := mqtt.NewListener(mqtt.Config{Broker: "tcp://" + a, Version: mqtt.V311, QoS0: true, ControllerID: fbCtrl,
-			ControllerTopic: "bench/controller", QueueLen: 1024, Backlog: n})
+			ControllerTopic: "bench/controller", QueueLen: 16, Backlog: n})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"brickyard/mtp"
 	"brickyard/scenarios/agents"
 	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/report"
@@ -132,6 +133,10 @@ func RunFleet(ctx context.Context, sp *agents.Spec, opt FleetOptions) (*FleetRes
 		}
 		poke()
 	}
+	sources, err := mtp.ParseSources(opt.Config.Sources)
+	if err != nil {
+		return nil, fmt.Errorf("--sources: %w", err)
+	}
 	pool, err := Start(spec, n)
 	if err != nil {
 		return nil, err
@@ -141,6 +146,10 @@ func RunFleet(ctx context.Context, sp *agents.Spec, opt FleetOptions) (*FleetRes
 	for k := 1; k <= n; k++ {
 		c := opt.Config
 		c.Shard = fmt.Sprintf("%d/%d", k, n)
+		// Each worker its own source addresses when there are enough:
+		// no two workers' connections then share a (source, destination)
+		// pair's ports.
+		c.Sources = sources.Part(k, n).String()
 		c.Out = filepath.Join(opt.Dir, "shard-"+strconv.Itoa(k))
 		c.Quiet, c.DumpModel, c.WriteKey, c.Pprof, c.MetricsExpose = true, false, "", false, false
 		c.MetricsAddr = ""
