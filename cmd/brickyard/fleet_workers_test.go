@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -425,4 +426,50 @@ func socketSources(t *testing.T, pid int, prefix string) []string {
 		}
 	}
 	return out
+}
+
+// A fleet larger than the open-file limit lets one process hold runs,
+// without --workers, in as many workers as it needs: here 300 devices
+// under a limit of 400 files (one process would need about 440) in two.
+func TestFleetWorkers_AsManyAsTheLimitNeeds(t *testing.T) {
+	prlimit, err := exec.LookPath("prlimit") // util-linux
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: testCtrl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := serveTestController(ctx, t, l)
+	defer func() { cancel(); l.Close(); tc.wg.Wait() }()
+	dir := t.TempDir()
+	clearEnv(t) // the process inherits the environment
+	cmd := exec.CommandContext(ctx, prlimit, "--nofile=400:400", exe, "pod", "fleet", "--ws-url", l.(*websocket.Listener).URL(),
+		"--controller-id", testCtrl, "--devices", "300", "--connect-rate", "1000", "--duration", "3s", "--quiet", "--out", dir)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	}
+	r := readReport(t, dir)
+	if r.Devices != 300 || len(r.Fleet) != 300 || len(r.Shards) != 2 {
+		t.Fatalf("%d devices, %d rows, shards %+v\n%s", r.Devices, len(r.Fleet), r.Shards, out.String())
+	}
+	for i, s := range r.Shards {
+		if s.Index != i+1 || s.Count != 2 || s.Status != report.ShardOK || s.Devices != 150 {
+			t.Errorf("shard %d: %+v", i+1, s)
+		}
+	}
+	if got := countOf(r.Messages, "received Get"); got != 300 {
+		t.Errorf("received Get %d, want 300 (%v)", got, r.Messages)
+	}
+	if !strings.Contains(out.String(), "merged from 2 shards, every one reported") {
+		t.Errorf("summary:\n%s", out.String())
+	}
 }
