@@ -26,7 +26,7 @@ FUZZTIME     ?= 10s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build test deps lint generate golden check-generated unit scale fuzz fuzz-short bench bench-instr bench-fleet flaky clean
+.PHONY: all build test deps lint generate golden check-generated unit scale fuzz fuzz-short bench bench-instr bench-fleet bench-headline flaky clean
 
 all: build
 
@@ -93,6 +93,14 @@ bench:
 ## FLEETBENCH_WINDOW=1,32, FLEETBENCH_PROFILE=DIR (pprof files) tune it.
 bench-fleet: deps
 	cd cmd/brickyard && $(GO) test -tags scale -run='^$$' -bench='^BenchmarkFleetProcess$$' -benchtime=1x -timeout 60m .
+
+## bench-headline: N MQTT agents in brickyard fleet --workers over several
+## mosquittos on this box, with a lean controller: time to connect them all,
+## Get fan-out round trips, memory per agent (docs/scale.md, the headline).
+## HEADLINE_AGENTS (100000), HEADLINE_BROKERS, HEADLINE_WORKERS, HEADLINE_RATE,
+## HEADLINE_ROUNDS tune it. Not under the race detector.
+bench-headline: deps
+	cd cmd/brickyard && $(GO) test -tags scale -run='^$$' -bench='^BenchmarkHeadline$$' -benchtime=1x -timeout 60m -v .
 
 ## bench-instr: CPU instructions per operation of the agent's request paths,
 ## counted by callgrind (.ci/instr): a count the machine's load does not move.
