@@ -431,6 +431,8 @@ func socketSources(t *testing.T, pid int, prefix string) []string {
 // A fleet larger than the open-file limit lets one process hold runs,
 // without --workers, in as many workers as it needs: here 300 devices
 // under a limit of 400 files (one process would need about 440) in two.
+// It runs until the controller has every device's answer, then is
+// interrupted.
 func TestFleetWorkers_AsManyAsTheLimitNeeds(t *testing.T) {
 	prlimit, err := exec.LookPath("prlimit") // util-linux
 	if err != nil {
@@ -451,11 +453,23 @@ func TestFleetWorkers_AsManyAsTheLimitNeeds(t *testing.T) {
 	dir := t.TempDir()
 	clearEnv(t) // the process inherits the environment
 	cmd := exec.CommandContext(ctx, prlimit, "--nofile=400:400", exe, "pod", "fleet", "--ws-url", l.(*websocket.Listener).URL(),
-		"--controller-id", testCtrl, "--devices", "300", "--connect-rate", "1000", "--duration", "3s", "--quiet", "--out", dir)
+		"--controller-id", testCtrl, "--devices", "300", "--connect-rate", "1000", "--quiet", "--out", dir)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	answered := func() int { tc.mu.Lock(); defer tc.mu.Unlock(); return len(tc.versions) }
+	deadline := time.Now().Add(60 * time.Second)
+	for answered() < 300 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(os.Interrupt) // prlimit runs the command in its own process
+	if err := cmd.Wait(); err != nil {
 		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	}
+	if n := answered(); n != 300 {
+		t.Fatalf("the controller heard %d of 300 devices\n%s", n, errOut.String())
 	}
 	r := readReport(t, dir)
 	if r.Devices != 300 || len(r.Fleet) != 300 || len(r.Shards) != 2 {
