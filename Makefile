@@ -19,7 +19,7 @@ FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp:FuzzOpenGet ./usp
                 ./mtp/websocket:FuzzParseEID ./mtp/stomp:FuzzHeaderEscape ./mtp/stomp:FuzzReadFrame \
                 ./sim/device:FuzzReceive:10000x ./mtp/mqtt:FuzzReplyTo ./mtp/mqtt:FuzzDecode311 ./mtp/mqtt:FuzzDecode5 \
                 ./scenarios:FuzzParse:10000x ./scenarios:FuzzIDScheme ./scenarios:FuzzExpectation \
-                ./scenarios/report:FuzzWriters:3000x ./scenarios/report:FuzzReadJSON ./scenarios/report:FuzzAnalyze:6000x ./scenarios/agents:FuzzTrafficRecord ./scenarios/agents:FuzzFaultFile \
+                ./scenarios/report:FuzzWriters:3000x ./scenarios/report:FuzzReadJSON ./scenarios/report:FuzzAnalyze:6000x ./scenarios/report:FuzzMerge ./scenarios/workers:FuzzReadFrame ./scenarios/agents:FuzzTrafficRecord ./scenarios/agents:FuzzFaultFile \
                 ./boards/profile:FuzzParse ./boards/image:FuzzParseKeyPEM ./mtp:FuzzParseSources \
                 ./boards/bench/wire:FuzzDecode ./boards/bench/wire:FuzzSplit ./boards/bench/wire:FuzzPayloads \
                 ./scenarios/trace:FuzzRecord
@@ -29,7 +29,7 @@ FUZZTIME     ?= 1m
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build test deps lint generate golden check-generated unit scale fuzz fuzz-short bench bench-instr bench-fleet flaky clean
+.PHONY: all build test deps lint generate golden check-generated unit scale fuzz fuzz-short bench bench-instr bench-fleet bench-headline flaky clean
 
 all: build
 
@@ -107,6 +107,14 @@ bench:
 ## FLEETBENCH_WINDOW=1,32, FLEETBENCH_PROFILE=DIR (pprof files) tune it.
 bench-fleet: deps
 	cd cmd/brickyard && $(GO) test -tags scale -run='^$$' -bench='^BenchmarkFleetProcess$$' -benchtime=1x -timeout 60m .
+
+## bench-headline: N MQTT agents in brickyard fleet --workers over several
+## mosquittos on this box, with a lean controller: time to connect them all,
+## Get fan-out round trips, memory per agent (docs/scale.md, the headline).
+## HEADLINE_AGENTS (100000), HEADLINE_BROKERS, HEADLINE_WORKERS, HEADLINE_RATE,
+## HEADLINE_ROUNDS tune it. Not under the race detector.
+bench-headline: deps
+	cd cmd/brickyard && $(GO) test -tags scale -run='^$$' -bench='^BenchmarkHeadline$$' -benchtime=1x -timeout 60m -v .
 
 ## bench-instr: CPU instructions per operation of the agent's request paths,
 ## counted by callgrind (.ci/instr): a count the machine's load does not move.

@@ -81,3 +81,40 @@ func (s *Sources) Dialer() *net.Dialer {
 	}
 	return d
 }
+
+// Part is part k (from 1) of n disjoint parts of the addresses, in order:
+// addresses (k−1)·L/n … k·L/n−1 of the L. With fewer addresses than parts
+// there is not one for each, and every part is all of them (nil stays
+// nil).
+func (s *Sources) Part(k, n int) *Sources {
+	if s == nil || n <= 1 || len(s.addrs) < n || k < 1 || k > n {
+		return s
+	}
+	l := len(s.addrs)
+	return &Sources{addrs: s.addrs[(k-1)*l/n : k*l/n]}
+}
+
+// String is the addresses as ParseSources reads them: runs of consecutive
+// addresses as ranges, comma-separated; "" for none.
+func (s *Sources) String() string {
+	if s == nil {
+		return ""
+	}
+	var b strings.Builder
+	for i := 0; i < len(s.addrs); {
+		j := i
+		for j+1 < len(s.addrs) && s.addrs[j].Next() == s.addrs[j+1] {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s.addrs[i].String())
+		if j > i {
+			b.WriteByte('-')
+			b.WriteString(s.addrs[j].String())
+		}
+		i = j + 1
+	}
+	return b.String()
+}

@@ -40,7 +40,7 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl := cmd.Flags()
 	// Where.
 	fl.String("ws-url", "", "the controller's WebSocket endpoint `URL`: ws://HOST:PORT/PATH or wss://…")
-	fl.String("mqtt", "", "MQTT broker `HOST:PORT` (tcp:// or tls:// in front to choose; --tls-* imply tls)")
+	fl.String("mqtt", "", "MQTT broker `HOST:PORT` (tcp:// or tls:// in front to choose; --tls-* imply tls); several, comma-separated, spread the devices over them")
 	fl.String("stomp", "", "STOMP broker `HOST:PORT` (tls:// in front, or any --tls-* flag, for TLS)")
 	fl.String("controller-id", "", "the controller's USP endpoint `ID` (required), e.g. proto::controller")
 	fl.String("agent-topic", "usp/agent/{eid}", "MQTT: each agent's own topic; {eid} is its endpoint ID")
@@ -83,7 +83,8 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.StringArray("trust", nil, "public key `FILE` the boards also trust (repeatable): PEM (Ed25519, ECDSA P-256, RSA) from 'brickyard image keygen', or a U-Boot control DTB")
 	fl.StringArray("image", nil, "factory image of a board profile from `PROFILE=FILE`, in any format its bootloader takes, signed by a --trust key (repeatable); its version replaces --version for that board")
 	fl.String("write-key", "", "write the fleet's signing key to `FILE` (and its public key to FILE.pub) for 'brickyard image pack --key'")
-	fl.String("shard", "", "run only shard `K/N` of the fleet (devices (K-1)·T/N+1 to K·T/N of T), one process per shard")
+	fl.String("shard", "", "run only shard `K/N` of the fleet (devices (K-1)·T/N+1 to K·T/N of T), one process per shard; K may be I+1 for a zero-based index I")
+	fl.Int("workers", 0, "run the fleet in `K` worker processes that this one supervises (0: as many as the open-file limit needs, 1: in this process)")
 	fl.Duration("response-timeout", 30*time.Second, "report a device request the controller leaves unanswered this long")
 	fl.Duration("download-timeout", 10*time.Minute, "a device's image download fails after this long")
 	fl.Duration("download-stall-timeout", time.Minute, "a device's image download fails when nothing arrives for this long")
@@ -124,6 +125,11 @@ func runFleet(ctx context.Context, a *app) error {
 		zap.String("hint", "images for these devices must be signed by it (--write-key) or by a --trust key"))
 	if !sp.HasController() { // --dump-model alone
 		return agents.DumpFirst(a.stdout, sp, b)
+	}
+	if n, err := fleetWorkers(f, sp); err != nil {
+		return err
+	} else if n > 1 {
+		return runFleetWorkers(ctx, a, sp, n)
 	}
 	if f.Out != "" {
 		if err := os.MkdirAll(f.Out, 0o755); err != nil {

@@ -29,13 +29,36 @@ func serveMetrics(log *zap.Logger, addr string, expose, withPprof bool, idx *ind
 		}
 		return nil, func() {}, nil
 	}
-	if err := checkLoopback(addr, expose); err != nil {
-		return nil, nil, fmt.Errorf("--metrics-addr: %w", err)
-	}
 	m = metrics.New()
+	stop, err = serveHandler(log, addr, expose, withPprof, m.Handler(), func(ctx context.Context) { _ = m.Follow(ctx, idx) })
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, stop, nil
+}
+
+// serveAggregate serves the one metrics endpoint of a fleet in workers
+// (agg: the parent's own metrics and every worker's, summed) on addr,
+// as serveMetrics does; with addr empty it serves nothing.
+func serveAggregate(log *zap.Logger, addr string, expose, withPprof bool, agg *metrics.Aggregate) (stop func(), err error) {
+	if addr == "" {
+		if withPprof {
+			return nil, errors.New("--pprof serves on --metrics-addr: give one")
+		}
+		return func() {}, nil
+	}
+	return serveHandler(log, addr, expose, withPprof, agg.Handler(), nil)
+}
+
+// serveHandler serves h as /metrics on addr, Go's profiles beside it with
+// withPprof, and runs also (if set) until stop; it owns the goroutines.
+func serveHandler(log *zap.Logger, addr string, expose, withPprof bool, h http.Handler, also func(context.Context)) (stop func(), err error) {
+	if err := checkLoopback(addr, expose); err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
 	ln, err := metrics.Listen(addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--metrics-addr: %w", err)
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
 	log.Info("metrics", zap.String("url", "http://"+ln.Addr().String()+"/metrics"))
 	var routes []metrics.Route
@@ -51,10 +74,13 @@ func serveMetrics(log *zap.Logger, addr string, expose, withPprof bool, idx *ind
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = metrics.ServeListener(ctx, ln, m.Handler(), routes...) }()
-	go func() { defer wg.Done(); _ = m.Follow(ctx, idx) }()
-	return m, func() { cancel(); wg.Wait() }, nil
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = metrics.ServeListener(ctx, ln, h, routes...) }()
+	if also != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); also(ctx) }()
+	}
+	return func() { cancel(); wg.Wait() }, nil
 }
 
 // checkLoopback refuses a listening address that is not on loopback

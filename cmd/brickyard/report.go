@@ -30,11 +30,12 @@ func newReportCmd(a *app) *cobra.Command {
 			"  diff A B    compare two runs: outcome shares per board, fault and power-cut phase,\n" +
 			"              with a test of whether each difference is beyond chance\n" +
 			"  junit R     the run's expectations as JUnit XML, for CI systems\n" +
-			"  csv R       one row per device, for spreadsheets",
+			"  csv R       one row per device, for spreadsheets\n" +
+			"  merge R...  merge the reports of a fleet's shards (other machines, pods) into one",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newReportDiffCmd(), newReportJUnitCmd(), newReportCSVCmd())
+	cmd.AddCommand(newReportDiffCmd(), newReportJUnitCmd(), newReportCSVCmd(), newReportMergeCmd(a))
 	return cmd
 }
 

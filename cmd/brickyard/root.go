@@ -55,6 +55,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newFleetCmd(a),
 		newReportCmd(a),
 		newBoardEmuCmd(a),
+		newWorkerCmd(a),
 	)
 	return root
 }

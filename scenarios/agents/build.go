@@ -22,6 +22,7 @@ import (
 	"brickyard/mtp"
 	"brickyard/scenarios/report"
 	"brickyard/sim/device"
+	"brickyard/sim/faults"
 	"brickyard/sim/fleet"
 	"brickyard/sim/index"
 )
@@ -193,6 +194,34 @@ func (sp *Spec) realConfig(b *Built, tr *transport, idx *index.Index) fleet.Real
 		Fetcher: &fleet.HTTPFetcher{Client: client, Timeout: sp.downloadTimeout, StallTimeout: sp.downloadStall,
 			MaxActive: sp.downloads},
 		ConnectRate: sp.connectRate, ConnectJitter: sp.connectJitter, Index: idx,
+		PowerOnAt: sp.powerOnAt(lo),
+	}
+}
+
+// wholeFleet is every board group of the fleet, every shard's, in fleet
+// order (without factory boards: for numbering and the fault plan).
+func (sp *Spec) wholeFleet() []fleet.BoardGroup {
+	out := make([]fleet.BoardGroup, len(sp.boards))
+	for i, bc := range sp.boards {
+		out[i] = fleet.BoardGroup{Name: bc.profile, Count: bc.count}
+	}
+	return out
+}
+
+// shardFaults are the fault plan's faults of this shard's devices, as
+// the plan assigns them over the whole fleet: the shards of a fleet are
+// its one-process run, device for device.
+func (sp *Spec) shardFaults() ([]faults.Faults, error) {
+	lo, hi := sp.shardRange()
+	return fleet.ShardFaults(sp.plan, sp.wholeFleet(), idFormat(sp.idPattern), sp.seed, lo, hi)
+}
+
+// powerOnAt is the shard's part of the fleet's power-on schedule: device
+// lo+n of the fleet powers on when it would in one process.
+func (sp *Spec) powerOnAt(lo int) func(n int) time.Duration {
+	format := idFormat(sp.idPattern)
+	return func(n int) time.Duration {
+		return fleet.PowerOnDelay(sp.seed, fmt.Sprintf(format, lo+n+1), lo+n, sp.connectRate, sp.connectJitter)
 	}
 }
 

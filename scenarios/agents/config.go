@@ -57,6 +57,7 @@ type Config struct {
 	Images          []string      `mapstructure:"image"`
 	WriteKey        string        `mapstructure:"write_key"`
 	Shard           string        `mapstructure:"shard"`
+	Workers         int           `mapstructure:"workers"`
 	ResponseTimeout time.Duration `mapstructure:"response_timeout"`
 	DownloadTimeout time.Duration `mapstructure:"download_timeout"`
 	DownloadStall   time.Duration `mapstructure:"download_stall_timeout"`

@@ -80,6 +80,10 @@ func buildReport(sp *Spec, tr *transport, rf *fleet.Real, t *traffic, start, end
 	t.mu.Lock()
 	msgs, errs := report.SortedCounts(t.messages()), report.SortedCounts(t.errs)
 	lat, byType, overTime := t.lat.Latency(), t.lat.ByType(), t.lat.OverTime()
+	var state *report.LatencyState
+	if sp.f.Shard != "" {
+		state = t.lat.State()
+	}
 	reconnects := t.reconnects
 	t.mu.Unlock()
 	if reconnects > 0 {
@@ -91,6 +95,10 @@ func buildReport(sp *Spec, tr *transport, rf *fleet.Real, t *traffic, start, end
 		Scenario: sp.name, Clock: "real", Seed: sp.seed, MTP: tr.protocol, Start: start, End: end,
 		Duration: dur, Wall: dur, Interrupted: interrupted, Devices: rf.Len(),
 		Latency: lat, LatencyByType: byType, LatencyOverTime: overTime, Messages: msgs, Errors: errs, Images: sp.reportImages,
+		LatencyState: state,
+	}
+	if sp.f.Shard != "" {
+		r.Shard = report.NewShard(sp.shardK, sp.shardN, sp.total())
 	}
 	if len(r.Errors) == 0 {
 		r.Errors = nil
@@ -182,7 +190,7 @@ func thinSamples(s []sampleAt) []sampleAt {
 // writeSummary writes the end-of-run summary: outcomes by board,
 // messages as the devices saw them, sessions and the controller's
 // response latency.
-func writeSummary(out io.Writer, r *report.Report, t *traffic, tr *transport, ctrlID string) error {
+func writeSummary(out io.Writer, r *report.Report, st trafficStats, where, ctrlID string) error {
 	state := "stopped at --duration"
 	if r.Interrupted {
 		state = "interrupted"
@@ -192,7 +200,7 @@ func writeSummary(out io.Writer, r *report.Report, t *traffic, tr *transport, ct
 		name = " (scenario " + r.Scenario + ")"
 	}
 	fmt.Fprintf(out, "\nfleet%s: %d devices against %s over %s (controller %s), seed %d, %.1f s, %s\n\n",
-		name, r.Devices, tr.where, r.MTP, ctrlID, r.Seed, float64(r.Duration), state)
+		name, r.Devices, where, r.MTP, ctrlID, r.Seed, float64(r.Duration), state)
 	rows := []report.OutcomeRow{{Name: "fleet", Devices: r.Devices, Outcomes: r.Outcomes}}
 	for _, g := range r.ByBoard {
 		rows = append(rows, report.OutcomeRow{Name: g.Name, Devices: g.Devices, Outcomes: g.Outcomes})
@@ -214,7 +222,6 @@ func writeSummary(out io.Writer, r *report.Report, t *traffic, tr *transport, ct
 		}
 		return strings.Join(s, "  ")
 	}
-	st := t.stats()
 	fmt.Fprintf(out, "\nmessages the devices received (%d requests): %s\n", st.requests, none(rx))
 	fmt.Fprintf(out, "messages the devices sent: %s\n", none(tx))
 	fmt.Fprintf(out, "sessions: %d reconnects, %d lost, %d failed dials\n", st.reconnects, st.lost, st.dialFails)
@@ -230,5 +237,6 @@ func writeSummary(out io.Writer, r *report.Report, t *traffic, tr *transport, ct
 		fmt.Fprintf(out, "problems: %s\n", strings.Join(probs, ", "))
 	}
 	report.WriteDropped(out, r)
+	report.WriteShards(out, r)
 	return nil
 }

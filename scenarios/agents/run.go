@@ -55,6 +55,10 @@ type Options struct {
 	// PDUAddr, if set, serves the bench boards' power there in
 	// pdudaemon's URL form, as PDU PDUHostname (bench.ServeLab).
 	PDUAddr, PDUHostname string
+	// Start, if set, is the run's start for its report and latencies
+	// (default: when Run starts the devices): the shards of one fleet
+	// share their parent's, so that their reports merge span for span.
+	Start time.Time
 }
 
 // Result is a finished run: its report, and what the summary shows beside
@@ -92,6 +96,11 @@ func Run(ctx context.Context, sp *Spec, b *Built, opt Options) (*Result, error) 
 		opt.Metrics.Dropped("agents", tr.drops)
 	}
 	cfg := sp.realConfig(b, tr, idx)
+	if len(opt.Bench) == 0 { // bench boards take their part of the plan in this process (unsharded)
+		if cfg.Faults, err = sp.shardFaults(); err != nil {
+			return nil, err
+		}
+	}
 	cfg.Log = opt.EventLog // fleet.Real writes it a line at a time, under its own lock
 	if len(opt.Bench) > 0 && sp.shardN > 1 {
 		return nil, errors.New("bench.boards: bench boards join an unsharded fleet (their IDs follow the simulated devices')")
@@ -147,7 +156,10 @@ func Run(ctx context.Context, sp *Spec, b *Built, opt Options) (*Result, error) 
 		zap.String("controller_id", sp.controllerID), zap.String("first", rf.ID(0)), zap.String("last", rf.ID(rf.Len()-1)),
 		zap.Uint64("seed", sp.seed), zap.Duration("duration", sp.duration))
 
-	start := time.Now()
+	start := opt.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
 	tf.startAt(start) // before the devices run: latencies over time count from here
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -200,7 +212,7 @@ loop:
 // the devices received and sent, sessions, the controller's latency as
 // the devices measured it, problems and dropped Records.
 func (r *Result) WriteSummary(w io.Writer) error {
-	return writeSummary(w, r.Report, r.tf, r.tr, r.sp.controllerID)
+	return writeSummary(w, r.Report, r.tf.stats(), r.tr.where, r.sp.controllerID)
 }
 
 // DumpModel writes the first device's data model as its controller would

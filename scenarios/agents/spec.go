@@ -39,8 +39,9 @@ type Spec struct {
 	transport string // websocket, mqtt, stomp; "" for --dump-model alone
 
 	wsURL        *url.URL
-	broker       string // mqtt: the Config.Broker value; stomp: host:port
-	tls          bool   // mqtt/stomp: TLS to the broker
+	broker       string   // mqtt: the Config.Broker value (several: comma-separated); stomp: host:port
+	brokers      []string // mqtt: the brokers, when several
+	tls          bool     // mqtt/stomp: TLS to the broker
 	controllerID string
 	password     string
 	sources      *mtp.Sources
@@ -444,31 +445,49 @@ func (sp *Spec) resolveWhere(f Config, changed func(string) bool) error {
 		}
 		sp.wsURL = u
 	case "mqtt":
-		broker := f.MQTT
-		scheme, rest, hasScheme := strings.Cut(broker, "://")
-		if !hasScheme {
-			scheme, rest = "", broker
+		// One broker, or several (comma-separated) that a device is
+		// spread over by its endpoint ID (spreadDialer).
+		parts := strings.Split(f.MQTT, ",")
+		if len(parts) > maxBrokers {
+			return fmt.Errorf("--mqtt: %d brokers: at most %d", len(parts), maxBrokers)
 		}
-		switch strings.ToLower(scheme) {
-		case "":
-			sp.tls = tlsFlags
-			scheme = "tcp"
-			if sp.tls {
-				scheme = "tls"
+		var brokers []string
+		for i, broker := range parts {
+			broker = strings.TrimSpace(broker)
+			scheme, rest, hasScheme := strings.Cut(broker, "://")
+			if !hasScheme {
+				scheme, rest = "", broker
 			}
-		case "tcp", "mqtt":
-			if tlsFlags {
-				return fmt.Errorf("--%s: the --mqtt broker is %s:// (plain); use tls:// or no scheme", firstChanged(changed, "tls-ca", "tls-cert", "tls-key", "tls-server-name"), scheme)
+			isTLS := false
+			switch strings.ToLower(scheme) {
+			case "":
+				isTLS = tlsFlags
+				scheme = "tcp"
+				if isTLS {
+					scheme = "tls"
+				}
+			case "tcp", "mqtt":
+				if tlsFlags {
+					return fmt.Errorf("--%s: the --mqtt broker is %s:// (plain); use tls:// or no scheme", firstChanged(changed, "tls-ca", "tls-cert", "tls-key", "tls-server-name"), scheme)
+				}
+			case "tls", "ssl", "mqtts":
+				isTLS = true
+			default:
+				return fmt.Errorf("--mqtt: %q: scheme %q: want HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT", broker, scheme)
 			}
-		case "tls", "ssl", "mqtts":
-			sp.tls = true
-		default:
-			return fmt.Errorf("--mqtt: %q: scheme %q: want HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT", f.MQTT, scheme)
+			if i > 0 && isTLS != sp.tls {
+				return fmt.Errorf("--mqtt: %q: TLS to some brokers and not to others", f.MQTT)
+			}
+			sp.tls = isTLS
+			if err := checkHostPort(strings.TrimSuffix(rest, "/"), true); err != nil {
+				return fmt.Errorf("--mqtt: %q: %w", broker, err)
+			}
+			brokers = append(brokers, scheme+"://"+rest)
 		}
-		if err := checkHostPort(strings.TrimSuffix(rest, "/"), true); err != nil {
-			return fmt.Errorf("--mqtt: %q: %w", f.MQTT, err)
+		sp.broker = strings.Join(brokers, ",")
+		if len(brokers) > 1 {
+			sp.brokers = brokers
 		}
-		sp.broker = scheme + "://" + rest
 		switch f.MQTTVersion {
 		case "5", "5.0", "3.1.1", "311", "4":
 		default:
@@ -674,13 +693,23 @@ func readBounded(file string, limit int64) ([]byte, error) {
 	return data, err
 }
 
-// parseShard reads "K/N".
+// parseShard reads "K/N"; K may be written I+1, so that a zero-based
+// index gives it (a Kubernetes Indexed Job's: --shard
+// $(JOB_COMPLETION_INDEX)+1/N).
 func parseShard(s string) (k, n int, err error) {
 	ks, ns, ok := strings.Cut(s, "/")
-	k, err1 := strconv.Atoi(strings.TrimSpace(ks))
+	i, plus, hasPlus := strings.Cut(strings.TrimSpace(ks), "+")
+	k, err1 := strconv.Atoi(strings.TrimSpace(i))
+	if hasPlus {
+		p, err := strconv.Atoi(strings.TrimSpace(plus))
+		if err != nil || p != 1 || k < 0 || k > 1<<30 {
+			err1 = errors.New("bad")
+		}
+		k++
+	}
 	n, err2 := strconv.Atoi(strings.TrimSpace(ns))
 	if !ok || err1 != nil || err2 != nil || n < 1 || k < 1 || k > n {
-		return 0, 0, fmt.Errorf("%q: want K/N with 1 ≤ K ≤ N, e.g. 2/4", s)
+		return 0, 0, fmt.Errorf("%q: want K/N with 1 ≤ K ≤ N, e.g. 2/4, or I+1/N with 0 ≤ I < N", s)
 	}
 	return k, n, nil
 }

@@ -75,6 +75,17 @@ func (sp *Spec) dialerWith(f Config, logf func(string, ...any), drops *mtp.Drops
 				return nil, err
 			}
 		}
+		if len(sp.brokers) > 1 {
+			d, err := newSpreadDialer(sp.brokers, func(broker string) (mtp.Dialer, error) {
+				c := cfg
+				c.Broker = broker
+				return mqtt.NewDialer(c)
+			})
+			if err != nil {
+				return nil, fmt.Errorf("--mqtt: %w", err)
+			}
+			return &transport{protocol: string(mtp.MQTT), where: sp.broker, dialer: d}, nil
+		}
 		d, err := mqtt.NewDialer(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("--mqtt: %w", err)

@@ -71,3 +71,43 @@ func FuzzAnalyze(f *testing.F) {
 		_ = writeJSON(t, r)
 	})
 }
+
+// FuzzMerge reads arbitrary bytes as two report.json files (split at
+// the first NUL) of shards and merges them: Merge returns a report or an
+// error, never panics, and a merged report writes and reads back. The
+// seeds are two real shards, and one with a latency state in its form
+// beyond ExactCap.
+func FuzzMerge(f *testing.F) {
+	fr := newFleetRun(4, 2, 1)
+	parts := fr.shards(2)
+	for _, p := range parts {
+		p.Report.Fleet = p.Report.Fleet[:min(1, len(p.Report.Fleet))]
+		p.Report.Devices = len(p.Report.Fleet)
+		p.Report.Analysis, p.Report.LatencyOverTime, p.Report.LatencyByType, p.Report.ByBoard = nil, nil, nil, nil
+	}
+	a, b := writeJSON(f, parts[0].Report), writeJSON(f, parts[1].Report)
+	f.Add(append(append(a, 0), b...))
+	f.Add(append(append(a, 0), `{"shard":{"index":2,"count":2,"first":3,"last":4,"total":4},"latency":{"count":100001},"latency_state":{"all":{"n":100001,"coarse":[100001,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"fine":[{"i":7295,"n":100001}]},"span_ns":1000000000}}`...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		x, y, _ := bytes.Cut(data, []byte{0})
+		var ps []Part
+		for _, d := range [][]byte{x, y} {
+			r, err := ReadJSON(bytes.NewReader(d))
+			if err != nil {
+				return
+			}
+			ps = append(ps, Part{Report: r})
+		}
+		m, err := Merge(ps)
+		if err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		if err := WriteJSON(&buf, m); err != nil {
+			return // a time outside RFC 3339's years
+		}
+		if _, err := ReadJSON(&buf); err != nil {
+			t.Errorf("a merged report does not read back: %v", err)
+		}
+	})
+}

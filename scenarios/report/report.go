@@ -36,11 +36,19 @@ type Report struct {
 	// run's start; 0 when it did not.
 	AbortedAt Seconds `json:"aborted_at_s,omitempty"`
 
-	Devices  int     `json:"devices"`
-	Outcomes []Count `json:"outcomes"` // by outcome, in Outcomes order, zero counts included
-	ByBoard  []Group `json:"by_board"` // sorted by Name
-	ByWave   []Wave  `json:"by_wave"`  // in wave order
-	Latency  Latency `json:"latency"`  // USP request → response, as the measuring side saw it
+	Devices int `json:"devices"`
+	// Shard says which part of a fleet this report holds when it is one
+	// shard's (brickyard fleet --shard K/N, a worker's); Merge combines
+	// such reports. Nil for a whole fleet.
+	Shard *Shard `json:"shard,omitempty"`
+	// Shards are the shards a merged report was made of, each with what
+	// became of it (a worker that crashed or was killed is "lost", its
+	// devices' outcome Lost). Empty unless the report is a merge.
+	Shards   []ShardStatus `json:"shards,omitempty"`
+	Outcomes []Count       `json:"outcomes"` // by outcome, in Outcomes order, zero counts included
+	ByBoard  []Group       `json:"by_board"` // sorted by Name
+	ByWave   []Wave        `json:"by_wave"`  // in wave order
+	Latency  Latency       `json:"latency"`  // USP request → response, as the measuring side saw it
 	// LatencyByType splits Latency by the request's message type (Get,
 	// Add, Operate, Notify, ...), sorted by type; LatencyOverTime by when
 	// the request was sent, in time order. Both are omitted when the run
@@ -69,6 +77,11 @@ type Report struct {
 	// only when the fleet has bench boards (docs/bench.md).
 	ByKind []Group      `json:"by_kind,omitempty"`
 	Bench  []BenchBoard `json:"bench,omitempty"`
+
+	// LatencyState is the measured latencies as data, in a shard's report
+	// only: what Merge needs to compute the merged fleet's latency as one
+	// process would have (see LatencyState).
+	LatencyState *LatencyState `json:"latency_state,omitempty"`
 
 	Fleet []Device `json:"fleet"` // every device, in endpoint-ID order
 }

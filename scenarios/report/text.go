@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 )
@@ -41,6 +42,7 @@ func WriteSummary(out io.Writer, r *Report) error {
 	if err := WriteOutcomes(out, rows); err != nil {
 		return err
 	}
+	WriteShards(out, r)
 	if len(r.Bench) > 0 {
 		fmt.Fprintln(out, "\nbench boards:")
 		w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
@@ -76,11 +78,23 @@ type OutcomeRow struct {
 }
 
 // WriteOutcomes writes a table of devices by outcome, one column per
-// outcome in Outcomes order.
+// outcome in Outcomes order, then one per other outcome some row counts
+// (Lost), sorted by name.
 func WriteOutcomes(out io.Writer, rows []OutcomeRow) error {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	cols := slices.Clone(Outcomes)
+	var extra []string
+	for _, r := range rows {
+		for _, c := range r.Outcomes {
+			if c.N > 0 && !isOutcome(c.Name) && !slices.Contains(extra, c.Name) {
+				extra = append(extra, c.Name)
+			}
+		}
+	}
+	slices.Sort(extra)
+	cols = append(cols, extra...)
 	header := "\tdevices\t"
-	for _, o := range Outcomes {
+	for _, o := range cols {
 		header += o + "\t"
 	}
 	fmt.Fprintln(w, header)
@@ -90,12 +104,37 @@ func WriteOutcomes(out io.Writer, rows []OutcomeRow) error {
 			n[c.Name] = c.N
 		}
 		line := r.Name + "\t" + strconv.Itoa(r.Devices) + "\t"
-		for _, o := range Outcomes {
+		for _, o := range cols {
 			line += strconv.Itoa(n[o]) + "\t"
 		}
 		fmt.Fprintln(w, line)
 	}
 	return w.Flush()
+}
+
+// WriteShards writes the shards of a merged report, if any, and what
+// became of each: a lost shard is never left out of a summary.
+func WriteShards(out io.Writer, r *Report) {
+	if len(r.Shards) == 0 {
+		return
+	}
+	lost := 0
+	for _, s := range r.Shards {
+		if s.Status != ShardOK {
+			lost++
+		}
+	}
+	fmt.Fprintf(out, "\nmerged from %d shards", len(r.Shards))
+	if lost == 0 {
+		fmt.Fprintln(out, ", every one reported")
+		return
+	}
+	fmt.Fprintf(out, ", %d LOST (their devices' outcome is %s):\n", lost, Lost)
+	for _, s := range r.Shards {
+		if s.Status != ShardOK {
+			fmt.Fprintf(out, "  shard %d/%d, devices %d–%d: %s %s\n", s.Index, s.Count, s.First, s.Last, s.Status, s.Detail)
+		}
+	}
 }
 
 // FormatSeconds writes a duration of seconds for people: 850µs, 12.3ms, 1.25s.

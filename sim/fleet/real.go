@@ -41,6 +41,14 @@ type RealConfig struct {
 
 	ConnectRate   float64 // power-ons per second; 0: all at once
 	ConnectJitter time.Duration
+	// PowerOnAt, if set, is when device n (from 0) powers on after Run
+	// starts, instead of ConnectRate and ConnectJitter over this fleet
+	// alone: a shard's part of the whole fleet's schedule (PowerOnDelay).
+	PowerOnAt func(n int) time.Duration
+	// Faults, if set, are the devices' faults, one per device in order,
+	// instead of Plan's assignment over this fleet alone: a shard's part
+	// of the whole fleet's (ShardFaults).
+	Faults []faults.Faults
 
 	Log   io.Writer    // event log (lines as Virtual's; order across devices is not deterministic)
 	Index *index.Index // updated after each input that changed a device
@@ -117,9 +125,14 @@ func NewReal(cfg RealConfig) (*Real, error) {
 			grp = append(grp, g)
 		}
 	}
-	fs, err := faults.Assign(cfg.Plan, fd, cfg.Seed)
-	if err != nil {
-		return nil, fmt.Errorf("fleet: %w", err)
+	fs := cfg.Faults
+	if fs == nil {
+		var err error
+		if fs, err = faults.Assign(cfg.Plan, fd, cfg.Seed); err != nil {
+			return nil, fmt.Errorf("fleet: %w", err)
+		}
+	} else if len(fs) != len(fd) {
+		return nil, fmt.Errorf("fleet: %d devices' faults for %d devices", len(fs), len(fd))
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7265616c))
 	r := &Real{cfg: cfg}
@@ -143,6 +156,9 @@ func NewReal(cfg RealConfig) (*Real, error) {
 		}
 		if cfg.ConnectJitter > 0 {
 			at += time.Duration(rng.Int64N(int64(cfg.ConnectJitter)))
+		}
+		if cfg.PowerOnAt != nil {
+			at = cfg.PowerOnAt(n)
 		}
 		r.devs = append(r.devs, &rdev{d: d, id: fd[n].ID, board: fd[n].Board, faults: fs[n], delay: at,
 			target: cfg.Boards[grp[n]].Target, tr: newTrack(), power: make(chan bool, 4)})
