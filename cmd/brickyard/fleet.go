@@ -15,6 +15,7 @@ import (
 
 	"brickyard/boards/image"
 	"brickyard/scenarios/agents"
+	"brickyard/scenarios/trace"
 	"brickyard/sim/index"
 )
 
@@ -95,6 +96,9 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.Bool("metrics-expose", false, "allow --metrics-addr on an address other hosts can reach (e.g. 0.0.0.0:9464 in a pod)")
 	fl.Bool("pprof", false, "also serve Go's profiles (/debug/pprof/) on --metrics-addr")
 	fl.String("event-log", "", "write the fleet's event log to `FILE`")
+	fl.String("trace", "", "record the USP Records of the devices `IDS|SHARE` (endpoint IDs, comma-separated, or a share such as 1%) as JSON Lines (docs/trace.md)")
+	fl.String("trace-file", "", "write --trace's lines to `FILE` (default: trace.jsonl in --out)")
+	fl.Int64("trace-max", trace.DefaultMax, "stop --trace past `BYTES` (per worker with --workers), counting what it leaves out")
 	fl.Bool("quiet", false, "no progress display")
 	fl.Bool("dump-model", false, "print the first device's data model: alone (no controller flags) and exit, or at the end of the run")
 	bindSection(fl, "fleet")
@@ -160,12 +164,24 @@ func runFleet(ctx context.Context, a *app) error {
 	if !f.Quiet {
 		opt.Progress = agents.NewProgressPrinter(a.stderr, isTerminal(a.stderr))
 	}
+	tw, endTrace, err := agents.OpenTrace(f)
+	if err != nil {
+		return err
+	}
+	opt.Trace = tw
 	res, runErr := agents.Run(ctx, sp, b, opt)
+	st, traceErr := endTrace()
 	if res == nil {
-		return runErr
+		return errors.Join(runErr, traceErr)
 	}
 	if err := res.WriteSummary(a.stdout); err != nil {
 		return err
+	}
+	if tw != nil {
+		fmt.Fprintln(a.stdout, agents.TraceLine(agents.TraceFile(f), st))
+	}
+	if traceErr != nil {
+		return traceErr
 	}
 	if f.DumpModel {
 		fmt.Fprintln(a.stdout)

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,6 +26,7 @@ import (
 	"brickyard/mtp/websocket"
 	"brickyard/scenarios/agents"
 	"brickyard/scenarios/report"
+	"brickyard/scenarios/trace"
 	"brickyard/usp"
 	pb "brickyard/usp/uspmsg"
 )
@@ -51,6 +54,9 @@ func TestFleet_BadFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"fleet"}, "--ws-url, --mqtt or --stomp: give one"},
+		{with(ws, "--trace", "150%", "--out", dir), "--trace: trace: share \"150%\" is not in (0, 1]"},
+		{with(ws, "--trace", "os::x"), "--trace: no --trace-file, and no --out"},
+		{with(ws, "--trace-file", filepath.Join(dir, "t.jsonl")), "--trace-file: no --trace says which devices"},
 		{[]string{"fleet", "--ws-url", "ws://h:1/usp", "--mqtt", "h:1", "--controller-id", testCtrl}, "--mqtt: not with --ws-url"},
 		{[]string{"fleet", "--ws-url", "ws://h:1/usp"}, "--controller-id: required"},
 		{with(ws, "--controller-id", "has space"), "--controller-id"},
@@ -432,8 +438,36 @@ func TestFleet_MQTT(t *testing.T) {
 
 	dir := t.TempDir()
 	out, _ := runFleetFor(t, "fleet", "--mqtt", b.Addr(), "--controller-id", testCtrl, "--controller-topic", "test/controller",
-		"--agent-topic", "test/agent/{eid}", "--boards-mix", "uboot-nor=1,esp32-ota=1@2.0.0", "--duration", "4s", "--out", dir, "--quiet")
+		"--agent-topic", "test/agent/{eid}", "--boards-mix", "uboot-nor=1,esp32-ota=1@2.0.0", "--duration", "4s", "--out", dir, "--quiet",
+		"--trace", "os::00256D-SIM000002")
 	r := readReport(t, dir)
+	// The traced device's Records, and only its: the controller's Get
+	// in, the device's GetResp to it out, with the same msg_id.
+	tb, err := os.ReadFile(filepath.Join(dir, "trace.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gets := map[string]bool{}
+	answered := 0
+	lines := strings.Split(strings.TrimSpace(string(tb)), "\n")
+	for _, ln := range lines {
+		var l trace.Line
+		if err := json.Unmarshal([]byte(ln), &l); err != nil {
+			t.Fatalf("trace line %q: %v", ln, err)
+		}
+		if l.Device != "os::00256D-SIM000002" || l.Error != "" {
+			t.Errorf("trace line of another device or undecoded: %+v", l)
+		}
+		switch {
+		case l.Dir == "in" && l.Type == "GET":
+			gets[l.MsgID] = true
+		case l.Dir == "out" && l.Type == "GET_RESP" && gets[l.MsgID] && strings.Contains(string(l.Msg), "2.0.0"):
+			answered++
+		}
+	}
+	if answered != 1 || !strings.Contains(out, fmt.Sprintf("trace: %d Records", len(lines))) {
+		t.Errorf("trace: %d Gets answered in %d lines, want 1; stdout:\n%s", answered, len(lines), out)
+	}
 	if r.MTP != "MQTT" || r.Devices != 2 || countOf(r.Messages, "received Get") != 2 || countOf(r.Messages, "sent GetResp") != 2 {
 		t.Fatalf("report: MTP %s, %d devices, messages %v\n%s", r.MTP, r.Devices, r.Messages, out)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"brickyard/scenarios/agents"
 	"brickyard/scenarios/metrics"
+	"brickyard/scenarios/trace"
 	"brickyard/scenarios/workers"
 )
 
@@ -74,6 +75,21 @@ func runFleetWorkers(ctx context.Context, a *app, sp *agents.Spec, n int) error 
 		defer lf.Close()
 		opt.EventLog = lf
 	}
+	if f.Trace != "" {
+		if _, err := trace.ParseSelector(f.Trace); err != nil {
+			return fmt.Errorf("--trace: %w", err)
+		}
+		file := agents.TraceFile(f)
+		if file == "" {
+			return errors.New("--trace: no --trace-file, and no --out to put trace.jsonl in")
+		}
+		tf, err := os.Create(file)
+		if err != nil {
+			return fmt.Errorf("--trace-file: %w", err)
+		}
+		defer tf.Close()
+		opt.Trace = tf
+	}
 	if !f.Quiet {
 		opt.Progress = agents.NewProgressPrinter(a.stderr, isTerminal(a.stderr))
 	}
@@ -93,6 +109,9 @@ func runFleetWorkers(ctx context.Context, a *app, sp *agents.Spec, n int) error 
 	}
 	if err := agents.WriteMergedSummary(a.stdout, res.Report, res.Final, sp); err != nil {
 		return err
+	}
+	if opt.Trace != nil {
+		fmt.Fprintf(a.stdout, "trace: the %d workers' traces merged in %s (each bounded by --trace-max)\n", n, agents.TraceFile(f))
 	}
 	if f.Out != "" {
 		if err := writeReports(f.Out, res.Report); err != nil {

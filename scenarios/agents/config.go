@@ -69,6 +69,9 @@ type Config struct {
 	MetricsExpose bool   `mapstructure:"metrics_expose"`
 	Pprof         bool   `mapstructure:"pprof"`
 	EventLog      string `mapstructure:"event_log"`
+	Trace         string `mapstructure:"trace"`      // devices to trace: endpoint IDs or a share (scenarios/trace)
+	TraceFile     string `mapstructure:"trace_file"` // "": trace.jsonl in Out
+	TraceMax      int64  `mapstructure:"trace_max"`  // bytes; 0: trace.DefaultMax
 	Quiet         bool   `mapstructure:"quiet"`
 	DumpModel     bool   `mapstructure:"dump_model"`
 }

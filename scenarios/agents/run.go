@@ -27,6 +27,7 @@ import (
 	"brickyard/mtp/fdlimit"
 	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/report"
+	"brickyard/scenarios/trace"
 	"brickyard/sim/fleet"
 	"brickyard/sim/index"
 )
@@ -55,6 +56,9 @@ type Options struct {
 	// PDUAddr, if set, serves the bench boards' power there in
 	// pdudaemon's URL form, as PDU PDUHostname (bench.ServeLab).
 	PDUAddr, PDUHostname string
+	// Trace, if set, gets every Record its devices receive and send
+	// (OpenTrace makes it from --trace).
+	Trace *trace.Writer
 	// Start, if set, is the run's start for its report and latencies
 	// (default: when Run starts the devices): the shards of one fleet
 	// share their parent's, so that their reports merge span for span.
@@ -124,6 +128,13 @@ func Run(ctx context.Context, sp *Spec, b *Built, opt Options) (*Result, error) 
 	}
 	tf := newTraffic(sp.controllerID, sp.responseTimeout, opt.Log, opt.Metrics)
 	cfg.Observe = tf.observer()
+	if t := opt.Trace; t != nil {
+		count := cfg.Observe.Record
+		cfg.Observe.Record = func(id string, in bool, rec []byte, at time.Time) {
+			count(id, in, rec, at)
+			t.Record(id, in, rec, at)
+		}
+	}
 	rf, err := fleet.NewReal(cfg)
 	if err != nil {
 		return nil, err

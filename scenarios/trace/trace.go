@@ -27,9 +27,16 @@ import (
 // DefaultMax is the default bound of a trace file: 64 MiB.
 const DefaultMax = 64 << 20
 
+// TimeFormat is a Line's time: fixed width, so that lines sort as text.
+const TimeFormat = "2006-01-02T15:04:05.000000000Z"
+
+// StampWidth is how many bytes of a line's start hold its time
+// (`{"at":"` and the time): what a merge of trace files orders by.
+const StampWidth = len(`{"at":"`) + len(TimeFormat)
+
 // Line is one traced Record: a line of the file.
 type Line struct {
-	At     string `json:"at"`     // RFC 3339, nanoseconds, UTC
+	At     string `json:"at"`     // RFC 3339 in UTC with 9 decimals: fixed width, so lines sort by it
 	Device string `json:"device"` // the traced device's endpoint ID
 	Dir    string `json:"dir"`    // "in" (to the device) or "out" (from it)
 	Bytes  int    `json:"bytes"`  // the Record's size on the wire
@@ -97,7 +104,7 @@ func (t *Writer) Record(id string, in bool, rec []byte, at time.Time) {
 	}
 	b, err := json.Marshal(Decode(id, in, rec, at))
 	if err != nil { // a Line always encodes; keep the fact if not
-		b, _ = json.Marshal(Line{At: at.UTC().Format(time.RFC3339Nano), Device: id, Error: err.Error()})
+		b, _ = json.Marshal(Line{At: at.UTC().Format(TimeFormat), Device: id, Error: err.Error()})
 	}
 	b = append(b, '\n')
 	t.mu.Lock()
@@ -125,7 +132,7 @@ func (t *Writer) Stats() (Stats, error) {
 
 // Decode makes the Line of one Record.
 func Decode(id string, in bool, rec []byte, at time.Time) Line {
-	l := Line{At: at.UTC().Format(time.RFC3339Nano), Device: id, Dir: "out", Bytes: len(rec)}
+	l := Line{At: at.UTC().Format(TimeFormat), Device: id, Dir: "out", Bytes: len(rec)}
 	if in {
 		l.Dir = "in"
 	}

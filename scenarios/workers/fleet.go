@@ -17,6 +17,7 @@ import (
 	"brickyard/scenarios/agents"
 	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/report"
+	"brickyard/scenarios/trace"
 )
 
 // ModeFleet is the one mode of a worker (its start message's Mode): a
@@ -61,6 +62,10 @@ type FleetOptions struct {
 	// EventLog, if set, is where the workers' event logs go at the end,
 	// merged in time order.
 	EventLog io.Writer
+	// Trace, if set, is where the workers' traces (Config.Trace) go at
+	// the end, merged in time order; each worker's is bounded by
+	// Config.TraceMax.
+	Trace io.Writer
 }
 
 // FleetResult is a fleet run in workers.
@@ -142,7 +147,7 @@ func RunFleet(ctx context.Context, sp *agents.Spec, opt FleetOptions) (*FleetRes
 		return nil, err
 	}
 	defer pool.Wait()
-	logs := make([]string, n)
+	logs, traces := make([]string, n), make([]string, n)
 	for k := 1; k <= n; k++ {
 		c := opt.Config
 		c.Shard = fmt.Sprintf("%d/%d", k, n)
@@ -160,6 +165,13 @@ func RunFleet(ctx context.Context, sp *agents.Spec, opt FleetOptions) (*FleetRes
 		if opt.EventLog != nil {
 			logs[k-1] = filepath.Join(opt.Dir, "events-"+strconv.Itoa(k)+".log")
 			c.EventLog = logs[k-1]
+		}
+		c.TraceFile = ""
+		if opt.Trace != nil && c.Trace != "" {
+			traces[k-1] = filepath.Join(opt.Dir, "trace-"+strconv.Itoa(k)+".jsonl")
+			c.TraceFile = traces[k-1]
+		} else {
+			c.Trace = ""
 		}
 		given := slices.Clone(opt.Given)
 		given = append(given, "shard")
@@ -261,6 +273,11 @@ func RunFleet(ctx context.Context, sp *agents.Spec, opt FleetOptions) (*FleetRes
 	if opt.EventLog != nil {
 		if err := MergeLogs(opt.EventLog, logs); err != nil {
 			return res, fmt.Errorf("--event-log: %w", err)
+		}
+	}
+	if opt.Trace != nil {
+		if err := MergeLines(opt.Trace, traces, trace.StampWidth); err != nil {
+			return res, fmt.Errorf("--trace: %w", err)
 		}
 	}
 	return res, nil

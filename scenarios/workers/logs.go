@@ -17,7 +17,12 @@ const maxLogLine = 1 << 20
 // UTC form (fleet's event log), so the earliest line of the files comes
 // first, ties in file order; each file's own order is kept. A line longer
 // than 1 MiB is an error.
-func MergeLogs(w io.Writer, files []string) error {
+func MergeLogs(w io.Writer, files []string) error { return MergeLines(w, files, 30) }
+
+// MergeLines is MergeLogs for lines whose first width bytes hold their
+// time in a fixed-width form that sorts as text (a trace's JSON Lines:
+// trace.StampWidth).
+func MergeLines(w io.Writer, files []string, width int) error {
 	var h logHeap
 	for i, name := range files {
 		if name == "" {
@@ -33,7 +38,7 @@ func MergeLogs(w io.Writer, files []string) error {
 		defer f.Close()
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 64<<10), maxLogLine)
-		c := &logCursor{sc: sc, file: i, name: name}
+		c := &logCursor{sc: sc, file: i, name: name, width: width}
 		if c.next() {
 			h = append(h, c)
 		} else if err := sc.Err(); err != nil {
@@ -59,10 +64,11 @@ func MergeLogs(w io.Writer, files []string) error {
 }
 
 type logCursor struct {
-	sc   *bufio.Scanner
-	file int
-	name string
-	line string
+	sc    *bufio.Scanner
+	file  int
+	name  string
+	line  string
+	width int // the bytes of a line that hold its time
 }
 
 func (c *logCursor) next() bool {
@@ -73,8 +79,9 @@ func (c *logCursor) next() bool {
 	return true
 }
 
-// stamp is the line's time: its first 30 bytes (2006-01-02T15:04:05.000000000Z).
-func (c *logCursor) stamp() string { return c.line[:min(30, len(c.line))] }
+// stamp is the line's time: its first width bytes (an event log's
+// 2006-01-02T15:04:05.000000000Z).
+func (c *logCursor) stamp() string { return c.line[:min(c.width, len(c.line))] }
 
 type logHeap []*logCursor
 

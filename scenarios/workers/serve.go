@@ -149,7 +149,15 @@ func (w *worker) fleet(ctx context.Context) error {
 		opt.EventLog = bw
 	}
 	opt.Progress = func(p agents.Progress) { _ = w.c.SendBody(KindProgress, p.Wire()) }
+	tw, endTrace, err := agents.OpenTrace(fs.Config)
+	if err != nil {
+		return w.done("", err)
+	}
+	opt.Trace = tw
 	res, runErr := agents.Run(ctx, sp, b, opt)
+	if _, err := endTrace(); err != nil && runErr == nil {
+		runErr = err
+	}
 	if res == nil {
 		return w.done("", runErr)
 	}

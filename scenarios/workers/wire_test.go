@@ -3,6 +3,7 @@ package workers
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -10,6 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"brickyard/scenarios/trace"
 )
 
 func TestConn_RoundTrip(t *testing.T) {
@@ -120,5 +124,36 @@ func TestMergeLogs(t *testing.T) {
 	long := write("long", strings.Repeat("x", maxLogLine+1)+"\n")
 	if err := MergeLogs(io.Discard, []string{long}); err == nil {
 		t.Fatal("a line over the limit merged")
+	}
+}
+
+// Traces merge by the time each JSON line starts with, to the nanosecond
+// (trace.StampWidth), whatever follows it.
+func TestMergeLines_Traces(t *testing.T) {
+	dir := t.TempDir()
+	line := func(at time.Time, dev string) string {
+		b, err := json.Marshal(trace.Line{At: at.UTC().Format(trace.TimeFormat), Device: dev, Dir: "in"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b) + "\n"
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := filepath.Join(dir, "a")
+	b := filepath.Join(dir, "b")
+	// A and B differ only in their nanoseconds, past the 30 bytes an
+	// event log's merge reads.
+	if err := os.WriteFile(a, []byte(line(t0.Add(5), "zz-A")+line(t0.Add(7), "zz-A")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, []byte(line(t0.Add(6), "aa-B")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := MergeLines(&out, []string{a, b}, trace.StampWidth); err != nil {
+		t.Fatal(err)
+	}
+	if want := line(t0.Add(5), "zz-A") + line(t0.Add(6), "aa-B") + line(t0.Add(7), "zz-A"); out.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", out.String(), want)
 	}
 }
