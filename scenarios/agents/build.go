@@ -202,6 +202,8 @@ func (sp *Spec) deviceConfig(lo int, protocol string) func(n int, c *device.Conf
 	return func(n int, c *device.Config) {
 		c.SerialNumber = sp.serials.ID(lo + n)
 		c.MTP = protocol
+		c.Transport = sp.deviceTransport
+		c.Onboarded = sp.f.Onboarded
 		if sp.oui != "" {
 			c.ManufacturerOUI = sp.oui
 		}

@@ -61,6 +61,7 @@ type Config struct {
 	DownloadTimeout time.Duration `mapstructure:"download_timeout"`
 	DownloadStall   time.Duration `mapstructure:"download_stall_timeout"`
 	Downloads       int           `mapstructure:"downloads"`
+	Onboarded       bool          `mapstructure:"onboarded"`
 
 	// Output.
 	Out           string `mapstructure:"out"`

@@ -69,6 +69,8 @@ type Spec struct {
 	downloadStall   time.Duration
 	downloads       int
 	warnings        []string
+
+	deviceTransport *device.Transport // what the devices' MTP objects say out of the factory
 }
 
 // Warnings are what Resolve accepted but the user should hear of.

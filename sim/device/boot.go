@@ -113,6 +113,9 @@ func (d *Device) start(now time.Time, r boards.Boot) {
 	if boot, _ := d.m.Value(pathBootFW, now); boot == "" {
 		d.setValue(now, pathBootFW, d.activeRowPath())
 	}
+	if !d.nv.booted {
+		d.nv.firstUse = now.Unix()
+	}
 	d.nv.booted = true
 	d.nv.cause, d.nv.reason, d.nv.failLog = "", "", ""
 	d.boot = &b
@@ -153,10 +156,10 @@ func (d *Device) factory(now time.Time) {
 	for i := range d.slots {
 		d.m.AddRow(pathFW, uint32(i+1), nil, now)
 	}
-	d.m.AddRow(pathAgentMTP, 1, map[string]string{"Enable": "true", "Protocol": d.cfg.MTP()}, now)
 	d.m.AddRow(pathController, 1, map[string]string{"Enable": "true", "EndpointID": d.cfg.ControllerID(),
 		"PeriodicNotifInterval": strconv.FormatUint(uint64(d.cfg.PeriodicInterval), 10)}, now)
-	d.m.AddRow(pathController+"1.MTP.", 1, map[string]string{"Enable": "true", "Protocol": d.cfg.MTP()}, now)
+	d.factoryMTP(now)
+	d.factoryInfo(now)
 }
 
 // restart reboots the device on purpose (a command, an activation, the
@@ -211,6 +214,7 @@ func (d *Device) off(now time.Time) {
 	d.conn, d.bootSent, d.trial, d.healthFail, d.warned, d.booting, d.cut = false, false, false, false, false, false, false
 	d.retries = 0
 	d.timers, d.downloads, d.activations, d.outbox, d.restartReq = nil, nil, nil, nil, nil
+	d.onboards, d.onboardAsk, d.retarget, d.onboardDone = nil, nil, false, false
 	d.boot = nil
 	d.out.Reboot = now.Add(d.cfg.RebootDuration)
 }

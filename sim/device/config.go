@@ -28,6 +28,17 @@ type Config struct {
 	// Device.LocalAgent.MTP.1.Protocol reads ("WebSocket", "MQTT",
 	// "STOMP"); default "WebSocket".
 	MTP string
+	// Transport is where the factory MTP objects say the controller is
+	// (its broker, topics, destinations, path): a fleet passes one filled
+	// Transport (FillTransport) to all its devices. nil: TR-181's defaults
+	// for MTP.
+	Transport *Transport
+	// Onboarded makes the factory Controller row's OnBoardingComplete
+	// true: the device sends no OnBoardRequest to its controller until one
+	// sets it false (or calls SendOnBoardRequest()). Default false: the
+	// device asks to be onboarded at its first contact, as TR-181's default
+	// says.
+	Onboarded bool
 
 	// TrialPeriod is how long a new image on trial waits to exchange a
 	// Record with its controller before it gives up and resets, so that
@@ -117,7 +128,24 @@ func (c *Config) fill(board string) error {
 	def(&c.SerialNumber, c.EndpointID)
 	def(&c.HardwareVersion, "1.0")
 	def(&c.AgentVersion, "brickyard-1")
+	if c.Transport != nil && c.Transport.Protocol != "" {
+		c.MTP = c.Transport.Protocol
+	}
 	def(&c.MTP, DefaultMTP)
+	switch {
+	case c.Transport == nil:
+		c.Transport = defaultTransport(c.MTP)
+	case *c.Transport != c.Transport.fill(c.MTP):
+		t, err := FillTransport(*c.Transport, c.MTP)
+		if err != nil {
+			return err
+		}
+		c.Transport = t
+	default:
+		if err := c.Transport.check(); err != nil {
+			return err
+		}
+	}
 	if !isOUI(c.ManufacturerOUI) {
 		return fmt.Errorf("device: ManufacturerOUI %q: want six upper-case hex digits", c.ManufacturerOUI)
 	}
@@ -149,4 +177,34 @@ func isOUI(s string) bool {
 		}
 	}
 	return true
+}
+
+// FillTransport checks t and gives it TR-181's defaults for protocol (when
+// t names none). A fleet fills its Transport once and gives the result to
+// every device's Config: they share it.
+func FillTransport(t Transport, protocol string) (*Transport, error) {
+	f := t.fill(protocol)
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// The default Transports, one per protocol, shared by the devices that
+// name none.
+var defaultTransports = map[string]*Transport{}
+
+func init() {
+	for _, p := range []string{"WebSocket", "MQTT", "STOMP", "InProcess"} {
+		t := Transport{}.fill(p)
+		defaultTransports[p] = &t
+	}
+}
+
+func defaultTransport(p string) *Transport {
+	if t := defaultTransports[p]; t != nil {
+		return t
+	}
+	t := Transport{}.fill(p)
+	return &t
 }

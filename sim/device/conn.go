@@ -17,7 +17,7 @@ func (d *Device) Connected(now time.Time) Output {
 	if d.state != On || d.conn {
 		return d.finish()
 	}
-	d.conn, d.retries = true, 0
+	d.conn, d.retries, d.connAt = true, 0, now
 	d.setTimer(TimerReconnect, time.Time{})
 	d.event(now, EvConnected, "")
 	if !d.bootSent {
@@ -29,6 +29,10 @@ func (d *Device) Connected(now time.Time) Output {
 	d.outbox = nil
 	d.out.Records = append(d.out.Records, kept...)
 	d.apply(now, d.m.Tick(now))
+	if !d.onboardDone {
+		d.onboardDone = true
+		d.onboard(now, nil)
+	}
 	return d.finish()
 }
 

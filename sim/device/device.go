@@ -58,20 +58,25 @@ type Device struct {
 	activations []*activation
 	outbox      []Record
 	restartReq  *restartReq // asked for by Reboot()/FactoryReset() during Handle
+	connAt      time.Time   // when the session came up
+	onboards    []onboardReq
+	onboardAsk  []string // Controller rows that asked for an OnBoardRequest during Handle
 
 	out *Output // the Output of the input being handled
 
 	// The small fields last, packed.
-	used       uint8 // one-shot faults already applied (fault* bits); survives power loss
-	state      State
-	conn       bool
-	bootSent   bool
-	trial      bool
-	healthFail bool // the image on trial fails its health check
-	warned     bool // the health failure was reported
-	booting    bool // model changes notify no one (the boot's own setup)
-	cut        bool // power was lost inside a data-model handler
-	inHandler  bool // running inside a data-model handler: power loss is deferred
+	used        uint8 // one-shot faults already applied (fault* bits); survives power loss
+	state       State
+	conn        bool
+	bootSent    bool
+	trial       bool
+	healthFail  bool // the image on trial fails its health check
+	warned      bool // the health failure was reported
+	booting     bool // model changes notify no one (the boot's own setup)
+	cut         bool // power was lost inside a data-model handler
+	inHandler   bool // running inside a data-model handler: power loss is deferred
+	retarget    bool // a controller wrote an MTP parameter during Handle
+	onboardDone bool // this boot's OnBoardRequests went out
 }
 
 // setup is what a Device keeps of its Config (filled): the same
@@ -86,6 +91,9 @@ type setup struct {
 	TrialPeriod, RebootDuration, RetryMinimumWait time.Duration
 	RetryIntervalMultiplier, PeriodicInterval     uint32
 	faults                                        *faults.Faults // nil: none
+	tr                                            *Transport     // filled; shared by a fleet's devices
+	seedHash                                      uint64         // the seed, mixed: usage and addresses draw from it
+	Onboarded                                     bool
 	Blobs                                         BlobSource
 	Intern                                        func(string) string
 }
@@ -117,6 +125,8 @@ func newSetup(c *Config) setup {
 		b = append(b, v...)
 	}
 	s.ident = string(b)
+	s.tr, s.Onboarded = c.Transport, c.Onboarded
+	s.seedHash = mix64(c.Seed)
 	if c.Intern != nil {
 		s.ident = c.Intern(s.ident)
 	}
@@ -124,6 +134,14 @@ func newSetup(c *Config) setup {
 		s.faults = &f
 	}
 	return s
+}
+
+// mix64 is SplitMix64's finalizer: well-spread bits of a seed.
+func mix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }
 
 // get returns a string of ident.
@@ -153,6 +171,7 @@ func (c *setup) ProductClass() string    { return c.get(idProductClass) }
 func (c *setup) HardwareVersion() string { return c.get(idHardwareVersion) }
 func (c *setup) AgentVersion() string    { return c.get(idAgentVersion) }
 func (c *setup) MTP() string             { return c.get(idMTP) }
+func (c *setup) Transport() *Transport   { return c.tr }
 
 // noFaults reports whether every field of f is zero (setupFaults_test
 // checks it knows every field).

@@ -50,6 +50,7 @@ func (d *Device) Receive(now time.Time, rec []byte) Output {
 			return d.finish()
 		}
 	}
+	before := d.Target(now)
 	resp, fx := d.m.Handle(dm.Origin{EndpointID: from}, in.Msg, now)
 	if d.cut {
 		d.cut = false
@@ -62,9 +63,17 @@ func (d *Device) Receive(now time.Time, rec []byte) Output {
 		}
 	}
 	d.apply(now, fx)
+	d.onboardAnswered(now, from, in.Msg)
+	if ask := d.onboardAsk; len(ask) > 0 && d.state == On {
+		d.onboardAsk = nil
+		d.onboard(now, ask)
+	}
 	if q := d.restartReq; q != nil && d.state == On {
 		d.restartReq = nil
 		d.restart(now, *q)
+	}
+	if d.retarget && d.state == On {
+		d.redial(now, before)
 	}
 	return d.finish()
 }
@@ -120,6 +129,8 @@ func (d *Device) Timer(now time.Time, id TimerID) Output {
 		if !d.conn {
 			d.out.Connect = true
 		}
+	case TimerOnBoard:
+		d.onboardTimer(now)
 	default:
 		d.window(now, id)
 	}

@@ -467,7 +467,7 @@ func (s *shell) dial() {
 		s.apply(d.Disconnected(now))
 		return
 	}
-	conn, err := s.r.cfg.Dialer.Dial(s.ctx, s.rd.id)
+	conn, err := dialDevice(s.ctx, s.r.cfg.Dialer, d, s.rd.id, s.r.cfg.Clock.Now())
 	now := s.r.cfg.Clock.Now()
 	if err != nil {
 		if s.ctx.Err() == nil {

@@ -251,6 +251,7 @@ type Param struct {
 	count   *Object // a <Table>NumberOfEntries counter
 
 	get   Getter
+	tmpl  Getter // the per-device default (Template)
 	check Setter
 	set   Setter
 }
