@@ -39,6 +39,10 @@ type Config struct {
 	// device asks to be onboarded at its first contact, as TR-181's default
 	// says.
 	Onboarded bool
+	// User is the simulated person in front of the device, who answers
+	// the prompts of Activate()'s ConfirmationNeeded windows. A fleet
+	// shares one. nil: DefaultUser.
+	User *User
 
 	// TrialPeriod is how long a new image on trial waits to exchange a
 	// Record with its controller before it gives up and resets, so that
@@ -146,6 +150,11 @@ func (c *Config) fill(board string) error {
 			return err
 		}
 	}
+	if c.User == nil {
+		c.User = &DefaultUser
+	} else if err := c.User.check(); err != nil {
+		return err
+	}
 	if !isOUI(c.ManufacturerOUI) {
 		return fmt.Errorf("device: ManufacturerOUI %q: want six upper-case hex digits", c.ManufacturerOUI)
 	}
@@ -207,4 +216,38 @@ func defaultTransport(p string) *Transport {
 	}
 	t := Transport{}.fill(p)
 	return &t
+}
+
+// User is how the simulated user answers a ConfirmationNeeded prompt
+// (TR-181 Activate() TimeWindow.{i}.Mode): after After, declining the
+// first Declines prompts the device ever shows, then as Answer says.
+type User struct {
+	Answer   UserAnswer
+	After    time.Duration // default 10 s; an unanswered prompt is given up after a minute
+	Declines int
+}
+
+// UserAnswer is what the simulated user does with a prompt.
+type UserAnswer uint8
+
+// Answers of the simulated user.
+const (
+	UserConfirm UserAnswer = iota // confirms: the activation runs
+	UserDecline                   // declines: the device asks again while MaxRetries allows
+	UserSilent                    // never answers: each prompt lapses after a minute
+)
+
+// DefaultUser confirms every prompt after 10 seconds.
+var DefaultUser = User{Answer: UserConfirm, After: 10 * time.Second}
+
+func (u *User) check() error {
+	switch {
+	case u.Answer > UserSilent:
+		return fmt.Errorf("device: User.Answer %d: want UserConfirm, UserDecline or UserSilent", u.Answer)
+	case u.After < 0 || u.After > time.Hour:
+		return fmt.Errorf("device: User.After %v: want 0 to 1h", u.After)
+	case u.Declines < 0 || u.Declines > 1000:
+		return fmt.Errorf("device: User.Declines %d: want 0 to 1000", u.Declines)
+	}
+	return nil
 }

@@ -70,13 +70,14 @@ type Device struct {
 	conn        bool
 	bootSent    bool
 	trial       bool
-	healthFail  bool // the image on trial fails its health check
-	warned      bool // the health failure was reported
-	booting     bool // model changes notify no one (the boot's own setup)
-	cut         bool // power was lost inside a data-model handler
-	inHandler   bool // running inside a data-model handler: power loss is deferred
-	retarget    bool // a controller wrote an MTP parameter during Handle
-	onboardDone bool // this boot's OnBoardRequests went out
+	healthFail  bool   // the image on trial fails its health check
+	warned      bool   // the health failure was reported
+	booting     bool   // model changes notify no one (the boot's own setup)
+	cut         bool   // power was lost inside a data-model handler
+	inHandler   bool   // running inside a data-model handler: power loss is deferred
+	retarget    bool   // a controller wrote an MTP parameter during Handle
+	onboardDone bool   // this boot's OnBoardRequests went out
+	userAnswers uint16 // prompts the simulated user has answered (or let lapse); kept across reboots
 }
 
 // setup is what a Device keeps of its Config (filled): the same
@@ -94,6 +95,7 @@ type setup struct {
 	tr                                            *Transport     // filled; shared by a fleet's devices
 	seedHash                                      uint64         // the seed, mixed: usage and addresses draw from it
 	Onboarded                                     bool
+	User                                          *User
 	Blobs                                         BlobSource
 	Intern                                        func(string) string
 }
@@ -125,7 +127,7 @@ func newSetup(c *Config) setup {
 		b = append(b, v...)
 	}
 	s.ident = string(b)
-	s.tr, s.Onboarded = c.Transport, c.Onboarded
+	s.tr, s.Onboarded, s.User = c.Transport, c.Onboarded, c.User
 	s.seedHash = mix64(c.Seed)
 	if c.Intern != nil {
 		s.ident = c.Intern(s.ident)
@@ -172,6 +174,18 @@ func (c *setup) HardwareVersion() string { return c.get(idHardwareVersion) }
 func (c *setup) AgentVersion() string    { return c.get(idAgentVersion) }
 func (c *setup) MTP() string             { return c.get(idMTP) }
 func (c *setup) Transport() *Transport   { return c.tr }
+
+// user is the simulated user, with After defaulted.
+func (c *setup) user() User {
+	u := DefaultUser
+	if c.User != nil {
+		u = *c.User
+	}
+	if u.After == 0 {
+		u.After = DefaultUser.After
+	}
+	return u
+}
 
 // noFaults reports whether every field of f is zero (setupFaults_test
 // checks it knows every field).
