@@ -48,7 +48,10 @@ func TestActivateWindows(t *testing.T) {
 			func(h *harness) []tw { s, _ := busyAt(h, 0, 60); return []tw{{s, s + 3600, "WhenIdle", "", ""}} },
 			func(h *harness) int { _, i := busyAt(h, 0, 60); return i }, 0},
 		{"WhenIdle busy to its End: the next window", nil,
-			func(h *harness) []tw { s, _ := busyAt(h, 0, 600); return []tw{{s, s + 300, "WhenIdle", "", ""}, {s + 400, s + 500, "Immediately", "", ""}} },
+			func(h *harness) []tw {
+				s, _ := busyAt(h, 0, 600)
+				return []tw{{s, s + 300, "WhenIdle", "", ""}, {s + 400, s + 500, "Immediately", "", ""}}
+			},
 			func(h *harness) int { s, _ := busyAt(h, 0, 600); return s + 400 }, 0},
 		{"ConfirmationNeeded, confirmed", &User{Answer: UserConfirm, After: 10 * time.Second},
 			func(*harness) []tw { return []tw{{5, 600, "ConfirmationNeeded", "", "Update now?"}} }, func(*harness) int { return 15 }, 1},
