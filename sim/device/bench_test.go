@@ -3,10 +3,12 @@ package device
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"brickyard/boards"
+	"brickyard/sim/model"
 	"brickyard/usp"
 	pb "brickyard/usp/uspmsg"
 )
@@ -38,10 +40,19 @@ func BenchmarkGetRequest(b *testing.B) {
 // is the device core and its data model; flash-B/device is the chip.
 func BenchmarkIdleDevices(b *testing.B) {
 	const n = 10_000
-	for _, board := range []string{"uboot-nor", "esp32-ota"} {
+	vendor := model.Synthetic(2000)
+	vs, err := NewSchemaWith(vendor)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, board := range []string{"uboot-nor", "esp32-ota", "uboot-nor+vendor2000"} {
 		b.Run(board, func(b *testing.B) {
-			f := factory(b, board)
+			var vm *model.Model
 			s := schema(b)
+			if name, ok := strings.CutSuffix(board, "+vendor2000"); ok {
+				board, vm, s = name, vendor, vs
+			}
+			f := factory(b, board)
 			for b.Loop() {
 				boardsOnly := heapOf(func() any {
 					bs := make([]*boards.Board, n)
@@ -53,7 +64,7 @@ func BenchmarkIdleDevices(b *testing.B) {
 				total := heapOf(func() any {
 					ds := make([]*Device, n)
 					for i := range ds {
-						cfg := Config{EndpointID: fmt.Sprintf("os::00256D-SIM%06d", i), ControllerID: ctrlID, Seed: uint64(i)}
+						cfg := Config{EndpointID: fmt.Sprintf("os::00256D-SIM%06d", i), ControllerID: ctrlID, Seed: uint64(i), Model: vm}
 						d, err := New(cfg, f.Clone(), s)
 						if err != nil {
 							b.Fatal(err)

@@ -69,6 +69,7 @@ func (d *Device) start(now time.Time, r boards.Boot) {
 		}
 		d.factory(now)
 	}
+	d.hardwareRows(now)
 	d.reconcile(now, r)
 
 	cur := imageID{slot: r.Slot, version: r.Image.VersionString()}
@@ -159,7 +160,9 @@ func (d *Device) factory(now time.Time) {
 	d.m.AddRow(pathController, 1, map[string]string{"Enable": "true", "EndpointID": d.cfg.ControllerID(),
 		"PeriodicNotifInterval": strconv.FormatUint(uint64(d.cfg.PeriodicInterval), 10)}, now)
 	d.factoryMTP(now)
-	d.factoryInfo(now)
+	d.m.AddRow("Device.IP.Interface.", 1, map[string]string{"Enable": "true"}, now)
+	d.m.AddRow("Device.IP.Interface.1.IPv4Address.", 1, map[string]string{"Enable": "true"}, now)
+	d.vendorRows(now, true)
 }
 
 // restart reboots the device on purpose (a command, an activation, the
@@ -214,7 +217,7 @@ func (d *Device) off(now time.Time) {
 	d.conn, d.bootSent, d.trial, d.healthFail, d.warned, d.booting, d.cut = false, false, false, false, false, false, false
 	d.retries = 0
 	d.timers, d.downloads, d.activations, d.outbox, d.restartReq = nil, nil, nil, nil, nil
-	d.onboards, d.onboardAsk, d.retarget, d.onboardDone = nil, nil, false, false
+	d.onboards, d.onboardAsk, d.retarget, d.onboardDone, d.vendorJobs = nil, nil, false, false, nil
 	d.boot = nil
 	d.out.Reboot = now.Add(d.cfg.RebootDuration)
 }

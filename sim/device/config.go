@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"brickyard/sim/faults"
+	"brickyard/sim/model"
 )
 
 // Config is one device: its identity, its transport's name, its timing,
@@ -39,6 +40,10 @@ type Config struct {
 	// device asks to be onboarded at its first contact, as TR-181's default
 	// says.
 	Onboarded bool
+	// Model is the vendor data model the device presents on top of the
+	// default one: the one its schema was built with (NewSchemaWith). A
+	// fleet shares it. nil: none.
+	Model *model.Model
 	// User is the simulated person in front of the device, who answers
 	// the prompts of Activate()'s ConfirmationNeeded windows. A fleet
 	// shares one. nil: DefaultUser.

@@ -9,6 +9,7 @@ import (
 
 	"brickyard/boards"
 	"brickyard/sim/faults"
+	"brickyard/sim/model"
 	"brickyard/usp"
 	"brickyard/usp/dm"
 )
@@ -61,6 +62,7 @@ type Device struct {
 	connAt      time.Time   // when the session came up
 	onboards    []onboardReq
 	onboardAsk  []string // Controller rows that asked for an OnBoardRequest during Handle
+	vendorJobs  []*vendorJob
 
 	out *Output // the Output of the input being handled
 
@@ -96,6 +98,7 @@ type setup struct {
 	seedHash                                      uint64         // the seed, mixed: usage and addresses draw from it
 	Onboarded                                     bool
 	User                                          *User
+	Model                                         *model.Model
 	Blobs                                         BlobSource
 	Intern                                        func(string) string
 }
@@ -127,7 +130,7 @@ func newSetup(c *Config) setup {
 		b = append(b, v...)
 	}
 	s.ident = string(b)
-	s.tr, s.Onboarded, s.User = c.Transport, c.Onboarded, c.User
+	s.tr, s.Onboarded, s.User, s.Model = c.Transport, c.Onboarded, c.User, c.Model
 	s.seedHash = mix64(c.Seed)
 	if c.Intern != nil {
 		s.ident = c.Intern(s.ident)
@@ -229,6 +232,9 @@ func New(cfg Config, board *boards.Board, schema *dm.Schema) (*Device, error) {
 		return nil, errors.New("device: the board's loader has no slots")
 	}
 	if err := cfg.fill(board.ID); err != nil {
+		return nil, err
+	}
+	if err := checkModel(schema, cfg.Model); err != nil {
 		return nil, err
 	}
 	d := &Device{

@@ -132,7 +132,14 @@ func newHarness(t testing.TB, board string, mod func(*Config)) *harness {
 	if mod != nil {
 		mod(&cfg)
 	}
-	d, err := New(cfg, factory(t, board).Clone(), schema(t))
+	s := schema(t)
+	if cfg.Model != nil {
+		var err error
+		if s, err = NewSchemaWith(cfg.Model); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := New(cfg, factory(t, board).Clone(), s)
 	if err != nil {
 		t.Fatal(err)
 	}

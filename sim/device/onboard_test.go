@@ -62,10 +62,17 @@ func TestOnBoardRequest(t *testing.T) {
 	if n := len(h.onboardRequests(mark)); n != 2 {
 		t.Fatalf("OnBoardingComplete true: %d OnBoardRequests, want still 2", n)
 	}
-	// A reboot keeps OnBoardingComplete: no request.
+	// A reboot keeps OnBoardingComplete: no request. (And the device's
+	// hardware rows are there again, its persistent ones kept.)
 	mark = len(h.msgs)
 	h.operate("Device.Reboot()", "")
 	h.run(2 * time.Minute)
+	for p, want := range map[string]string{"Device.Ethernet.Interface.1.Name": "eth0", "Device.DeviceInfo.ProcessStatus.ProcessNumberOfEntries": "3",
+		"Device.IP.Interface.1.IPv4Address.1.Enable": "true", "Device.MQTT.ClientNumberOfEntries": "0", "Device.DeviceInfo.TemperatureStatus.TemperatureSensorNumberOfEntries": "1"} {
+		if got := h.value(p); got != want {
+			t.Errorf("after a reboot %s = %q, want %q", p, got, want)
+		}
+	}
 	if n := len(h.onboardRequests(mark)); n != 0 || h.value("Device.LocalAgent.Controller.1.OnBoardingComplete") != "true" {
 		t.Fatalf("after a reboot: %d OnBoardRequests, want 0", n)
 	}

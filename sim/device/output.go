@@ -77,6 +77,9 @@ func (id TimerID) String() string {
 	case TimerOnBoard:
 		return "onboard"
 	}
+	if id > timerVendor {
+		return fmt.Sprintf("vendor-%d", uint64(id-timerVendor))
+	}
 	if id > timerWindow {
 		return fmt.Sprintf("window-%d", uint64(id-timerWindow))
 	}

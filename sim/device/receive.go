@@ -132,7 +132,9 @@ func (d *Device) Timer(now time.Time, id TimerID) Output {
 	case TimerOnBoard:
 		d.onboardTimer(now)
 	default:
-		d.window(now, id)
+		if !d.vendorTimer(now, id) {
+			d.window(now, id)
+		}
 	}
 	return d.finish()
 }

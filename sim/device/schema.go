@@ -43,7 +43,10 @@ const MaxTimeWindows = 5
 // fleet and give it to every New: the schema is immutable and shared.
 // Parameters computed from the device (SoftwareVersion, UpTime,
 // ActiveFirmwareImage, ...) read the Device through dm.Ctx.Env.
-func NewSchema() (*dm.Schema, error) {
+func NewSchema() (*dm.Schema, error) { return newBuilder().Build() }
+
+// newBuilder declares the default model.
+func newBuilder() *dm.Builder {
 	b := dm.NewBuilder(dm.Options{URI: "urn:broadband-forum-org:tr-181-2-19-0"})
 
 	root := b.Object("Device.")
@@ -130,7 +133,7 @@ func NewSchema() (*dm.Schema, error) {
 
 	b.Subscriptions("Device.LocalAgent.Subscription.{i}.")
 	b.Requests("Device.LocalAgent.Request.{i}.")
-	return b.Build()
+	return b
 }
 
 // dev is the Device a binding runs for.

@@ -166,8 +166,10 @@ func ifStatus(c dm.Ctx) string {
 	return "Up"
 }
 
-// factoryInfo adds the factory rows of the default model's tables.
-func (d *Device) factoryInfo(now time.Time) {
+// hardwareRows adds, at every boot, the rows of the tables the device
+// fills from what it is and runs (not kept across a reboot, like a real
+// agent's): its processes, its sensor, its log file, its Ethernet port.
+func (d *Device) hardwareRows(now time.Time) {
 	for i, p := range factoryProcesses {
 		d.m.AddRow("Device.DeviceInfo.ProcessStatus.Process.", uint32(i+1), map[string]string{
 			"PID": strconv.Itoa(p.pid), "Command": p.cmd, "Size": strconv.Itoa(p.size), "Priority": strconv.Itoa(p.prio)}, now)
@@ -175,8 +177,7 @@ func (d *Device) factoryInfo(now time.Time) {
 	d.m.AddRow("Device.DeviceInfo.TemperatureStatus.TemperatureSensor.", 1, nil, now)
 	d.m.AddRow("Device.DeviceInfo.VendorLogFile.", 1, map[string]string{"Name": "/var/log/messages"}, now)
 	d.m.AddRow("Device.Ethernet.Interface.", 1, nil, now)
-	d.m.AddRow("Device.IP.Interface.", 1, map[string]string{"Enable": "true"}, now)
-	d.m.AddRow("Device.IP.Interface.1.IPv4Address.", 1, map[string]string{"Enable": "true"}, now)
+	d.vendorRows(now, false)
 }
 
 // factoryProcesses are the processes every device runs.
