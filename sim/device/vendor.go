@@ -141,6 +141,9 @@ func declareVendorParam(o *dm.Object, vp *model.Param) {
 	if vp.Secret {
 		p.Secret()
 	}
+	if vp.IgnoreValueChange {
+		p.IgnoreValueChange()
+	}
 	switch v, static := vp.Static(); {
 	case vp.IsCounter():
 		p.Getter(func(c dm.Ctx) string { return vp.Value(devEnv{dev(c)}, c.Nums(), dev(c).up(c.Now)) }).IgnoreValueChange()
@@ -294,4 +297,24 @@ func checkModel(s *dm.Schema, vm *model.Model) error {
 		return fmt.Errorf("device: the schema lacks vendor model %s (build it with NewSchemaWith)", vm.Name)
 	}
 	return nil
+}
+
+// Base is what the default model declares, for the importers of vendor
+// models (model.ImportDump, model.ImportXML), which leave it out.
+func Base() (model.Base, error) {
+	s, err := NewSchema()
+	if err != nil {
+		return nil, err
+	}
+	return func(p string) bool {
+		switch {
+		case strings.HasSuffix(p, "."):
+			return s.Object(p) != nil
+		case strings.HasSuffix(p, "()"), strings.HasSuffix(p, "!"):
+			i := strings.LastIndexByte(strings.TrimRight(p, "()!"), '.')
+			o := s.Object(p[:i+1])
+			return o != nil && (o.HasCommand(p[i+1:]) || o.HasEvent(p[i+1:]))
+		}
+		return s.Param(p) != nil
+	}, nil
 }

@@ -59,6 +59,9 @@ type Param struct {
 	MaxLen     int
 	Persistent bool
 	Secret     bool
+	// IgnoreValueChange: ValueChange subscriptions never fire for it
+	// (VALUE_CHANGE_WILL_IGNORE); counters are so anyway.
+	IgnoreValueChange bool
 
 	def    Template
 	values map[uint32]Template
@@ -289,8 +292,8 @@ func (p *Param) check(o *Object, names map[string]bool) error {
 		}
 		p.values[n] = t
 	}
-	if len(p.Values) > 0 && !strings.HasSuffix(o.Path, "{i}.") {
-		return errors.New("values: per-instance values are for a table's parameters")
+	if len(p.Values) > 0 && !strings.Contains(o.Path, "{i}.") {
+		return errors.New("values: per-instance values are for parameters in a table")
 	}
 	for _, c := range p.Choice {
 		if err := p.checkLiteral(c); err != nil {

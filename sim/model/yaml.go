@@ -212,6 +212,7 @@ type paramDoc struct {
 	MaxLen     int               `yaml:"max_len"`
 	Persistent bool              `yaml:"persistent"`
 	Secret     bool              `yaml:"secret"`
+	IgnoreVC   bool              `yaml:"ignore_value_change"`
 }
 
 func parseParam(k, v *yaml.Node) (*Param, error) {
@@ -220,7 +221,7 @@ func parseParam(k, v *yaml.Node) (*Param, error) {
 		p.Type = v.Value
 		return p, nil
 	}
-	if err := keysOf(v, "type", "list", "access", "default", "values", "random", "choice", "counter", "enum", "range", "min", "max", "max_len", "persistent", "secret"); err != nil {
+	if err := keysOf(v, "type", "list", "access", "default", "values", "random", "choice", "counter", "enum", "range", "min", "max", "max_len", "persistent", "secret", "ignore_value_change"); err != nil {
 		return nil, err
 	}
 	var d paramDoc
@@ -228,7 +229,7 @@ func parseParam(k, v *yaml.Node) (*Param, error) {
 		return nil, lineErr(v, "parameter %s: %v", p.Name, err)
 	}
 	p.Type, p.List, p.Access, p.Values, p.Random, p.Choice, p.Counter = d.Type, d.List, d.Access, d.Values, d.Random, d.Choice, d.Counter
-	p.Enum, p.Min, p.Max, p.MaxLen, p.Persistent, p.Secret = d.Enum, d.Min, d.Max, d.MaxLen, d.Persistent, d.Secret
+	p.Enum, p.Min, p.Max, p.MaxLen, p.Persistent, p.Secret, p.IgnoreValueChange = d.Enum, d.Min, d.Max, d.MaxLen, d.Persistent, d.Secret, d.IgnoreVC
 	if d.Default != nil {
 		p.Default = *d.Default
 	}
@@ -422,6 +423,9 @@ func (p *Param) node(str func(string) *yaml.Node, seq func([]string) *yaml.Node)
 	}
 	if p.Secret {
 		add("secret", num("true"))
+	}
+	if p.IgnoreValueChange && !p.IsCounter() {
+		add("ignore_value_change", num("true"))
 	}
 	return n
 }
