@@ -152,7 +152,7 @@ func (sp *Spec) groups(b *Built) []fleet.BoardGroup {
 	for _, bc := range sp.boards {
 		from, to := max(at, lo), min(at+bc.count, hi)
 		if to > from {
-			out = append(out, fleet.BoardGroup{Name: bc.profile, Factory: b.factory[bc.profile+"@"+bc.version], Count: to - from})
+			out = append(out, fleet.BoardGroup{Name: bc.profile, Factory: b.factory[bc.profile+"@"+bc.version], Count: to - from, Model: bc.model})
 		}
 		at += bc.count
 	}

@@ -62,6 +62,7 @@ type Config struct {
 	DownloadStall   time.Duration `mapstructure:"download_stall_timeout"`
 	Downloads       int           `mapstructure:"downloads"`
 	Onboarded       bool          `mapstructure:"onboarded"`
+	Model           string        `mapstructure:"model"`
 
 	// Output.
 	Out           string `mapstructure:"out"`

@@ -108,12 +108,17 @@ func NewReal(cfg RealConfig) (*Real, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7265616c))
 	r := &Real{cfg: cfg}
 	blobs := NewBlobs(8) // the images of the run, held once for every device
+	schemas, err := groupSchemas(cfg.Schema, cfg.Boards)
+	if err != nil {
+		return nil, err
+	}
 	for n := range fd {
-		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs}
+		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs,
+			Model: cfg.Boards[grp[n]].Model}
 		if cfg.Device != nil {
 			cfg.Device(n+1, &dc)
 		}
-		d, err := device.New(dc, cfg.Boards[grp[n]].Factory.Clone(), cfg.Schema)
+		d, err := device.New(dc, cfg.Boards[grp[n]].Factory.Clone(), schemas[grp[n]])
 		if err != nil {
 			return nil, fmt.Errorf("fleet: device %s: %w", fd[n].ID, err)
 		}

@@ -17,6 +17,7 @@ import (
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
 	"brickyard/sim/index"
+	"brickyard/sim/model"
 	"brickyard/sim/vtime"
 	"brickyard/usp/dm"
 )
@@ -28,6 +29,9 @@ type BoardGroup struct {
 	Factory *boards.Board // a provisioned factory board
 	Count   int
 	Wave    int // campaign wave, for fault rules (0: none)
+	// Model, if set, is the vendor data model the group's devices present
+	// on top of the default one (their schema is built with it).
+	Model *model.Model
 }
 
 // Config is a virtual-time run. It is read by NewVirtual and not used
@@ -178,12 +182,17 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 	}
 	v.devs = make([]vdev, len(fd))
 	blobs := NewBlobs(8) // the images of the run, held once for every device
+	schemas, err := groupSchemas(cfg.Schema, cfg.Boards)
+	if err != nil {
+		return nil, err
+	}
 	for n := range fd {
-		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs, Intern: v.intern}
+		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs, Intern: v.intern,
+			Model: cfg.Boards[grp[n]].Model}
 		if cfg.Device != nil {
 			cfg.Device(n+1, &dc)
 		}
-		d, err := device.New(dc, cfg.Boards[grp[n]].Factory.Clone(), cfg.Schema)
+		d, err := device.New(dc, cfg.Boards[grp[n]].Factory.Clone(), schemas[grp[n]])
 		if err != nil {
 			return nil, fmt.Errorf("fleet: device %s: %w", fd[n].ID, err)
 		}

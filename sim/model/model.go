@@ -462,3 +462,20 @@ func (m *Model) Count() (objects, params int) {
 	}
 	return len(m.Objects), params
 }
+
+// Load reads a model file of any of the three forms, told apart by their
+// first character: a GetSupportedDM + Get dump ('{' or '[', ImportDump),
+// a TR-181 XML definition ('<', ImportXML of every object, one factory
+// row per table), or the vendor model YAML (Parse). base leaves out what
+// the default model has (dump and XML).
+func Load(data []byte, base Base) (*Model, []string, error) {
+	t := strings.TrimLeft(string(data[:min(len(data), 4096)]), " \t\r\n\ufeff")
+	switch {
+	case strings.HasPrefix(t, "{"), strings.HasPrefix(t, "["):
+		return ImportDump(data, base)
+	case strings.HasPrefix(t, "<"):
+		return ImportXML(data, nil, 1, base)
+	}
+	m, err := Parse(data)
+	return m, nil, err
+}
