@@ -22,8 +22,8 @@ import (
 	"brickyard/scenarios"
 	"brickyard/scenarios/report"
 	"brickyard/sim/device"
-	"brickyard/sim/model"
 	"brickyard/sim/faults"
+	"brickyard/sim/model"
 )
 
 // boardCount is count devices of one board profile starting on version.

@@ -35,16 +35,16 @@ func TestVendorModel(t *testing.T) {
 	h := newHarness(t, "uboot-nor", func(c *Config) { c.Model = vm; c.SerialNumber = "GW0012345678" }).boot()
 	v := h.get("Device.WiFi.")
 	for p, want := range map[string]string{
-		"Device.WiFi.RadioNumberOfEntries":              "2",
-		"Device.WiFi.Radio.1.Name":                      "wlan1",
-		"Device.WiFi.Radio.2.OperatingFrequencyBand":    "5GHz",
-		"Device.WiFi.SSID.1.SSID":                       "ACME-5678",
-		"Device.WiFi.SSID.1.KeyPassphrase":              "", // secret
-		"Device.WiFi.Radio.1.TransmitPower":             "100",
-		"Device.WiFi.Radio.1.Stats.BytesSent":           "", // checked below
-		"Device.WiFi.SSID.1.BSSID":                      h.d.macAddress(),
-		"Device.WiFi.SSIDNumberOfEntries":               "1",
-		"Device.WiFi.Radio.1.Alias":                     "cpe-1",
+		"Device.WiFi.RadioNumberOfEntries":           "2",
+		"Device.WiFi.Radio.1.Name":                   "wlan1",
+		"Device.WiFi.Radio.2.OperatingFrequencyBand": "5GHz",
+		"Device.WiFi.SSID.1.SSID":                    "ACME-5678",
+		"Device.WiFi.SSID.1.KeyPassphrase":           "", // secret
+		"Device.WiFi.Radio.1.TransmitPower":          "100",
+		"Device.WiFi.Radio.1.Stats.BytesSent":        "", // checked below
+		"Device.WiFi.SSID.1.BSSID":                   h.d.macAddress(),
+		"Device.WiFi.SSIDNumberOfEntries":            "1",
+		"Device.WiFi.Radio.1.Alias":                  "cpe-1",
 	} {
 		if p == "Device.WiFi.Radio.1.Stats.BytesSent" {
 			continue

@@ -236,7 +236,9 @@ func ImportDump(data []byte, base Base) (*Model, []string, error) {
 	return m, notes, nil
 }
 
-func (p *Param) perInstanceSource() bool { return len(p.Values) > 0 || strings.Contains(p.Default, "{i") }
+func (p *Param) perInstanceSource() bool {
+	return len(p.Values) > 0 || strings.Contains(p.Default, "{i")
+}
 
 // decodeDump finds the GetSupportedDMResp and GetResp messages of a dump.
 func decodeDump(data []byte) ([]*pb.GetSupportedDMResp, []*pb.GetResp, error) {

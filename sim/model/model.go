@@ -46,14 +46,14 @@ type Object struct {
 // Param is one parameter.
 type Param struct {
 	Name       string
-	Type       string // string, boolean, int, unsignedInt, long, unsignedLong, decimal, dateTime, hexBinary, base64
-	List       bool   // a comma-separated list of Type
-	Access     string // readOnly (default), readWrite, writeOnce, writeOnly
-	Default    string // a template (see Compile)
+	Type       string            // string, boolean, int, unsignedInt, long, unsignedLong, decimal, dateTime, hexBinary, base64
+	List       bool              // a comma-separated list of Type
+	Access     string            // readOnly (default), readWrite, writeOnce, writeOnly
+	Default    string            // a template (see Compile)
 	Values     map[uint32]string // per innermost instance number: templates overriding Default
-	Random     []int64            // [lo, hi]: an integer drawn from the device's seed
-	Choice     []string           // one of these, drawn from the device's seed
-	Counter    []float64          // [lo, hi]: a per-second rate drawn from the seed; the value is rate·uptime
+	Random     []int64           // [lo, hi]: an integer drawn from the device's seed
+	Choice     []string          // one of these, drawn from the device's seed
+	Counter    []float64         // [lo, hi]: a per-second rate drawn from the seed; the value is rate·uptime
 	Enum       []string
 	Min, Max   *int64
 	MaxLen     int

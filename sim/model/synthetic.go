@@ -12,12 +12,16 @@ func Synthetic(n int) *Model {
 	const per = 50
 	kinds := []func(i int) *Param{
 		func(i int) *Param { return &Param{Type: "string", Default: fmt.Sprintf("value-%d", i)} },
-		func(i int) *Param { return &Param{Type: "string", Default: "{serial}-" + fmt.Sprint(i), Access: "readWrite"} },
+		func(i int) *Param {
+			return &Param{Type: "string", Default: "{serial}-" + fmt.Sprint(i), Access: "readWrite"}
+		},
 		func(i int) *Param { return &Param{Type: "unsignedInt", Random: []int64{0, 1000}} },
 		func(i int) *Param { return &Param{Type: "boolean", Default: "true", Access: "readWrite"} },
 		func(i int) *Param { return &Param{Type: "unsignedLong", Counter: []float64{10, 1000}} },
 		func(i int) *Param { return &Param{Type: "int", Default: "-5", Min: ptr(-100), Max: ptr(100)} },
-		func(i int) *Param { return &Param{Type: "string", Choice: []string{"a", "b", "c"}, Access: "readWrite"} },
+		func(i int) *Param {
+			return &Param{Type: "string", Choice: []string{"a", "b", "c"}, Access: "readWrite"}
+		},
 		func(i int) *Param { return &Param{Type: "string", Default: "{hex:8}"} },
 	}
 	made := 0

@@ -164,9 +164,9 @@ type xEvent struct {
 }
 
 type xDataType struct {
-	Name   string `xml:"name,attr"`
-	Base   string `xml:"base,attr"`
-	xTypes        // the syntax of a dataType is its children
+	Name   string    `xml:"name,attr"`
+	Base   string    `xml:"base,attr"`
+	xTypes           // the syntax of a dataType is its children
 	List   *struct{} `xml:"list"`
 }
 
