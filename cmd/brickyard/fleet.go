@@ -61,6 +61,10 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.String("password", "", "broker password (visible in the process list: prefer --password-file)")
 	fl.String("password-file", "", "read the broker password from the first line of `FILE`")
 	fl.String("sources", "", "local source `ADDRS`, round-robin, e.g. 127.0.1.1-127.0.1.8 (for more than ~28,000 connections to one address)")
+	fl.Bool("discover", false, "find the controller through DNS-SD: _usp-ctr-mqtt, -stomp, -ws ._tcp records of --dns-domain, asked of --dns-server (instead of --ws-url/--mqtt/--stomp)")
+	fl.String("dns-server", "", "the unicast DNS server `HOST:PORT` --discover asks")
+	fl.String("dns-domain", "", "the DNS-SD `DOMAIN` of --discover and --dns-serve, e.g. usp.example.test")
+	fl.String("dns-serve", "", "serve the DNS-SD records of --dns-domain on `ADDR` (loopback, e.g. 127.0.0.1:5353): the agents (_usp-agt-*) and their controller (_usp-ctr-*)")
 	// The fleet.
 	fl.String("scenario", "", "take the fleet, device timings, faults, trust and seed from `SCENARIO` (a built-in name or a file); flags override")
 	fl.Int("devices", 1, "number of devices (of --board)")

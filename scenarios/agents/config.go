@@ -33,6 +33,10 @@ type Config struct {
 	Password        string        `mapstructure:"password"`
 	PasswordFile    string        `mapstructure:"password_file"`
 	Sources         string        `mapstructure:"sources"`
+	Discover        bool          `mapstructure:"discover"`
+	DNSServer       string        `mapstructure:"dns_server"`
+	DNSDomain       string        `mapstructure:"dns_domain"`
+	DNSServe        string        `mapstructure:"dns_serve"`
 
 	// The fleet.
 	Scenario        string        `mapstructure:"scenario"`

@@ -111,6 +111,15 @@ func (sp *Spec) shardRange() (lo, hi int) {
 // the --boards file when it is not empty). Every error names the flag it
 // is about.
 func Resolve(f Config, changed func(flag string) bool, profiles func(file string) (profile.Set, error)) (*Spec, error) {
+	if f.Discover {
+		var err error
+		if f, changed, err = discoverController(f, changed); err != nil {
+			return nil, err
+		}
+	}
+	if f.DNSServe != "" && f.DNSDomain == "" {
+		return nil, errors.New("--dns-serve: --dns-domain is required")
+	}
 	sp := &Spec{f: f, name: "fleet", seed: f.Seed, shardK: 1, shardN: 1}
 	var sc *scenarios.Scenario
 	if f.Scenario != "" {

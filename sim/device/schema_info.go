@@ -19,6 +19,8 @@ func declareInfoStatus(di *dm.Object) {
 		return "Brickyard simulated " + dev(c).cfg.ModelName() + " (" + dev(c).board.ID + ")"
 	})
 	di.String("ProvisioningCode").Writable().Persistent().MaxLen(64)
+	di.String("FriendlyName").Writable().Persistent().MaxLen(64).
+		Template(func(c dm.Ctx) string { return FriendlyName(dev(c).cfg.ModelName(), dev(c).cfg.SerialNumber) })
 	di.String("HostName").Writable().Persistent().MaxLen(255).
 		Template(func(c dm.Ctx) string { return hostName(dev(c).cfg.SerialNumber) })
 	di.DateTime("FirstUseDate").Getter(func(c dm.Ctx) string { return fmtTime(time.Unix(dev(c).nv.firstUse, 0)) })
@@ -212,3 +214,7 @@ func hostName(serial string) string {
 	}
 	return string(b)
 }
+
+// FriendlyName is a device's factory Device.DeviceInfo.FriendlyName (the
+// "name" of its DNS-SD TXT record, R-DIS.10): its model and serial number.
+func FriendlyName(model, serial string) string { return clip(model+" "+serial, 64) }
