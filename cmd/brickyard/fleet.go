@@ -92,6 +92,7 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.Duration("download-timeout", 10*time.Minute, "a device's image download fails after this long")
 	fl.Duration("download-stall-timeout", time.Minute, "a device's image download fails when nothing arrives for this long")
 	fl.String("model", "", "vendor data model `FILE` the devices present on top of the default one: brickyard's YAML, a GetSupportedDM+Get JSON dump, or TR-181 XML (docs/vendor-model.md); a board profile's or scenario's model: wins")
+	fl.String("state-dir", "", "keep each device's state in `DIR` across runs: its flash, data model values and persistent subscriptions, saved when the fleet stops and loaded when it starts (a power cycle between runs)")
 	fl.Bool("onboarded", false, "the devices leave the factory onboarded with the controller (Controller.1.OnBoardingComplete true): no OnBoardRequest until a controller asks for one")
 	fl.Int("downloads", 256, "image downloads under way at once in this process (each holds up to its slot's size); the others wait")
 	// Output.

@@ -189,7 +189,7 @@ func (sp *Spec) realConfig(b *Built, tr *transport, idx *index.Index) fleet.Real
 	client := &http.Client{Transport: ft}
 	return fleet.RealConfig{
 		Seed: sp.seed, ControllerID: sp.controllerID, Boards: sp.groups(b), IDFormat: idFormat(sp.idPattern), IDOffset: lo,
-		Device: sp.deviceConfig(lo, protocolName(sp.transport)), Plan: sp.plan, Dialer: tr.dialer,
+		Device: sp.deviceConfig(lo, protocolName(sp.transport)), Plan: sp.plan, Dialer: tr.dialer, StateDir: sp.f.StateDir,
 		Fetcher: &fleet.HTTPFetcher{Client: client, Timeout: sp.downloadTimeout, StallTimeout: sp.downloadStall,
 			MaxActive: sp.downloads},
 		ConnectRate: sp.connectRate, ConnectJitter: sp.connectJitter, Index: idx,

@@ -67,6 +67,7 @@ type Config struct {
 	Downloads       int           `mapstructure:"downloads"`
 	Onboarded       bool          `mapstructure:"onboarded"`
 	Model           string        `mapstructure:"model"`
+	StateDir        string        `mapstructure:"state_dir"`
 
 	// Output.
 	Out           string `mapstructure:"out"`

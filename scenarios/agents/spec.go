@@ -120,6 +120,11 @@ func Resolve(f Config, changed func(flag string) bool, profiles func(file string
 	if f.DNSServe != "" && f.DNSDomain == "" {
 		return nil, errors.New("--dns-serve: --dns-domain is required")
 	}
+	if f.StateDir != "" {
+		if err := os.MkdirAll(f.StateDir, 0o755); err != nil {
+			return nil, fmt.Errorf("--state-dir: %w", err)
+		}
+	}
 	sp := &Spec{f: f, name: "fleet", seed: f.Seed, shardK: 1, shardN: 1}
 	var sc *scenarios.Scenario
 	if f.Scenario != "" {

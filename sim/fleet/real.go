@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"brickyard/boards"
 	"brickyard/mtp"
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
@@ -45,6 +46,10 @@ type RealConfig struct {
 	// Observe, optional, sees every device's Records and session events
 	// as they happen (see Observer).
 	Observe Observer
+
+	// StateDir, if set, keeps each device's state across runs (state.go):
+	// NewReal loads what it holds, Run saves every device's when it ends.
+	StateDir string
 }
 
 // Real is a real-time fleet run: one goroutine per device. See the package
@@ -61,6 +66,7 @@ type rdev struct {
 	d      *device.Device
 	id     string
 	board  string
+	group  int // its BoardGroup
 	faults faults.Faults
 	delay  time.Duration // start-up delay
 	tr     track
@@ -118,9 +124,23 @@ func NewReal(cfg RealConfig) (*Real, error) {
 		if cfg.Device != nil {
 			cfg.Device(n+1, &dc)
 		}
-		d, err := device.New(dc, cfg.Boards[grp[n]].Factory.Clone(), schemas[grp[n]])
+		board, saved, err := cfg.Boards[grp[n]].Factory.Clone(), []byte(nil), error(nil)
+		if cfg.StateDir != "" {
+			var b *boards.Board
+			if b, saved, err = loadState(cfg.StateDir, fd[n].ID, cfg.Boards[grp[n]].Factory); err != nil {
+				return nil, err
+			} else if b != nil {
+				board = b
+			}
+		}
+		d, err := device.New(dc, board, schemas[grp[n]])
 		if err != nil {
 			return nil, fmt.Errorf("fleet: device %s: %w", fd[n].ID, err)
+		}
+		if saved != nil {
+			if err := d.LoadState(saved); err != nil {
+				return nil, fmt.Errorf("fleet: %s: %w", stateFile(cfg.StateDir, fd[n].ID), err)
+			}
 		}
 		var at time.Duration
 		if cfg.ConnectRate > 0 {
@@ -129,7 +149,7 @@ func NewReal(cfg RealConfig) (*Real, error) {
 		if cfg.ConnectJitter > 0 {
 			at += time.Duration(rng.Int64N(int64(cfg.ConnectJitter)))
 		}
-		r.devs = append(r.devs, &rdev{d: d, id: fd[n].ID, board: fd[n].Board, faults: fs[n], delay: at, tr: newTrack()})
+		r.devs = append(r.devs, &rdev{d: d, id: fd[n].ID, board: fd[n].Board, group: grp[n], faults: fs[n], delay: at, tr: newTrack()})
 	}
 	return r, nil
 }
@@ -172,6 +192,16 @@ func (r *Real) Run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if r.cfg.StateDir != "" {
+		var errs []error
+		now := r.cfg.Clock.Now()
+		for _, rd := range r.devs {
+			if err := saveState(r.cfg.StateDir, rd.id, rd.d, r.cfg.Boards[rd.group].Factory, now); err != nil {
+				errs = append(errs, fmt.Errorf("fleet: state of %s: %w", rd.id, err))
+			}
+		}
+		return errors.Join(append([]error{r.logErr}, errs...)...)
+	}
 	return r.logErr
 }
 
