@@ -69,8 +69,6 @@ func (c *stateCtl) ask(ctx context.Context, mk func(id string) *pb.Msg) *pb.Msg 
 	}
 }
 
-
-
 // TestStateDir: a farm stopped and started again with --state-dir finds
 // its device as a power cycle leaves it: the firmware it updated to, its
 // configuration, its persistent subscription (Boot! reaches it), its
