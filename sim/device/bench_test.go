@@ -93,3 +93,38 @@ func heapOf(build func() any) int64 {
 	runtime.KeepAlive(v)
 	return int64(after.HeapAlloc) - int64(before.HeapAlloc)
 }
+
+// BenchmarkGetDevice: CPU per Get of "Device." (the whole tree), Record
+// in and GetResp Record out, with the default model and with a
+// 2,000-parameter vendor model on top. params is how many parameters the
+// answer carries, ns/param the cost of one (obuspa's stock model answers
+// 147 under Device.).
+func BenchmarkGetDevice(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		vendor int
+	}{{"default", 0}, {"vendor2000", 2000}} {
+		b.Run(c.name, func(b *testing.B) {
+			var vm *model.Model
+			if c.vendor > 0 {
+				vm = model.Synthetic(c.vendor)
+			}
+			h := newHarness(b, "uboot-nor", func(cfg *Config) { cfg.Model = vm }).boot()
+			params := len(h.get("Device."))
+			rec, err := h.ctrl.Seal(agentID, usp.NewRequest("bench", &pb.Get{ParamPaths: []string{"Device."}}))
+			if err != nil {
+				b.Fatal(err)
+			}
+			d, now := h.d, h.now
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if out := d.Receive(now, rec); len(out.Records) != 1 {
+					b.Fatalf("records %d", len(out.Records))
+				}
+			}
+			b.ReportMetric(float64(params), "params")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(params), "ns/param")
+		})
+	}
+}
