@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 
 # Fuzz targets as package:Target. `make test` runs each for FUZZTIME;
 # `make fuzz FUZZTIME=10m` runs them longer.
-FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp/path:FuzzParse \
+FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp:FuzzOpenGet ./usp:FuzzPeek ./usp/path:FuzzParse \
                 ./boards/image:FuzzParseHeader ./boards/image:FuzzVerify \
                 ./boards/espota:FuzzParseOtadata ./boards/uboot:FuzzParseEnv \
                 ./boards/mcuboot:FuzzDecodeTrailer \
@@ -18,8 +18,9 @@ FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp/path:FuzzParse \
                 ./mtp/websocket:FuzzParseEID ./mtp/stomp:FuzzHeaderEscape ./mtp/stomp:FuzzReadFrame \
                 ./sim/device:FuzzReceive ./mtp/mqtt:FuzzReplyTo ./mtp/mqtt:FuzzDecode311 ./mtp/mqtt:FuzzDecode5 \
                 ./scenarios:FuzzParse ./scenarios:FuzzIDScheme ./scenarios:FuzzExpectation \
-                ./scenarios/report:FuzzWriters ./scenarios/agents:FuzzTrafficRecord ./scenarios/agents:FuzzFaultFile \
+                ./scenarios/report:FuzzWriters ./scenarios/report:FuzzReadJSON ./scenarios/report:FuzzAnalyze ./scenarios/agents:FuzzTrafficRecord ./scenarios/agents:FuzzFaultFile \
                 ./boards/profile:FuzzParse ./boards/image:FuzzParseKeyPEM ./mtp:FuzzParseSources \
+                ./boards/bench/wire:FuzzDecode ./boards/bench/wire:FuzzSplit ./boards/bench/wire:FuzzPayloads \
                 ./sim/model:FuzzParse ./sim/model:FuzzImportDump ./sim/model:FuzzImportXML \
                 ./flash:FuzzLoadState ./sim/device:FuzzLoadState
 FUZZTIME     ?= 10s
@@ -27,7 +28,7 @@ FUZZTIME     ?= 10s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build test deps lint generate golden check-generated unit scale fuzz fuzz-short bench flaky clean
+.PHONY: all build test deps lint generate golden check-generated unit scale fuzz fuzz-short bench bench-instr bench-fleet flaky clean
 
 all: build
 
@@ -87,6 +88,19 @@ flaky:
 ## bench: every benchmark, with allocations.
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+## bench-fleet: brickyard fleet as a process of its own against mosquitto,
+## driven by a lean controller: memory and goroutines per idle agent, agent
+## and driver CPU per Get (docs/scale.md). FLEETBENCH_AGENTS=1,1000,10000,
+## FLEETBENCH_WINDOW=1,32, FLEETBENCH_PROFILE=DIR (pprof files) tune it.
+bench-fleet: deps
+	cd cmd/brickyard && $(GO) test -tags scale -run='^$$' -bench='^BenchmarkFleetProcess$$' -benchtime=1x -timeout 60m .
+
+## bench-instr: CPU instructions per operation of the agent's request paths,
+## counted by callgrind (.ci/instr): a count the machine's load does not move.
+INSTR_BENCHES := ./sim/device:BenchmarkGetRequest ./usp:BenchmarkGetRecordRoundTrip
+bench-instr:
+	@set -e; for t in $(INSTR_BENCHES); do bash .ci/instr $${t%%:*} $${t##*:}; done
 
 clean:
 	rm -rf $(BIN)

@@ -49,7 +49,7 @@ type Boot struct {
 // trusted keys, and the board's one-time-programmable security counter.
 type Board struct {
 	ID              string // board profile name; images must carry it
-	Chip            *flash.Chip
+	Chip            Flash  // a simulated chip, or a real board's flash (boards/bench)
 	Layout          Layout
 	Loader          Bootloader
 	Keys            *image.Keyring
@@ -69,15 +69,48 @@ func (b *Board) PowerOn() {
 	b.Running = nil
 }
 
-// Clone copies the board with its chip shared copy-on-write.
+// CanClone reports whether the board can be copied: whether its flash is
+// a simulated chip. A real board's flash cannot be.
+func (b *Board) CanClone() bool {
+	_, ok := b.Chip.(*flash.Chip)
+	return ok
+}
+
+// Clone copies the board with its chip shared copy-on-write. Only a board
+// whose flash is a simulated chip can be copied (CanClone); Clone panics
+// on another: that is a caller's mistake, not a condition to handle.
 func (b *Board) Clone() *Board {
+	c, ok := b.Chip.(*flash.Chip)
+	if !ok {
+		panic(fmt.Sprintf("boards: Clone of board %s, whose flash (%T) cannot be copied", b.ID, b.Chip))
+	}
 	n := *b
-	n.Chip = b.Chip.Clone()
+	n.Chip = c.Clone()
 	if b.Running != nil {
 		r := *b.Running
 		n.Running = &r
 	}
 	return &n
+}
+
+// StandIn returns a board to rehearse an operation on when b cannot be
+// copied: a blank simulated chip of b's geometry, with b's layout,
+// loader, keys, security counter and running image. It counts the flash
+// operations of what depends on the layout and an image's size alone (a
+// Write: WriteImage erases and programs every sector of the slot), not of
+// what depends on the flash's content (a boot). Nil when the geometry is
+// not one a simulated chip takes.
+func (b *Board) StandIn() *Board {
+	c, err := flash.New(b.Chip.Geometry(), nil)
+	if err != nil {
+		return nil
+	}
+	n := &Board{ID: b.ID, Chip: c, Layout: b.Layout, Loader: b.Loader, Keys: b.Keys, SecurityCounter: b.SecurityCounter}
+	if b.Running != nil {
+		r := *b.Running
+		n.Running = &r
+	}
+	return n
 }
 
 // Policy is what an image must meet to boot on this board now.
@@ -99,21 +132,26 @@ func (b *Board) RaiseSecurityCounter(n uint32) {
 	}
 }
 
-// WriteImage erases partition p and programs img into it, one sector at a
-// time (erase, then program), as updaters stream an image to flash. The
-// sectors past the image are erased too.
-func WriteImage(c *flash.Chip, p Partition, img *flash.Blob) error {
+// WriteImage stores img at the start of partition p the way in-place
+// updaters do: it erases every sector of the partition, first to last,
+// and then programs the image from its start, one sector's worth per
+// operation (the last rounded up to the write unit). This is the order of
+// MCUboot's serial recovery without MCUBOOT_ERASE_PROGRESSIVELY (the
+// whole slot erased when the upload's first chunk arrives, then the
+// chunks written in order) and of ESP-IDF's esp_ota_begin with
+// OTA_SIZE_UNKNOWN (esp_https_ota's default): nothing of the old image
+// is left once the first erase is done, and the new one is complete only
+// with the last program. The verification that follows (the image's
+// digest and signature) only reads. docs/boards.md gives the sources.
+func WriteImage(c Flash, p Partition, img *flash.Blob) error {
 	if img.Len() > p.Size {
 		return fmt.Errorf("image of %d bytes does not fit partition %q (%d bytes): %w", img.Len(), p.Name, p.Size, ErrTooLarge)
 	}
+	if err := EraseRange(c, p); err != nil {
+		return err
+	}
 	ss := c.Geometry().SectorSize
-	for off := 0; off < p.Size; off += ss {
-		if err := c.Erase(p.Offset + off); err != nil {
-			return err
-		}
-		if off >= img.Len() {
-			continue
-		}
+	for off := 0; off < img.Len(); off += ss {
 		n := min(ss, roundUp(img.Len()-off, c.Geometry().WriteUnit))
 		if err := c.ProgramBlob(p.Offset+off, img, off, n); err != nil {
 			return err
@@ -123,7 +161,7 @@ func WriteImage(c *flash.Chip, p Partition, img *flash.Blob) error {
 }
 
 // EraseRange erases every sector of p.
-func EraseRange(c *flash.Chip, p Partition) error {
+func EraseRange(c Flash, p Partition) error {
 	for off := 0; off < p.Size; off += c.Geometry().SectorSize {
 		if err := c.Erase(p.Offset + off); err != nil {
 			return err
@@ -145,7 +183,7 @@ var (
 
 // partReader reads a partition of a chip as an io.ReaderAt.
 type partReader struct {
-	c *flash.Chip
+	c Flash
 	p Partition
 }
 

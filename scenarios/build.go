@@ -33,6 +33,8 @@ type built struct {
 	images  []report.Image    // every image, for the report
 	ids     IDScheme
 	serials IDScheme
+	keys    *image.Keyring    // what the boards trust
+	factory map[string][]byte // each profile's factory image
 }
 
 // build signs the images, provisions the factory boards, splits every
@@ -59,7 +61,7 @@ func (sc *Scenario) build(profiles profile.Set, readFile func(string, int64) ([]
 			c.errorf("trust."+strconv.Itoa(i), "%v", err)
 		}
 	}
-	b := &built{files: map[string][]byte{}}
+	b := &built{files: map[string][]byte{}, keys: keys, factory: map[string][]byte{}}
 	b.ids, _ = ParseIDScheme(sc.Fleet.IDs)
 	b.serials, _ = ParseIDScheme(sc.Fleet.Serials)
 
@@ -150,6 +152,7 @@ func (sc *Scenario) build(profiles profile.Set, readFile func(string, int64) ([]
 		if raw == nil {
 			continue
 		}
+		b.factory[bc.Profile] = raw
 		p := profs[bc.Profile]
 		fb, err := p.Provision(keys, flash.NewBlob(raw, p.Flash.Erased))
 		if err != nil {
@@ -169,6 +172,9 @@ func (sc *Scenario) build(profiles profile.Set, readFile func(string, int64) ([]
 			raw := b.files[path]
 			sum := sha256.Sum256(raw)
 			cw.Images[bc.Profile] = campaign.Image{URL: base + path, Version: w.Image, Size: len(raw), SHA256: hex.EncodeToString(sum[:])}
+		}
+		for _, bb := range sc.Bench { // a bench board runs its profile's images
+			cw.Images[benchGroup(bb.Name)] = cw.Images[bb.profileName()]
 		}
 		b.waves = append(b.waves, cw)
 	}
@@ -191,12 +197,20 @@ func (sc *Scenario) build(profiles profile.Set, readFile func(string, int64) ([]
 			if cnt == 0 {
 				continue
 			}
-			b.groups = append(b.groups, fleet.BoardGroup{Name: bc.Profile, Factory: factories[bc.Profile], Count: cnt, Wave: w + 1, Model: models[bi]})
+			b.groups = append(b.groups, fleet.BoardGroup{Name: bc.Profile, Factory: factories[bc.Profile], Count: cnt, Wave: w + 1,
+				Target: sc.Campaign.Waves[w].Image, Model: models[bi]})
 			for range cnt {
 				n++
 				b.devices = append(b.devices, campaign.Device{ID: b.ids.ID(n), Board: bc.Profile, Wave: w + 1})
 			}
 		}
+	}
+	// Bench boards: one device each, after the simulated ones; their
+	// groups get their boards when the run attaches them (startBench).
+	for _, bb := range sc.Bench {
+		b.groups = append(b.groups, fleet.BoardGroup{Name: benchGroup(bb.Name), Count: 1, Wave: bb.Wave})
+		n++
+		b.devices = append(b.devices, campaign.Device{ID: b.ids.ID(n), Board: benchGroup(bb.Name), Wave: bb.Wave})
 	}
 	return b, nil
 }

@@ -71,9 +71,9 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 		fs.Add(path, data)
 	}
 	start := time.Now()
-	var h report.Histogram
+	lat := report.NewLatencySplit(start)
 	msgs := map[string]int{}
-	ccfg := sc.campaignConfig(b, start, opt, &h, msgs)
+	ccfg := sc.campaignConfig(b, start, opt, lat, msgs)
 	ctrl, err := campaign.New(ccfg)
 	if err != nil {
 		return nil, err
@@ -88,6 +88,11 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 		opt.Metrics.Dropped("controller", tr.drops.controller)
 	}
 
+	br, err := sc.startBench(b, opt.Profiles)
+	if err != nil {
+		return nil, err
+	}
+	defer br.close()
 	links := &linkCounts{lost: map[string]bool{}}
 	rf, err := fleet.NewReal(fleet.RealConfig{
 		Seed: sc.Seed, ControllerID: ControllerID, Boards: b.groups, IDFormat: b.ids.printf(),
@@ -98,6 +103,9 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.source, err)
 	}
+	if err := br.serve(rf, len(b.devices)-len(sc.Bench), opt); err != nil {
+		return nil, err
+	}
 	srv := &server{ctrl: ctrl, conns: map[string]mtp.Conn{}}
 	runCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -107,7 +115,7 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 	go func() { defer wg.Done(); srv.tick(runCtx) }()
 	go func() { defer wg.Done(); runErr = rf.Run(runCtx) }()
 
-	rec := newRecorder(start)
+	rec := newRecorder(start, ctrl, len(b.devices))
 	limit := start.Add(sc.Duration)
 	interrupted := false
 	tk := time.NewTicker(opt.ProgressEvery)
@@ -121,8 +129,8 @@ loop:
 		case <-settle:
 			break loop
 		case now := <-tk.C:
-			rec.sample(now, opt.Index)
 			srv.mu.Lock()
+			rec.sample(now, opt.Index)
 			p := progress(now.Sub(start), opt.Index, ctrl, false)
 			campaignMetrics(opt.Metrics, ctrl)
 			done := ctrl.Done()
@@ -153,8 +161,9 @@ loop:
 		opt.Stats("fileserver_requests", st.Requests)
 		opt.Stats("fileserver_bytes", st.BytesSent)
 	}
-	r := rec.report(sc, rf, ctrl, b, &h, msgs, end, interrupted)
+	r := rec.report(sc, rf, ctrl, b, lat, msgs, end, interrupted)
 	r.MTP = tr.protocol
+	br.report(r, sc)
 	for _, c := range []report.Count{{Name: "sessions lost", N: links.lostN}, {Name: "reconnects", N: links.reconnects}, {Name: "failed dials", N: links.fails}} {
 		if c.N > 0 {
 			r.Errors = append(r.Errors, c)

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,17 +19,41 @@ const maxSamples = 240
 // recorder collects the progress series while a run goes.
 type recorder struct {
 	start   time.Time
+	ctrl    *campaign.Campaign
+	devices int
 	samples []report.Sample
 }
 
-func newRecorder(start time.Time) *recorder { return &recorder{start: start} }
+func newRecorder(start time.Time, ctrl *campaign.Campaign, devices int) *recorder {
+	return &recorder{start: start, ctrl: ctrl, devices: devices}
+}
 
+// sample takes the fleet's outcome counts now. Devices the index does not
+// hold yet (not powered on) are pending; once the campaign is aborted, the
+// pending devices of the waves that never opened are aborted, as the report
+// will call them. The caller holds whatever guards the campaign.
 func (r *recorder) sample(t time.Time, idx *index.Index) {
 	at := report.Seconds(t.Sub(r.start).Seconds())
 	if n := len(r.samples); n > 0 && r.samples[n-1].At == at {
 		r.samples = r.samples[:n-1]
 	}
-	r.samples = append(r.samples, report.Sample{At: at, Outcomes: report.OutcomeCounts(idx.Counts(index.ByOutcome))})
+	counts := idx.Counts(index.ByOutcome)
+	if missing := r.devices - idx.Len(); missing > 0 {
+		counts[fleet.Pending] += missing
+	}
+	if r.ctrl.Aborted() != "" {
+		unopened := 0
+		for _, w := range r.ctrl.Waves() {
+			if !w.Opened {
+				unopened += w.Size
+			}
+		}
+		if n := min(unopened, counts[fleet.Pending]); n > 0 {
+			counts[fleet.Pending] -= n
+			counts["aborted"] += n
+		}
+	}
+	r.samples = append(r.samples, report.Sample{At: at, Outcomes: report.OutcomeCounts(counts)})
 }
 
 func thin(s []report.Sample) []report.Sample {
@@ -45,13 +70,16 @@ func thin(s []report.Sample) []report.Sample {
 // report builds the run's report. Device outcomes are the runner's truth:
 // a device still pending at the end of a finished campaign is unreachable,
 // or aborted when its wave never opened; an interrupted run keeps pending.
-func (r *recorder) report(sc *Scenario, v view, ctrl *campaign.Campaign, b *built, h *report.Histogram,
+func (r *recorder) report(sc *Scenario, v view, ctrl *campaign.Campaign, b *built, lat *report.LatencySplit,
 	msgs map[string]int, end time.Time, interrupted bool) *report.Report {
 	rep := &report.Report{
 		Scenario: sc.Name, Clock: sc.Clock, Seed: sc.Seed, Start: r.start, End: end,
 		Duration: report.Seconds(end.Sub(r.start).Seconds()), Interrupted: interrupted,
-		Aborted: ctrl.Aborted(), Devices: v.Len(), Latency: h.Latency(), Messages: report.SortedCounts(msgs),
-		Progress: thin(r.samples), Images: b.images,
+		Aborted: ctrl.Aborted(), Devices: v.Len(), Latency: lat.Latency(), LatencyByType: lat.ByType(),
+		LatencyOverTime: lat.OverTime(), Messages: report.SortedCounts(msgs), Progress: thin(r.samples), Images: b.images,
+	}
+	if at := ctrl.AbortedAt(); !at.IsZero() {
+		rep.AbortedAt = report.Seconds(at.Sub(r.start).Seconds())
 	}
 	if e := ctrl.Errors(); e > 0 {
 		rep.Errors = []report.Count{{Name: "controller", N: e}}
@@ -59,6 +87,8 @@ func (r *recorder) report(sc *Scenario, v view, ctrl *campaign.Campaign, b *buil
 	total := map[string]int{}
 	byBoard := map[string]map[string]int{}
 	boardN := map[string]int{}
+	byKind := map[string]map[string]int{} // simulated and bench, when the fleet has bench boards
+	kindN := map[string]int{}
 	waves := ctrl.Waves()
 	byWave := make([]map[string]int, len(waves))
 	for i := range byWave {
@@ -86,7 +116,25 @@ func (r *recorder) report(sc *Scenario, v view, ctrl *campaign.Campaign, b *buil
 			byWave[cd.Wave-1][out]++
 		}
 		d := report.Device{ID: rec.ID, Board: rec.Board, Wave: cd.Wave, Outcome: out, Seen: seen,
-			Version: rec.Version, Boots: rec.Boots, Faults: v.Faults(n).String()}
+			Version: rec.Version, Boots: rec.Boots, Faults: v.Faults(n).String(), Brick: v.Brick(n)}
+		if cd.Wave > 0 {
+			d.Target = sc.Campaign.Waves[cd.Wave-1].Image
+		}
+		d.Cuts = ReportCuts(v.Cuts(n), r.start)
+		if o, ok := v.(interface{ Offline(int) string }); ok {
+			d.Offline = o.Offline(n)
+		}
+		if len(sc.Bench) > 0 {
+			kind := "simulated"
+			if strings.HasPrefix(rec.Board, "bench/") {
+				kind = "bench"
+			}
+			if byKind[kind] == nil {
+				byKind[kind] = map[string]int{}
+			}
+			byKind[kind][out]++
+			kindN[kind]++
+		}
 		for _, s := range v.Timeline(n) {
 			d.Timeline = append(d.Timeline, report.Step{At: report.Seconds(s.At.Sub(r.start).Seconds()), Kind: string(s.Kind)})
 		}
@@ -99,6 +147,11 @@ func (r *recorder) report(sc *Scenario, v view, ctrl *campaign.Campaign, b *buil
 	rep.Outcomes = report.OutcomeCounts(total)
 	for _, name := range sortedKeys(byBoard) {
 		rep.ByBoard = append(rep.ByBoard, report.Group{Name: name, Devices: boardN[name], Outcomes: report.OutcomeCounts(byBoard[name])})
+	}
+	for _, name := range []string{"simulated", "bench"} {
+		if kindN[name] > 0 {
+			rep.ByKind = append(rep.ByKind, report.Group{Name: name, Devices: kindN[name], Outcomes: report.OutcomeCounts(byKind[name])})
+		}
 	}
 	for i, w := range waves {
 		rw := report.Wave{Wave: i + 1, Name: w.Name, Devices: w.Size, Started: w.Opened, Aborted: w.Aborted,
@@ -117,7 +170,22 @@ func (r *recorder) report(sc *Scenario, v view, ctrl *campaign.Campaign, b *buil
 	for _, x := range sc.expect {
 		rep.Expectations = append(rep.Expectations, x.check(rep))
 	}
+	report.Complete(rep)
 	return rep
+}
+
+// ReportCuts turns a runner's power cuts into the report's, times since
+// start.
+func ReportCuts(cs []fleet.Cut, start time.Time) []report.Cut {
+	var out []report.Cut
+	for _, c := range cs {
+		rc := report.Cut{At: report.Seconds(c.At.Sub(start).Seconds()), Phase: c.Phase, Op: c.Kind, Partition: c.Partition}
+		if c.Kind != "" {
+			rc.Addr = "0x" + strconv.FormatInt(int64(c.Addr), 16)
+		}
+		out = append(out, rc)
+	}
+	return out
 }
 
 // Failed lists the expectations of r that did not hold.

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"brickyard/boards/bench"
 	"context"
 	"errors"
 	"fmt"
@@ -45,6 +46,15 @@ type Options struct {
 	// Stats, if set, is called at the end of a real-time run with
 	// counters of the transport and the file server, for logs.
 	Stats func(name string, value int64)
+
+	// Bench are real boards of the configuration (bench.boards) that join
+	// the scenario's fleet, in its first wave, after its own bench boards.
+	// PDUAddr, if set, serves every bench board's power to a lab's
+	// pdudaemon in its URL form (bench.PDUHandler) on that loopback
+	// address, as PDU PDUHostname, outlet N the N-th bench board.
+	Bench       []bench.Spec
+	PDUAddr     string
+	PDUHostname string
 }
 
 // Metrics receives what a run measures as it goes (brickyard/scenarios/
@@ -132,6 +142,8 @@ type view interface {
 	Record(n int) index.Device
 	Timeline(n int) []fleet.Step
 	Faults(n int) faults.Faults
+	Cuts(n int) []fleet.Cut
+	Brick(n int) string
 }
 
 // Run runs the scenario. It returns the report even when ctx ends first
@@ -155,6 +167,22 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*report.Report, error)
 		}
 		opt.Index = idx
 	}
+	if len(opt.Bench) > 0 {
+		cp := *sc
+		cp.Bench = append([]BenchBoard(nil), sc.Bench...)
+		for _, s := range opt.Bench {
+			cp.Bench = append(cp.Bench, BenchBoard{Spec: s, Wave: 1})
+		}
+		c := &checker{sc: &cp}
+		cp.validateBench(c)
+		if err := c.err(); err != nil {
+			return nil, fmt.Errorf("bench.boards: %w", err)
+		}
+		sc = &cp
+	}
+	if opt.PDUAddr != "" && !loopbackAddr(opt.PDUAddr) {
+		return nil, fmt.Errorf("bench.pdu_addr %q: the power endpoint is served on loopback (127.0.0.0/8, ::1, localhost) with its port", opt.PDUAddr)
+	}
 	if sc.Clock == "real" {
 		return runReal(ctx, sc, opt)
 	}
@@ -177,14 +205,14 @@ func (sc *Scenario) deviceConfig(b *built, mtp string) func(n int, c *device.Con
 }
 
 // campaignConfig is the embedded controller of the scenario.
-func (sc *Scenario) campaignConfig(b *built, start time.Time, opt Options, h *report.Histogram, msgs map[string]int) campaign.Config {
+func (sc *Scenario) campaignConfig(b *built, start time.Time, opt Options, lat *report.LatencySplit, msgs map[string]int) campaign.Config {
 	cs := sc.Campaign
 	cfg := campaign.Config{
 		ID: ControllerID, Devices: b.devices, Waves: b.waves, Procedure: campaign.Procedure(cs.Procedure),
 		Window: campaign.Window{Start: cs.Window.Start, End: cs.Window.End, Mode: cs.Window.Mode},
 		Start:  start.Add(cs.Start), Pause: cs.Pause, RequestTimeout: cs.Timeout, Logf: opt.Logf,
-		Observe: func(d time.Duration) {
-			h.Observe(d)
+		ObserveRequest: func(typ string, sent time.Time, d time.Duration) {
+			lat.Observe(typ, sent, d)
 			if opt.Metrics != nil {
 				opt.Metrics.Latency(d)
 			}
@@ -264,9 +292,9 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 		return nil, err
 	}
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	var h report.Histogram
+	lat := report.NewLatencySplit(start)
 	msgs := map[string]int{}
-	ctrl, err := campaign.New(sc.campaignConfig(b, start, opt, &h, msgs))
+	ctrl, err := campaign.New(sc.campaignConfig(b, start, opt, lat, msgs))
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +311,7 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.source, err)
 	}
-	rec := newRecorder(start)
+	rec := newRecorder(start, ctrl, len(b.devices))
 	limit := start.Add(sc.Duration)
 	interrupted, t := false, start
 	for {
@@ -321,7 +349,7 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 	if opt.Progress != nil {
 		opt.Progress(progress(t.Sub(start), opt.Index, ctrl, true))
 	}
-	r := rec.report(sc, v, ctrl, b, &h, msgs, t, interrupted)
+	r := rec.report(sc, v, ctrl, b, lat, msgs, t, interrupted)
 	r.MTP = "inproc"
 	return r, nil
 }

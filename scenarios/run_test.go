@@ -264,6 +264,17 @@ func TestRealTransports(t *testing.T) {
 			if r.Latency.Count == 0 || r.Wall == 0 {
 				t.Errorf("latency %+v wall %v", r.Latency, r.Wall)
 			}
+			// Every sample of the rollout counts the whole fleet, those
+			// not powered on yet as pending.
+			for i, smp := range r.Progress {
+				sum := 0
+				for _, c := range smp.Outcomes {
+					sum += c.N
+				}
+				if sum != r.Devices {
+					t.Errorf("%s: sample %d at %v counts %d devices of %d", r.MTP, i, smp.At, sum, r.Devices)
+				}
+			}
 		})
 	}
 }

@@ -44,6 +44,7 @@ type Scenario struct {
 	Faults   []faults.Rule `yaml:"faults"`
 	Server   ServerSpec    `yaml:"server"`
 	Expect   []string      `yaml:"expect"`
+	Bench    []BenchBoard  `yaml:"bench"` // real boards, or board-emu, among the fleet (bench.go)
 	// Trust: public keys (PEM files, as brickyard image keygen writes)
 	// that the boards trust besides the scenario's generated key; images
 	// given as files must be signed by one of them.
@@ -295,11 +296,12 @@ func (sc *Scenario) validate() error {
 		}
 	}
 	sc.validateCampaign(c, versions)
+	sc.validateBench(c)
 	for i, r := range sc.Faults {
 		if err := r.Validate(); err != nil {
 			c.errorf("faults."+strconv.Itoa(i), "%v", err)
 		}
-		if r.Board != "" && !sc.hasBoard(r.Board) {
+		if r.Board != "" && !sc.hasBoard(r.Board) && !sc.hasBench(r.Board) {
 			c.errorf("faults."+strconv.Itoa(i)+".board", "no board %q in the fleet", r.Board)
 		}
 		if r.Wave > len(sc.Campaign.Waves) {

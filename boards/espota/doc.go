@@ -28,8 +28,8 @@
 //	                {seq 1, VALID} into sector 0 (Options.FactoryState
 //	                skips this; the first boot then writes it).
 //	Write(slot)     esp_ota_begin/esp_ota_write: refuse the running slot
-//	                and a running app in PENDING_VERIFY; erase and program
-//	                the slot sector by sector.
+//	                and a running app in PENDING_VERIFY; erase the whole
+//	                slot (OTA_SIZE_UNKNOWN), then program the image.
 //	Activate(slot)  esp_ota_set_boot_partition: verify the image; erase the
 //	                non-active sector; program {NextSeq, NEW}. With no
 //	                valid entry: sector 0, seq k+1. Commit point: that

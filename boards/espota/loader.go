@@ -131,8 +131,8 @@ func (l Loader) Provision(b *boards.Board, img *flash.Blob) error {
 
 // Write is esp_ota_begin + esp_ota_write: it refuses the running slot and,
 // as with rollback enabled, refuses while the running app's entry is
-// PENDING_VERIFY; then it erases and programs the slot sector by sector
-// (boards.WriteImage).
+// PENDING_VERIFY; then it erases the whole slot, as esp_ota_begin with
+// OTA_SIZE_UNKNOWN does, and programs the image (boards.WriteImage).
 func (Loader) Write(b *boards.Board, slot string, img *flash.Blob) error {
 	pl, k, err := slotOf(b, slot)
 	if err != nil {
@@ -277,7 +277,7 @@ func (pl parts) partName(i int) string {
 func (pl parts) entryAddr(sector int) int { return pl.otadata.Offset + sector*pl.sector }
 
 // read reads both entries.
-func (pl parts) read(c *flash.Chip) (Otadata, error) {
+func (pl parts) read(c boards.Flash) (Otadata, error) {
 	var o Otadata
 	buf := make([]byte, EntrySize)
 	for i := range o {
@@ -291,7 +291,7 @@ func (pl parts) read(c *flash.Chip) (Otadata, error) {
 
 // rewrite is ESP-IDF's write_otadata / rewrite_ota_seq: erase the sector,
 // then program the 32-byte entry at its start.
-func (pl parts) rewrite(c *flash.Chip, sector int, e Entry) error {
+func (pl parts) rewrite(c boards.Flash, sector int, e Entry) error {
 	if err := c.Erase(pl.entryAddr(sector)); err != nil {
 		return err
 	}

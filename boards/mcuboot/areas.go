@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"brickyard/boards"
-	"brickyard/flash"
 )
 
 // copyChunk is the size of boot_copy_region's buffer: a copy of n bytes is
@@ -15,7 +14,7 @@ const copyChunk = 1024
 // areas is a board's three flash areas and the trailer geometry derived
 // from them and the chip.
 type areas struct {
-	c             *flash.Chip
+	c             boards.Flash
 	pri, sec, scr boards.Partition
 	ss, wu        int  // sector size, write unit (BOOT_WRITE_SZ)
 	erased        byte // the chip's erased value
@@ -23,6 +22,12 @@ type areas struct {
 	maxSectors    int  // BOOT_MAX_IMG_SECTORS
 	trailer       int  // slot trailer: maxSectors × 3 × wu + InfoSize
 	scrTrailer    int  // scratch trailer: 3 × wu + InfoSize
+
+	// Scratch buffers, reused by one areas' writes and copies: a Flash
+	// keeps none of what it is handed, and buffers handed through the
+	// interface would otherwise each be a heap allocation.
+	copyBuf [copyChunk]byte
+	unitBuf [2 * MaxAlign]byte
 }
 
 // areas resolves and checks the board's layout for this model.
@@ -91,7 +96,11 @@ func (a *areas) readStatus(p boards.Partition) (Status, error) {
 // operation.
 func (a *areas) writeTrailer(p boards.Partition, fromEnd int, data []byte) error {
 	n := (len(data) + a.wu - 1) / a.wu * a.wu
-	buf := make([]byte, n)
+	buf := a.unitBuf[:0]
+	if n > len(a.unitBuf) {
+		buf = make([]byte, 0, n)
+	}
+	buf = buf[:n]
 	copy(buf, data)
 	for i := len(data); i < n; i++ {
 		buf[i] = a.erased
@@ -121,7 +130,7 @@ func (a *areas) writeSwapSize(p boards.Partition, n uint32) error {
 // writeStatus is boot_write_status: one write unit whose first byte is
 // the record's value (state+1), at record (region, state) of p.
 func (a *areas) writeStatus(p boards.Partition, region, state int) error {
-	buf := make([]byte, a.wu)
+	buf := a.unitBuf[:a.wu] // wu ≤ MaxAlign (areas checks)
 	for i := range buf {
 		buf[i] = a.erased
 	}
@@ -148,7 +157,7 @@ func (a *areas) eraseTrailerSectors(p boards.Partition) error {
 // copyRegion is boot_copy_region: read and program n bytes in chunks of
 // copyChunk, each chunk one program operation.
 func (a *areas) copyRegion(src boards.Partition, srcOff int, dst boards.Partition, dstOff, n int) error {
-	buf := make([]byte, copyChunk)
+	buf := a.copyBuf[:]
 	for done := 0; done < n; {
 		m := min(copyChunk, n-done)
 		if err := a.c.Read(src.Offset+srcOff+done, buf[:m]); err != nil {

@@ -27,8 +27,9 @@
 //
 //	Provision  WriteImage(primary); primary image_ok, copy_done, magic;
 //	           erase the sectors of secondary and scratch not yet erased
-//	Write      WriteImage(secondary): erase and program every sector, the
-//	           trailer included (refused while the primary is on trial)
+//	Write      WriteImage(secondary): erase every sector, the trailer
+//	           included, then program the image (refused while the
+//	           primary is on trial)
 //	Activate   set_pending: secondary magic, [Permanent: image_ok = 1],
 //	           swap_info = TEST or PERM; nothing if the magic is GOOD;
 //	           a BAD magic erases the slot

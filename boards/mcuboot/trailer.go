@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"brickyard/boards"
-	"brickyard/flash"
 )
 
 // Trailer geometry with BOOT_MAX_ALIGN 8, no encryption, not swap-offset.
@@ -179,7 +178,7 @@ func allErased(b []byte, erased byte) bool {
 }
 
 // ReadTrailer reads and decodes the trailer at the end of partition p.
-func ReadTrailer(c *flash.Chip, p boards.Partition) (Trailer, error) {
+func ReadTrailer(c boards.Flash, p boards.Partition) (Trailer, error) {
 	if p.Size < InfoSize {
 		return Trailer{}, fmt.Errorf("mcuboot: partition %q (%d bytes) cannot hold a trailer", p.Name, p.Size)
 	}

@@ -5,7 +5,9 @@
 //
 // Flash operations:
 //
-//	Write(app, img)  erase and program the app partition, sector by sector
+//	Write(app, img)  boards.WriteImage: erase the whole app partition, then
+//	                 program the image; from the first erase until the last
+//	                 program the slot holds no bootable image
 //	Activate(app)    none (the next boot runs whatever the slot holds)
 //	Boot             none; verifies the image in app and boots it, or bricks
 //	Confirm          none; raises the board's security counter

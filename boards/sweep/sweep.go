@@ -36,6 +36,14 @@ type Config struct {
 	Torn     bool          // tear the cut operation instead of cutting before it
 	Seed     uint64
 	MaxBoots int // boots allowed to settle after a cut; 0 means 16
+
+	// Restore, for a board that cannot be cloned (a real one on a link,
+	// boards/bench), brings Factory back to its factory state, booted and
+	// running its old image, before the uninterrupted run and before every
+	// cut; the sweep then runs on Factory itself. A flash that is a
+	// boards.SeededCutter is armed with the seeds (Seed, k) instead of a
+	// generator, so that its torn bits are a simulated chip's.
+	Restore func() error
 }
 
 // Outcomes.
@@ -104,7 +112,19 @@ func Run(cfg Config) (Result, error) {
 	}
 	res := Result{Board: f.ID, Bootloader: f.Loader.Name(), Torn: cfg.Torn, Seed: cfg.Seed}
 
-	dry := f.Clone()
+	fresh := func() (*boards.Board, error) {
+		if cfg.Restore == nil {
+			return f.Clone(), nil
+		}
+		if err := cfg.Restore(); err != nil {
+			return nil, fmt.Errorf("sweep: restore the factory state: %w", err)
+		}
+		return f, nil
+	}
+	dry, err := fresh()
+	if err != nil {
+		return res, err
+	}
 	base := dry.Chip.Ops()
 	phases, err := update(dry, cfg.Update)
 	if err != nil {
@@ -121,11 +141,20 @@ func Run(cfg Config) (Result, error) {
 		mode = flash.CutTorn
 	}
 	for k := range res.Ops {
-		b := f.Clone()
-		if err := b.Chip.ArmCut(base+uint64(k), mode, rand.New(rand.NewPCG(cfg.Seed, uint64(k)))); err != nil {
+		b, err := fresh()
+		if err != nil {
 			return res, err
 		}
-		_, err := update(b, cfg.Update)
+		at := b.Chip.Ops() + uint64(k)
+		if sc, ok := b.Chip.(boards.SeededCutter); ok {
+			err = sc.ArmCutSeed(at, mode, cfg.Seed, uint64(k))
+		} else {
+			err = b.Chip.ArmCut(at, mode, rand.New(rand.NewPCG(cfg.Seed, uint64(k))))
+		}
+		if err != nil {
+			return res, err
+		}
+		_, err = update(b, cfg.Update)
 		if !errors.Is(err, flash.ErrPowerLost) {
 			return res, fmt.Errorf("sweep: cut at op %d did not land (err %v): the update is not deterministic", k, err)
 		}

@@ -5,6 +5,7 @@ import (
 
 	"brickyard/boards"
 	"brickyard/boards/boardtest"
+	"brickyard/boards/image"
 	"brickyard/boards/single"
 	"brickyard/boards/sweep"
 	"brickyard/flash"
@@ -45,9 +46,28 @@ func TestSweep_SingleBankBricks(t *testing.T) {
 				t.Fatalf("brick outside the slot rewrite: %+v", p)
 			}
 		}
-		// A clean cut before the first erase leaves the old image.
-		if !torn && res.RolledBack == 0 {
-			t.Fatal("no cut left the old image")
+		// boards.WriteImage erases the whole slot, then programs the
+		// image: every operation of the write bricks but a clean cut
+		// before the first erase, which leaves the old image whole.
+		sectors, programs := (64<<10)/4096, (image.HeaderSize+(20<<10)+image.TrailerSize+4095)/4096
+		if res.Ops != sectors+programs {
+			t.Fatalf("%d operations, want %d erases then %d programs", res.Ops, sectors, programs)
+		}
+		wantBricked := res.Ops
+		if !torn {
+			wantBricked--
+		}
+		if res.Bricked != wantBricked || res.Updated != 0 {
+			t.Fatalf("bricked %d updated %d of %d cuts, want %d and 0", res.Bricked, res.Updated, res.Ops, wantBricked)
+		}
+		for i, p := range res.BrickPoints {
+			kind := "erase"
+			if p.Op >= sectors {
+				kind = "program"
+			}
+			if p.Kind != kind || (!torn && p.Op != i+1) || (torn && p.Op != i) {
+				t.Fatalf("brick point %d: %+v, want a %s", i, p, kind)
+			}
 		}
 	}
 }

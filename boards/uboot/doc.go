@@ -36,8 +36,8 @@
 //
 //	Provision(img)  WriteImage(A, img); saveenv; saveenv (default env with
 //	                saveenv_canary=1: copy 1, then copy 2; both good)
-//	Write(slot)     boards.WriteImage: for each sector of the slot, erase,
-//	                then program the image's bytes in it. Refuses the
+//	Write(slot)     boards.WriteImage: erase every sector of the slot, then
+//	                program the image from the slot's start. Refuses the
 //	                running slot.
 //	Activate(slot)  one saveenv of {boot_part=slot, upgrade_available=1,
 //	                bootcount=0}. Refuses the running slot.

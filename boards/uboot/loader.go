@@ -87,8 +87,8 @@ func (l *Loader) Provision(b *boards.Board, img *flash.Blob) error {
 	return nil
 }
 
-// Write stores img in slot with boards.WriteImage (erase and program each
-// sector in turn). It refuses the slot that is running.
+// Write stores img in slot with boards.WriteImage (erase the slot, then
+// program the image). It refuses the slot that is running.
 func (l *Loader) Write(b *boards.Board, slot string, img *flash.Blob) error {
 	p, err := l.slot(b, slot)
 	if err != nil {

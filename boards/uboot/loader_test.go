@@ -156,14 +156,13 @@ func TestOps_PerMethod(t *testing.T) {
 
 	check("Boot (stable)", boot, nil)
 	var write []string
-	for s := range 16 {
+	for s := range 16 { // the whole slot erased first, then the image programmed
 		write = append(write, fmt.Sprintf("erase B+0x%x 4096", s*4096))
-		if s < 5 {
-			write = append(write, fmt.Sprintf("program B+0x%x 4096", s*4096))
-		} else if s == 5 {
-			write = append(write, fmt.Sprintf("program B+0x%x %d", s*4096, 64+payloadSize+96-5*4096))
-		}
 	}
+	for s := range 5 {
+		write = append(write, fmt.Sprintf("program B+0x%x 4096", s*4096))
+	}
+	write = append(write, fmt.Sprintf("program B+0x%x %d", 5*4096, 64+payloadSize+96-5*4096))
 	check("Write B", func(b *boards.Board) error { return l.Write(b, "B", blob(spec("2.0.0"))) }, write)
 	check("Activate B", func(b *boards.Board) error { return l.Activate(b, "B") }, saveTo("env1", "env2"))
 	check("Boot (trial: bootcount)", boot, saveTo("env2", "env1"))

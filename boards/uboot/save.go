@@ -44,7 +44,7 @@ func (l *Loader) locate(b *boards.Board) (envLoc, error) {
 }
 
 // read returns the bytes of copy 1 and copy 2 (reads are not operations).
-func (loc envLoc) read(c *flash.Chip) (c1, c2 []byte, err error) {
+func (loc envLoc) read(c boards.Flash) (c1, c2 []byte, err error) {
 	buf := make([]byte, 2*loc.size)
 	c1, c2 = buf[:loc.size], buf[loc.size:]
 	if err := c.Read(loc.parts[0].Offset, c1); err != nil {
@@ -59,7 +59,7 @@ func (loc envLoc) read(c *flash.Chip) (c1, c2 []byte, err error) {
 // session is one run of U-Boot, or of fw_setenv: the environment in RAM
 // and which copy it came from (gd->env_valid).
 type session struct {
-	chip *flash.Chip
+	chip boards.Flash
 	loc  envLoc
 	env  Env
 	cur  Copy

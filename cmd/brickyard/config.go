@@ -28,6 +28,7 @@ type Config struct {
 	Log   LogConfig     `mapstructure:"log"`
 	Run   RunConfig     `mapstructure:"run"`   // brickyard run's flags (run.go)
 	Fleet agents.Config `mapstructure:"fleet"` // brickyard fleet's flags
+	Bench BenchConfig   `mapstructure:"bench"` // real boards on the bench (benchcfg.go)
 }
 
 // sources maps each leaf key to where its effective value came from:

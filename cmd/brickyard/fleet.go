@@ -99,6 +99,7 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.String("out", "", "write report.json and report.html into `DIR`")
 	fl.String("metrics-addr", "", "serve Prometheus metrics on `ADDR` (loopback, e.g. 127.0.0.1:9464)")
 	fl.Bool("metrics-expose", false, "allow --metrics-addr on an address other hosts can reach (e.g. 0.0.0.0:9464 in a pod)")
+	fl.Bool("pprof", false, "also serve Go's profiles (/debug/pprof/) on --metrics-addr")
 	fl.String("event-log", "", "write the fleet's event log to `FILE`")
 	fl.Bool("quiet", false, "no progress display")
 	fl.Bool("dump-model", false, "print the first device's data model: alone (no controller flags) and exit, or at the end of the run")
@@ -140,12 +141,13 @@ func runFleet(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	m, stopMetrics, err := serveMetrics(a.log, f.MetricsAddr, f.MetricsExpose, idx)
+	m, stopMetrics, err := serveMetrics(a.log, f.MetricsAddr, f.MetricsExpose, f.Pprof, idx)
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
-	opt := agents.Options{Log: a.log, Index: idx, Metrics: m}
+	opt := agents.Options{Log: a.log, Index: idx, Metrics: m, Bench: a.cfg.Bench.Boards,
+		PDUAddr: a.cfg.Bench.PDUAddr, PDUHostname: a.cfg.Bench.PDUHostname}
 	if f.EventLog != "" {
 		lf, err := os.Create(f.EventLog)
 		if err != nil {

@@ -400,7 +400,7 @@ func TestFleet_WebSocketEndToEnd(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
 	}
-	for _, want := range []string{"first session up", "3 devices: connected 3"} {
+	for _, want := range []string{"first session up", "connected 3/3"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}

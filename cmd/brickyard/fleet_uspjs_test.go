@@ -580,9 +580,10 @@ func checkFleetUSPJSReport(t *testing.T, r *report.Report, seen *fuSeen) {
 			}
 			last = s.At
 		}
-		// Download() with AutoActivate false, then Activate(): the new
-		// image boots on trial and usp-js's NotifyResp to Boot! confirms it.
-		want := []string{"download-start", "downloaded", "install", "installed", "activate", "reboot", "trial", "confirmed"}
+		// The first boot and session, then Download() with AutoActivate
+		// false, then Activate(): the new image boots on trial and usp-js's
+		// NotifyResp to Boot! confirms it.
+		want := []string{"boot", "connected", "download-start", "downloaded", "install", "installed", "activate", "reboot", "boot", "trial", "connected", "confirmed"}
 		if !slices.Equal(kinds, want) {
 			t.Errorf("%s (%s): timeline %v, want %v", d.ID, d.Board, kinds, want)
 		}

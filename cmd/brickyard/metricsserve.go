@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"sync"
 
 	"go.uber.org/zap"
@@ -16,9 +19,14 @@ import (
 // following idx. It owns the two goroutines it starts; stop ends them and
 // waits. With addr empty it starts nothing and returns a nil Metrics. An
 // address other hosts can reach (0.0.0.0, a LAN address) is refused unless
-// expose (--metrics-expose) says so: the help promises loopback.
-func serveMetrics(log *zap.Logger, addr string, expose bool, idx *index.Index) (m *metrics.Metrics, stop func(), err error) {
+// expose (--metrics-expose) says so: the help promises loopback. With
+// withPprof (--pprof) the same server also serves Go's profiles under
+// /debug/pprof/, which needs an address.
+func serveMetrics(log *zap.Logger, addr string, expose, withPprof bool, idx *index.Index) (m *metrics.Metrics, stop func(), err error) {
 	if addr == "" {
+		if withPprof {
+			return nil, nil, errors.New("--pprof serves on --metrics-addr: give one")
+		}
 		return nil, func() {}, nil
 	}
 	if err := checkLoopback(addr, expose); err != nil {
@@ -30,10 +38,21 @@ func serveMetrics(log *zap.Logger, addr string, expose bool, idx *index.Index) (
 		return nil, nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
 	log.Info("metrics", zap.String("url", "http://"+ln.Addr().String()+"/metrics"))
+	var routes []metrics.Route
+	if withPprof {
+		routes = []metrics.Route{
+			{Pattern: "GET /debug/pprof/", Handler: http.HandlerFunc(pprof.Index), About: "Go's profiles (--pprof): go tool pprof URL/debug/pprof/profile"},
+			{Pattern: "GET /debug/pprof/cmdline", Handler: http.HandlerFunc(pprof.Cmdline)},
+			{Pattern: "GET /debug/pprof/profile", Handler: http.HandlerFunc(pprof.Profile)},
+			{Pattern: "GET /debug/pprof/symbol", Handler: http.HandlerFunc(pprof.Symbol)},
+			{Pattern: "GET /debug/pprof/trace", Handler: http.HandlerFunc(pprof.Trace)},
+		}
+		log.Info("pprof", zap.String("url", "http://"+ln.Addr().String()+"/debug/pprof/"))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); _ = metrics.ServeListener(ctx, ln, m.Handler()) }()
+	go func() { defer wg.Done(); _ = metrics.ServeListener(ctx, ln, m.Handler(), routes...) }()
 	go func() { defer wg.Done(); _ = m.Follow(ctx, idx) }()
 	return m, func() { cancel(); wg.Wait() }, nil
 }

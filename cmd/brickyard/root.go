@@ -54,6 +54,8 @@ func newRootCmd(a *app) *cobra.Command {
 		newScenariosCmd(a),
 		newFleetCmd(a),
 		newModelCmd(a),
+		newReportCmd(a),
+		newBoardEmuCmd(a),
 	)
 	return root
 }

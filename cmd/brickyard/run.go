@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +36,7 @@ type RunConfig struct {
 	Out           string `mapstructure:"out"`
 	MetricsAddr   string `mapstructure:"metrics_addr"`
 	MetricsExpose bool   `mapstructure:"metrics_expose"`
+	Pprof         bool   `mapstructure:"pprof"`
 	Boards        string `mapstructure:"boards"`
 	EventLog      string `mapstructure:"event_log"`
 	Clock         string `mapstructure:"clock"`
@@ -68,6 +68,7 @@ func newRunCmd(a *app) *cobra.Command {
 	fl.String("out", "", "write report.json and report.html into `DIR`")
 	fl.String("metrics-addr", "", "serve Prometheus metrics on `ADDR` (loopback, e.g. 127.0.0.1:9464)")
 	fl.Bool("metrics-expose", false, "allow --metrics-addr on an address other hosts can reach (e.g. 0.0.0.0:9464 in a pod)")
+	fl.Bool("pprof", false, "also serve Go's profiles (/debug/pprof/) on --metrics-addr")
 	fl.String("boards", "", "also read board profiles from `FILE`")
 	fl.String("event-log", "", "write the fleet's event log to `FILE`")
 	fl.String("clock", "", "override the scenario's clock: virtual or real")
@@ -113,7 +114,14 @@ func runScenario(ctx context.Context, a *app, name string, f RunConfig, given fu
 		return err
 	}
 	opt := scenarios.Options{Profiles: profiles, Index: idx,
-		Logf: func(format string, args ...any) { a.log.Debug(fmt.Sprintf(format, args...)) }}
+		Logf: func(format string, args ...any) {
+			if strings.HasPrefix(format, "bench:") { // where a lab's tools find the bench boards
+				a.log.Info(fmt.Sprintf(format, args...))
+				return
+			}
+			a.log.Debug(fmt.Sprintf(format, args...))
+		},
+		Bench: a.cfg.Bench.Boards, PDUAddr: a.cfg.Bench.PDUAddr, PDUHostname: a.cfg.Bench.PDUHostname}
 	if f.EventLog != "" {
 		lf, err := os.Create(f.EventLog)
 		if err != nil {
@@ -124,7 +132,7 @@ func runScenario(ctx context.Context, a *app, name string, f RunConfig, given fu
 		defer bw.Flush()
 		opt.EventLog = bw
 	}
-	m, stopMetrics, err := serveMetrics(a.log, f.MetricsAddr, f.MetricsExpose, idx)
+	m, stopMetrics, err := serveMetrics(a.log, f.MetricsAddr, f.MetricsExpose, f.Pprof, idx)
 	if err != nil {
 		return err
 	}
@@ -133,7 +141,7 @@ func runScenario(ctx context.Context, a *app, name string, f RunConfig, given fu
 		opt.Metrics = m
 	}
 	if !f.Quiet {
-		opt.Progress = progressPrinter(a.stderr, isTerminal(a.stderr))
+		opt.Progress = progressPrinter(a.stderr, isTerminal(a.stderr), time.Now)
 	}
 	a.log.Info("run", zap.String("scenario", sc.Name), zap.String("clock", sc.Clock), zap.Uint64("seed", sc.Seed))
 	r, runErr := scenarios.Run(ctx, sc, opt)
@@ -163,67 +171,4 @@ func runScenario(ctx context.Context, a *app, name string, f RunConfig, given fu
 		return &exitError{code: ExitExpectations, err: errors.New(strings.Join(msgs, "\n"))}
 	}
 	return nil
-}
-
-// writeReports writes report.json and report.html into dir, each through
-// a temporary file renamed into place.
-func writeReports(dir string, r *report.Report) error {
-	write := func(name string, fn func(io.Writer, *report.Report) error) error {
-		tmp, err := os.CreateTemp(dir, "."+name+".*")
-		if err != nil {
-			return err
-		}
-		defer os.Remove(tmp.Name())
-		bw := bufio.NewWriter(tmp)
-		if err := fn(bw, r); err != nil {
-			tmp.Close()
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		if err := bw.Flush(); err != nil {
-			tmp.Close()
-			return err
-		}
-		if err := tmp.Close(); err != nil {
-			return err
-		}
-		return os.Rename(tmp.Name(), filepath.Join(dir, name))
-	}
-	if err := write("report.json", report.WriteJSON); err != nil {
-		return err
-	}
-	return write("report.html", report.WriteHTML)
-}
-
-// progressPrinter shows the fleet by state: one line rewritten in place on a
-// terminal, a line every 5 s of run time otherwise.
-func progressPrinter(w io.Writer, tty bool) func(scenarios.Progress) {
-	var last time.Duration = -1
-	return func(p scenarios.Progress) {
-		if !tty && !p.Final && last >= 0 && p.Elapsed-last < 5*time.Second {
-			return
-		}
-		last = p.Elapsed
-		wave := ""
-		for i, ws := range p.Waves {
-			if ws.Opened {
-				wave = fmt.Sprintf(" wave %d/%d (%s) %d/%d", i+1, len(p.Waves), ws.Name, ws.Done, ws.Size)
-			}
-		}
-		line := fmt.Sprintf("%7s  %d devices  connected %d%s  |  updated %d  rolled back %d  bricked %d  failed %d  |  downloading %d  installing %d  rebooting %d  trial %d",
-			p.Elapsed.Truncate(time.Second), p.Devices, p.Conn["connected"], wave,
-			p.Outcomes["updated"], p.Outcomes["rolled_back"], p.Outcomes["bricked"],
-			p.Outcomes["download_failed"]+p.Outcomes["install_failed"],
-			p.Phases["downloading"], p.Phases["installing"], p.Phases["rebooting"]+p.Phases["off"]+p.Phases["booting"], p.Phases["trial"])
-		if p.Aborted != "" {
-			line += "  |  ABORTED: " + p.Aborted
-		}
-		if tty {
-			fmt.Fprintf(w, "\r\033[K%s", line)
-			if p.Final {
-				fmt.Fprintln(w)
-			}
-			return
-		}
-		fmt.Fprintln(w, line)
-	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -124,12 +125,17 @@ func (l *leaf) check(raw any, weak bool) error {
 		return u.UnmarshalText([]byte(raw.(string))) // the type's own message
 	}
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
-		Result: ptr.Interface(), WeaklyTypedInput: weak, DecodeHook: decodeHook(),
+		Result: ptr.Interface(), WeaklyTypedInput: weak, DecodeHook: decodeHook(), ErrorUnused: true,
 	})
 	if err != nil {
 		return err
 	}
 	if err := dec.Decode(raw); err != nil || !sameNumber(raw, ptr.Elem()) {
+		if err != nil && l.typ.Kind() == reflect.Slice && l.typ.Elem().Kind() == reflect.Struct {
+			// A list of mappings: mapstructure names the entry and the key.
+			msg := strings.TrimPrefix(err.Error(), "decoding failed due to the following error(s):")
+			return errors.New(strings.Join(strings.Fields(msg), " "))
+		}
 		return l.mismatch(raw)
 	}
 	if e, ok := ptr.Elem().Interface().(enum); ok && !slices.Contains(e.Values(), fmt.Sprint(e)) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
@@ -11,16 +12,19 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"brickyard/boards/bench"
 	"brickyard/boards/image"
 	"brickyard/boards/image/formats"
 	"brickyard/boards/profile"
 	"brickyard/boards/sweep"
 	"brickyard/flash"
+	"brickyard/scenarios/agents"
 )
 
 func newSweepCmd(a *app) *cobra.Command {
 	var (
 		board, file, format string
+		benchName           string
 		torn                bool
 		seed                uint64
 		payload             string
@@ -28,7 +32,7 @@ func newSweepCmd(a *app) *cobra.Command {
 		trust               []string
 	)
 	cmd := &cobra.Command{
-		Use:   "sweep --board NAME",
+		Use:   "sweep --board NAME | --bench NAME",
 		Short: "Cut power at every flash operation of an update and count updated, rolled back and bricked",
 		Long: "sweep runs one complete update of a board (write the new image, activate it, trial\n" +
 			"boot, confirm, boot) to count its flash operations, then for every operation k\n" +
@@ -36,7 +40,11 @@ func newSweepCmd(a *app) *cobra.Command {
 			"with --torn), powers on, boots until the board is stable, and classifies the\n" +
 			"result. The same --seed gives the same result, byte for byte. The images are\n" +
 			"BYFW images brickyard signs, or your own: --factory and --update in any format\n" +
-			"the board's bootloader takes, signed by a --trust key.",
+			"the board's bootloader takes, signed by a --trust key.\n\n" +
+			"--bench NAME sweeps a real board of the configuration's bench.boards instead:\n" +
+			"brickyard provisions it over its link, and before every cut writes back the\n" +
+			"sectors that differ from its factory state; its fault rig cuts the power. Its\n" +
+			"images are signed with the key of --seed (brickyard fleet's), which it must trust.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "table" && format != "json" {
@@ -50,18 +58,28 @@ func newSweepCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := set.Get(board)
-			if err != nil {
-				return fmt.Errorf("--board: %w", err)
-			}
-			if (factory == "") != (update == "") {
-				return fmt.Errorf("--factory, --update: give both, or neither")
-			}
 			var res sweep.Result
-			if factory != "" {
-				res, err = runFileSweep(p, factory, update, trust, torn, seed)
+			if benchName != "" {
+				if board != "" {
+					return fmt.Errorf("--board and --bench: the bench board's profile is its own")
+				}
+				res, err = runBenchSweep(cmd.Context(), a.cfg.Bench, benchName, set, int(size), torn, seed)
 			} else {
-				res, err = runSweep(p, int(size), torn, seed)
+				if board == "" {
+					return fmt.Errorf("--board NAME or --bench NAME is required")
+				}
+				var p profile.Profile
+				if p, err = set.Get(board); err != nil {
+					return fmt.Errorf("--board: %w", err)
+				}
+				if (factory == "") != (update == "") {
+					return fmt.Errorf("--factory, --update: give both, or neither")
+				}
+				if factory != "" {
+					res, err = runFileSweep(p, factory, update, trust, torn, seed)
+				} else {
+					res, err = runSweep(p, int(size), torn, seed)
+				}
 			}
 			if err != nil {
 				return err
@@ -82,10 +100,10 @@ func newSweepCmd(a *app) *cobra.Command {
 	f.Uint64Var(&seed, "seed", 1, "seed of the torn bits and of the signing key")
 	f.StringVar(&format, "format", "table", "output `format`: table or json")
 	f.StringVar(&payload, "payload-size", "64KiB", "payload `SIZE` of the two test images")
+	f.StringVar(&benchName, "bench", "", "sweep the real bench board `NAME` of the configuration's bench.boards over its link (docs/bench.md)")
 	f.StringVar(&factory, "factory", "", "the image the board runs before the update, from `FILE` (any format the board takes)")
 	f.StringVar(&update, "update", "", "the update image, from `FILE`")
 	f.StringArrayVar(&trust, "trust", nil, "trust the public key(s) in `PUB` (repeatable; PEM, or a U-Boot control DTB)")
-	_ = cmd.MarkFlagRequired("board")
 	return cmd
 }
 
@@ -188,4 +206,48 @@ func printSweep(out io.Writer, r sweep.Result) error {
 		fmt.Fprintf(w, "%d\t%s\t%s 0x%x+%d\t%s\t%s\n", bp.Op, bp.Phase, bp.Kind, bp.Addr, bp.Len, bp.Partition, bp.Reason)
 	}
 	return w.Flush()
+}
+
+// runBenchSweep sweeps the bench board name over its link, with images
+// signed with the fleet's key of seed.
+func runBenchSweep(ctx context.Context, cfg BenchConfig, name string, set profile.Set, payload int, torn bool, seed uint64) (sweep.Result, error) {
+	spec, err := cfg.board(name)
+	if err != nil {
+		return sweep.Result{}, fmt.Errorf("--bench: %w", err)
+	}
+	key := agents.SigningKey(seed)
+	bc, err := spec.Config(set, image.NewKeyring(key.Public().(ed25519.PublicKey)))
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	h, err := bench.Open(ctx, bc)
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	defer h.Close()
+	b := h.Board()
+	mk := func(version string) (*flash.Blob, error) {
+		v, err := image.ParseVersion(version)
+		if err != nil {
+			return nil, err
+		}
+		body := make([]byte, payload)
+		for i := range body {
+			body[i] = byte(i*7) ^ v.Major
+		}
+		raw, err := image.Pack(key, image.Header{Version: v, BoardID: b.ID}, body)
+		if err != nil {
+			return nil, err
+		}
+		return flash.NewBlob(raw, b.Chip.Geometry().Erased), nil
+	}
+	oldImg, err := mk("1.0.0")
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	newImg, err := mk("2.0.0")
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	return h.Sweep(oldImg, newImg, torn, seed)
 }

@@ -58,7 +58,9 @@ func TestSweep_BadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"sweep"}, `"board" not set`},
+		{[]string{"sweep"}, `--board NAME or --bench NAME is required`},
+		{[]string{"sweep", "--bench", "lab-1"}, `no bench board "lab-1": the configuration's bench.boards lists none`},
+		{[]string{"sweep", "--bench", "lab-1", "--board", "single-nor"}, `--board and --bench`},
 		{[]string{"sweep", "--board", "nosuch"}, `unknown board "nosuch" (known: `},
 		{[]string{"sweep", "--board", "single-nor", "--format", "xml"}, "--format"},
 		{[]string{"sweep", "--board", "single-nor", "--payload-size", "lots"}, "--payload-size"},

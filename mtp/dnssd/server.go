@@ -43,15 +43,9 @@ func NewServer(addr, domain string) (*Server, error) {
 	}
 	s := &Server{domain: strings.ToLower(dns.Fqdn(domain))}
 	s.index(nil)
-	pc, err := net.ListenPacket("udp", addr)
+	pc, l, err := listenBoth(addr)
 	if err != nil {
-		return nil, fmt.Errorf("dnssd: %w", err)
-	}
-	// TCP on the same port as UDP.
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("dnssd: %w", err)
+		return nil, err
 	}
 	s.addr = pc.LocalAddr().String()
 	h := dns.HandlerFunc(s.serve)
@@ -291,4 +285,27 @@ func (s *Server) addrs(host string, addrs []netip.Addr, qtype uint16) []dns.RR {
 		}
 	}
 	return out
+}
+
+// listenBoth listens on UDP and TCP on the same port. With port 0 the
+// UDP port the system picks may be taken for TCP: then it tries another.
+func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dnssd: %w", err)
+	}
+	for try := 0; ; try++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("dnssd: %w", err)
+		}
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, l, nil
+		}
+		pc.Close()
+		if port != "0" || try == 20 {
+			return nil, nil, fmt.Errorf("dnssd: %w", err)
+		}
+	}
 }

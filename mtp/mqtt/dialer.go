@@ -153,7 +153,7 @@ func (d *dialer) dial(ctx context.Context, agentID string, s *settings, clientID
 	codec := usp.Codec{LocalID: agentID}
 	rec, err := codec.Marshal(codec.MQTTConnect(s.ControllerID, s.Version == V5, own))
 	if err == nil {
-		err = cl.publish(c.ctrlTopic, rec, own)
+		err = cl.publish(c.ctrlTopic, rec, own, false)
 	}
 	if err != nil {
 		cl.close()

@@ -73,6 +73,7 @@ type Config struct {
 	Out           string `mapstructure:"out"`
 	MetricsAddr   string `mapstructure:"metrics_addr"`
 	MetricsExpose bool   `mapstructure:"metrics_expose"`
+	Pprof         bool   `mapstructure:"pprof"`
 	EventLog      string `mapstructure:"event_log"`
 	Quiet         bool   `mapstructure:"quiet"`
 	DumpModel     bool   `mapstructure:"dump_model"`

@@ -4,10 +4,12 @@ import (
 	"brickyard/mtp"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
+	"brickyard/scenarios"
 	"brickyard/scenarios/report"
 	"brickyard/sim/fleet"
 	"brickyard/sim/index"
@@ -39,17 +41,20 @@ func NewProgressPrinter(w io.Writer, tty bool) func(Progress) {
 		}
 		last = p.Elapsed
 		tr := p.Traffic
-		line := fmt.Sprintf("%6s  %d devices: connected %d  connecting %d  disconnected %d  reconnects %d  |  requests in %d  records in %d out %d  unanswered %d",
-			p.Elapsed.Truncate(time.Second), p.Devices, p.Conn[fleet.ConnConnected], p.Conn[fleet.ConnConnecting], p.Conn[fleet.ConnDisconnected], tr.reconnects,
-			tr.requests, tr.in, tr.out, tr.noResponse)
+		parts := []report.LinePart{{Drop: 0, Text: p.Elapsed.Truncate(time.Second).String()}, {Drop: 0, Text: fmt.Sprintf("connected %d/%d", p.Conn[fleet.ConnConnected], p.Devices)},
+			{Drop: 2, Text: fmt.Sprintf("connecting %d", p.Conn[fleet.ConnConnecting])},
+			{Drop: 3, Text: fmt.Sprintf("reconnects %d", tr.reconnects)}, {Drop: 1, Text: fmt.Sprintf("requests %d", tr.requests)},
+			{Drop: 2, Text: fmt.Sprintf("unanswered %d", tr.noResponse)}, {Drop: 5, Text: fmt.Sprintf("records in %d out %d", tr.in, tr.out)}}
 		// The firmware part only once something happened to firmware
 		// (devices not powered on yet are "off": not counted there).
 		fw := []int{p.Outcomes[fleet.Updated], p.Outcomes[fleet.RolledBack], p.Outcomes[fleet.Bricked], p.Outcomes[fleet.DownloadFailed] + p.Outcomes[fleet.InstallFailed],
 			p.Phases["downloading"], p.Phases["installing"], p.Phases["rebooting"] + p.Phases["booting"], p.Phases["trial"]}
 		if slices.ContainsFunc(fw, func(n int) bool { return n > 0 }) {
-			line += fmt.Sprintf("  |  updated %d  rolled back %d  bricked %d  failed %d  |  downloading %d  installing %d  rebooting %d  trial %d",
-				fw[0], fw[1], fw[2], fw[3], fw[4], fw[5], fw[6], fw[7])
+			parts = append(parts, report.LinePart{Drop: 1, Text: fmt.Sprintf("updated %d", fw[0])}, report.LinePart{Drop: 2, Text: fmt.Sprintf("rolled back %d", fw[1])},
+				report.LinePart{Drop: 1, Text: fmt.Sprintf("bricked %d", fw[2])}, report.LinePart{Drop: 2, Text: fmt.Sprintf("failed %d", fw[3])},
+				report.LinePart{Drop: 4, Text: fmt.Sprintf("downloading %d  installing %d  rebooting %d  trial %d", fw[4], fw[5], fw[6], fw[7])})
 		}
+		line := report.FitLine(parts, report.LineWidth)
 		if tty {
 			fmt.Fprintf(w, "\r\033[K%s", line)
 			if p.Final {
@@ -73,8 +78,8 @@ const maxSamples = 240
 // buildReport fills the report of a fleet run: what the devices saw.
 func buildReport(sp *Spec, tr *transport, rf *fleet.Real, t *traffic, start, end time.Time, samples []sampleAt, interrupted bool) *report.Report {
 	t.mu.Lock()
-	msgs, errs := report.SortedCounts(t.msgs), report.SortedCounts(t.errs)
-	lat := t.hist.Latency()
+	msgs, errs := report.SortedCounts(t.messages()), report.SortedCounts(t.errs)
+	lat, byType, overTime := t.lat.Latency(), t.lat.ByType(), t.lat.OverTime()
 	reconnects := t.reconnects
 	t.mu.Unlock()
 	if reconnects > 0 {
@@ -85,7 +90,7 @@ func buildReport(sp *Spec, tr *transport, rf *fleet.Real, t *traffic, start, end
 	r := &report.Report{
 		Scenario: sp.name, Clock: "real", Seed: sp.seed, MTP: tr.protocol, Start: start, End: end,
 		Duration: dur, Wall: dur, Interrupted: interrupted, Devices: rf.Len(),
-		Latency: lat, Messages: msgs, Errors: errs, Images: sp.reportImages,
+		Latency: lat, LatencyByType: byType, LatencyOverTime: overTime, Messages: msgs, Errors: errs, Images: sp.reportImages,
 	}
 	if len(r.Errors) == 0 {
 		r.Errors = nil
@@ -97,7 +102,11 @@ func buildReport(sp *Spec, tr *transport, rf *fleet.Real, t *traffic, start, end
 	}
 	slices.SortFunc(r.Dropped, func(a, b report.Count) int { return strings.Compare(a.Name, b.Name) })
 	for _, s := range thinSamples(samples) {
-		r.Progress = append(r.Progress, report.Sample{At: report.Seconds(s.at.Sub(start).Seconds()), Outcomes: report.OutcomeCounts(s.out)})
+		out := maps.Clone(s.out)
+		if missing := rf.Len() - sum(out); missing > 0 {
+			out[fleet.Pending] += missing // not in the index yet: nothing happened to them
+		}
+		r.Progress = append(r.Progress, report.Sample{At: report.Seconds(s.at.Sub(start).Seconds()), Outcomes: report.OutcomeCounts(out)})
 	}
 	total := map[string]int{}
 	byBoard := map[string]map[string]int{}
@@ -116,7 +125,8 @@ func buildReport(sp *Spec, tr *transport, rf *fleet.Real, t *traffic, start, end
 		byBoard[rec.Board][out]++
 		boardN[rec.Board]++
 		d := report.Device{ID: rec.ID, Board: rec.Board, Outcome: out, Version: rec.Version, Boots: rec.Boots,
-			Faults: rf.Faults(n).String(), Timeline: []report.Step{}}
+			Faults: rf.Faults(n).String(), Target: rf.Target(n), Brick: rf.Brick(n), Offline: rf.Offline(n),
+			Cuts: scenarios.ReportCuts(rf.Cuts(n), start), Timeline: []report.Step{}}
 		for _, s := range rf.Timeline(n) {
 			d.Timeline = append(d.Timeline, report.Step{At: report.Seconds(s.At.Sub(start).Seconds()), Kind: string(s.Kind)})
 		}
@@ -132,7 +142,16 @@ func buildReport(sp *Spec, tr *transport, rf *fleet.Real, t *traffic, start, end
 	for _, b := range names {
 		r.ByBoard = append(r.ByBoard, report.Group{Name: b, Devices: boardN[b], Outcomes: report.OutcomeCounts(byBoard[b])})
 	}
+	report.Complete(r)
 	return r
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // appendSample adds s to the series, halving the series (every other
@@ -199,9 +218,8 @@ func writeSummary(out io.Writer, r *report.Report, t *traffic, tr *transport, ct
 	fmt.Fprintf(out, "\nmessages the devices received (%d requests): %s\n", st.requests, none(rx))
 	fmt.Fprintf(out, "messages the devices sent: %s\n", none(tx))
 	fmt.Fprintf(out, "sessions: %d reconnects, %d lost, %d failed dials\n", st.reconnects, st.lost, st.dialFails)
-	l := r.Latency
-	fmt.Fprintf(out, "controller response latency, as the devices measured it (%d answered requests, %d unanswered): p50 %s  p90 %s  p99 %s  max %s\n",
-		l.Count, st.noResponse+st.pending, report.FormatSeconds(l.P50), report.FormatSeconds(l.P90), report.FormatSeconds(l.P99), report.FormatSeconds(l.Max))
+	fmt.Fprintf(out, "controller response latency, as the devices measured it (%d unanswered): %s\n",
+		st.noResponse+st.pending, report.LatencyLine(r.Latency, "answered requests"))
 	var probs []string
 	for _, c := range r.Errors {
 		if c.Name != "reconnects" {

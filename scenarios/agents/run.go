@@ -23,6 +23,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"brickyard/boards/bench"
 	"brickyard/mtp/fdlimit"
 	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/report"
@@ -46,6 +47,14 @@ type Options struct {
 	EventLog io.Writer        // the fleet's event log (lines written one at a time); nil: none
 	// Progress, if set, is called about every second and once at the end.
 	Progress func(Progress)
+	// Bench are real boards (the configuration's bench.boards) that join
+	// the fleet after its simulated devices, one device each of board
+	// group bench/NAME (docs/bench.md). An unsharded fleet only: their
+	// endpoint IDs follow the simulated devices'.
+	Bench []bench.Spec
+	// PDUAddr, if set, serves the bench boards' power there in
+	// pdudaemon's URL form, as PDU PDUHostname (bench.ServeLab).
+	PDUAddr, PDUHostname string
 }
 
 // Result is a finished run: its report, and what the summary shows beside
@@ -84,11 +93,43 @@ func Run(ctx context.Context, sp *Spec, b *Built, opt Options) (*Result, error) 
 	}
 	cfg := sp.realConfig(b, tr, idx)
 	cfg.Log = opt.EventLog // fleet.Real writes it a line at a time, under its own lock
+	if len(opt.Bench) > 0 && sp.shardN > 1 {
+		return nil, errors.New("bench.boards: bench boards join an unsharded fleet (their IDs follow the simulated devices')")
+	}
+	var benches []*bench.Board
+	var names, consoles []string
+	for _, s := range opt.Bench {
+		bc, err := s.Config(sp.profiles, b.keys)
+		if err != nil {
+			return nil, fmt.Errorf("bench.boards: %w", err)
+		}
+		h, err := bench.Open(ctx, bc)
+		if err != nil {
+			return nil, fmt.Errorf("bench.boards: %s: %w", s.Name, err)
+		}
+		defer h.Close()
+		cfg.Boards = append(cfg.Boards, fleet.BoardGroup{Name: "bench/" + s.Name, Board: h.Board(), Count: 1})
+		benches, names, consoles = append(benches, h), append(names, s.Name), append(consoles, s.Console)
+		opt.Log.Info("bench board", zap.String("name", s.Name), zap.String("port", s.Port), zap.String("board", h.Board().ID),
+			zap.String("serial", h.Hello().Serial))
+	}
 	tf := newTraffic(sp.controllerID, sp.responseTimeout, opt.Log, opt.Metrics)
 	cfg.Observe = tf.observer()
 	rf, err := fleet.NewReal(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if len(benches) > 0 {
+		first := rf.Len() - len(benches)
+		lab, err := bench.ServeLab(benches, names, consoles, opt.PDUAddr, opt.PDUHostname,
+			func(i int, on bool) error { return rf.SwitchPower(first+i, on) })
+		if err != nil {
+			return nil, err
+		}
+		defer lab.Close()
+		for _, a := range lab.Addrs {
+			opt.Log.Info("bench: " + a)
+		}
 	}
 	// Every device in the index from the start (off, disconnected), so
 	// that the display and the metrics count the whole fleet at once.
@@ -122,13 +163,14 @@ func Run(ctx context.Context, sp *Spec, b *Built, opt Options) (*Result, error) 
 		zap.String("controller_id", sp.controllerID), zap.String("first", rf.ID(0)), zap.String("last", rf.ID(rf.Len()-1)),
 		zap.Uint64("seed", sp.seed), zap.Duration("duration", sp.duration))
 
+	start := time.Now()
+	tf.startAt(start) // before the devices run: latencies over time count from here
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var runErr error
 	ran := make(chan struct{})
 	go func() { defer close(ran); runErr = rf.Run(runCtx) }()
 
-	start := time.Now()
 	var limit <-chan time.Time
 	if sp.duration > 0 {
 		tm := time.NewTimer(sp.duration)

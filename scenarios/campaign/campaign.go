@@ -154,6 +154,9 @@ type Config struct {
 	// Observe, if set, gets every request's round trip (first send of
 	// the msg_id to its response).
 	Observe func(time.Duration)
+	// ObserveRequest, if set, gets the same round trips with the request's
+	// type (Get, Add, Operate, ...) and its first send.
+	ObserveRequest func(typ string, sent time.Time, d time.Duration)
 	// Message, if set, is told of every USP message sent ("sent") or
 	// received ("received"), by its type name (Get, GetResp, Notify, ...).
 	Message func(direction, typ string)
@@ -205,20 +208,21 @@ type waveState struct {
 // Campaign is the controller. Not safe for concurrent use: the fleet
 // runners serialise their calls.
 type Campaign struct {
-	cfg     Config
-	codec   usp.Codec
-	devs    []dev
-	byID    map[string]int
-	waves   []waveState
-	next    int // the next wave to open (index)
-	nextAt  time.Time
-	aborted string
-	pend    map[string]*pending
-	timers  timeouts // the requests' timeouts (requests.go)
-	seq     uint64   // orders timeouts due at the same time
-	msgID   uint64
-	errs    int
-	soak    []soakEntry // in time order (Soak is one duration)
+	cfg       Config
+	codec     usp.Codec
+	devs      []dev
+	byID      map[string]int
+	waves     []waveState
+	next      int // the next wave to open (index)
+	nextAt    time.Time
+	aborted   string
+	abortedAt time.Time
+	pend      map[string]*pending
+	timers    timeouts // the requests' timeouts (requests.go)
+	seq       uint64   // orders timeouts due at the same time
+	msgID     uint64
+	errs      int
+	soak      []soakEntry // in time order (Soak is one duration)
 }
 
 type soakEntry struct {
@@ -417,6 +421,10 @@ func (c *Campaign) Waves() []WaveStatus {
 
 // Aborted is why the campaign stopped early; empty when it did not.
 func (c *Campaign) Aborted() string { return c.aborted }
+
+// AbortedAt is when the abort rule stopped the campaign; zero when it did
+// not.
+func (c *Campaign) AbortedAt() time.Time { return c.abortedAt }
 
 // Done reports whether the campaign is over: every wave that opened has
 // closed and no further wave will open.

@@ -42,6 +42,9 @@ func (c *Campaign) Receive(agentID string, rec []byte, now time.Time) []fleet.Se
 	if c.cfg.Observe != nil {
 		c.cfg.Observe(now.Sub(p.first))
 	}
+	if c.cfg.ObserveRequest != nil {
+		c.cfg.ObserveRequest(usp.TypeName(usp.TypeOf(p.msg)), p.first, now.Sub(p.first))
+	}
 	if e := m.GetBody().GetError(); e != nil {
 		c.errs++
 		if c.cfg.ErrorCode != nil {
@@ -309,6 +312,7 @@ func (c *Campaign) checkAbort(i int, now time.Time) {
 		w.aborted = true
 		c.aborted = "wave " + strconv.Itoa(i+1) + " failure rate " + strconv.FormatFloat(rate, 'f', 3, 64) +
 			" > " + strconv.FormatFloat(a.FailureRate, 'f', -1, 64)
+		c.abortedAt = now
 		c.logf("campaign aborted: %s", c.aborted)
 	}
 }

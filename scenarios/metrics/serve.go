@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -39,20 +40,36 @@ func Serve(ctx context.Context, addr string, h http.Handler) error {
 	return ServeListener(ctx, ln, h)
 }
 
-// ServeListener serves h (normally Metrics.Handler) at /metrics and a short
-// text page at / on ln, which it takes over and closes. It blocks until ctx
+// Route is one more endpoint ServeListener serves beside /metrics: Pattern
+// is an http.ServeMux pattern ("/debug/pprof/"), About its line on the
+// text page at /.
+type Route struct {
+	Pattern string
+	Handler http.Handler
+	About   string
+}
+
+// ServeListener serves h (normally Metrics.Handler) at /metrics, the more
+// routes, and a short text page at / that lists them on ln, which it takes over and closes. It blocks until ctx
 // ends, then shuts the server down, giving in-flight requests
 // ShutdownTimeout to finish, and returns nil; it returns earlier, with the
 // error, if the server fails. When it returns, the server's goroutines have
 // ended; only if a request outlived ShutdownTimeout (its connection is then
 // closed and an error returned) may that request's handler still be
 // finishing.
-func ServeListener(ctx context.Context, ln net.Listener, h http.Handler) error {
+func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, more ...Route) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", h)
+	page := rootPage
+	for _, r := range more {
+		mux.Handle(r.Pattern, r.Handler)
+		if r.About != "" {
+			page += fmt.Sprintf("%s  %s\n", strings.TrimPrefix(r.Pattern, "GET "), r.About)
+		}
+	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, rootPage)
+		_, _ = io.WriteString(w, page)
 	})
 	srv := &http.Server{
 		Handler:           mux,

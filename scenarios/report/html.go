@@ -213,6 +213,8 @@ type page struct {
 
 	Fleet     []deviceRow
 	FleetNote string
+
+	An *analysisPage
 }
 
 type expRow struct {
@@ -226,7 +228,16 @@ type outcomeRow struct {
 	Pct          string
 }
 
-type outcomeCol struct{ Name, Colour string }
+type outcomeCol struct {
+	Name, Colour string
+	Label        template.HTML // Name, breakable after its underscores
+}
+
+// breakable escapes s and lets it break after each underscore, so that a
+// table header like download_failed wraps there rather than anywhere.
+func breakable(s string) template.HTML {
+	return template.HTML(strings.ReplaceAll(esc(s), "_", "_<wbr>")) // esc made it safe
+}
 
 type groupRow struct {
 	Name    string
@@ -255,6 +266,7 @@ type bucketRow struct {
 }
 
 type deviceRow struct {
+	Class                                             string // fo<k>: the fleet filter's class of its outcome
 	ID, Board, Outcome, Colour, Seen, Version, Faults string
 	Wave                                              string
 	Boots                                             uint32
@@ -311,7 +323,7 @@ func newPage(r *Report) *page {
 	}
 	cols := outcomeNames(lists...)
 	for _, name := range cols {
-		p.Cols = append(p.Cols, outcomeCol{Name: name, Colour: pal.colour(name).Fill})
+		p.Cols = append(p.Cols, outcomeCol{Name: name, Colour: pal.colour(name).Fill, Label: breakable(name)})
 	}
 	row := func(cs []Count) []int {
 		out := make([]int, len(cols))
@@ -357,6 +369,17 @@ func newPage(r *Report) *page {
 	p.LatencySVG, p.LatencyNote = latencyChart(l)
 
 	p.Fleet, p.FleetNote = fleetRows(r.Fleet, pal)
+	var listed []string
+	for _, d := range p.Fleet {
+		if !slices.Contains(listed, d.Outcome) {
+			listed = append(listed, d.Outcome)
+		}
+	}
+	slices.SortFunc(listed, compareOutcomes)
+	for i := range p.Fleet {
+		p.Fleet[i].Class = "fo" + strconv.Itoa(slices.Index(listed, p.Fleet[i].Outcome))
+	}
+	p.An = newAnalysisPage(r, pal, listed)
 	return p
 }
 
@@ -511,7 +534,7 @@ func progressChart(r *Report, pal palette) (template.HTML, string) {
 	}
 	plotW := chartW - padLeft - padRight
 	plotH := 240.0
-	legendY := padTop + plotH + 40
+	legendY := padTop + plotH + 40 + marksHeight
 	h := legendY + legendHeight(items, plotW) + 6
 	px := func(t float64) float64 { return padLeft + (finite(t)-xmin)/span*plotW }
 	py := func(v float64) float64 { return padTop + plotH - v/ymax*plotH }
@@ -543,6 +566,11 @@ func progressChart(r *Report, pal palette) (template.HTML, string) {
 	}
 	s.line(padLeft, padTop+plotH, padLeft+plotW, padTop+plotH, "#333", "")
 	s.line(padLeft, padTop, padLeft, padTop+plotH, "#333", "")
+	a := r.Analysis
+	if a == nil {
+		a = Analyze(r)
+	}
+	drawMarks(s, a.Marks, px, padTop, plotH, padTop+plotH+36)
 	s.text(padLeft+plotW/2, padTop+plotH+32, "middle", "", "time since start ("+unitName+")")
 	s.text(padLeft, padTop-4, "start", "#555", "devices")
 	s.legend(items, padLeft, legendY, plotW)

@@ -40,7 +40,9 @@ func bigReport(n int) *Report {
 	var timelines [][]Step
 	for w := 0; w < 10; w++ {
 		at := Seconds(w * 2000)
-		timelines = append(timelines, []Step{{At: at, Kind: "download"}, {At: at + 30, Kind: "install"}, {At: at + 60, Kind: "reboot"}, {At: at + 75, Kind: "trial"}, {At: at + 90, Kind: "commit"}})
+		timelines = append(timelines, []Step{{At: at, Kind: "download-start"}, {At: at + 20, Kind: "downloaded"}, {At: at + 20, Kind: "install"},
+			{At: at + 30, Kind: "installed"}, {At: at + 60, Kind: "reboot"}, {At: at + 75, Kind: "boot"}, {At: at + 75, Kind: "trial"},
+			{At: at + 76, Kind: "connected"}, {At: at + 90, Kind: "confirmed"}})
 	}
 	var h Histogram
 	r.Fleet = make([]Device, n)
@@ -188,7 +190,7 @@ func TestWriteHTMLContent(t *testing.T) {
 		"time since start (min)",
 		"imx8-uboot · 3", "wave 1 canary · 2", "wave 2 (aborted) · 4",
 		"quarantined", "&lt;bad&gt; reply &amp; such", "received GetResp",
-		"os::012345-SIM0007", "powercut@install:37%", "<details><summary>4 steps</summary>",
+		"os::012345-SIM0007", "power-during-install@0.37/torn", "<details><summary>4 steps</summary>",
 		"0:01:52.125 install: slot B",
 		`fill="#d62728"`, `fill="#2ca02c"`, `fill="#f2b01e"`, // bricked, updated, rolled_back
 		"P50", "P90", "P99", "Max", "+∞",
@@ -221,7 +223,7 @@ func TestWriteHTMLLargeFleet(t *testing.T) {
 	}
 	checkHTML(t, page)
 	s := string(page)
-	rows := strings.Count(s, "<tr><td>os::")
+	rows := strings.Count(s, "<tr class=\"dev ")
 	var notUpdated, listed int
 	perOutcome := map[string]int{}
 	for _, d := range r.Fleet {
@@ -246,7 +248,7 @@ func TestWriteHTMLLargeFleet(t *testing.T) {
 	// At the threshold every device is listed, in fleet order.
 	small := bigReport(fleetListAll)
 	s = string(writeHTML(t, small))
-	if rows := strings.Count(s, "<tr><td>os::"); rows != fleetListAll {
+	if rows := strings.Count(s, "<tr class=\"dev "); rows != fleetListAll {
 		t.Errorf("fleet of %d: listed %d", fleetListAll, rows)
 	}
 	if strings.Contains(s, "omitted") {

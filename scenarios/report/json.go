@@ -192,6 +192,7 @@ func normalized(r *Report) *Report {
 		}
 		n.Fleet[i] = d
 	}
+	normalizedMore(&n, r)
 	return &n
 }
 

@@ -35,7 +35,7 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-func writeJSON(t *testing.T, r *Report) []byte {
+func writeJSON(t testing.TB, r *Report) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := WriteJSON(&b, r); err != nil {

@@ -32,14 +32,23 @@ type Report struct {
 	// campaign ended; the report is what happened so far.
 	Interrupted bool   `json:"interrupted,omitempty"`
 	Aborted     string `json:"aborted,omitempty"` // why the campaign stopped early, if it did
+	// AbortedAt is when the campaign's abort rule stopped it, since the
+	// run's start; 0 when it did not.
+	AbortedAt Seconds `json:"aborted_at_s,omitempty"`
 
 	Devices  int     `json:"devices"`
 	Outcomes []Count `json:"outcomes"` // by outcome, in Outcomes order, zero counts included
 	ByBoard  []Group `json:"by_board"` // sorted by Name
 	ByWave   []Wave  `json:"by_wave"`  // in wave order
 	Latency  Latency `json:"latency"`  // USP request → response, as the measuring side saw it
-	Messages []Count `json:"messages"` // USP messages by direction and type, e.g. "sent Get", "received GetResp"; sorted by Name
-	Errors   []Count `json:"errors,omitempty"`
+	// LatencyByType splits Latency by the request's message type (Get,
+	// Add, Operate, Notify, ...), sorted by type; LatencyOverTime by when
+	// the request was sent, in time order. Both are omitted when the run
+	// did not record them.
+	LatencyByType   []TypedLatency `json:"latency_by_type,omitempty"`
+	LatencyOverTime []LatencySlice `json:"latency_over_time,omitempty"`
+	Messages        []Count        `json:"messages"` // USP messages by direction and type, e.g. "sent Get", "received GetResp"; sorted by Name
+	Errors          []Count        `json:"errors,omitempty"`
 	// Dropped: Records a transport received and did not deliver, by side
 	// and cause ("agents queue-full", "controller too-large"; the causes
 	// are mtp.DropCause's); sorted by Name. docs/mtp.md says when each
@@ -53,7 +62,34 @@ type Report struct {
 	// with the format each is in.
 	Images []Image `json:"images,omitempty"`
 
+	// Analysis is computed from the rest by Analyze (Complete sets it).
+	Analysis *Analysis `json:"analysis,omitempty"`
+	// ByKind is the fleet's outcomes for its simulated devices and its
+	// bench boards apart, side by side; Bench is every bench board. Both
+	// only when the fleet has bench boards (docs/bench.md).
+	ByKind []Group      `json:"by_kind,omitempty"`
+	Bench  []BenchBoard `json:"bench,omitempty"`
+
 	Fleet []Device `json:"fleet"` // every device, in endpoint-ID order
+}
+
+// BenchBoard is one real board of the fleet (or board-emu), and what its
+// link did.
+type BenchBoard struct {
+	Name     string `json:"name"`
+	Device   string `json:"device"` // its device's endpoint ID
+	Profile  string `json:"profile"`
+	Port     string `json:"port"`
+	Emulated bool   `json:"emulated,omitempty"` // board-emu in this process
+	Outcome  string `json:"outcome"`
+	Offline  string `json:"offline,omitempty"` // why its link gave up, if it did
+	// The link: requests, retries after a timeout, frames that failed
+	// their checks, and payload bytes each way.
+	Requests   uint64 `json:"requests"`
+	Retries    uint64 `json:"retries"`
+	BadFrames  uint64 `json:"bad_frames"`
+	PayloadOut uint64 `json:"payload_out"`
+	PayloadIn  uint64 `json:"payload_in"`
 }
 
 // Image is one firmware image a run used.
@@ -134,11 +170,51 @@ type Device struct {
 	// Seen is what the controller concluded from USP alone (a controller
 	// cannot tell a bricked device from an unreachable one); empty when
 	// the controller is not brickyard's.
-	Seen     string `json:"seen,omitempty"`
-	Version  string `json:"version"` // running firmware version at the end
-	Boots    uint32 `json:"boots"`
-	Faults   string `json:"faults,omitempty"` // the fault plan's faults for it, short form
-	Timeline []Step `json:"timeline"`         // the compact timeline: download, install, reboot, trial, commit / rollback / brick
+	Seen    string `json:"seen,omitempty"`
+	Version string `json:"version"` // running firmware version at the end
+	// Target is the version the outcome is measured against (docs/report.md).
+	Target string `json:"target,omitempty"`
+	Boots  uint32 `json:"boots"`
+	Faults string `json:"faults,omitempty"` // the fault plan's faults for it, short form
+	// Cuts are the power cuts it went through, oldest first (at most 8).
+	Cuts []Cut `json:"cuts,omitempty"`
+	// Brick is why its last boot found nothing bootable, as the bootloader
+	// said; empty unless it is bricked.
+	Brick string `json:"brick,omitempty"`
+	// Offline is why a bench board's link gave up; empty otherwise.
+	Offline  string `json:"offline,omitempty"`
+	Timeline []Step `json:"timeline"` // the compact timeline: download, install, reboot, boot, trial, commit / rollback / brick
+}
+
+// Cut is one power cut a device went through.
+type Cut struct {
+	At Seconds `json:"at_s"` // since the run's start
+	// Phase: download, install, activate, boot (the trial boot's own
+	// writes), confirm, or power-switch (the switch at another moment).
+	Phase string `json:"phase"`
+	// Op is the flash operation it landed on, "program" or "erase", with
+	// its address (hexadecimal) and partition; all empty for a cut between
+	// operations.
+	Op        string `json:"op,omitempty"`
+	Addr      string `json:"addr,omitempty"`
+	Partition string `json:"partition,omitempty"`
+}
+
+// TypedLatency is the latency of one request type.
+type TypedLatency struct {
+	Type    string  `json:"type"`
+	Latency Latency `json:"latency"`
+}
+
+// LatencySlice is the latency of the requests sent in one span of the run.
+type LatencySlice struct {
+	At    Seconds `json:"at_s"`    // the span's start, since the run's start
+	Width Seconds `json:"width_s"` // its length
+	Count int     `json:"count"`
+	P50   Seconds `json:"p50_s"`
+	P90   Seconds `json:"p90_s"`
+	P99   Seconds `json:"p99_s"`
+	Max   Seconds `json:"max_s"`
 }
 
 // Step is one entry of a device timeline.

@@ -84,23 +84,48 @@ func sampleReport() *Report {
 			Version: "2.1.0",
 			Boots:   uint32(1 + i%3),
 		}
+		d.Target = "2.1.0"
 		if o == "bricked" {
-			d.Seen, d.Version, d.Faults = "unreachable", "2.0.4", "powercut@install:37%"
+			d.Seen, d.Version, d.Faults = "unreachable", "2.0.4", "power-during-install@0.37/torn"
+			d.Cuts = []Cut{{At: Seconds(10*i) + 45, Phase: "install", Op: "erase", Addr: "0x13000", Partition: "app"}}
+			d.Brick = "app: image: bad magic <ff ff>"
 		}
-		d.Timeline = []Step{{At: Seconds(10 * i), Kind: "download"}, {At: Seconds(10*i) + 42.125, Kind: "install", Detail: "slot B"}}
+		if o == "rolled_back" {
+			d.Faults = "health-fail net-drop@1m0s+30s"
+		}
+		if o == "updated" && i == 4 {
+			d.Faults = "power-during-trial@0.50"
+			d.Cuts = []Cut{{At: Seconds(10*i) + 61, Phase: "boot", Op: "program", Addr: "0x2000", Partition: "env1"}}
+			d.Seen = "rolled_back" // the controller got it wrong
+		}
+		d.Timeline = []Step{{At: Seconds(10 * i), Kind: "download-start"}, {At: Seconds(10*i) + 40 + Seconds(i), Kind: "downloaded"},
+			{At: Seconds(10*i) + 42.125, Kind: "install", Detail: "slot B"}}
+		if o != "bricked" {
+			d.Timeline = append(d.Timeline, Step{At: Seconds(10*i) + 43.5, Kind: "installed"})
+		}
 		switch o {
 		case "updated":
-			d.Timeline = append(d.Timeline, Step{At: Seconds(10*i) + 60, Kind: "reboot"}, Step{At: Seconds(10*i) + 75.5, Kind: "commit"})
+			d.Timeline = append(d.Timeline, Step{At: Seconds(10*i) + 60, Kind: "reboot"}, Step{At: Seconds(10*i) + 64, Kind: "trial"},
+				Step{At: Seconds(10*i) + 64.25, Kind: "connected"}, Step{At: Seconds(10*i) + 75.5, Kind: "confirmed"})
 		case "rolled_back":
 			d.Version = "2.0.4"
-			d.Timeline = append(d.Timeline, Step{At: Seconds(10*i) + 60, Kind: "reboot"}, Step{At: Seconds(10*i) + 90, Kind: "rollback", Detail: "trial boot failed"})
+			d.Timeline = append(d.Timeline, Step{At: Seconds(10*i) + 60, Kind: "reboot"}, Step{At: Seconds(10*i) + 66, Kind: "trial"},
+				Step{At: Seconds(10*i) + 67, Kind: "health-fail"}, Step{At: Seconds(10*i) + 90, Kind: "rolled-back", Detail: "trial boot failed"})
 		case "bricked":
-			d.Timeline = append(d.Timeline, Step{At: Seconds(10*i) + 50, Kind: "brick"})
+			d.Timeline = append(d.Timeline, Step{At: Seconds(10*i) + 45, Kind: "power-cut"}, Step{At: Seconds(10*i) + 50, Kind: "bricked"})
 		case "unreachable":
 			d.Timeline = nil
 		}
 		r.Fleet = append(r.Fleet, d)
 	}
+	r.AbortedAt = 650
+	lat := NewLatencySplit(start)
+	for i := 1; i <= 24; i++ {
+		typ := []string{"Get", "Operate", "Add"}[i%3]
+		lat.Observe(typ, start.Add(time.Duration(i*i)*time.Second), time.Duration(i*i)*370*time.Microsecond)
+	}
+	r.LatencyByType, r.LatencyOverTime = lat.ByType(), lat.OverTime()
+	Complete(r)
 	return r
 }
 

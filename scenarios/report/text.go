@@ -22,6 +22,9 @@ func WriteSummary(out io.Writer, r *Report) error {
 	}
 	fmt.Fprintf(out, "\nscenario %s (%s clock, seed %d, %s): %d devices, %.1f s, %s\n\n", r.Scenario, r.Clock, r.Seed, r.MTP, r.Devices, float64(r.Duration), state)
 	rows := []OutcomeRow{{"fleet", r.Devices, r.Outcomes}}
+	for _, g := range r.ByKind {
+		rows = append(rows, OutcomeRow{g.Name, g.Devices, g.Outcomes})
+	}
 	for _, g := range r.ByBoard {
 		rows = append(rows, OutcomeRow{g.Name, g.Devices, g.Outcomes})
 	}
@@ -38,8 +41,18 @@ func WriteSummary(out io.Writer, r *Report) error {
 	if err := WriteOutcomes(out, rows); err != nil {
 		return err
 	}
-	l := r.Latency
-	fmt.Fprintf(out, "\nUSP request latency (%d requests): p50 %s  p90 %s  p99 %s  max %s\n", l.Count, FormatSeconds(l.P50), FormatSeconds(l.P90), FormatSeconds(l.P99), FormatSeconds(l.Max))
+	if len(r.Bench) > 0 {
+		fmt.Fprintln(out, "\nbench boards:")
+		w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "  NAME\tDEVICE\tPROFILE\tPORT\tOUTCOME\tREQUESTS\tRETRIES\tBAD FRAMES\tOFFLINE")
+		for _, b := range r.Bench {
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", b.Name, b.Device, b.Profile, b.Port, b.Outcome, b.Requests, b.Retries, b.BadFrames, b.Offline)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "\nUSP request latency: %s\n", LatencyLine(r.Latency, "requests"))
 	WriteDropped(out, r)
 	if len(r.Expectations) > 0 {
 		fmt.Fprintln(out, "\nexpectations:")
@@ -48,7 +61,7 @@ func WriteSummary(out io.Writer, r *Report) error {
 			if !e.OK {
 				mark = "FAIL"
 			}
-			fmt.Fprintf(out, "  %s %s (was %g)\n", mark, e.Expr, e.Value)
+			fmt.Fprintf(out, "  %s %s (was %s)\n", mark, e.Expr, ExpectationValue(e.Value))
 		}
 	}
 	return nil
@@ -112,3 +125,17 @@ func WriteDropped(out io.Writer, r *Report) {
 	}
 	fmt.Fprintln(out)
 }
+
+// LatencyLine is a latency summary: "12 requests, p50 1.2ms  p90 …", or
+// "no requests measured" (never percentiles of nothing); what names the
+// requests.
+func LatencyLine(l Latency, what string) string {
+	if l.Count == 0 {
+		return "no " + what + " measured"
+	}
+	return fmt.Sprintf("%d %s, p50 %s  p90 %s  p99 %s  max %s", l.Count, what, FormatSeconds(l.P50), FormatSeconds(l.P90), FormatSeconds(l.P99), FormatSeconds(l.Max))
+}
+
+// ExpectationValue writes an expectation's value with four significant
+// digits: 0.006667, 0.9464, 32, 1.235e+05.
+func ExpectationValue(v float64) string { return strconv.FormatFloat(finite(v), 'g', 4, 64) }

@@ -128,6 +128,13 @@ type harness struct {
 
 func newHarness(t testing.TB, board string, mod func(*Config)) *harness {
 	t.Helper()
+	return newHarnessOn(t, board, factory(t, board).Clone(), mod)
+}
+
+// newHarnessOn is newHarness with the device's board given: b, of profile
+// board.
+func newHarnessOn(t testing.TB, board string, b *boards.Board, mod func(*Config)) *harness {
+	t.Helper()
 	cfg := Config{EndpointID: agentID, ControllerID: ctrlID, SerialNumber: "SIM0001", MTP: "WebSocket", Seed: 7}
 	if mod != nil {
 		mod(&cfg)
@@ -139,7 +146,7 @@ func newHarness(t testing.TB, board string, mod func(*Config)) *harness {
 			t.Fatal(err)
 		}
 	}
-	d, err := New(cfg, factory(t, board).Clone(), s)
+	d, err := New(cfg, b, s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,13 @@ import (
 // install validates and writes a downloaded image.
 func (d *Device) install(now time.Time, dl *download, data []byte) {
 	i := dl.row
-	d.event(now, EvDownloaded, "row=%d bytes=%d", i+1, len(data))
+	if h, err := image.ParseHeader(data); err == nil {
+		// The version the controller asked for, even if the image is then
+		// refused: reports measure the device against it.
+		d.event(now, EvDownloaded, "row=%d bytes=%d version=%s", i+1, len(data), h.Version)
+	} else {
+		d.event(now, EvDownloaded, "row=%d bytes=%d", i+1, len(data))
+	}
 	d.setRow(now, i, "Status", stValidating)
 	if dl.sum != "" {
 		h := newHash(dl.alg)

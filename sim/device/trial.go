@@ -66,9 +66,17 @@ func (d *Device) trialEnd(now time.Time) {
 
 // countOps runs f on a copy of the board (its chip shared copy-on-write)
 // and returns the flash operations it performed: the dry run that places
-// a fault's power cut.
+// a fault's power cut. A board that cannot be copied (a real one, on a
+// link) is rehearsed on boards.Board.StandIn: a blank chip of its
+// geometry, which counts a Write's operations (they depend on the layout
+// and the image's size alone) but not a boot's.
 func (d *Device) countOps(f func(b *boards.Board) error) uint64 {
-	c := d.board.Clone()
+	var c *boards.Board
+	if d.board.CanClone() {
+		c = d.board.Clone()
+	} else if c = d.board.StandIn(); c == nil {
+		return 0
+	}
 	before := c.Chip.Ops()
 	_ = f(c)
 	return c.Chip.Ops() - before
@@ -81,20 +89,26 @@ func (d *Device) armCut(c *faults.Cut, n uint64) {
 	if k >= n {
 		k = n - 1
 	}
-	mode := flash.CutBefore
-	if c.Torn {
-		mode = flash.CutTorn
-	}
-	_ = d.board.Chip.ArmCut(d.board.Chip.Ops()+k, mode, d.rng)
+	_ = d.board.Chip.ArmCut(d.board.Chip.Ops()+k, cutMode(c), d.rng)
 }
 
 // armTrialCut arms the PowerDuringTrial fault for the boot about to run,
 // when an activated image is expected to boot on trial: the cut lands at
 // its fraction of the trial's flash operations (the boot's own writes,
-// then the confirm's, if the image is healthy), counted by a dry run.
+// then the confirm's, if the image is healthy), counted by a dry run. A
+// real board's boot cannot be rehearsed: its flash, a boards.BootCutter,
+// places the cut at the fraction of the boot itself (boards/bench: of its
+// duration).
 func (d *Device) armTrialCut() {
 	c := d.cfg.Faults().PowerDuringTrial
 	if c == nil || d.used&faultTrial != 0 || d.nv.target == 0 {
+		return
+	}
+	if !d.board.CanClone() {
+		bc, ok := d.board.Chip.(boards.BootCutter)
+		if ok && bc.ArmBootCut(c.Fraction, cutMode(c), d.rng) == nil {
+			d.used |= faultTrial
+		}
 		return
 	}
 	n := d.countOps(func(b *boards.Board) error {
@@ -108,4 +122,11 @@ func (d *Device) armTrialCut() {
 		d.used |= faultTrial
 		d.armCut(c, n)
 	}
+}
+
+func cutMode(c *faults.Cut) flash.CutMode {
+	if c.Torn {
+		return flash.CutTorn
+	}
+	return flash.CutBefore
 }

@@ -43,10 +43,33 @@
 //
 // # Outcomes
 //
-// Every device ends a firmware campaign in one named outcome, derived from
-// its core's events: pending, updated, rolled_back, bricked,
-// download_failed, install_failed (a power cut or a write error during the
-// install; the old image still runs). A bricked device stays bricked. The
-// fleet index (brickyard/sim/index) follows each device's board, version,
-// phase, connection state, outcome and boot count.
+// Every device ends a firmware campaign in one named outcome: its firmware
+// state at the end, measured against the campaign's target version for it
+// (BoardGroup.Target; when a group gives none, the version in the header
+// of the last image the device downloaded, or unknown while none has
+// arrived). The operations that led there are history, kept apart
+// (Timeline, Cuts); they only say why a device that is not on its target
+// is not. In this order:
+//
+//   - bricked: nothing bootable; its last boot found no image.
+//   - updated: it runs the target, not on trial, and its flash boots the
+//     target again at the next power-on, not on trial (NextBoot on a copy
+//     of its board).
+//   - rolled_back, download_failed, install_failed: it runs another image
+//     (or the target still on trial, or with its flash set to boot another
+//     one), and its latest attempt at the target ended that way: the
+//     target was activated and the device came back on another image (or
+//     it ran the target and now runs another); the transfer or the image's
+//     validation failed, or power was lost during the download; writing
+//     the slot failed, or power was lost during it. A new download starts
+//     a new attempt.
+//   - pending: none of these: no attempt yet, one under way, or the
+//     target on trial. Callers name what pending means at the end of a run
+//     (Finish makes it Unreachable).
+//
+// Outcome and Record read this from the device's core and board; the
+// fleet index and Virtual.Count follow it as the device's events tell it
+// while the run goes (a device that is off is shown as it last ran). The
+// index (brickyard/sim/index) follows each device's board, version, phase,
+// connection state, outcome and boot count.
 package fleet

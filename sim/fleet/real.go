@@ -63,13 +63,16 @@ type Real struct {
 }
 
 type rdev struct {
-	d      *device.Device
-	id     string
-	board  string
-	group  int // its BoardGroup
-	faults faults.Faults
-	delay  time.Duration // start-up delay
-	tr     track
+	d       *device.Device
+	id      string
+	board   string
+	group   int // its BoardGroup
+	faults  faults.Faults
+	delay   time.Duration // start-up delay
+	target  string        // the group's Target
+	tr      track
+	offline string    // why its board is unreachable (a bench board's link gave up)
+	power   chan bool // SwitchPower's: a lab tool's power switch
 }
 
 // NewReal builds the fleet, every device off.
@@ -99,7 +102,10 @@ func NewReal(cfg RealConfig) (*Real, error) {
 	var fd []faults.Device
 	var grp []int
 	for g, bg := range cfg.Boards {
-		if bg.Factory == nil {
+		switch {
+		case bg.Board != nil && bg.Count != 1:
+			return nil, fmt.Errorf("fleet: board group %q has a board of its own and %d devices: want 1", bg.Name, bg.Count)
+		case bg.Board == nil && bg.Factory == nil:
 			return nil, fmt.Errorf("fleet: board group %q has no factory board", bg.Name)
 		}
 		for range bg.Count {
@@ -124,13 +130,17 @@ func NewReal(cfg RealConfig) (*Real, error) {
 		if cfg.Device != nil {
 			cfg.Device(n+1, &dc)
 		}
-		board, saved, err := cfg.Boards[grp[n]].Factory.Clone(), []byte(nil), error(nil)
-		if cfg.StateDir != "" {
-			var b *boards.Board
-			if b, saved, err = loadState(cfg.StateDir, fd[n].ID, cfg.Boards[grp[n]].Factory); err != nil {
-				return nil, err
-			} else if b != nil {
-				board = b
+		board, saved := cfg.Boards[grp[n]].Board, []byte(nil)
+		if board == nil {
+			board = cfg.Boards[grp[n]].Factory.Clone()
+			if cfg.StateDir != "" {
+				b, st, err := loadState(cfg.StateDir, fd[n].ID, cfg.Boards[grp[n]].Factory)
+				if err != nil {
+					return nil, err
+				}
+				if b != nil {
+					board, saved = b, st
+				}
 			}
 		}
 		d, err := device.New(dc, board, schemas[grp[n]])
@@ -149,7 +159,8 @@ func NewReal(cfg RealConfig) (*Real, error) {
 		if cfg.ConnectJitter > 0 {
 			at += time.Duration(rng.Int64N(int64(cfg.ConnectJitter)))
 		}
-		r.devs = append(r.devs, &rdev{d: d, id: fd[n].ID, board: fd[n].Board, group: grp[n], faults: fs[n], delay: at, tr: newTrack()})
+		r.devs = append(r.devs, &rdev{d: d, id: fd[n].ID, board: fd[n].Board, group: grp[n], faults: fs[n], delay: at,
+			target: cfg.Boards[grp[n]].Target, tr: newTrack(), power: make(chan bool, 4)})
 	}
 	return r, nil
 }
@@ -161,11 +172,29 @@ func (r *Real) Len() int { return len(r.devs) }
 func (r *Real) ID(n int) string { return r.devs[n].id }
 
 // Outcome is device n's outcome. Call it only after Run has returned.
-func (r *Real) Outcome(n int) string { return r.devs[n].tr.outcome }
+// It is read from the device's core and board (see the package comment).
+func (r *Real) Outcome(n int) string {
+	rd := r.devs[n]
+	return finalOutcome(&rd.tr, rd.d, rd.target)
+}
 
-// Record is device n's state as the fleet index holds it. Call it only
+// Cuts are the power cuts device n went through (the last 8). Call it only
 // after Run has returned.
-func (r *Real) Record(n int) index.Device { return r.devs[n].tr.record(r.devs[n].id, r.devs[n].board) }
+func (r *Real) Cuts(n int) []Cut { return cuts(&r.devs[n].tr, r.devs[n].d.Board().Layout) }
+
+// Brick is why device n's last boot found nothing bootable; empty unless
+// it is bricked. Call it only after Run has returned.
+func (r *Real) Brick(n int) string { return brick(&r.devs[n].tr) }
+
+// Record is device n's state as the fleet index holds it, with its
+// Outcome from its core and board (Outcome). Call it only after Run has
+// returned.
+func (r *Real) Record(n int) index.Device {
+	rd := r.devs[n]
+	rec := rd.tr.record(rd.id, rd.board, rd.target)
+	rec.Outcome = r.Outcome(n)
+	return rec
+}
 
 // Faults is device n's faults.
 func (r *Real) Faults(n int) faults.Faults { return r.devs[n].faults }
@@ -173,6 +202,28 @@ func (r *Real) Faults(n int) faults.Faults { return r.devs[n].faults }
 // Timeline is device n's milestones, oldest first. Call it only after Run
 // has returned.
 func (r *Real) Timeline(n int) []Step { return r.devs[n].tr.timeline() }
+
+// SwitchPower switches device n's power as a lab's power switch does
+// (a bench board's PDU outlet, served to pdudaemon): off cuts it and
+// keeps it off, on powers it again. It is safe from any goroutine; the
+// device's goroutine carries it out. It fails when four switches are
+// already waiting.
+func (r *Real) SwitchPower(n int, on bool) error {
+	if n < 0 || n >= len(r.devs) {
+		return fmt.Errorf("fleet: no device %d", n)
+	}
+	select {
+	case r.devs[n].power <- on:
+		return nil
+	default:
+		return errors.New("fleet: the device's power switch is busy")
+	}
+}
+
+// Offline is why device n's board is unreachable, "" when it is not (or
+// is a simulated board): a bench board whose link gave up. Call it only
+// after Run has returned.
+func (r *Real) Offline(n int) string { return r.devs[n].offline }
 
 // Device is device n's core. Inspect it only after Run has returned.
 func (r *Real) Device(n int) *device.Device { return r.devs[n].d }
@@ -196,6 +247,9 @@ func (r *Real) Run(ctx context.Context) error {
 		var errs []error
 		now := r.cfg.Clock.Now()
 		for _, rd := range r.devs {
+			if r.cfg.Boards[rd.group].Factory == nil {
+				continue // a bench board keeps its own state
+			}
 			if err := saveState(r.cfg.StateDir, rd.id, rd.d, r.cfg.Boards[rd.group].Factory, now); err != nil {
 				errs = append(errs, fmt.Errorf("fleet: state of %s: %w", rd.id, err))
 			}
@@ -246,6 +300,8 @@ type shell struct {
 	gen     uint64 // power generation
 	sess    uint64
 	conn    mtp.Conn
+	batch   mtp.Batcher    // conn, when it can write several Records at once
+	queued  bool           // batch holds Records for the next Flush
 	reader  sync.WaitGroup // the session's reader
 	fetches sync.WaitGroup
 	cancels map[device.FetchID]context.CancelFunc
@@ -253,6 +309,7 @@ type shell struct {
 	powerAt time.Time // a pending PowerOn (zero: none)
 	cutAt   time.Time // the PowerAtUptime cut (zero: none)
 	cutDone bool
+	held    bool // switched off by SwitchPower: no power-on until it is switched on
 	in      chan inbound
 	done    chan fetchResult
 	rng     *rand.Rand // the device's network-fault draws
@@ -280,6 +337,14 @@ func (r *Real) runDevice(ctx context.Context, rd *rdev) {
 		}
 		tm.Stop()
 		tm.Reset(d)
+		if s.queued && len(s.in) == 0 {
+			// The loop is about to wait (nothing more to answer at
+			// once): what was queued goes out now, in one write.
+			s.queued = false
+			if s.conn != nil {
+				_ = s.batch.Flush() // a failure: the reader reports the broken session
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -307,6 +372,18 @@ func (r *Real) runDevice(ctx context.Context, rd *rdev) {
 				}
 			}
 			s.apply(rd.d.Receive(now, m.rec))
+		case on := <-rd.power:
+			now := r.cfg.Clock.Now()
+			r.logf(now, rd.id, "power-switch", map[bool]string{true: "on", false: "off"}[on])
+			if on {
+				s.held = false
+				if rd.d.State() == device.Off && s.powerAt.IsZero() {
+					s.powerAt = now
+				}
+				continue
+			}
+			s.held = true
+			s.apply(rd.d.PowerCut(now))
 		case f := <-s.done:
 			if f.gen != s.gen {
 				continue
@@ -329,7 +406,9 @@ func (s *shell) next() (time.Time, bool) {
 			t = x
 		}
 	}
-	take(s.powerAt)
+	if !s.held {
+		take(s.powerAt)
+	}
 	take(s.cutAt)
 	if len(s.outQ) > 0 {
 		take(s.outQ[0].at)
@@ -363,7 +442,7 @@ func (s *shell) runDue(now time.Time) {
 			s.apply(d.Receive(now, x.rec))
 		}
 	}
-	if !s.powerAt.IsZero() && !now.Before(s.powerAt) {
+	if !s.held && !s.powerAt.IsZero() && !now.Before(s.powerAt) {
 		s.powerAt = time.Time{}
 		s.apply(d.PowerOn(now))
 		if d.State() == device.On && s.rd.faults.PowerAtUptime > 0 && !s.cutDone {
@@ -391,8 +470,14 @@ func (s *shell) apply(out device.Output) {
 	changed := false
 	for _, e := range out.Events {
 		s.r.logf(e.At, rd.id, string(e.Kind), e.Detail)
-		rd.tr.event(e)
+		rd.tr.event(e, rd.target != "")
 		changed = true
+	}
+	if o, ok := rd.d.Board().Chip.(boards.Offliner); ok && rd.offline == "" {
+		if err := o.Offline(); err != nil {
+			rd.offline = err.Error()
+			s.r.logf(now, rd.id, "bench-offline", rd.offline)
+		}
 	}
 	if s.conn != nil {
 		for _, rec := range out.Records {
@@ -407,7 +492,7 @@ func (s *shell) apply(out device.Output) {
 					continue
 				}
 			}
-			if err := s.conn.Send(s.ctx, rec.Data); err != nil {
+			if err := s.send(rec.Data); err != nil {
 				break // the reader reports the broken session
 			}
 			s.r.cfg.Observe.record(rd.id, false, rec.Data, now)
@@ -457,9 +542,21 @@ func (s *shell) apply(out device.Output) {
 	s.index(changed)
 }
 
+// send writes rec to the session, or queues it when more input is
+// waiting (s.in not empty) and the session can batch: the answers to
+// requests that arrived together go out in one write, flushed before the
+// loop waits.
+func (s *shell) send(rec []byte) error {
+	if s.batch != nil && len(s.in) > 0 {
+		s.queued = true
+		return s.batch.Queue(s.ctx, rec)
+	}
+	return s.conn.Send(s.ctx, rec)
+}
+
 func (s *shell) index(changed bool) {
 	if changed && s.r.cfg.Index != nil {
-		if err := s.r.cfg.Index.PutAll([]index.Device{s.rd.tr.record(s.rd.id, s.rd.board)}); err != nil {
+		if err := s.r.cfg.Index.PutAll([]index.Device{s.rd.tr.record(s.rd.id, s.rd.board, s.rd.target)}); err != nil {
 			s.r.logMu.Lock()
 			if s.r.logErr == nil {
 				s.r.logErr = err
@@ -514,6 +611,8 @@ func (s *shell) dial() {
 	}
 	s.sess++
 	s.conn = conn
+	s.batch, _ = conn.(mtp.Batcher)
+	s.queued = false
 	sess := s.sess
 	s.reader.Add(1)
 	go func() {
@@ -542,8 +641,8 @@ func (s *shell) closeConn(cause error) {
 	if s.conn == nil {
 		return
 	}
-	s.conn.Close()
-	s.conn = nil
+	s.conn.Close() // writes what was queued first
+	s.conn, s.batch, s.queued = nil, nil, false
 	s.sess++
 	s.rd.tr.conn = ConnDisconnected
 	now := s.r.cfg.Clock.Now()

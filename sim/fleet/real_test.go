@@ -207,3 +207,63 @@ func idOf(k int) string { return fmt.Sprintf("os::00256D-SIM%06d", k) }
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// SwitchPower is a lab's power switch: off cuts the device and keeps it
+// off past its reboot time, on brings it back.
+func TestRealSwitchPower(t *testing.T) {
+	net := inproc.NewNetwork(1, inproc.Faults{}, 0)
+	l, err := net.Listen("proto::controller")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctrlMu sync.Mutex
+	stopCtrl := serveController(l, &Campaign{URL: func(string) string { return "" }}, &ctrlMu, map[string]int{})
+	defer stopCtrl()
+	f, s := factory(t, "uboot-nor")
+	idx, _ := index.New()
+	var log strings.Builder
+	var logMu sync.Mutex
+	cfg := RealConfig{Seed: 1, Schema: s, Boards: []BoardGroup{{Name: "uboot-nor", Factory: f, Count: 1}},
+		Dialer: net.Dialer("proto::controller"), Index: idx,
+		Device: func(_ int, c *device.Config) { c.RebootDuration = 50 * time.Millisecond },
+		Log:    writerFunc(func(p []byte) (int, error) { logMu.Lock(); defer logMu.Unlock(); return log.Write(p) })}
+	r, err := NewReal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(ctx) }()
+	logged := func(s string) int { logMu.Lock(); defer logMu.Unlock(); return strings.Count(log.String(), s) }
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for !cond() {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%s: timed out\n%s", what, log.String())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	waitFor("connected", func() bool { return idx.Count(index.ByConn, ConnConnected) == 1 })
+	if err := r.SwitchPower(0, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("switched off", func() bool { return logged("power-switch off") == 1 && logged("power-cut") == 1 })
+	// Ten reboot times later it is still off: its reboot did not power it.
+	deadline := time.Now().Add(500 * time.Millisecond) // ten reboot times
+	waitFor("ten reboot times", func() bool { return time.Now().After(deadline) })
+	if n := logged(" power-on"); n != 1 {
+		t.Fatalf("%d power-ons while switched off:\n%s", n, log.String())
+	}
+	if err := r.SwitchPower(0, true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("back", func() bool { return logged(" power-on") == 2 && idx.Count(index.ByConn, ConnConnected) == 1 })
+	cancel()
+	<-ran
+	if err := r.SwitchPower(5, true); err == nil {
+		t.Fatal("switched a device that does not exist")
+	}
+}

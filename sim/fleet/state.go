@@ -40,8 +40,13 @@ func stateFile(dir, id string) string { return filepath.Join(dir, url.PathEscape
 
 // saveState writes device d's state (its board a clone of factory) to dir.
 func saveState(dir, id string, d *device.Device, factory *boards.Board, now time.Time) error {
+	chip, ok1 := d.Board().Chip.(*flash.Chip)
+	base, ok2 := factory.Chip.(*flash.Chip)
+	if !ok1 || !ok2 {
+		return nil // not a simulated chip: a real board keeps its own flash
+	}
 	ds := d.AppendState(nil, now)
-	cs := d.Board().Chip.AppendState(nil, factory.Chip)
+	cs := chip.AppendState(nil, base)
 	b := []byte(stateMagic)
 	b = binary.AppendUvarint(b, uint64(len(ds)))
 	b = append(b, ds...)
@@ -97,7 +102,11 @@ func loadState(dir, id string, factory *boards.Board) (*boards.Board, []byte, er
 	if !ok1 || !ok2 || k <= 0 || k != len(rest) || sc > 1<<32-1 {
 		return bad("truncated")
 	}
-	chip, err := flash.LoadState(factory.Chip, cs)
+	base, ok := factory.Chip.(*flash.Chip)
+	if !ok {
+		return bad("the board's flash is not a simulated chip")
+	}
+	chip, err := flash.LoadState(base, cs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", stateFile(dir, id), err)
 	}

@@ -29,6 +29,14 @@ type BoardGroup struct {
 	Factory *boards.Board // a provisioned factory board
 	Count   int
 	Wave    int // campaign wave, for fault rules (0: none)
+	// Target is the firmware version the campaign means these devices to
+	// run, which their outcomes are measured against. Empty: the version
+	// of the last image each device was asked to download.
+	Target string
+	// Board, instead of Factory, is the group's one board, used as it is:
+	// a real board on the bench (boards/bench), which cannot be cloned.
+	// Count must be 1; only the real-time runner takes it.
+	Board *boards.Board
 	// Model, if set, is the vendor data model the group's devices present
 	// on top of the default one (their schema is built with it).
 	Model *model.Model
@@ -89,6 +97,8 @@ type Virtual struct {
 	byID   []int32 // device numbers sorted by Endpoint ID
 	counts map[string]int
 	groups []string
+	target []string          // by group
+	done   bool              // Finish was called: Pending reads Unreachable
 	rows   map[string]string // the interning table of the devices' data model rows
 }
 
@@ -167,10 +177,14 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 	var fd []faults.Device
 	var grp []int16
 	for g, bg := range cfg.Boards {
+		if bg.Board != nil {
+			return nil, fmt.Errorf("fleet: board group %q is a board of its own (a bench board): it needs the real-time runner", bg.Name)
+		}
 		if bg.Factory == nil {
 			return nil, fmt.Errorf("fleet: board group %q has no factory board", bg.Name)
 		}
 		v.groups = append(v.groups, bg.Name)
+		v.target = append(v.target, bg.Target)
 		for range bg.Count {
 			fd = append(fd, faults.Device{ID: fmt.Sprintf(cfg.IDFormat, len(fd)+1), Board: bg.Name, Wave: bg.Wave})
 			grp = append(grp, int16(g))
@@ -290,18 +304,38 @@ func (v *Virtual) lookup(id string) (int32, bool) {
 	return v.byID[i], true
 }
 
-// Outcome is device n's outcome so far.
-func (v *Virtual) Outcome(n int) string { return v.devs[n].tr.outcome }
-
-// Record is device n's state as the fleet index holds it.
-func (v *Virtual) Record(n int) index.Device {
-	return v.devs[n].tr.record(v.devs[n].id, v.groups[v.devs[n].group])
+// Outcome is device n's outcome now, from its core and its board (see
+// the package comment).
+func (v *Virtual) Outcome(n int) string {
+	dv := &v.devs[n]
+	o := finalOutcome(&dv.tr, dv.d, v.target[dv.group])
+	if o == Pending && v.done {
+		return Unreachable
+	}
+	return o
 }
+
+// Record is device n's state as the fleet index holds it, with its
+// Outcome from its core and board (Outcome).
+func (v *Virtual) Record(n int) index.Device {
+	dv := &v.devs[n]
+	r := dv.tr.record(dv.id, v.groups[dv.group], v.target[dv.group])
+	r.Outcome = v.Outcome(n)
+	return r
+}
+
+// Cuts are the power cuts device n went through (the last 8).
+func (v *Virtual) Cuts(n int) []Cut { return cuts(&v.devs[n].tr, v.devs[n].d.Board().Layout) }
+
+// Brick is why device n's last boot found nothing bootable; empty unless
+// it is bricked.
+func (v *Virtual) Brick(n int) string { return brick(&v.devs[n].tr) }
 
 // Timeline is device n's milestones, oldest first.
 func (v *Virtual) Timeline(n int) []Step { return v.devs[n].tr.timeline() }
 
-// Count is the number of devices with outcome o.
+// Count is the number of devices with outcome o, as their events tell it
+// (the index's view; Outcome reads the board).
 func (v *Virtual) Count(o string) int { return v.counts[o] }
 
 // Events is the number of scheduler events run.
@@ -357,18 +391,26 @@ func (v *Virtual) Run(limit time.Time, done func(*Virtual) bool) (bool, error) {
 	return ok, v.Flush()
 }
 
-// Finish ends a campaign's accounting: every device still Pending becomes
-// Unreachable (the controller never learnt how it ended). It flushes.
+// Finish ends a campaign's accounting: from now on a device that would be
+// Pending is Unreachable (the campaign ended without it). It flushes.
 func (v *Virtual) Finish() error {
+	v.done = true
+	v.counts = map[string]int{}
 	for n := range v.devs {
-		if dv := &v.devs[n]; dv.tr.outcome == Pending {
-			dv.tr.outcome = Unreachable
-			v.counts[Pending]--
-			v.counts[Unreachable]++
-			v.markDirty(n)
-		}
+		v.counts[v.live(n)]++
+		v.markDirty(n)
 	}
 	return v.Flush()
+}
+
+// live is device n's outcome as its events tell it (the index's).
+func (v *Virtual) live(n int) string {
+	dv := &v.devs[n]
+	o := dv.tr.outcome(dv.tr.mirror(), v.target[dv.group])
+	if o == Pending && v.done {
+		return Unreachable
+	}
+	return o
 }
 
 // Flush writes the pending index batch and the buffered log.
@@ -415,11 +457,11 @@ func (v *Virtual) apply(n int, out device.Output) {
 	now := v.s.Now()
 	for _, e := range out.Events {
 		v.logf(e.At, dv.id, string(e.Kind), e.Detail)
-		old := dv.tr.outcome
-		dv.tr.event(e)
-		if dv.tr.outcome != old {
+		old := v.live(n)
+		dv.tr.event(e, v.target[dv.group] != "")
+		if o := v.live(n); o != old {
 			v.counts[old]--
-			v.counts[dv.tr.outcome]++
+			v.counts[o]++
 		}
 	}
 	v.markDirty(n)
@@ -727,7 +769,10 @@ func (v *Virtual) flushIndex() error {
 	for k, n := range v.dirty {
 		dv := &v.devs[n]
 		dv.dirty = false
-		batch[k] = dv.tr.record(dv.id, v.groups[dv.group])
+		batch[k] = dv.tr.record(dv.id, v.groups[dv.group], v.target[dv.group])
+		if v.done && batch[k].Outcome == Pending {
+			batch[k].Outcome = Unreachable
+		}
 	}
 	v.dirty = v.dirty[:0]
 	return v.idx.PutAll(batch)
