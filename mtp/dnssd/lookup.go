@@ -16,6 +16,12 @@ import (
 type Resolver struct {
 	Server  string        // "host:port" of the DNS server
 	Timeout time.Duration // per query; default 3 s
+
+	// exchange, if set, answers the queries instead of Server (the fuzz
+	// target's answers); lookupIP, if set, replaces the system's lookup of
+	// a host the server does not know.
+	exchange func(ctx context.Context, q *dns.Msg) (*dns.Msg, error)
+	lookupIP func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
 // Lookup finds the instances of a USP service in domain: the PTR records
@@ -23,7 +29,8 @@ type Resolver struct {
 // the answer's additional records, else asked for), and its host's A and
 // AAAA records (likewise; a host the server does not know is looked up
 // the system's way). Instances come sorted by SRV priority, then weight
-// (highest first), then name. A service with no instance is
+// (highest first), then name; an instance named by several PTR records
+// comes once. A service with no instance is
 // ErrNoService; an answer that breaks DNS-SD's rules is ErrBadRecord
 // naming the record; a server that cannot be reached or answers an error
 // is ErrServer.
@@ -47,62 +54,22 @@ func (r Resolver) Lookup(ctx context.Context, role Role, mtp, domain string) ([]
 		if !ok || !strings.EqualFold(rr.Header().Name, typ) {
 			continue
 		}
-		if len(out) == MaxInstances {
-			return nil, fmt.Errorf("%w: %s: more than %d instances", ErrBadRecord, typ, MaxInstances)
-		}
 		inst, ok := instanceOf(ptr.Ptr, typ)
 		if !ok {
 			return nil, fmt.Errorf("%w: PTR %s → %s is not an instance of the service", ErrBadRecord, typ, ptr.Ptr)
 		}
-		sv := Service{Role: role, MTP: mtp, Instance: inst}
-		srv, txt := findSRV(resp.Extra, ptr.Ptr), findTXT(resp.Extra, ptr.Ptr)
-		if srv == nil {
-			more, err := r.query(ctx, ptr.Ptr, dns.TypeSRV)
-			if err != nil {
-				return nil, err
-			}
-			srv = findSRV(more.Answer, ptr.Ptr)
-			resp.Extra = append(resp.Extra, more.Extra...)
+		if _, dup := prios[inst]; dup {
+			continue
 		}
-		if txt == nil {
-			more, err := r.query(ctx, ptr.Ptr, dns.TypeTXT)
-			if err != nil {
-				return nil, err
-			}
-			txt = findTXT(more.Answer, ptr.Ptr)
+		if len(out) == MaxInstances {
+			return nil, fmt.Errorf("%w: %s: more than %d instances", ErrBadRecord, typ, MaxInstances)
 		}
-		if srv == nil {
-			return nil, fmt.Errorf("%w: %s has no SRV record", ErrBadRecord, ptr.Ptr)
+		sv, p, err := r.instance(ctx, resp.Extra, ptr.Ptr)
+		if err != nil {
+			return nil, err
 		}
-		if srv.Port == 0 || srv.Target == "" || srv.Target == "." {
-			return nil, fmt.Errorf("%w: SRV %s: port %d, target %q: the service is not available there", ErrBadRecord, ptr.Ptr, srv.Port, srv.Target)
-		}
-		if txt == nil {
-			return nil, fmt.Errorf("%w: %s has no TXT record (R-DIS.9, R-DIS.11: path is required)", ErrBadRecord, ptr.Ptr)
-		}
-		sv.Host, sv.Port = strings.TrimSuffix(srv.Target, "."), srv.Port
-		hasPath := false
-		for _, t := range txt.Txt {
-			k, v, _ := strings.Cut(t, "=")
-			switch strings.ToLower(k) {
-			case "path":
-				sv.Path, hasPath = v, true
-			case "name":
-				sv.Name = v
-			case "encrypt":
-				sv.Encrypt = true
-			}
-		}
-		if !hasPath {
-			return nil, fmt.Errorf("%w: TXT %s has no path= (R-DIS.9, R-DIS.11)", ErrBadRecord, ptr.Ptr)
-		}
-		sv.Addrs = addrsOf(resp.Extra, srv.Target)
-		if len(sv.Addrs) == 0 {
-			if sv.Addrs, err = r.hostAddrs(ctx, srv.Target); err != nil {
-				return nil, err
-			}
-		}
-		prios[sv.Instance] = prio{srv.Priority, srv.Weight}
+		sv.Role, sv.MTP, sv.Instance = role, mtp, inst
+		prios[inst] = prio{p.Priority, p.Weight}
 		out = append(out, sv)
 	}
 	if len(out) == 0 {
@@ -121,6 +88,64 @@ func (r Resolver) Lookup(ctx context.Context, role Role, mtp, domain string) ([]
 	return out, nil
 }
 
+// instance resolves one instance FQDN: its SRV and TXT records from the
+// PTR answer's additional records extra, else asked for, and the SRV
+// target's addresses from the additional records of either answer, else
+// asked for. Only this instance's answers are read: nothing accumulates
+// from one instance to the next.
+func (r Resolver) instance(ctx context.Context, extra []dns.RR, fqdn string) (Service, *dns.SRV, error) {
+	var sv Service
+	srv, txt := findSRV(extra, fqdn), findTXT(extra, fqdn)
+	var srvExtra []dns.RR
+	if srv == nil {
+		more, err := r.query(ctx, fqdn, dns.TypeSRV)
+		if err != nil {
+			return sv, nil, err
+		}
+		srv, srvExtra = findSRV(more.Answer, fqdn), more.Extra
+	}
+	if srv == nil {
+		return sv, nil, fmt.Errorf("%w: %s has no SRV record", ErrBadRecord, fqdn)
+	}
+	if srv.Port == 0 || srv.Target == "" || srv.Target == "." {
+		return sv, nil, fmt.Errorf("%w: SRV %s: port %d, target %q: the service is not available there", ErrBadRecord, fqdn, srv.Port, srv.Target)
+	}
+	if txt == nil {
+		more, err := r.query(ctx, fqdn, dns.TypeTXT)
+		if err != nil {
+			return sv, nil, err
+		}
+		txt = findTXT(more.Answer, fqdn)
+	}
+	if txt == nil {
+		return sv, nil, fmt.Errorf("%w: %s has no TXT record (R-DIS.9, R-DIS.11: path is required)", ErrBadRecord, fqdn)
+	}
+	sv.Host, sv.Port = strings.TrimSuffix(srv.Target, "."), srv.Port
+	hasPath := false
+	for _, t := range txt.Txt {
+		k, v, _ := strings.Cut(t, "=")
+		switch strings.ToLower(k) {
+		case "path":
+			sv.Path, hasPath = v, true
+		case "name":
+			sv.Name = v
+		case "encrypt":
+			sv.Encrypt = true
+		}
+	}
+	if !hasPath {
+		return sv, nil, fmt.Errorf("%w: TXT %s has no path= (R-DIS.9, R-DIS.11)", ErrBadRecord, fqdn)
+	}
+	sv.Addrs = append(addrsOf(extra, srv.Target), addrsOf(srvExtra, srv.Target)...)
+	if len(sv.Addrs) == 0 {
+		var err error
+		if sv.Addrs, err = r.hostAddrs(ctx, srv.Target); err != nil {
+			return sv, nil, err
+		}
+	}
+	return sv, srv, nil
+}
+
 // query asks the server, over UDP and again over TCP when the answer was
 // truncated.
 func (r Resolver) query(ctx context.Context, name string, t uint16) (*dns.Msg, error) {
@@ -131,11 +156,17 @@ func (r Resolver) query(ctx context.Context, name string, t uint16) (*dns.Msg, e
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), t)
 	m.SetEdns0(4096, false)
-	c := &dns.Client{Net: "udp", Timeout: timeout}
-	resp, _, err := c.ExchangeContext(ctx, m, r.Server)
-	if err == nil && resp.Truncated {
-		c.Net = "tcp"
+	var resp *dns.Msg
+	var err error
+	if r.exchange != nil {
+		resp, err = r.exchange(ctx, m)
+	} else {
+		c := &dns.Client{Net: "udp", Timeout: timeout}
 		resp, _, err = c.ExchangeContext(ctx, m, r.Server)
+		if err == nil && resp.Truncated {
+			c.Net = "tcp"
+			resp, _, err = c.ExchangeContext(ctx, m, r.Server)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %s %s: %v", ErrServer, r.Server, dns.TypeToString[t], name, err)
@@ -159,7 +190,13 @@ func (r Resolver) hostAddrs(ctx context.Context, host string) ([]netip.Addr, err
 	if len(out) > 0 {
 		return out, nil
 	}
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", strings.TrimSuffix(host, "."))
+	lookup := r.lookupIP
+	if lookup == nil {
+		lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
+	ips, err := lookup(ctx, strings.TrimSuffix(host, "."))
 	if err != nil || len(ips) == 0 {
 		return nil, fmt.Errorf("%w: the SRV target %s has no address", ErrBadRecord, host)
 	}

@@ -77,8 +77,22 @@ func loadState(dir, id string, factory *boards.Board) (*boards.Board, []byte, er
 	if err != nil {
 		return nil, nil, err
 	}
+	if len(data) > maxStateFile {
+		return nil, nil, fmt.Errorf("%w %s: too large", ErrState, stateFile(dir, id))
+	}
+	b, ds, err := parseState(data, factory)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", stateFile(dir, id), err)
+	}
+	return b, ds, nil
+}
+
+// parseState decodes a state file: the board (a clone of factory with
+// the saved chip) and the device state, which device.LoadState checks.
+// Every length is checked against what is left before it is used.
+func parseState(data []byte, factory *boards.Board) (*boards.Board, []byte, error) {
 	bad := func(why string) (*boards.Board, []byte, error) {
-		return nil, nil, fmt.Errorf("%w %s: %s", ErrState, stateFile(dir, id), why)
+		return nil, nil, fmt.Errorf("%w: %s", ErrState, why)
 	}
 	if len(data) > maxStateFile {
 		return bad("too large")
@@ -108,7 +122,7 @@ func loadState(dir, id string, factory *boards.Board) (*boards.Board, []byte, er
 	}
 	chip, err := flash.LoadState(base, cs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", stateFile(dir, id), err)
+		return nil, nil, err
 	}
 	b := factory.Clone()
 	b.Chip, b.SecurityCounter = chip, uint32(sc)
