@@ -2,7 +2,9 @@ package model
 
 import (
 	"errors"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -81,6 +83,23 @@ func TestParseAndValues(t *testing.T) {
 	nb, _ := parseInt(b)
 	if na < 10*1000 || na > 10*50000 || nb != 2*na && nb != 2*na+1 {
 		t.Errorf("BytesSent at 10 s %s, at 20 s %s", a, b)
+	}
+	// A 32-bit counter wraps at 2³², a 64-bit one at 2⁶⁴.
+	for _, c := range []struct {
+		typ  string
+		rate float64
+		up   float64
+		want uint64
+	}{
+		{"unsignedInt", 1e6, 5000, 5e9 - 1<<32},
+		{"unsignedInt", 1, 1<<32 + 7, 7},
+		{"unsignedLong", 1e6, 5000, 5e9},
+		{"unsignedLong", 1e12, 1e8, uint64(math.Mod(1e20, 0x1p64))},
+	} {
+		p := &Param{Name: "C", Type: c.typ, Counter: []float64{c.rate, c.rate}}
+		if got := p.Value(e, nil, c.up); got != strconv.FormatUint(c.want, 10) {
+			t.Errorf("%s counter at %g/s for %g s = %s, want %d", c.typ, c.rate, c.up, got, c.want)
+		}
 	}
 	// Marshal → Parse is the same model.
 	out, err := m.Marshal()

@@ -2,6 +2,7 @@ package model
 
 import (
 	"hash/fnv"
+	"math"
 	"strconv"
 )
 
@@ -39,7 +40,7 @@ func (p *Param) Value(env Env, nums []uint32, up float64) string {
 	case len(p.Counter) == 2:
 		u := float64(p.draw(env, nums)>>11) / (1 << 53)
 		rate := p.Counter[0] + (p.Counter[1]-p.Counter[0])*u
-		return strconv.FormatUint(uint64(rate*max(up, 0)), 10)
+		return strconv.FormatUint(wrap(rate*max(up, 0), p.Type == "unsignedInt"), 10)
 	case len(p.Random) == 2:
 		lo, hi := p.Random[0], p.Random[1]
 		span := uint64(hi-lo) + 1
@@ -56,6 +57,24 @@ func (p *Param) Value(env Env, nums []uint32, up float64) string {
 		}
 	}
 	return p.def.Render(env, nums, p.salt)
+}
+
+// wrap is a counter's value at x: an unsignedInt counter wraps at 2³²
+// as TR-181's StatsCounter32 does, an unsignedLong one at 2⁶⁴ (a float
+// past the range is never converted as it is: Go leaves that undefined).
+func wrap(x float64, bits32 bool) uint64 {
+	m := 0x1p64
+	if bits32 {
+		m = 0x1p32
+	}
+	if !(x >= 0) { // NaN: the rate and uptime are checked, never so
+		return 0
+	}
+	x = math.Mod(x, m)
+	if x >= 0x1p63 { // exact in float64; split to stay in int64's range
+		return uint64(x-0x1p63) + 1<<63
+	}
+	return uint64(x)
 }
 
 func salt(s string) uint64 {
