@@ -59,6 +59,23 @@ func TestImportXML(t *testing.T) {
 	if p := h.param("LeaseTimeRemaining"); p.Min == nil || *p.Min != -1 {
 		t.Errorf("LeaseTimeRemaining range %v", p.Min)
 	}
+	// Shapes of TR-181's own files: a parameter's type derived from a
+	// named one (<dataType base=>), several ranges (their span), a range
+	// without 0 and no default (the device reads the bound nearest 0).
+	for _, c := range []struct {
+		name, typ, static string
+		min, max          int64
+	}{{"SignalNoise", "int", "", -500, 500}, {"VNI", "int", "1", -1, 16777215}, {"Channel", "unsignedInt", "1", 1, 255}} {
+		p := h.param(c.name)
+		if p == nil {
+			t.Errorf("Host.%s missing", c.name)
+			continue
+		}
+		v, static := p.Static()
+		if p.Type != c.typ || p.Min == nil || p.Max == nil || *p.Min != c.min || *p.Max != c.max || (static && v != c.static) {
+			t.Errorf("Host.%s: %s [%v, %v] reads %q, want %s [%d, %d] reading %q", c.name, p.Type, p.Min, p.Max, v, c.typ, c.min, c.max, c.static)
+		}
+	}
 	if p := h.param("AddressSource"); !slices.Equal(p.Enum, []string{"DHCP", "Static", "AutoIP"}) {
 		t.Errorf("AddressSource enum %v", p.Enum)
 	}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -272,6 +273,9 @@ func (p *Param) check(o *Object, names map[string]bool) error {
 	if p.def, err = Compile(p.Default); err != nil {
 		return err
 	}
+	if z, ok := p.zero(integer); ok {
+		p.def = Template{lit: z}
+	}
 	if err := p.checkValue(p.def); err != nil {
 		return fmt.Errorf("default: %v", err)
 	}
@@ -301,6 +305,23 @@ func (p *Param) check(o *Object, names map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// zero is the value of an integer parameter without a default whose
+// range leaves 0 out (TR-181 has many: Channel 1..255, AIFSN 2..15): the
+// bound nearest 0, instead of the 0 the device would otherwise read,
+// which its own range refuses.
+func (p *Param) zero(integer bool) (string, bool) {
+	if p.Default != "" || !integer || p.List {
+		return "", false
+	}
+	switch {
+	case p.Min != nil && *p.Min > 0:
+		return strconv.FormatInt(*p.Min, 10), true
+	case p.Max != nil && *p.Max < 0:
+		return strconv.FormatInt(*p.Max, 10), true
+	}
+	return "", false
 }
 
 // checkValue checks a template's static value (or its literal text, for

@@ -196,6 +196,7 @@ type xSyntax struct {
 
 type xFacets struct {
 	Ref   string `xml:"ref,attr"`
+	Base  string `xml:"base,attr"` // a parameter's own type derived from a named one: <dataType base="TenthdB">
 	Sizes []struct {
 		MaxLength string `xml:"maxLength,attr"`
 	} `xml:"size"`
@@ -470,6 +471,9 @@ func (x *xmlImport) typeOf(p *Param, t xTypes, depth int) error {
 	}
 	if t.DataType != nil {
 		ref := t.DataType.Ref
+		if ref == "" {
+			ref = t.DataType.Base
+		}
 		if dt := x.types[ref]; dt != nil {
 			if dt.List != nil {
 				p.List = true
@@ -503,14 +507,34 @@ func (x *xmlImport) facets(p *Param, f *xFacets) {
 			p.MaxLen = min(n, 1<<20)
 		}
 	}
+	// Several ranges (VNI: -1, or 0..16777215): their span, which holds
+	// every value any of them allows; a range open at one end opens the span.
+	var lo, hi *int64
+	openLo, openHi := false, false
 	for _, r := range f.Ranges {
 		if v, err := strconv.ParseInt(r.Min, 10, 64); err == nil {
-			p.Min = &v
+			if lo == nil || v < *lo {
+				lo = &v
+			}
+		} else {
+			openLo = true
 		}
 		if v, err := strconv.ParseInt(r.Max, 10, 64); err == nil {
-			p.Max = &v
+			if hi == nil || v > *hi {
+				hi = &v
+			}
+		} else {
+			openHi = true
 		}
-		break // several ranges: the first one only
+	}
+	if len(f.Ranges) > 0 {
+		p.Min, p.Max = lo, hi
+		if openLo {
+			p.Min = nil
+		}
+		if openHi {
+			p.Max = nil
+		}
 	}
 	for _, e := range f.Enums {
 		p.Enum = append(p.Enum, e.Value)
