@@ -34,10 +34,13 @@ func BenchmarkGetRequest(b *testing.B) {
 }
 
 // BenchmarkIdleDevices measures the marginal heap of an idle device
-// (booted, connected, nothing running) in a fleet of 10,000 sharing one
-// schema and one factory board. The board clones (the flash chips' page
-// tables and wear counters) are measured apart and subtracted: B/device
-// is the device core and its data model; flash-B/device is the chip.
+// (booted, connected, its OnBoardRequest answered, nothing running) in a
+// fleet of 10,000 sharing one schema and one factory board. The board
+// clones (the flash chips' page tables and wear counters) are measured
+// apart and subtracted: B/device is the device core and its data model;
+// flash-B/device is the chip. "+onboarding" leaves the OnBoardRequest
+// unanswered: what a device holds while it waits for its controller (the
+// Notify kept for retries and its timer).
 func BenchmarkIdleDevices(b *testing.B) {
 	const n = 10_000
 	vendor := model.Synthetic(2000)
@@ -45,13 +48,15 @@ func BenchmarkIdleDevices(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, board := range []string{"uboot-nor", "esp32-ota", "uboot-nor+vendor2000"} {
-		b.Run(board, func(b *testing.B) {
+	ctrl := usp.Codec{LocalID: ctrlID}
+	for _, name := range []string{"uboot-nor", "esp32-ota", "uboot-nor+vendor2000", "uboot-nor+onboarding"} {
+		b.Run(name, func(b *testing.B) {
 			var vm *model.Model
-			s := schema(b)
-			if name, ok := strings.CutSuffix(board, "+vendor2000"); ok {
-				board, vm, s = name, vendor, vs
+			s, board := schema(b), name
+			if base, ok := strings.CutSuffix(name, "+vendor2000"); ok {
+				board, vm, s = base, vendor, vs
 			}
+			board, waiting := strings.CutSuffix(board, "+onboarding")
 			f := factory(b, board)
 			for b.Loop() {
 				boardsOnly := heapOf(func() any {
@@ -70,7 +75,10 @@ func BenchmarkIdleDevices(b *testing.B) {
 							b.Fatal(err)
 						}
 						d.PowerOn(t0)
-						d.Connected(t0.Add(time.Second))
+						out := d.Connected(t0.Add(time.Second))
+						if !waiting {
+							answerNotifies(b, ctrl, d, t0.Add(2*time.Second), out)
+						}
 						ds[i] = d
 					}
 					return ds
@@ -79,6 +87,31 @@ func BenchmarkIdleDevices(b *testing.B) {
 				b.ReportMetric(float64(boardsOnly)/n, "flash-B/device")
 			}
 		})
+	}
+}
+
+// answerNotifies answers, as the controller, the Notifies of out that ask
+// for a response (the OnBoardRequest of a first contact).
+func answerNotifies(tb testing.TB, ctrl usp.Codec, d *Device, now time.Time, out Output) {
+	answered := 0
+	for _, rec := range out.Records {
+		in, err := ctrl.Open(rec.Data)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		nt := in.Msg.GetBody().GetRequest().GetNotify()
+		if nt == nil || !nt.GetSendResp() {
+			continue
+		}
+		resp, err := ctrl.Seal(d.cfg.EndpointID, usp.NewResponse(in.Msg.GetHeader().GetMsgId(), &pb.NotifyResp{SubscriptionId: nt.GetSubscriptionId()}))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		d.Receive(now, resp)
+		answered++
+	}
+	if answered == 0 {
+		tb.Fatal("no Notify to answer: the device sent no OnBoardRequest")
 	}
 }
 

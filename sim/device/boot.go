@@ -217,7 +217,7 @@ func (d *Device) off(now time.Time) {
 	d.conn, d.bootSent, d.trial, d.healthFail, d.warned, d.booting, d.cut = false, false, false, false, false, false, false
 	d.retries = 0
 	d.timers, d.downloads, d.activations, d.outbox, d.restartReq = nil, nil, nil, nil, nil
-	d.onboards, d.onboardAsk, d.retarget, d.onboardDone, d.vendorJobs = nil, nil, false, false, nil
+	d.x, d.retarget, d.onboardDone = nil, false, false
 	d.boot = nil
 	d.out.Reboot = now.Add(d.cfg.RebootDuration)
 }

@@ -53,16 +53,13 @@ type Device struct {
 	bootAt      time.Time
 	running     int       // 0-based row (slot index) of the running image
 	boot        *bootInfo // the Boot! to send once connected; nil once sent
-	retries     int       // reconnect attempts since the session was lost
 	timers      []Timer
 	downloads   []*download
 	activations []*activation
 	outbox      []Record
 	restartReq  *restartReq // asked for by Reboot()/FactoryReset() during Handle
-	connAt      time.Time   // when the session came up
-	onboards    []onboardReq
-	onboardAsk  []string // Controller rows that asked for an OnBoardRequest during Handle
-	vendorJobs  []*vendorJob
+	connAt      int64       // when the session came up, Unix nanoseconds
+	x           *busy       // what is under way besides the firmware flows; nil when idle
 
 	out *Output // the Output of the input being handled
 
@@ -80,6 +77,7 @@ type Device struct {
 	retarget    bool   // a controller wrote an MTP parameter during Handle
 	onboardDone bool   // this boot's OnBoardRequests went out
 	userAnswers uint16 // prompts the simulated user has answered (or let lapse); kept across reboots
+	retries     uint16 // reconnect attempts since the session was lost (saturating)
 }
 
 // setup is what a Device keeps of its Config (filled): the same
@@ -272,6 +270,9 @@ func (d *Device) Value(p string, now time.Time) (string, error) {
 func (d *Device) begin() { d.out = &Output{} }
 
 func (d *Device) finish() Output {
+	if x := d.x; x != nil && len(x.onboards) == 0 && len(x.onboardAsk) == 0 && len(x.vendorJobs) == 0 {
+		d.x = nil // an idle device holds none of it
+	}
 	if d.state == On {
 		// Notify retries wait for the session: Connected ticks the model.
 		var wake time.Time
@@ -283,6 +284,24 @@ func (d *Device) finish() Output {
 	out := *d.out
 	d.out = nil
 	return out
+}
+
+// busy is what a device holds only while it is under way: its
+// OnBoardRequests and their restarts, the Controller rows that asked for
+// one during a request, its running vendor commands. An idle device has
+// none (finish drops it), so that it costs a fleet one pointer.
+type busy struct {
+	onboards   []onboardReq
+	onboardAsk []string // Controller rows that asked for an OnBoardRequest during Handle
+	vendorJobs []*vendorJob
+}
+
+// busy returns d's busy state, made when needed.
+func (d *Device) busy() *busy {
+	if d.x == nil {
+		d.x = &busy{}
+	}
+	return d.x
 }
 
 func (d *Device) event(now time.Time, k EventKind, format string, args ...any) {

@@ -2,6 +2,7 @@ package device
 
 import (
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"brickyard/usp"
@@ -46,7 +47,7 @@ func (d *Device) connSince() string {
 	if !d.conn {
 		return fmtTime(timeZero)
 	}
-	return fmtTime(d.connAt)
+	return fmtTime(time.Unix(0, d.connAt))
 }
 
 // checkTopic accepts an MQTT topic name (no wildcards, valid UTF-8, no

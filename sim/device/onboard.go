@@ -46,8 +46,9 @@ func (d *Device) onboard(now time.Time, rows []string) {
 		}
 		n := usp.OnBoardRequest(d.cfg.ManufacturerOUI(), d.cfg.ProductClass(), d.cfg.SerialNumber)
 		fx := d.m.SendNotify(dm.Origin{EndpointID: eid, Controller: strings.TrimSuffix(r, ".")}, n, now)
-		for _, x := range fx.Notify {
-			d.onboards = append(d.onboards, onboardReq{to: eid, msgID: x.Msg.GetHeader().GetMsgId()})
+		for _, nt := range fx.Notify {
+			x := d.busy()
+			x.onboards = append(x.onboards, onboardReq{to: eid, msgID: nt.Msg.GetHeader().GetMsgId()})
 		}
 		d.event(now, EvOnBoardRequest, "to=%s", eid)
 		d.apply(now, fx)
@@ -62,13 +63,13 @@ type onboardReq struct {
 }
 
 func (d *Device) onboardPending(eid string) bool {
-	return slices.ContainsFunc(d.onboards, func(o onboardReq) bool { return o.to == eid })
+	return d.x != nil && slices.ContainsFunc(d.x.onboards, func(o onboardReq) bool { return o.to == eid })
 }
 
 // onboardAnswered handles a NotifyResp (or Error) that may answer an
 // OnBoardRequest: OnBoardingRestartTime schedules the next.
 func (d *Device) onboardAnswered(now time.Time, from string, msg *pb.Msg) {
-	if len(d.onboards) == 0 {
+	if d.x == nil || len(d.x.onboards) == 0 {
 		return
 	}
 	b := msg.GetBody()
@@ -76,14 +77,11 @@ func (d *Device) onboardAnswered(now time.Time, from string, msg *pb.Msg) {
 		return
 	}
 	id := msg.GetHeader().GetMsgId()
-	k := slices.IndexFunc(d.onboards, func(o onboardReq) bool { return o.msgID == id && o.to == from })
+	k := slices.IndexFunc(d.x.onboards, func(o onboardReq) bool { return o.msgID == id && o.to == from })
 	if k < 0 {
 		return
 	}
-	d.onboards = slices.Delete(d.onboards, k, k+1)
-	if len(d.onboards) == 0 {
-		d.onboards = nil // an idle device holds no array
-	}
+	d.x.onboards = slices.Delete(d.x.onboards, k, k+1)
 	row := d.controllerRow(from, now)
 	if row == "" {
 		return
@@ -93,7 +91,8 @@ func (d *Device) onboardAnswered(now time.Time, from string, msg *pb.Msg) {
 	}
 	secs, _ := d.m.Value(row+"OnBoardingRestartTime", now)
 	if n, err := strconv.ParseUint(secs, 10, 32); err == nil && n > 0 {
-		d.onboards = append(d.onboards, onboardReq{to: from, at: now.Add(time.Duration(n) * time.Second)})
+		x := d.busy()
+		x.onboards = append(x.onboards, onboardReq{to: from, at: now.Add(time.Duration(n) * time.Second)})
 		d.armOnboard()
 	}
 }
@@ -101,7 +100,11 @@ func (d *Device) onboardAnswered(now time.Time, from string, msg *pb.Msg) {
 // armOnboard sets the onboarding timer to the earliest restart.
 func (d *Device) armOnboard() {
 	var at time.Time
-	for _, o := range d.onboards {
+	if d.x == nil {
+		d.setTimer(TimerOnBoard, at)
+		return
+	}
+	for _, o := range d.x.onboards {
 		if o.msgID == "" && (at.IsZero() || o.at.Before(at)) {
 			at = o.at
 		}
@@ -112,7 +115,8 @@ func (d *Device) armOnboard() {
 // onboardTimer sends the restarts that are due.
 func (d *Device) onboardTimer(now time.Time) {
 	var rows []string
-	d.onboards = slices.DeleteFunc(d.onboards, func(o onboardReq) bool {
+	x := d.busy()
+	x.onboards = slices.DeleteFunc(x.onboards, func(o onboardReq) bool {
 		if o.msgID != "" || now.Before(o.at) {
 			return false
 		}
@@ -133,10 +137,12 @@ func onBoardingSet(c dm.Ctx, v string) error {
 	d := dev(c)
 	eid, _ := c.Get("EndpointID")
 	if v == "true" {
-		d.onboards = slices.DeleteFunc(d.onboards, func(o onboardReq) bool { return o.to == eid && o.msgID == "" })
+		x := d.busy()
+		x.onboards = slices.DeleteFunc(x.onboards, func(o onboardReq) bool { return o.to == eid && o.msgID == "" })
 		return nil
 	}
-	d.onboardAsk = append(d.onboardAsk, c.Path())
+	x := d.busy()
+	x.onboardAsk = append(x.onboardAsk, c.Path())
 	return nil
 }
 
@@ -152,7 +158,8 @@ func sendOnBoardRequestCmd(c dm.Ctx, _ map[string]string) (map[string]string, er
 		return nil, err
 	}
 	eid, _ := c.Get("EndpointID")
-	d.onboards = slices.DeleteFunc(d.onboards, func(o onboardReq) bool { return o.to == eid })
-	d.onboardAsk = append(d.onboardAsk, c.Path())
+	x := d.busy()
+	x.onboards = slices.DeleteFunc(x.onboards, func(o onboardReq) bool { return o.to == eid })
+	x.onboardAsk = append(x.onboardAsk, c.Path())
 	return nil, nil
 }

@@ -64,8 +64,9 @@ func (d *Device) Receive(now time.Time, rec []byte) Output {
 	}
 	d.apply(now, fx)
 	d.onboardAnswered(now, from, in.Msg)
-	if ask := d.onboardAsk; len(ask) > 0 && d.state == On {
-		d.onboardAsk = nil
+	if x := d.x; x != nil && len(x.onboardAsk) > 0 && d.state == On {
+		ask := x.onboardAsk
+		x.onboardAsk = nil
 		d.onboard(now, ask)
 	}
 	if q := d.restartReq; q != nil && d.state == On {

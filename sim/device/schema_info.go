@@ -35,10 +35,20 @@ func declareInfoStatus(di *dm.Object) {
 	ps.Uint("CPUUsage").Getter(func(c dm.Ctx) string { return dev(c).cpuUsage(c.Now) }).IgnoreValueChange()
 	ps.Uint("ProcessNumberOfEntries")
 	pr := ps.Object("Process.{i}.").Keys("PID")
-	pr.Uint("PID")
-	pr.String("Command").MaxLen(256)
-	pr.Uint("Size")
-	pr.Uint("Priority").Range(0, 99)
+	// The factory processes' values are the schema's, by instance number:
+	// a device stores nothing for them.
+	proc := func(f func(factoryProcess) string) dm.Getter {
+		return func(c dm.Ctx) string {
+			if n := c.Num(); n >= 1 && int(n) <= len(factoryProcesses) {
+				return f(factoryProcesses[n-1])
+			}
+			return ""
+		}
+	}
+	pr.Uint("PID").Template(proc(func(p factoryProcess) string { return strconv.Itoa(p.pid) }))
+	pr.String("Command").MaxLen(256).Template(proc(func(p factoryProcess) string { return p.cmd }))
+	pr.Uint("Size").Template(proc(func(p factoryProcess) string { return strconv.Itoa(p.size) }))
+	pr.Uint("Priority").Range(0, 99).Template(proc(func(p factoryProcess) string { return strconv.Itoa(p.prio) }))
 	pr.Uint("CPUTime").Getter(func(c dm.Ctx) string {
 		// A process's share of the uptime, in ms.
 		return strconv.FormatUint(uint64(dev(c).up(c.Now)*float64(c.Num())*7), 10)
@@ -71,7 +81,7 @@ func declareInfoStatus(di *dm.Object) {
 
 	vl := di.Object("VendorLogFile.{i}.").Keys("Alias")
 	vl.String("Alias").WriteOnce().MaxLen(64)
-	vl.String("Name").MaxLen(64)
+	vl.String("Name").MaxLen(64).Default("/var/log/messages")
 	vl.Uint("MaximumSize").Default("65536")
 	vl.Bool("Persistent").Default("true")
 
@@ -172,23 +182,24 @@ func ifStatus(c dm.Ctx) string {
 // fills from what it is and runs (not kept across a reboot, like a real
 // agent's): its processes, its sensor, its log file, its Ethernet port.
 func (d *Device) hardwareRows(now time.Time) {
-	for i, p := range factoryProcesses {
-		d.m.AddRow("Device.DeviceInfo.ProcessStatus.Process.", uint32(i+1), map[string]string{
-			"PID": strconv.Itoa(p.pid), "Command": p.cmd, "Size": strconv.Itoa(p.size), "Priority": strconv.Itoa(p.prio)}, now)
+	for i := range factoryProcesses {
+		d.m.AddRow("Device.DeviceInfo.ProcessStatus.Process.", uint32(i+1), nil, now)
 	}
 	d.m.AddRow("Device.DeviceInfo.TemperatureStatus.TemperatureSensor.", 1, nil, now)
-	d.m.AddRow("Device.DeviceInfo.VendorLogFile.", 1, map[string]string{"Name": "/var/log/messages"}, now)
+	d.m.AddRow("Device.DeviceInfo.VendorLogFile.", 1, nil, now)
 	d.m.AddRow("Device.Ethernet.Interface.", 1, nil, now)
 	d.vendorRows(now, false)
 }
 
 // factoryProcesses are the processes every device runs.
-var factoryProcesses = []struct {
+var factoryProcesses = []factoryProcess{{1, "init", 1024, 20}, {212, "usp-agent", 6144, 20}, {230, "dropbear", 1536, 20}}
+
+type factoryProcess struct {
 	pid  int
 	cmd  string
 	size int
 	prio int
-}{{1, "init", 1024, 20}, {212, "usp-agent", 6144, 20}, {230, "dropbear", 1536, 20}}
+}
 
 func fmtTime(t time.Time) string {
 	if t.IsZero() {

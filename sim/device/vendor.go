@@ -250,18 +250,22 @@ const timerVendor TimerID = 2 << 32
 
 func (d *Device) startVendorJob(now time.Time, j dm.Job, c *model.Command) {
 	vj := &vendorJob{job: j.ID, nums: slices.Clone(j.Nums), cmd: c, timer: timerVendor + TimerID(d.nextSeq())}
-	d.vendorJobs = append(d.vendorJobs, vj)
+	x := d.busy()
+	x.vendorJobs = append(x.vendorJobs, vj)
 	d.setTimer(vj.timer, now.Add(c.Duration))
 }
 
 // vendorTimer completes the vendor command whose timer fired.
 func (d *Device) vendorTimer(now time.Time, id TimerID) bool {
-	k := slices.IndexFunc(d.vendorJobs, func(v *vendorJob) bool { return v.timer == id })
+	if d.x == nil {
+		return false
+	}
+	k := slices.IndexFunc(d.x.vendorJobs, func(v *vendorJob) bool { return v.timer == id })
 	if k < 0 {
 		return false
 	}
-	vj := d.vendorJobs[k]
-	d.vendorJobs = slices.Delete(d.vendorJobs, k, k+1)
+	vj := d.x.vendorJobs[k]
+	d.x.vendorJobs = slices.Delete(d.x.vendorJobs, k, k+1)
 	fx, _ := d.m.Complete(vj.job, vj.cmd.Outputs(devEnv{d}, vj.nums), nil, now)
 	d.apply(now, fx)
 	return true
@@ -269,12 +273,15 @@ func (d *Device) vendorTimer(now time.Time, id TimerID) bool {
 
 // cancelVendorJob ends a canceled vendor command with 7023.
 func (d *Device) cancelVendorJob(now time.Time, j dm.Job) bool {
-	k := slices.IndexFunc(d.vendorJobs, func(v *vendorJob) bool { return v.job == j.ID })
+	if d.x == nil {
+		return false
+	}
+	k := slices.IndexFunc(d.x.vendorJobs, func(v *vendorJob) bool { return v.job == j.ID })
 	if k < 0 {
 		return false
 	}
-	vj := d.vendorJobs[k]
-	d.vendorJobs = slices.Delete(d.vendorJobs, k, k+1)
+	vj := d.x.vendorJobs[k]
+	d.x.vendorJobs = slices.Delete(d.x.vendorJobs, k, k+1)
 	d.setTimer(vj.timer, time.Time{})
 	fx, _ := d.m.Complete(vj.job, nil, usp.Errorf(usp.CommandCanceled, "%s canceled", j.Name), now)
 	d.apply(now, fx)
