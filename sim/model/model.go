@@ -188,12 +188,14 @@ func (m *Model) Check() error {
 		}
 	}
 	// A child object's name must not be a parameter of its parent.
+	byPath := make(map[string]*Object, len(m.Objects))
+	for _, o := range m.Objects {
+		byPath[o.Path] = o
+	}
 	for _, o := range m.Objects {
 		parent, name := splitObject(o.Path)
-		for _, q := range m.Objects {
-			if q.Path == parent && q.param(name) != nil {
-				return bad("object %s: %s is a parameter of %s", o.Path, name, parent)
-			}
+		if q := byPath[parent]; q != nil && q.param(name) != nil {
+			return bad("object %s: %s is a parameter of %s", o.Path, name, parent)
 		}
 	}
 	return nil
