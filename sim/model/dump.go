@@ -166,7 +166,11 @@ func ImportDump(data []byte, base Base) (*Model, []string, error) {
 		if len(nums) > 0 {
 			n = nums[len(nums)-1]
 		}
-		s.vals[n] = template(v)
+		if p.Type == "string" && len(p.Enum) == 0 {
+			s.vals[n] = template(v) // only a free string may be another device's
+		} else {
+			s.vals[n] = escape(v)
+		}
 		s.any = true
 	}
 	for _, o := range m.Objects {

@@ -278,7 +278,8 @@ func (p *Param) check(o *Object, names map[string]bool) error {
 	if z, ok := p.zero(integer); ok {
 		p.def = Template{lit: z}
 	}
-	if err := p.checkValue(p.def); err != nil {
+	depth := strings.Count(o.Path, "{i}.")
+	if err := p.checkValue(p.def, depth); err != nil {
 		return fmt.Errorf("default: %v", err)
 	}
 	p.values = nil
@@ -290,7 +291,7 @@ func (p *Param) check(o *Object, names map[string]bool) error {
 		if err != nil {
 			return fmt.Errorf("values[%d]: %v", n, err)
 		}
-		if err := p.checkValue(t); err != nil {
+		if err := p.checkValue(t, depth); err != nil {
 			return fmt.Errorf("values[%d]: %v", n, err)
 		}
 		if p.values == nil {
@@ -326,19 +327,62 @@ func (p *Param) zero(integer bool) (string, bool) {
 	return "", false
 }
 
-// checkValue checks a template's static value (or its literal text, for
-// a templated string) against the type.
-func (p *Param) checkValue(t Template) error {
+// checkValue checks a template against the parameter: a static value
+// is checked as it is; one with placeholders may use only those that make
+// a value of the type (an integer: {i} and {i:K}; hexBinary also {hex:N};
+// a string or base64 any; a boolean or dateTime none), {i:K} only as deep
+// as the object's depth tables go, and what it renders for a probe device
+// must be a valid value. So a model that loads never makes a device read
+// a value its own type refuses.
+func (p *Param) checkValue(t Template, depth int) error {
 	v, static := t.Static()
-	if !static {
-		switch p.Type {
-		case "string", "hexBinary", "base64":
-			return nil
-		}
-		return nil // checked when rendered: an integer template such as "{i}"
+	if static {
+		return p.checkLiteral(v)
 	}
-	return p.checkLiteral(v)
+	var allowed []segKind
+	switch p.Type {
+	case "string", "base64":
+		allowed = nil // any
+	case "hexBinary":
+		allowed = []segKind{sLit, sHex, sInst, sInstAt}
+	case "int", "unsignedInt", "long", "unsignedLong", "decimal":
+		allowed = []segKind{sLit, sInst, sInstAt}
+	default:
+		allowed = []segKind{sLit}
+	}
+	for _, sg := range t.segs {
+		if allowed != nil && !slices.Contains(allowed, sg.kind) {
+			return fmt.Errorf("%w: %s: a %s value cannot hold that placeholder", ErrTemplate, t.source(), p.Type)
+		}
+		switch {
+		case sg.kind == sInst && depth == 0:
+			return fmt.Errorf("%w: %s: {i} outside a table", ErrTemplate, t.source())
+		case sg.kind == sInstAt && sg.n > depth:
+			return fmt.Errorf("%w: %s: {i:%d} but the object is in %d tables", ErrTemplate, t.source(), sg.n, depth)
+		}
+	}
+	nums := make([]uint32, depth)
+	for i := range nums {
+		nums[i] = uint32(i + 1)
+	}
+	if p.Type != "string" && p.Type != "base64" || len(p.Enum) > 0 {
+		if err := p.checkLiteral(t.Render(probeEnv{}, nums, p.salt)); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrTemplate, t.source(), err)
+		}
+	}
+	return nil
 }
+
+// probeEnv is the device a template is tried on at load.
+type probeEnv struct{}
+
+func (probeEnv) Serial() string       { return "SIM000001" }
+func (probeEnv) EndpointID() string   { return "os::00256D-SIM000001" }
+func (probeEnv) OUI() string          { return "00256D" }
+func (probeEnv) ModelName() string    { return "model" }
+func (probeEnv) ProductClass() string { return "class" }
+func (probeEnv) MAC() string          { return "02:00:00:00:00:01" }
+func (probeEnv) Seed() uint64         { return 1 }
 
 func (p *Param) checkLiteral(v string) error {
 	if v == "" {

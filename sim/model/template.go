@@ -36,6 +36,41 @@ type Template struct {
 	lit  string // the whole value when it has no placeholder
 }
 
+// source is the template as written, for errors.
+func (t Template) source() string {
+	if t.segs == nil {
+		return strconv.Quote(t.lit)
+	}
+	var b strings.Builder
+	for _, s := range t.segs {
+		switch s.kind {
+		case sLit:
+			b.WriteString(escape(s.lit))
+		case sSerial:
+			b.WriteString("{serial}")
+		case sSerialTail:
+			fmt.Fprintf(&b, "{serial:%d}", s.n)
+		case sEID:
+			b.WriteString("{eid}")
+		case sOUI:
+			b.WriteString("{oui}")
+		case sModel:
+			b.WriteString("{model}")
+		case sClass:
+			b.WriteString("{class}")
+		case sMAC:
+			b.WriteString("{mac}")
+		case sHex:
+			fmt.Fprintf(&b, "{hex:%d}", s.n)
+		case sInst:
+			b.WriteString("{i}")
+		case sInstAt:
+			fmt.Fprintf(&b, "{i:%d}", s.n)
+		}
+	}
+	return strconv.Quote(b.String())
+}
+
 type segKind uint8
 
 const (
