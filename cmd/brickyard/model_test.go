@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"brickyard/sim/model"
 )
 
 // TestModel_ImportAndFleet: brickyard model import makes a vendor model
@@ -59,6 +61,21 @@ func TestModel_ImportAndFleet(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the profile's model lacks %q:\n%s", want, out)
 		}
+	}
+
+	// A model whose Get of Device. passes a controller's 256 KiB Record is
+	// still shown, and said so.
+	big := filepath.Join(dir, "big.yaml")
+	y, err := model.Synthetic(12000).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(big, y, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = runBrickyard(t, nil, "fleet", "--devices", "1", "--dump-model", "--model", big)
+	if code != 0 || !strings.Contains(out, "-byte Record: more than the 262144 a controller on brickyard's MTPs takes") {
+		t.Errorf("a large model's dump: code %d %s %.300s", code, errOut, out)
 	}
 
 	// Bad files are named errors.

@@ -25,8 +25,21 @@ func TestImportXML(t *testing.T) {
 		byPath[o.Path] = o
 		paths = append(paths, o.Path)
 	}
-	if want := []string{"Device.Hosts.", "Device.Hosts.Host.{i}.", "Device.DeviceInfo.", "Device.Hosts.Diagnostics."}; !slices.Equal(paths, want) {
+	if want := []string{"Device.Hosts.", "Device.Hosts.Host.{i}.", "Device.Hosts.AC.{i}.", "Device.DeviceInfo.", "Device.Hosts.Diagnostics."}; !slices.Equal(paths, want) {
 		t.Fatalf("objects %v, want %v", paths, want)
+	}
+	// Unique keys made unique per factory row: an enumeration's values in
+	// turn, an integer's instance number; a dateTime cannot be, and its key
+	// is left out (noted).
+	ac := byPath["Device.Hosts.AC.{i}."]
+	if p := ac.param("AccessCategory"); p.Values[1] != "BE" || p.Values[2] != "BK" {
+		t.Errorf("AccessCategory values %v", p.Values)
+	}
+	if p := ac.param("Order"); p.Default != "{i}" {
+		t.Errorf("Order default %q", p.Default)
+	}
+	if len(ac.Keys) != 2 || !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "unique key Since left out") }) {
+		t.Errorf("AC keys %v, notes %v", ac.Keys, notes)
 	}
 	h := byPath["Device.Hosts.Host.{i}."]
 	if len(h.Instances) != 2 || h.MaxEntries != 64 || len(h.Keys) != 2 {

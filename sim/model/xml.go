@@ -382,13 +382,25 @@ func (x *xmlImport) object(path string, xo *xObject, instances int, base Base) (
 	for i := 0; i < len(o.Keys); {
 		ks := o.Keys[i]
 		if len(o.Instances) > 1 && len(ks) == 1 && ks[0] != "Alias" {
-			if p := o.param(ks[0]); p != nil && !strings.Contains(p.Default, "{i") {
-				if p.Default == "" {
+			if p := o.param(ks[0]); p != nil && !strings.Contains(p.Default, "{i") && len(p.Values) == 0 {
+				last := int64(slices.Max(o.Instances))
+				integer := p.Type == "int" || p.Type == "unsignedInt" || p.Type == "long" || p.Type == "unsignedLong"
+				switch {
+				case len(p.Enum) >= len(o.Instances) && !p.List:
+					// One value of the enumeration per factory row.
+					p.Values = map[uint32]string{}
+					for j, n := range o.Instances {
+						p.Values[n] = escape(p.Enum[j])
+					}
+				case p.Type == "string" && len(p.Enum) == 0 && !p.List:
+					if p.Default == "" {
+						p.Default = "{i}"
+					} else {
+						p.Default += "-{i}"
+					}
+				case integer && !p.List && p.Default == "" && (p.Min == nil || *p.Min <= 1) && (p.Max == nil || *p.Max >= last):
 					p.Default = "{i}"
-				} else {
-					p.Default += "-{i}"
-				}
-				if p.Type != "string" {
+				default:
 					o.Keys = slices.Delete(o.Keys, i, i+1)
 					x.notes = append(x.notes, fmt.Sprintf("%s: unique key %s left out: one value for %d factory rows", path, ks[0], len(o.Instances)))
 					continue
