@@ -65,6 +65,9 @@ var (
 	ErrBadRecord = errors.New("dnssd: bad record")
 	// ErrServer: the DNS server could not be asked or answered an error.
 	ErrServer = errors.New("dnssd: DNS server")
+	// ErrTruncated: the instances of a service do not fit in one DNS
+	// message, even over TCP; Lookup returns those that do with it.
+	ErrTruncated = errors.New("dnssd: answer truncated")
 )
 
 // Limits of what is served and accepted.

@@ -33,7 +33,9 @@ type Resolver struct {
 // comes once. A service with no instance is
 // ErrNoService; an answer that breaks DNS-SD's rules is ErrBadRecord
 // naming the record; a server that cannot be reached or answers an error
-// is ErrServer.
+// is ErrServer. A PTR answer still truncated over TCP (more instances than
+// one DNS message of 64 KiB holds, about 1,900 agents) returns the
+// instances it holds with ErrTruncated: the rest are not lost silently.
 func (r Resolver) Lookup(ctx context.Context, role Role, mtp, domain string) ([]Service, error) {
 	if _, ok := dns.IsDomainName(domain); !ok || domain == "" {
 		return nil, fmt.Errorf("dnssd: domain %q is not a domain name", domain)
@@ -72,7 +74,7 @@ func (r Resolver) Lookup(ctx context.Context, role Role, mtp, domain string) ([]
 		prios[inst] = prio{p.Priority, p.Weight}
 		out = append(out, sv)
 	}
-	if len(out) == 0 {
+	if len(out) == 0 && !resp.Truncated {
 		return nil, fmt.Errorf("%w: %s has no instance at %s", ErrNoService, typ, r.Server)
 	}
 	slices.SortStableFunc(out, func(a, b Service) int {
@@ -85,6 +87,10 @@ func (r Resolver) Lookup(ctx context.Context, role Role, mtp, domain string) ([]
 		}
 		return strings.Compare(a.Instance, b.Instance)
 	})
+	if resp.Truncated {
+		// Over TCP too: the PTR RRset is larger than one DNS message.
+		return out, fmt.Errorf("%w: %s: the answer holds %d instances; %s has more than one DNS message holds", ErrTruncated, typ, len(out), r.Server)
+	}
 	return out, nil
 }
 
