@@ -22,9 +22,15 @@ FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp:FuzzOpenGet ./usp
                 ./scenarios/report:FuzzWriters:3000x ./scenarios/report:FuzzReadJSON ./scenarios/report:FuzzAnalyze:6000x ./scenarios/report:FuzzMerge ./scenarios/workers:FuzzReadFrame ./scenarios/agents:FuzzTrafficRecord ./scenarios/agents:FuzzFaultFile \
                 ./boards/profile:FuzzParse ./boards/image:FuzzParseKeyPEM ./mtp:FuzzParseSources \
                 ./boards/bench/wire:FuzzDecode ./boards/bench/wire:FuzzSplit ./boards/bench/wire:FuzzPayloads \
-                ./scenarios/trace:FuzzRecord
+                ./scenarios/trace:FuzzRecord \
+                ./sim/model:FuzzParse ./sim/model:FuzzImportDump ./sim/model:FuzzImportXML \
+                ./flash:FuzzLoadState:5000x ./sim/device:FuzzLoadState:10000x ./sim/fleet:FuzzParseState:5000x ./mtp/dnssd:FuzzLookup
 FUZZ_COUNT   ?= 20000x
 FUZZTIME     ?= 1m
+# Each new interesting input is minimized for at most FUZZMINTIME: with Go's
+# default (60 s) a worker fuzzing a large seed (a TR-181 XML excerpt)
+# spends its whole budget minimizing its first find.
+FUZZMINTIME  ?= 3s
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
@@ -81,14 +87,14 @@ fuzz-short:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  IFS=: read -r pkg name count <<< "$$t"; count=$${count:-$(FUZZ_COUNT)}; \
 	  echo "fuzz $$pkg $$name for $$count inputs"; \
-	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$$count $$pkg; \
+	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$$count -fuzzminimizetime=$(FUZZMINTIME) $$pkg; \
 	done
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  IFS=: read -r pkg name count <<< "$$t"; \
 	  echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
-	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINTIME) $$pkg; \
 	done
 
 ## flaky: every package's tests FLAKY_COUNT times (default 10) with the race

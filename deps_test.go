@@ -28,7 +28,8 @@ var rules = []rule{
 	{prefix: "brickyard/usp/usprecord"}, // generated
 	{prefix: "brickyard/mtp", allowed: []string{"brickyard/usp"}},
 	{prefix: "brickyard/sim", allowed: []string{"brickyard/boards", "brickyard/flash", "brickyard/usp", "brickyard/mtp$"}},
-	{prefix: "brickyard/sim/device", allowed: []string{"brickyard/boards", "brickyard/flash", "brickyard/usp", "brickyard/sim/faults"}, pure: true},
+	{prefix: "brickyard/sim/device", allowed: []string{"brickyard/boards", "brickyard/flash", "brickyard/usp", "brickyard/sim/faults", "brickyard/sim/model"}, pure: true},
+	{prefix: "brickyard/sim/model", allowed: []string{"brickyard/usp"}, pure: true},
 	{prefix: "brickyard/sim/vtime", pure: true},
 	{prefix: "brickyard/sim/faults", pure: true},
 	{prefix: "brickyard/scenarios", allowed: []string{"brickyard/sim", "brickyard/mtp", "brickyard/usp", "brickyard/boards", "brickyard/flash"}},

@@ -184,14 +184,21 @@ func (sc *Scenario) build(profiles profile.Set, readFile func(string, int64) ([]
 	for i, w := range sc.Campaign.Waves {
 		shares[i] = w.share
 	}
+	models, err := boardModels(sc.Fleet.Boards, func(name string) string {
+		p, _ := profiles.Get(name)
+		return p.Model
+	})
+	if err != nil {
+		return nil, err
+	}
 	n := 0
-	for _, bc := range sc.Fleet.Boards {
+	for bi, bc := range sc.Fleet.Boards {
 		for w, cnt := range split(bc.Count, shares) {
 			if cnt == 0 {
 				continue
 			}
 			b.groups = append(b.groups, fleet.BoardGroup{Name: bc.Profile, Factory: factories[bc.Profile], Count: cnt, Wave: w + 1,
-				Target: sc.Campaign.Waves[w].Image})
+				Target: sc.Campaign.Waves[w].Image, Model: models[bi]})
 			for range cnt {
 				n++
 				b.devices = append(b.devices, campaign.Device{ID: b.ids.ID(n), Board: bc.Profile, Wave: w + 1})

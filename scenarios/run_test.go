@@ -409,7 +409,7 @@ func TestRunMetrics(t *testing.T) {
 	}
 	for key, want := range map[string]float64{
 		"brickyard_usp_messages_total,direction=sent,type=Operate":    80,
-		"brickyard_usp_messages_total,direction=received,type=Notify": 250,
+		"brickyard_usp_messages_total,direction=received,type=Notify": 450, // 250 and an OnBoardRequest per device and boot
 		"brickyard_usp_request_duration_seconds":                      float64(r.Latency.Count),
 		"brickyard_campaign_aborted":                                  1,
 	} {

@@ -75,6 +75,7 @@ type BoardCount struct {
 	Profile string `yaml:"profile"`
 	Count   int    `yaml:"count"`
 	Version string `yaml:"version"` // the factory image; default 1.0.0
+	Model   string `yaml:"model"`   // a vendor data-model file the devices present (docs/vendor-model.md); default the profile's
 }
 
 // DeviceTimes are the simulated devices' timings.

@@ -24,9 +24,12 @@ import (
 type Profile struct {
 	Name        string
 	Description string
-	Flash       flash.Geometry
-	Layout      boards.Layout
-	Loader      boards.Bootloader
+	// Model names the vendor data-model file (docs/vendor-model.md) the
+	// board's devices present: brickyard fleet and run load it.
+	Model  string
+	Flash  flash.Geometry
+	Layout boards.Layout
+	Loader boards.Bootloader
 }
 
 // Set is the profiles of one or more files, by name.
@@ -61,6 +64,7 @@ type fileDoc struct {
 
 type boardDoc struct {
 	Description string    `yaml:"description"`
+	Model       string    `yaml:"model"`
 	Bootloader  string    `yaml:"bootloader"`
 	Flash       flashDoc  `yaml:"flash"`
 	Partitions  []partDoc `yaml:"partitions"`
@@ -165,7 +169,7 @@ func build(name string, bd boardDoc, loaders map[string]LoaderFactory) (Profile,
 			return Profile{}, fmt.Errorf("bootloader %s needs a partition named %q", bd.Bootloader, s)
 		}
 	}
-	return Profile{Name: name, Description: bd.Description, Flash: g, Layout: layout, Loader: l}, nil
+	return Profile{Name: name, Description: bd.Description, Model: bd.Model, Flash: g, Layout: layout, Loader: l}, nil
 }
 
 // Provision makes a factory-fresh board of this profile running img.

@@ -62,6 +62,10 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.String("password", "", "broker password (visible in the process list: prefer --password-file)")
 	fl.String("password-file", "", "read the broker password from the first line of `FILE`")
 	fl.String("sources", "", "local source `ADDRS`, round-robin, e.g. 127.0.1.1-127.0.1.8 (for more than ~28,000 connections to one address)")
+	fl.Bool("discover", false, "find the controller through DNS-SD: _usp-ctr-mqtt, -stomp, -ws ._tcp records of --dns-domain, asked of --dns-server (instead of --ws-url/--mqtt/--stomp)")
+	fl.String("dns-server", "", "the unicast DNS server `HOST:PORT` --discover asks")
+	fl.String("dns-domain", "", "the DNS-SD `DOMAIN` of --discover and --dns-serve, e.g. usp.example.test")
+	fl.String("dns-serve", "", "serve the DNS-SD records of --dns-domain on `ADDR` (loopback, e.g. 127.0.0.1:5353): the agents (_usp-agt-*) and their controller (_usp-ctr-*)")
 	// The fleet.
 	fl.String("scenario", "", "take the fleet, device timings, faults, trust and seed from `SCENARIO` (a built-in name or a file); flags override")
 	fl.Int("devices", 1, "number of devices (of --board)")
@@ -89,6 +93,9 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.Duration("response-timeout", 30*time.Second, "report a device request the controller leaves unanswered this long")
 	fl.Duration("download-timeout", 10*time.Minute, "a device's image download fails after this long")
 	fl.Duration("download-stall-timeout", time.Minute, "a device's image download fails when nothing arrives for this long")
+	fl.String("model", "", "vendor data model `FILE` the devices present on top of the default one: brickyard's YAML, a GetSupportedDM+Get JSON dump, or TR-181 XML (docs/vendor-model.md); a board profile's or scenario's model: wins")
+	fl.String("state-dir", "", "keep each device's state in `DIR` across runs: its flash, data model values and persistent subscriptions, saved when the fleet stops and loaded when it starts (a power cycle between runs)")
+	fl.Bool("onboarded", false, "the devices leave the factory onboarded with the controller (Controller.1.OnBoardingComplete true): no OnBoardRequest until a controller asks for one")
 	fl.Int("downloads", 256, "image downloads under way at once in this process (each holds up to its slot's size); the others wait")
 	// Output.
 	fl.String("out", "", "write report.json and report.html into `DIR`")

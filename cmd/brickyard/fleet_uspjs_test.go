@@ -156,7 +156,11 @@ func testFleetUSPJS(t *testing.T, ctx context.Context, mqttVersion string) {
 	args := []string{"fleet", "--mqtt", broker, "--mqtt-version", mqttVersion, "--controller-id", fuCtrl,
 		"--agent-topic", fuAgentTop, "--controller-topic", fuCtrlTopic,
 		"--boards-mix", "uboot-nor=2,mcuboot-nrf52=1", "--ids", "os::012345-USPJS{n:03}", "--serials", "BY-{n:04}",
-		"--seed", fuSeed, "--reboot", "300ms", "--out", outDir, "--quiet"}
+		"--seed", fuSeed, "--reboot", "300ms", "--out", outDir, "--quiet",
+		// Onboarded: the messages the fleet counts are those usp-js sent or
+		// received (an OnBoardRequest at the first contact would reach the
+		// watcher instead; sim/fleet's TestUSPJS has usp-js answer them).
+		"--onboarded"}
 	fleetCtx, interrupt := context.WithCancel(ctx)
 	defer interrupt()
 	var fleetOut, fleetErr bytes.Buffer

@@ -53,6 +53,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newRunCmd(a),
 		newScenariosCmd(a),
 		newFleetCmd(a),
+		newModelCmd(a),
 		newReportCmd(a),
 		newBoardEmuCmd(a),
 		newWorkerCmd(a),

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"sync"
+	"time"
 
 	"brickyard/mtp"
 	"brickyard/usp"
@@ -49,7 +52,64 @@ func (d *dialer) clientID(agentID string) string {
 // its mqtt_connect Record to the controller topic, and returns the
 // session. A failure after the socket opened wraps mtp.ErrBroken.
 func (d *dialer) Dial(ctx context.Context, agentID string) (mtp.Conn, error) {
-	s := d.s
+	return d.dial(ctx, agentID, d.s, d.clientID(agentID), nil)
+}
+
+// DialTarget implements mtp.TargetDialer: Dial, aimed where the agent's
+// data model says (another broker, client ID, keep-alive, version, own
+// topic, more topic filters, another controller topic).
+func (d *dialer) DialTarget(ctx context.Context, agentID string, t mtp.Target) (mtp.Conn, error) {
+	s := *d.s
+	if t.Host != "" || t.Port != 0 {
+		host, port, _ := net.SplitHostPort(s.addr)
+		if t.Host != "" {
+			host = t.Host
+		}
+		if t.Port != 0 {
+			port = strconv.Itoa(t.Port)
+		}
+		s.addr = net.JoinHostPort(host, port)
+		if s.tls != nil && t.Host != "" && s.TLS.ServerName == "" {
+			s.tls = s.tls.Clone()
+			s.tls.ServerName = t.Host
+		}
+	}
+	switch t.MQTTVersion {
+	case "":
+	case "5.0", "5":
+		s.Version = V5
+	case "3.1.1":
+		s.Version = V311
+	default:
+		return nil, fmt.Errorf("mqtt: target version %q: want 5.0 or 3.1.1", t.MQTTVersion)
+	}
+	if t.KeepAlive > 0 {
+		s.ka = uint16(min(max(t.KeepAlive/time.Second, 1), 65535))
+	}
+	if t.AgentTopic != "" {
+		s.AgentTopic = t.AgentTopic
+	}
+	if t.ControllerTopic != "" {
+		if !validTopic(t.ControllerTopic) {
+			return nil, fmt.Errorf("mqtt: target controller topic %q is not a topic name", t.ControllerTopic)
+		}
+		s.ControllerTopic = t.ControllerTopic
+	}
+	id := d.clientID(agentID)
+	if t.ClientID != "" {
+		id = t.ClientID
+	}
+	var extra []string
+	for _, f := range t.Subscriptions {
+		if !validFilter(f) {
+			return nil, fmt.Errorf("mqtt: target subscription %q is not a topic filter", f)
+		}
+		extra = append(extra, f)
+	}
+	return d.dial(ctx, agentID, &s, id, extra)
+}
+
+func (d *dialer) dial(ctx context.Context, agentID string, s *settings, clientID string, extra []string) (mtp.Conn, error) {
 	own := expand(s.AgentTopic, agentID)
 	if agentID == "" || !validTopic(own) {
 		return nil, fmt.Errorf("mqtt: agent ID %q makes topic %q, not a valid topic name", agentID, own)
@@ -60,7 +120,7 @@ func (d *dialer) Dial(ctx context.Context, agentID string) (mtp.Conn, error) {
 	if err != nil {
 		return nil, broken("dial "+s.addr, err)
 	}
-	p := linkParams{clientID: d.clientID(agentID), username: s.Username, password: s.Password,
+	p := linkParams{clientID: clientID, username: s.Username, password: s.Password,
 		keepAlive: s.ka, qos: s.qos, endpointID: agentID, receiveMax: uint16(min(s.QueueLen, 65535)), maxPacket: s.maxPacket()}
 	cl := newClient(nc, p, s.Version == V5, &d.keeper)
 	ack, err := cl.handshake(ctx, p)
@@ -81,7 +141,7 @@ func (d *dialer) Dial(ctx context.Context, agentID string) (mtp.Conn, error) {
 	if s.Version == V311 {
 		filters[0] = own + "/#" // also matches own, and own/reply-to=…
 	}
-	for _, f := range ack.subscribeTopics {
+	for _, f := range append(ack.subscribeTopics, extra...) {
 		if validFilter(f) && !slices.Contains(filters, f) {
 			filters = append(filters, f)
 		}

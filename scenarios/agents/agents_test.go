@@ -57,10 +57,10 @@ func TestFleet_IDFormatAndMix(t *testing.T) {
 		}
 	}
 	mix, err := parseBoardsMix("uboot-nor=600, mcuboot-nrf52=400@2.1.0", "1.0.0")
-	if err != nil || len(mix) != 2 || mix[0] != (boardCount{"uboot-nor", 600, "1.0.0"}) || mix[1] != (boardCount{"mcuboot-nrf52", 400, "2.1.0"}) {
+	if err != nil || len(mix) != 2 || mix[0] != (boardCount{"uboot-nor", 600, "1.0.0", nil}) || mix[1] != (boardCount{"mcuboot-nrf52", 400, "2.1.0", nil}) {
 		t.Fatalf("%v %v", mix, err)
 	}
-	sp := &Spec{boards: []boardCount{{"a", 5, ""}, {"b", 5, ""}}, shardK: 2, shardN: 3}
+	sp := &Spec{boards: []boardCount{{"a", 5, "", nil}, {"b", 5, "", nil}}, shardK: 2, shardN: 3}
 	if lo, hi := sp.shardRange(); lo != 3 || hi != 6 {
 		t.Fatalf("shard 2/3 of 10: %d..%d", lo, hi)
 	}

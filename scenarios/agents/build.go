@@ -153,7 +153,7 @@ func (sp *Spec) groups(b *Built) []fleet.BoardGroup {
 	for _, bc := range sp.boards {
 		from, to := max(at, lo), min(at+bc.count, hi)
 		if to > from {
-			out = append(out, fleet.BoardGroup{Name: bc.profile, Factory: b.factory[bc.profile+"@"+bc.version], Count: to - from})
+			out = append(out, fleet.BoardGroup{Name: bc.profile, Factory: b.factory[bc.profile+"@"+bc.version], Count: to - from, Model: bc.model})
 		}
 		at += bc.count
 	}
@@ -190,7 +190,7 @@ func (sp *Spec) realConfig(b *Built, tr *transport, idx *index.Index) fleet.Real
 	client := &http.Client{Transport: ft}
 	return fleet.RealConfig{
 		Seed: sp.seed, ControllerID: sp.controllerID, Boards: sp.groups(b), IDFormat: idFormat(sp.idPattern), IDOffset: lo,
-		Device: sp.deviceConfig(lo, protocolName(sp.transport)), Plan: sp.plan, Dialer: tr.dialer,
+		Device: sp.deviceConfig(lo, protocolName(sp.transport)), Plan: sp.plan, Dialer: tr.dialer, StateDir: sp.f.StateDir,
 		Fetcher: &fleet.HTTPFetcher{Client: client, Timeout: sp.downloadTimeout, StallTimeout: sp.downloadStall,
 			MaxActive: sp.downloads},
 		ConnectRate: sp.connectRate, ConnectJitter: sp.connectJitter, Index: idx,
@@ -231,6 +231,8 @@ func (sp *Spec) deviceConfig(lo int, protocol string) func(n int, c *device.Conf
 	return func(n int, c *device.Config) {
 		c.SerialNumber = sp.serials.ID(lo + n)
 		c.MTP = protocol
+		c.Transport = sp.deviceTransport
+		c.Onboarded = sp.f.Onboarded
 		if sp.oui != "" {
 			c.ManufacturerOUI = sp.oui
 		}

@@ -33,6 +33,10 @@ type Config struct {
 	Password        string        `mapstructure:"password"`
 	PasswordFile    string        `mapstructure:"password_file"`
 	Sources         string        `mapstructure:"sources"`
+	Discover        bool          `mapstructure:"discover"`
+	DNSServer       string        `mapstructure:"dns_server"`
+	DNSDomain       string        `mapstructure:"dns_domain"`
+	DNSServe        string        `mapstructure:"dns_serve"`
 
 	// The fleet.
 	Scenario        string        `mapstructure:"scenario"`
@@ -62,6 +66,9 @@ type Config struct {
 	DownloadTimeout time.Duration `mapstructure:"download_timeout"`
 	DownloadStall   time.Duration `mapstructure:"download_stall_timeout"`
 	Downloads       int           `mapstructure:"downloads"`
+	Onboarded       bool          `mapstructure:"onboarded"`
+	Model           string        `mapstructure:"model"`
+	StateDir        string        `mapstructure:"state_dir"`
 
 	// Output.
 	Out           string `mapstructure:"out"`

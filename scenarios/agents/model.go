@@ -32,11 +32,11 @@ func dumpModel(w io.Writer, d *device.Device, id, ctrlID, board, protocol string
 			return err
 		}
 	}
-	get, err := askDevice(d, id, ctrlID, now, usp.NewRequest("dump-model-get", &pb.Get{ParamPaths: []string{"Device."}}))
+	get, getSize, err := askDevice(d, id, ctrlID, now, usp.NewRequest("dump-model-get", &pb.Get{ParamPaths: []string{"Device."}}))
 	if err != nil {
 		return err
 	}
-	gsdm, err := askDevice(d, id, ctrlID, now, usp.NewRequest("dump-model-gsdm", &pb.GetSupportedDM{
+	gsdm, _, err := askDevice(d, id, ctrlID, now, usp.NewRequest("dump-model-gsdm", &pb.GetSupportedDM{
 		ObjPaths: []string{"Device."}, ReturnCommands: true, ReturnEvents: true, ReturnParams: true}))
 	if err != nil {
 		return err
@@ -88,6 +88,10 @@ func dumpModel(w io.Writer, d *device.Device, id, ctrlID, board, protocol string
 	version, _ := d.Value("Device.DeviceInfo.SoftwareVersion", now)
 	fmt.Fprintf(w, "# %s: board %s, firmware %s; controller %s over %s\n", id, board, version, ctrlID, protocol)
 	fmt.Fprintf(w, "# %d parameters as Get Device. returns them; (rw): a controller may Set it\n", len(paths))
+	if getSize > usp.DefaultMaxRecordSize {
+		fmt.Fprintf(w, "# the GetResp of Device. is a %d-byte Record: more than the %d a controller on brickyard's MTPs takes; ask for less than Device. at once\n",
+			getSize, usp.DefaultMaxRecordSize)
+	}
 	for _, p := range paths {
 		mark := ""
 		if writable[supportedPath(p)] {
@@ -138,26 +142,42 @@ func supportedPath(p string) string {
 // askDevice hands the device one request from ctrlID and returns its
 // response. The device emits Records only while it believes its session
 // is up; the request goes in after Connected when it does not.
-func askDevice(d *device.Device, id, ctrlID string, now time.Time, req *pb.Msg) (*pb.Msg, error) {
-	codec := usp.Codec{LocalID: ctrlID}
+//
+// The answer is read whatever its size (a vendor model's Get of Device.
+// can pass a controller's usual 256 KiB): --dump-model shows the model,
+// and says how large the answer was when it is more than a controller on
+// brickyard's MTPs takes (usp.DefaultMaxRecordSize).
+func askDevice(d *device.Device, id, ctrlID string, now time.Time, req *pb.Msg) (*pb.Msg, int, error) {
+	codec := usp.Codec{LocalID: ctrlID, MaxRecordSize: maxDumpRecord}
 	data, err := codec.Seal(id, req)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var recs []device.Record
 	if !d.Online() {
 		recs = append(recs, d.Connected(now).Records...)
 	}
 	recs = append(recs, d.Receive(now, data).Records...)
+	var openErr error
 	for _, rec := range recs {
 		in, err := codec.Open(rec.Data)
-		if err != nil || in.Msg == nil || in.Msg.GetHeader().GetMsgId() != req.GetHeader().GetMsgId() {
+		if err != nil {
+			openErr = err
+			continue
+		}
+		if in.Msg == nil || in.Msg.GetHeader().GetMsgId() != req.GetHeader().GetMsgId() {
 			continue
 		}
 		if e := in.Msg.GetBody().GetError(); e != nil {
-			return nil, fmt.Errorf("the device answered %s with Error %d: %s", usp.TypeName(usp.TypeOf(req)), e.GetErrCode(), e.GetErrMsg())
+			return nil, 0, fmt.Errorf("the device answered %s with Error %d: %s", usp.TypeName(usp.TypeOf(req)), e.GetErrCode(), e.GetErrMsg())
 		}
-		return in.Msg, nil
+		return in.Msg, len(rec.Data), nil
 	}
-	return nil, errors.New("the device did not answer")
+	if openErr != nil {
+		return nil, 0, fmt.Errorf("the device's answer cannot be read: %w", openErr)
+	}
+	return nil, 0, errors.New("the device did not answer")
 }
+
+// maxDumpRecord bounds the answer --dump-model reads.
+const maxDumpRecord = 256 << 20

@@ -30,7 +30,7 @@ func TestParseShard(t *testing.T) {
 // The devices of every shard, ShardDevices' rows, are the fleet's once,
 // in order, with their boards.
 func TestSpec_ShardDevices(t *testing.T) {
-	sp := &Spec{idPattern: "os::00256D-SIM{n:06}", boards: []boardCount{{"a", 5, "1.0.0"}, {"b", 3, "1.0.0"}, {"c", 4, "1.0.0"}}}
+	sp := &Spec{idPattern: "os::00256D-SIM{n:06}", boards: []boardCount{{profile: "a", count: 5, version: "1.0.0"}, {profile: "b", count: 3, version: "1.0.0"}, {profile: "c", count: 4, version: "1.0.0"}}}
 	want := 1
 	for k := 1; k <= 5; k++ {
 		for _, d := range sp.ShardDevices(k, 5) {

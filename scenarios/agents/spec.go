@@ -23,6 +23,7 @@ import (
 	"brickyard/scenarios/report"
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
+	"brickyard/sim/model"
 )
 
 // boardCount is count devices of one board profile starting on version.
@@ -30,6 +31,7 @@ type boardCount struct {
 	profile string
 	count   int
 	version string
+	model   *model.Model // nil: the default model only
 }
 
 // Spec is the fleet command's flags, checked and resolved.
@@ -70,6 +72,9 @@ type Spec struct {
 	downloadStall   time.Duration
 	downloads       int
 	warnings        []string
+
+	deviceTransport *device.Transport // what the devices' MTP objects say out of the factory
+	boardModel      []string          // the scenario's model: per board, "" none
 }
 
 // Warnings are what Resolve accepted but the user should hear of.
@@ -107,6 +112,20 @@ func (sp *Spec) shardRange() (lo, hi int) {
 // the --boards file when it is not empty). Every error names the flag it
 // is about.
 func Resolve(f Config, changed func(flag string) bool, profiles func(file string) (profile.Set, error)) (*Spec, error) {
+	if f.Discover {
+		var err error
+		if f, changed, err = discoverController(f, changed); err != nil {
+			return nil, err
+		}
+	}
+	if f.DNSServe != "" && f.DNSDomain == "" {
+		return nil, errors.New("--dns-serve: --dns-domain is required")
+	}
+	if f.StateDir != "" {
+		if err := os.MkdirAll(f.StateDir, 0o755); err != nil {
+			return nil, fmt.Errorf("--state-dir: %w", err)
+		}
+	}
 	sp := &Spec{f: f, name: "fleet", seed: f.Seed, shardK: 1, shardN: 1}
 	var sc *scenarios.Scenario
 	if f.Scenario != "" {
@@ -145,13 +164,14 @@ func Resolve(f Config, changed func(flag string) bool, profiles func(file string
 			if changed("version") {
 				v = f.Version
 			}
-			sp.boards = append(sp.boards, boardCount{b.Profile, b.Count, v})
+			sp.boards = append(sp.boards, boardCount{b.Profile, b.Count, v, nil})
+			sp.boardModel = append(sp.boardModel, b.Model)
 		}
 	default:
 		if f.Devices < 1 || f.Devices > 1_000_000 {
 			return nil, fmt.Errorf("--devices: %d: want 1 to 1,000,000", f.Devices)
 		}
-		sp.boards = []boardCount{{f.Board, f.Devices, f.Version}}
+		sp.boards = []boardCount{{f.Board, f.Devices, f.Version, nil}}
 	}
 	for _, b := range sp.boards {
 		flag := "--board"
@@ -173,6 +193,9 @@ func Resolve(f Config, changed func(flag string) bool, profiles func(file string
 	}
 	if sp.total() > 1_000_000 {
 		return nil, fmt.Errorf("--boards-mix: %d devices: at most 1,000,000", sp.total())
+	}
+	if err := sp.loadModels(f, set); err != nil {
+		return nil, err
 	}
 
 	ids, serials := f.IDs, f.Serials
@@ -633,7 +656,7 @@ func parseBoardsMix(s, version string) ([]boardCount, error) {
 			return nil, fmt.Errorf("%q: board %s listed twice", part, name)
 		}
 		seen[name] = true
-		out = append(out, boardCount{name, n, v})
+		out = append(out, boardCount{name, n, v, nil})
 	}
 	return out, nil
 }
@@ -723,3 +746,41 @@ func checkDuration(name string, d time.Duration) error {
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// loadModels gives each board its vendor data model: the scenario's
+// model: of that board, else its profile's, else --model.
+func (sp *Spec) loadModels(f Config, set profile.Set) error {
+	loaded := map[string]*model.Model{}
+	load := func(flag, file string) (*model.Model, error) {
+		if m := loaded[file]; m != nil {
+			return m, nil
+		}
+		m, notes, err := scenarios.LoadModel(file)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", flag, err)
+		}
+		if len(notes) > 0 {
+			sp.warnings = append(sp.warnings, fmt.Sprintf("%s: %s: %d items left out on import, e.g. %s", flag, file, len(notes), notes[0]))
+		}
+		loaded[file] = m
+		return m, nil
+	}
+	for i := range sp.boards {
+		file, flag := f.Model, "--model"
+		if p, err := set.Get(sp.boards[i].profile); err == nil && p.Model != "" {
+			file, flag = p.Model, "board profile "+p.Name+": model"
+		}
+		if i < len(sp.boardModel) && sp.boardModel[i] != "" {
+			file, flag = sp.boardModel[i], "--scenario: fleet.boards["+fmt.Sprint(i)+"].model"
+		}
+		if file == "" {
+			continue
+		}
+		m, err := load(flag, file)
+		if err != nil {
+			return err
+		}
+		sp.boards[i].model = m
+	}
+	return nil
+}

@@ -5,8 +5,12 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -14,6 +18,7 @@ import (
 	"brickyard/mtp/mqtt"
 	"brickyard/mtp/stomp"
 	"brickyard/mtp/websocket"
+	"brickyard/sim/device"
 )
 
 // transport is the agents' dialer to the controller under test.
@@ -57,6 +62,17 @@ func (sp *Spec) dialerWith(f Config, logf func(string, ...any), drops *mtp.Drops
 		if err != nil {
 			return nil, fmt.Errorf("--ws-url: %w", err)
 		}
+		port, _ := strconv.ParseUint(sp.wsURL.Port(), 10, 16)
+		if port == 0 {
+			port = 80
+			if sp.wsURL.Scheme == "wss" {
+				port = 443
+			}
+		}
+		if err := sp.setDeviceTransport(device.Transport{Protocol: "WebSocket", Host: sp.wsURL.Hostname(), Port: uint32(port),
+			Encrypt: sp.wsURL.Scheme == "wss", Path: sp.wsURL.RequestURI()}); err != nil {
+			return nil, err
+		}
 		return &transport{protocol: string(mtp.WebSocket), where: sp.wsURL.Redacted(), dialer: d}, nil
 	case "mqtt":
 		v := mqtt.V5
@@ -90,6 +106,20 @@ func (sp *Spec) dialerWith(f Config, logf func(string, ...any), drops *mtp.Drops
 		if err != nil {
 			return nil, fmt.Errorf("--mqtt: %w", err)
 		}
+		host, port := splitHostPort(strings.TrimPrefix(strings.TrimPrefix(sp.broker, "tls://"), "tcp://"), 1883)
+		version := "5.0"
+		if v == mqtt.V311 {
+			version = "3.1.1"
+		}
+		ka := uint32(60)
+		if f.KeepAlive > 0 {
+			ka = uint32(min(max(f.KeepAlive/time.Second, 1), 65535))
+		}
+		if err := sp.setDeviceTransport(device.Transport{Protocol: "MQTT", Host: host, Port: port, Encrypt: sp.tls,
+			MQTTVersion: version, ClientID: f.ClientID, AgentTopic: orDefault(f.AgentTopic, "usp/agent/{eid}"),
+			ControllerTopic: strings.ReplaceAll(orDefault(f.ControllerTopic, "usp/controller/{eid}"), "{eid}", "{ctrl}"), KeepAlive: ka}); err != nil {
+			return nil, err
+		}
 		return &transport{protocol: string(mtp.MQTT), where: sp.broker, dialer: d}, nil
 	case "stomp":
 		cfg := stomp.Config{Addr: sp.broker, Login: f.Username, Passcode: sp.password, VirtualHost: f.STOMPVHost,
@@ -105,6 +135,15 @@ func (sp *Spec) dialerWith(f Config, logf func(string, ...any), drops *mtp.Drops
 		d, err := stomp.NewDialer(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("--stomp: %w", err)
+		}
+		host, port := splitHostPort(sp.broker, 61613)
+		hb := uint32(0)
+		if f.KeepAlive > 0 {
+			hb = uint32(f.KeepAlive / time.Millisecond)
+		}
+		if err := sp.setDeviceTransport(device.Transport{Protocol: "STOMP", Host: host, Port: port, Encrypt: sp.tls,
+			VirtualHost: f.STOMPVHost, AgentDest: f.AgentDest, ControllerDest: strings.ReplaceAll(f.ControllerDest, "{eid}", "{ctrl}"), Heartbeat: hb}); err != nil {
+			return nil, err
 		}
 		scheme := "tcp://"
 		if sp.tls {
@@ -149,4 +188,34 @@ func loadTLS(f Config) (*tls.Config, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
+}
+
+// setDeviceTransport fills the factory Transport of the devices' MTP
+// objects: where the flags say the controller is.
+func (sp *Spec) setDeviceTransport(t device.Transport) error {
+	dt, err := device.FillTransport(t, t.Protocol)
+	if err != nil {
+		return err
+	}
+	sp.deviceTransport = dt
+	return nil
+}
+
+func splitHostPort(addr string, def uint32) (string, uint32) {
+	host, ps, err := net.SplitHostPort(addr)
+	if err != nil {
+		return strings.Trim(addr, "[]"), def
+	}
+	p, err := strconv.ParseUint(ps, 10, 16)
+	if err != nil || p == 0 {
+		return host, def
+	}
+	return host, uint32(p)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

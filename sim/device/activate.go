@@ -11,13 +11,18 @@ import (
 	"brickyard/usp/dm"
 )
 
-// activation is a FirmwareImage.{i}.Activate() waiting for its window.
+// activation is a FirmwareImage.{i}.Activate() waiting for a window it
+// can use.
 type activation struct {
-	job   uint64
-	row   int
-	key   string
-	timer TimerID
-	mode  string
+	job     uint64
+	row     int
+	key     string
+	timer   TimerID
+	at      time.Time // the invocation: window offsets count from it
+	windows []window
+	w       int  // the window being tried
+	prompts int  // ConfirmationNeeded: prompts shown in this window
+	asking  bool // a prompt is on the screen, awaiting the user
 }
 
 // window is one TimeWindow argument of Activate(): offsets in seconds
@@ -26,6 +31,7 @@ type window struct {
 	num        int
 	start, end uint64
 	mode       string
+	message    string // UserMessage
 	maxRetries int
 }
 
@@ -82,6 +88,8 @@ func parseWindows(in map[string]string) ([]window, error) {
 			default:
 				return bad("TimeWindow.%d.Mode %q: want AnyTime, Immediately, WhenIdle or ConfirmationNeeded", n, clip(v, 32))
 			}
+		case "UserMessage":
+			w.message = clip(v, 1024)
 		case "MaxRetries":
 			r, err := strconv.Atoi(v)
 			if err != nil || r < -1 || r > 10 {
@@ -148,41 +156,170 @@ func (d *Device) activatable(now time.Time, i int) error {
 	return nil
 }
 
-// startActivate schedules an accepted Activate() at the start of its
-// first usable window: Immediately, AnyTime and WhenIdle (the simulated
-// device is always idle) activate at the window's start; a
-// ConfirmationNeeded window is never confirmed, so it is unusable. With no
-// usable window the command fails at once (7022).
+// startActivate schedules an accepted Activate(): its windows are tried
+// in order (activation.go's rules, docs/device.md).
 func (d *Device) startActivate(now time.Time, j dm.Job) {
 	ws, err := parseWindows(j.Input)
 	i := int(j.Nums[0]) - 1
-	if err == nil {
-		for _, w := range ws {
-			if w.mode == modeConfirmation {
-				continue
-			}
-			a := &activation{job: j.ID, row: i, key: j.Key, mode: w.mode, timer: timerWindow + TimerID(d.nextSeq())}
-			d.activations = append(d.activations, a)
-			d.setTimer(a.timer, now.Add(time.Duration(w.start)*time.Second))
-			d.event(now, EvActivatePending, "row=%d mode=%s in=%ds", i+1, w.mode, w.start)
-			return
-		}
-		err = usp.Errorf(usp.CommandFailure, "no usable time window: a ConfirmationNeeded window needs a user confirmation this device never gets")
+	if err != nil {
+		d.event(now, EvActivateFailed, "row=%d: %v", i+1, err)
+		fx, _ := d.m.Complete(j.ID, nil, err, now)
+		d.apply(now, fx)
+		return
 	}
-	d.event(now, EvActivateFailed, "row=%d: %v", i+1, err)
-	fx, _ := d.m.Complete(j.ID, nil, err, now)
-	d.apply(now, fx)
+	a := &activation{job: j.ID, row: i, key: j.Key, at: now, windows: ws, timer: timerWindow + TimerID(d.nextSeq())}
+	d.activations = append(d.activations, a)
+	w := ws[0]
+	d.event(now, EvActivatePending, "row=%d window=%d mode=%s in=%ds", i+1, w.num, w.mode, w.start)
+	d.setTimer(a.timer, a.start(0))
 }
 
-// window runs the activation whose window opened: Loader.Activate, then
-// OperationComplete (before the reboot, G17), then the reboot.
+// start and end are window k's bounds in time.
+func (a *activation) start(k int) time.Time {
+	return a.at.Add(time.Duration(a.windows[k].start) * time.Second)
+}
+func (a *activation) end(k int) time.Time {
+	return a.at.Add(time.Duration(a.windows[k].end) * time.Second)
+}
+
+// The simulated user's timing for ConfirmationNeeded windows.
+const (
+	promptTimeout = time.Minute // an unanswered prompt is given up after this long
+	promptRetry   = time.Minute // a declined or unanswered prompt is shown again after this long
+)
+
+// window runs the activation whose timer fired: in its current window it
+// activates (Immediately, AnyTime; WhenIdle once the device is idle;
+// ConfirmationNeeded once the user confirms), or waits within the window,
+// or gives the window up for the next one. Past the last window the
+// command fails (7022) and nothing reboots.
 func (d *Device) window(now time.Time, id TimerID) {
 	k := slices.IndexFunc(d.activations, func(a *activation) bool { return a.timer == id })
 	if k < 0 {
 		return
 	}
 	a := d.activations[k]
+	for a.w < len(a.windows) {
+		w := a.windows[a.w]
+		start, end := a.start(a.w), a.end(a.w)
+		if now.Before(start) {
+			d.setTimer(a.timer, start)
+			return
+		}
+		if now.After(end) {
+			d.event(now, EvActivatePending, "row=%d window=%d missed: %s", a.row+1, w.num, a.missed(w))
+			a.next()
+			continue
+		}
+		switch w.mode {
+		case modeImmediately, modeAnyTime:
+			d.runActivation(now, k)
+			return
+		case modeWhenIdle:
+			u, up := d.usage(), d.up(now)
+			idle := d.bootAt.Add(time.Duration(u.idleAt(up) * float64(time.Second)))
+			if !idle.After(now) {
+				d.runActivation(now, k)
+				return
+			}
+			if !idle.After(end) {
+				d.setTimer(a.timer, idle)
+				return
+			}
+			d.event(now, EvActivatePending, "row=%d window=%d missed: the device is busy until after its end", a.row+1, w.num)
+			a.next()
+		case modeConfirmation:
+			switch d.confirm(now, a, w, end) {
+			case confirmed:
+				d.runActivation(now, k)
+				return
+			case gaveUp:
+				a.next()
+				continue
+			}
+			return
+		}
+	}
 	d.activations = slices.Delete(d.activations, k, k+1)
+	d.setTimer(a.timer, time.Time{})
+	err := usp.Errorf(usp.CommandFailure, "no time window could be used (%d tried)", len(a.windows))
+	d.event(now, EvActivateFailed, "row=%d: %v", a.row+1, err)
+	fx, _ := d.m.Complete(a.job, nil, err, now)
+	d.apply(now, fx)
+}
+
+func (a *activation) next() { a.w, a.prompts, a.asking = a.w+1, 0, false }
+
+func (a *activation) missed(w window) string {
+	if w.mode == modeConfirmation {
+		return "the user did not confirm"
+	}
+	return "the device was not running"
+}
+
+// confirm runs a ConfirmationNeeded window: it shows the UserMessage, and
+// the simulated user (Config.User) answers after User.After — declining
+// the first User.Declines prompts, then as User.Answer says. A declined or
+// unanswered prompt (given up after a minute) is shown again a minute
+// later while MaxRetries allows (−1: until the window ends). It reports
+// confirmed when the user confirmed now, gaveUp when MaxRetries is
+// spent, waiting (the timer set) otherwise.
+func (d *Device) confirm(now time.Time, a *activation, w window, end time.Time) confirmation {
+	u := d.cfg.user()
+	if !a.asking {
+		if w.maxRetries >= 0 && a.prompts > w.maxRetries {
+			d.event(now, EvActivatePending, "row=%d window=%d missed: no confirmation after %d prompts", a.row+1, w.num, a.prompts)
+			return gaveUp
+		}
+		a.prompts++
+		a.asking = true
+		d.event(now, EvUserPrompt, "row=%d window=%d prompt=%d message=%q", a.row+1, w.num, a.prompts, w.message)
+		answerAt := now.Add(u.After)
+		if u.Answer == UserSilent && int(d.userAnswers) >= u.Declines {
+			answerAt = now.Add(promptTimeout)
+		}
+		d.setTimer(a.timer, minTime(answerAt, end))
+		return waiting
+	}
+	// The answer (or the timeout) is due.
+	a.asking = false
+	if d.userAnswers < 1<<15 {
+		d.userAnswers++
+	}
+	switch {
+	case int(d.userAnswers) <= u.Declines || u.Answer == UserDecline:
+		d.event(now, EvUserPrompt, "row=%d window=%d prompt=%d declined", a.row+1, w.num, a.prompts)
+	case u.Answer == UserSilent:
+		d.event(now, EvUserPrompt, "row=%d window=%d prompt=%d unanswered", a.row+1, w.num, a.prompts)
+	default:
+		d.event(now, EvUserPrompt, "row=%d window=%d prompt=%d confirmed", a.row+1, w.num, a.prompts)
+		return confirmed
+	}
+	d.setTimer(a.timer, minTime(now.Add(promptRetry), end.Add(time.Nanosecond)))
+	return waiting
+}
+
+type confirmation uint8
+
+const (
+	waiting confirmation = iota
+	confirmed
+	gaveUp
+)
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// runActivation activates activation k now: Loader.Activate, then
+// OperationComplete (before the reboot, G17), then the reboot.
+func (d *Device) runActivation(now time.Time, k int) {
+	a := d.activations[k]
+	d.activations = slices.Delete(d.activations, k, k+1)
+	d.setTimer(a.timer, time.Time{})
 	err := d.activatable(now, a.row)
 	if err == nil {
 		err = d.activate(now, a.row, a.key)

@@ -1,6 +1,8 @@
 package device
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,8 +164,7 @@ func TestBadInput(t *testing.T) {
 		{"Activate with a bad mode", "", op(newRow+".Activate()", "TimeWindow.1.Start", "0", "TimeWindow.1.End", "10", "TimeWindow.1.Mode", "Later"), cmdFail(7027)},
 		{"Activate with overlapping windows", "", op(newRow+".Activate()", "TimeWindow.1.Start", "0", "TimeWindow.1.End", "100", "TimeWindow.1.Mode", "AnyTime",
 			"TimeWindow.2.Start", "50", "TimeWindow.2.End", "200", "TimeWindow.2.Mode", "AnyTime"), cmdFail(7027)},
-		{"Activate with too many windows", "", op(newRow+".Activate()", "TimeWindow.1.Start", "0", "TimeWindow.1.End", "1", "TimeWindow.1.Mode", "AnyTime",
-			"TimeWindow.2.Start", "1", "TimeWindow.2.End", "2", "TimeWindow.2.Mode", "AnyTime", "TimeWindow.3.Start", "2", "TimeWindow.3.End", "3", "TimeWindow.3.Mode", "AnyTime"), cmdFail(7027)},
+		{"Activate with too many windows", "", op(newRow+".Activate()", manyWindows(MaxTimeWindows+1)...), cmdFail(7027)},
 		{"Reboot with a bad Cause", "", op("Device.Reboot()", "Cause", "Overheat"), cmdFail(7027)},
 		{"Cancel a Request that does not exist", "", op("Device.LocalAgent.Request.3.Cancel()"), errCode(7016)},
 	}
@@ -229,4 +230,15 @@ func TestSilentWhenOff(t *testing.T) {
 	if out := h.d.Timer(t0, TimerTrial); len(out.Records)+len(out.Timers) != 0 || out.Connect {
 		t.Fatal("an unpowered device acted on a timer")
 	}
+}
+
+// manyWindows is n back-to-back AnyTime windows of one second, as
+// flattened Activate() arguments.
+func manyWindows(n int) []string {
+	var kv []string
+	for i := 1; i <= n; i++ {
+		kv = append(kv, fmt.Sprintf("TimeWindow.%d.Start", i), strconv.Itoa(i-1), fmt.Sprintf("TimeWindow.%d.End", i), strconv.Itoa(i),
+			fmt.Sprintf("TimeWindow.%d.Mode", i), "AnyTime")
+	}
+	return kv
 }

@@ -69,6 +69,7 @@ func (d *Device) start(now time.Time, r boards.Boot) {
 		}
 		d.factory(now)
 	}
+	d.hardwareRows(now)
 	d.reconcile(now, r)
 
 	cur := imageID{slot: r.Slot, version: r.Image.VersionString()}
@@ -113,6 +114,9 @@ func (d *Device) start(now time.Time, r boards.Boot) {
 	if boot, _ := d.m.Value(pathBootFW, now); boot == "" {
 		d.setValue(now, pathBootFW, d.activeRowPath())
 	}
+	if !d.nv.booted {
+		d.nv.firstUse = now.Unix()
+	}
 	d.nv.booted = true
 	d.nv.cause, d.nv.reason, d.nv.failLog = "", "", ""
 	d.boot = &b
@@ -153,10 +157,12 @@ func (d *Device) factory(now time.Time) {
 	for i := range d.slots {
 		d.m.AddRow(pathFW, uint32(i+1), nil, now)
 	}
-	d.m.AddRow(pathAgentMTP, 1, map[string]string{"Enable": "true", "Protocol": d.cfg.MTP()}, now)
 	d.m.AddRow(pathController, 1, map[string]string{"Enable": "true", "EndpointID": d.cfg.ControllerID(),
 		"PeriodicNotifInterval": strconv.FormatUint(uint64(d.cfg.PeriodicInterval), 10)}, now)
-	d.m.AddRow(pathController+"1.MTP.", 1, map[string]string{"Enable": "true", "Protocol": d.cfg.MTP()}, now)
+	d.factoryMTP(now)
+	d.m.AddRow("Device.IP.Interface.", 1, map[string]string{"Enable": "true"}, now)
+	d.m.AddRow("Device.IP.Interface.1.IPv4Address.", 1, map[string]string{"Enable": "true"}, now)
+	d.vendorRows(now, true)
 }
 
 // restart reboots the device on purpose (a command, an activation, the
@@ -211,6 +217,7 @@ func (d *Device) off(now time.Time) {
 	d.conn, d.bootSent, d.trial, d.healthFail, d.warned, d.booting, d.cut = false, false, false, false, false, false, false
 	d.retries = 0
 	d.timers, d.downloads, d.activations, d.outbox, d.restartReq = nil, nil, nil, nil, nil
+	d.x, d.retarget, d.onboardDone = nil, false, false
 	d.boot = nil
 	d.out.Reboot = now.Add(d.cfg.RebootDuration)
 }

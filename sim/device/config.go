@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"brickyard/sim/faults"
+	"brickyard/sim/model"
 )
 
 // Config is one device: its identity, its transport's name, its timing,
@@ -28,6 +29,25 @@ type Config struct {
 	// Device.LocalAgent.MTP.1.Protocol reads ("WebSocket", "MQTT",
 	// "STOMP"); default "WebSocket".
 	MTP string
+	// Transport is where the factory MTP objects say the controller is
+	// (its broker, topics, destinations, path): a fleet passes one filled
+	// Transport (FillTransport) to all its devices. nil: TR-181's defaults
+	// for MTP.
+	Transport *Transport
+	// Onboarded makes the factory Controller row's OnBoardingComplete
+	// true: the device sends no OnBoardRequest to its controller until one
+	// sets it false (or calls SendOnBoardRequest()). Default false: the
+	// device asks to be onboarded at its first contact, as TR-181's default
+	// says.
+	Onboarded bool
+	// Model is the vendor data model the device presents on top of the
+	// default one: the one its schema was built with (NewSchemaWith). A
+	// fleet shares it. nil: none.
+	Model *model.Model
+	// User is the simulated person in front of the device, who answers
+	// the prompts of Activate()'s ConfirmationNeeded windows. A fleet
+	// shares one. nil: DefaultUser.
+	User *User
 
 	// TrialPeriod is how long a new image on trial waits to exchange a
 	// Record with its controller before it gives up and resets, so that
@@ -117,7 +137,29 @@ func (c *Config) fill(board string) error {
 	def(&c.SerialNumber, c.EndpointID)
 	def(&c.HardwareVersion, "1.0")
 	def(&c.AgentVersion, "brickyard-1")
+	if c.Transport != nil && c.Transport.Protocol != "" {
+		c.MTP = c.Transport.Protocol
+	}
 	def(&c.MTP, DefaultMTP)
+	switch {
+	case c.Transport == nil:
+		c.Transport = defaultTransport(c.MTP)
+	case *c.Transport != c.Transport.fill(c.MTP):
+		t, err := FillTransport(*c.Transport, c.MTP)
+		if err != nil {
+			return err
+		}
+		c.Transport = t
+	default:
+		if err := c.Transport.check(); err != nil {
+			return err
+		}
+	}
+	if c.User == nil {
+		c.User = &DefaultUser
+	} else if err := c.User.check(); err != nil {
+		return err
+	}
 	if !isOUI(c.ManufacturerOUI) {
 		return fmt.Errorf("device: ManufacturerOUI %q: want six upper-case hex digits", c.ManufacturerOUI)
 	}
@@ -149,4 +191,68 @@ func isOUI(s string) bool {
 		}
 	}
 	return true
+}
+
+// FillTransport checks t and gives it TR-181's defaults for protocol (when
+// t names none). A fleet fills its Transport once and gives the result to
+// every device's Config: they share it.
+func FillTransport(t Transport, protocol string) (*Transport, error) {
+	f := t.fill(protocol)
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// The default Transports, one per protocol, shared by the devices that
+// name none.
+var defaultTransports = map[string]*Transport{}
+
+func init() {
+	for _, p := range []string{"WebSocket", "MQTT", "STOMP", "InProcess"} {
+		t := Transport{}.fill(p)
+		defaultTransports[p] = &t
+	}
+}
+
+func defaultTransport(p string) *Transport {
+	if t := defaultTransports[p]; t != nil {
+		return t
+	}
+	t := Transport{}.fill(p)
+	return &t
+}
+
+// User is how the simulated user answers a ConfirmationNeeded prompt
+// (TR-181 Activate() TimeWindow.{i}.Mode): after After, declining the
+// first Declines prompts the device ever shows, then as Answer says.
+type User struct {
+	Answer   UserAnswer
+	After    time.Duration // default 10 s; an unanswered prompt is given up after a minute
+	Declines int
+}
+
+// UserAnswer is what the simulated user does with a prompt.
+type UserAnswer uint8
+
+// Answers of the simulated user.
+const (
+	UserConfirm UserAnswer = iota // confirms: the activation runs
+	UserDecline                   // declines: the device asks again while MaxRetries allows
+	UserSilent                    // never answers: each prompt lapses after a minute
+)
+
+// DefaultUser confirms every prompt after 10 seconds.
+var DefaultUser = User{Answer: UserConfirm, After: 10 * time.Second}
+
+func (u *User) check() error {
+	switch {
+	case u.Answer > UserSilent:
+		return fmt.Errorf("device: User.Answer %d: want UserConfirm, UserDecline or UserSilent", u.Answer)
+	case u.After < 0 || u.After > time.Hour:
+		return fmt.Errorf("device: User.After %v: want 0 to 1h", u.After)
+	case u.Declines < 0 || u.Declines > 1000:
+		return fmt.Errorf("device: User.Declines %d: want 0 to 1000", u.Declines)
+	}
+	return nil
 }

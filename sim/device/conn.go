@@ -1,6 +1,7 @@
 package device
 
 import (
+	"math"
 	"strconv"
 	"time"
 
@@ -17,7 +18,7 @@ func (d *Device) Connected(now time.Time) Output {
 	if d.state != On || d.conn {
 		return d.finish()
 	}
-	d.conn, d.retries = true, 0
+	d.conn, d.retries, d.connAt = true, 0, now.UnixNano()
 	d.setTimer(TimerReconnect, time.Time{})
 	d.event(now, EvConnected, "")
 	if !d.bootSent {
@@ -29,6 +30,10 @@ func (d *Device) Connected(now time.Time) Output {
 	d.outbox = nil
 	d.out.Records = append(d.out.Records, kept...)
 	d.apply(now, d.m.Tick(now))
+	if !d.onboardDone {
+		d.onboardDone = true
+		d.onboard(now, nil)
+	}
 	return d.finish()
 }
 
@@ -45,8 +50,10 @@ func (d *Device) Disconnected(now time.Time) Output {
 		d.event(now, EvDisconnected, "")
 	}
 	d.conn = false
-	d.retries++
-	wait := usp.RetryWait(d.retries, d.cfg.RetryMinimumWait, d.cfg.RetryIntervalMultiplier, d.rng)
+	if d.retries < math.MaxUint16 {
+		d.retries++
+	}
+	wait := usp.RetryWait(int(d.retries), d.cfg.RetryMinimumWait, d.cfg.RetryIntervalMultiplier, d.rng)
 	d.setTimer(TimerReconnect, now.Add(wait))
 	return d.finish()
 }

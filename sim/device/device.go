@@ -9,6 +9,7 @@ import (
 
 	"brickyard/boards"
 	"brickyard/sim/faults"
+	"brickyard/sim/model"
 	"brickyard/usp"
 	"brickyard/usp/dm"
 )
@@ -52,26 +53,31 @@ type Device struct {
 	bootAt      time.Time
 	running     int       // 0-based row (slot index) of the running image
 	boot        *bootInfo // the Boot! to send once connected; nil once sent
-	retries     int       // reconnect attempts since the session was lost
 	timers      []Timer
 	downloads   []*download
 	activations []*activation
 	outbox      []Record
 	restartReq  *restartReq // asked for by Reboot()/FactoryReset() during Handle
+	connAt      int64       // when the session came up, Unix nanoseconds
+	x           *busy       // what is under way besides the firmware flows; nil when idle
 
 	out *Output // the Output of the input being handled
 
 	// The small fields last, packed.
-	used       uint8 // one-shot faults already applied (fault* bits); survives power loss
-	state      State
-	conn       bool
-	bootSent   bool
-	trial      bool
-	healthFail bool // the image on trial fails its health check
-	warned     bool // the health failure was reported
-	booting    bool // model changes notify no one (the boot's own setup)
-	cut        bool // power was lost inside a data-model handler
-	inHandler  bool // running inside a data-model handler: power loss is deferred
+	used        uint8 // one-shot faults already applied (fault* bits); survives power loss
+	state       State
+	conn        bool
+	bootSent    bool
+	trial       bool
+	healthFail  bool   // the image on trial fails its health check
+	warned      bool   // the health failure was reported
+	booting     bool   // model changes notify no one (the boot's own setup)
+	cut         bool   // power was lost inside a data-model handler
+	inHandler   bool   // running inside a data-model handler: power loss is deferred
+	retarget    bool   // a controller wrote an MTP parameter during Handle
+	onboardDone bool   // this boot's OnBoardRequests went out
+	userAnswers uint16 // prompts the simulated user has answered (or let lapse); kept across reboots
+	retries     uint16 // reconnect attempts since the session was lost (saturating)
 }
 
 // setup is what a Device keeps of its Config (filled): the same
@@ -86,6 +92,11 @@ type setup struct {
 	TrialPeriod, RebootDuration, RetryMinimumWait time.Duration
 	RetryIntervalMultiplier, PeriodicInterval     uint32
 	faults                                        *faults.Faults // nil: none
+	tr                                            *Transport     // filled; shared by a fleet's devices
+	seedHash                                      uint64         // the seed, mixed: usage and addresses draw from it
+	Onboarded                                     bool
+	User                                          *User
+	Model                                         *model.Model
 	Blobs                                         BlobSource
 	Intern                                        func(string) string
 }
@@ -117,6 +128,8 @@ func newSetup(c *Config) setup {
 		b = append(b, v...)
 	}
 	s.ident = string(b)
+	s.tr, s.Onboarded, s.User, s.Model = c.Transport, c.Onboarded, c.User, c.Model
+	s.seedHash = mix64(c.Seed)
 	if c.Intern != nil {
 		s.ident = c.Intern(s.ident)
 	}
@@ -124,6 +137,14 @@ func newSetup(c *Config) setup {
 		s.faults = &f
 	}
 	return s
+}
+
+// mix64 is SplitMix64's finalizer: well-spread bits of a seed.
+func mix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }
 
 // get returns a string of ident.
@@ -153,6 +174,19 @@ func (c *setup) ProductClass() string    { return c.get(idProductClass) }
 func (c *setup) HardwareVersion() string { return c.get(idHardwareVersion) }
 func (c *setup) AgentVersion() string    { return c.get(idAgentVersion) }
 func (c *setup) MTP() string             { return c.get(idMTP) }
+func (c *setup) Transport() *Transport   { return c.tr }
+
+// user is the simulated user, with After defaulted.
+func (c *setup) user() User {
+	u := DefaultUser
+	if c.User != nil {
+		u = *c.User
+	}
+	if u.After == 0 {
+		u.After = DefaultUser.After
+	}
+	return u
+}
 
 // noFaults reports whether every field of f is zero (setupFaults_test
 // checks it knows every field).
@@ -198,6 +232,9 @@ func New(cfg Config, board *boards.Board, schema *dm.Schema) (*Device, error) {
 	if err := cfg.fill(board.ID); err != nil {
 		return nil, err
 	}
+	if err := checkModel(schema, cfg.Model); err != nil {
+		return nil, err
+	}
 	d := &Device{
 		cfg:    newSetup(&cfg),
 		board:  board,
@@ -233,6 +270,9 @@ func (d *Device) Value(p string, now time.Time) (string, error) {
 func (d *Device) begin() { d.out = &Output{} }
 
 func (d *Device) finish() Output {
+	if x := d.x; x != nil && len(x.onboards) == 0 && len(x.onboardAsk) == 0 && len(x.vendorJobs) == 0 {
+		d.x = nil // an idle device holds none of it
+	}
 	if d.state == On {
 		// Notify retries wait for the session: Connected ticks the model.
 		var wake time.Time
@@ -244,6 +284,24 @@ func (d *Device) finish() Output {
 	out := *d.out
 	d.out = nil
 	return out
+}
+
+// busy is what a device holds only while it is under way: its
+// OnBoardRequests and their restarts, the Controller rows that asked for
+// one during a request, its running vendor commands. An idle device has
+// none (finish drops it), so that it costs a fleet one pointer.
+type busy struct {
+	onboards   []onboardReq
+	onboardAsk []string // Controller rows that asked for an OnBoardRequest during Handle
+	vendorJobs []*vendorJob
+}
+
+// busy returns d's busy state, made when needed.
+func (d *Device) busy() *busy {
+	if d.x == nil {
+		d.x = &busy{}
+	}
+	return d.x
 }
 
 func (d *Device) event(now time.Time, k EventKind, format string, args ...any) {

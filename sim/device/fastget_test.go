@@ -3,6 +3,7 @@ package device
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -16,8 +17,15 @@ import (
 // leaves to it, is the general way's answer. Paths of every kind: objects
 // at any depth, parameters, searches, errors, write-only and secret ones.
 func TestFastGetIsGeneralGet(t *testing.T) {
-	h := newHarness(t, "uboot-nor", nil).boot()
+	for _, mtp := range []string{"WebSocket", "MQTT", "STOMP"} {
+		t.Run(mtp, func(t *testing.T) { testFastGet(t, mtp) })
+	}
+}
+
+func testFastGet(t *testing.T, mtp string) {
+	h := newHarness(t, "uboot-nor", func(c *Config) { c.MTP = mtp }).boot()
 	h.standardSubs()
+	h.run(90 * time.Second) // counters, CPU and temperature move
 	for _, tc := range []struct {
 		paths    []string
 		maxDepth uint32
@@ -31,6 +39,11 @@ func TestFastGetIsGeneralGet(t *testing.T) {
 		{[]string{"Device.LocalAgent.Subscription.*."}, 0},
 		{[]string{"Device.LocalAgent.Controller.1.", "Device.NoSuchThing.", "Device..bad", "Device.Reboot()"}, 0},
 		{[]string{"Device.LocalAgent.Subscription.99."}, 0},
+		{[]string{"Device.LocalAgent.MTP.", "Device.LocalAgent.Controller.*.MTP.*."}, 0},
+		{[]string{"Device.MQTT.", "Device.STOMP.Connection.*.Status", "Device.MQTT.Client.*.Subscription.*.Topic"}, 0},
+		{[]string{"Device.Ethernet.Interface.1.Stats.", "Device.IP.Interface.*.IPv4Address.*.IPAddress", "Device.IP.Interface.1.Stats.BytesReceived"}, 0},
+		{[]string{"Device.DeviceInfo.MemoryStatus.", "Device.DeviceInfo.ProcessStatus.Process.[PID==212].", "Device.DeviceInfo.TemperatureStatus."}, 0},
+		{[]string{"Device.Time.", "Device.DeviceInfo.VendorLogFile.*.Name", "Device.DeviceInfo.Location."}, 2},
 		{[]string{}, 0},
 	} {
 		id := h.nextID()

@@ -189,8 +189,8 @@ func TestF4_ActivateTimeWindow(t *testing.T) {
 			}
 		})
 	}
-	t.Run("ConfirmationNeeded", func(t *testing.T) {
-		h := newHarness(t, "uboot-nor", nil).boot()
+	t.Run("ConfirmationNeeded-unanswered", func(t *testing.T) {
+		h := newHarness(t, "uboot-nor", func(c *Config) { c.User = &User{Answer: UserSilent} }).boot()
 		h.standardSubs()
 		h.serve(fwURL, fwImage("uboot-nor", "2.0.0", 0))
 		mark := len(h.msgs)

@@ -139,7 +139,14 @@ func newHarnessOn(t testing.TB, board string, b *boards.Board, mod func(*Config)
 	if mod != nil {
 		mod(&cfg)
 	}
-	d, err := New(cfg, b, schema(t))
+	s := schema(t)
+	if cfg.Model != nil {
+		var err error
+		if s, err = NewSchemaWith(cfg.Model); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := New(cfg, b, s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ func (d *Device) startJob(now time.Time, j dm.Job) {
 		d.startDownload(now, j)
 	case j.Name == "Activate()" && len(j.Nums) == 1:
 		d.startActivate(now, j)
+	case d.vendorCommand(j) != nil:
+		d.startVendorJob(now, j, d.vendorCommand(j))
 	default:
 		fx, _ := d.m.Complete(j.ID, nil, usp.Errorf(usp.CommandFailure, "%s is not implemented", j.Name), now)
 		d.apply(now, fx)
@@ -24,6 +26,9 @@ func (d *Device) startJob(now time.Time, j dm.Job) {
 // cancelJob stops a command a controller canceled (Request.{i}.Cancel()):
 // it ends with 7023 and, for an activation, no reboot.
 func (d *Device) cancelJob(now time.Time, j dm.Job) {
+	if d.cancelVendorJob(now, j) {
+		return
+	}
 	if k := slices.IndexFunc(d.downloads, func(dl *download) bool { return dl.job == j.ID }); k >= 0 {
 		d.cancelDownload(now, k)
 		return

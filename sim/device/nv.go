@@ -28,6 +28,7 @@ type nvState struct {
 	cause, reason, key string // the next Boot!'s Cause, Reason, CommandKey; cause "": unplanned (power loss)
 	failLog            string // why the image on trial gave up, for its BootFailureLog
 	booted             bool   // the device has booted before (else the next Boot! is a first boot)
+	firstUse           int64  // Unix seconds of the first boot: DeviceInfo.FirstUseDate
 	bootReq            bool   // a controller wrote BootFirmwareImage: the next Reboot() activates it
 }
 

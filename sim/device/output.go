@@ -37,7 +37,11 @@ type Output struct {
 	CancelFetches []FetchID
 	Fetches       []Fetch
 	Connect       bool
-	Events        []Event
+	// Redial (with Disconnect and Connect) says the session closes because
+	// a controller moved it: the next one goes where Device.Target says,
+	// at once rather than after a retry wait.
+	Redial bool
+	Events []Event
 }
 
 // Record is one encoded USP Record to send.
@@ -56,6 +60,7 @@ const (
 	TimerTrial                        // the end of a new image's trial period
 	TimerPeriodic                     // the next Periodic! event
 	TimerReconnect                    // the next attempt to open the MTP session
+	TimerOnBoard                      // the next OnBoardRequest (OnBoardingRestartTime)
 	timerWindow    TimerID = 1 << 32  // + n: an Activate() time window opens
 )
 
@@ -69,6 +74,11 @@ func (id TimerID) String() string {
 		return "periodic"
 	case TimerReconnect:
 		return "reconnect"
+	case TimerOnBoard:
+		return "onboard"
+	}
+	if id > timerVendor {
+		return fmt.Sprintf("vendor-%d", uint64(id-timerVendor))
 	}
 	if id > timerWindow {
 		return fmt.Sprintf("window-%d", uint64(id-timerWindow))
@@ -134,6 +144,9 @@ const (
 	EvTrialEnd         EventKind = "trial-end"
 	EvRolledBack       EventKind = "rolled-back"
 	EvUpdated          EventKind = "updated"
+	EvOnBoardRequest   EventKind = "onboard-request"
+	EvRetarget         EventKind = "retarget"
+	EvUserPrompt       EventKind = "user-prompt"
 )
 
 // Event is one thing that happened to the device.

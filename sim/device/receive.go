@@ -50,6 +50,7 @@ func (d *Device) Receive(now time.Time, rec []byte) Output {
 			return d.finish()
 		}
 	}
+	before := d.Target(now)
 	resp, fx := d.m.Handle(dm.Origin{EndpointID: from}, in.Msg, now)
 	if d.cut {
 		d.cut = false
@@ -62,9 +63,18 @@ func (d *Device) Receive(now time.Time, rec []byte) Output {
 		}
 	}
 	d.apply(now, fx)
+	d.onboardAnswered(now, from, in.Msg)
+	if x := d.x; x != nil && len(x.onboardAsk) > 0 && d.state == On {
+		ask := x.onboardAsk
+		x.onboardAsk = nil
+		d.onboard(now, ask)
+	}
 	if q := d.restartReq; q != nil && d.state == On {
 		d.restartReq = nil
 		d.restart(now, *q)
+	}
+	if d.retarget && d.state == On {
+		d.redial(now, before)
 	}
 	return d.finish()
 }
@@ -120,8 +130,12 @@ func (d *Device) Timer(now time.Time, id TimerID) Output {
 		if !d.conn {
 			d.out.Connect = true
 		}
+	case TimerOnBoard:
+		d.onboardTimer(now)
 	default:
-		d.window(now, id)
+		if !d.vendorTimer(now, id) {
+			d.window(now, id)
+		}
 	}
 	return d.finish()
 }

@@ -1,6 +1,8 @@
 package device
 
 import (
+	"strconv"
+
 	"brickyard/usp/dm"
 	"brickyard/usp/path"
 )
@@ -31,7 +33,7 @@ const (
 
 // MaxTimeWindows is Device.DeviceInfo.MaxNumberOfActivateTimeWindows: the
 // most TimeWindow instances Activate() accepts.
-const MaxTimeWindows = 2
+const MaxTimeWindows = 5
 
 // NewSchema builds the TR-181 Device:2 data model of a brickyard device
 // (Device:2.19 names): DeviceInfo with its FirmwareImage table and the
@@ -41,7 +43,10 @@ const MaxTimeWindows = 2
 // fleet and give it to every New: the schema is immutable and shared.
 // Parameters computed from the device (SoftwareVersion, UpTime,
 // ActiveFirmwareImage, ...) read the Device through dm.Ctx.Env.
-func NewSchema() (*dm.Schema, error) {
+func NewSchema() (*dm.Schema, error) { return newBuilder().Build() }
+
+// newBuilder declares the default model.
+func newBuilder() *dm.Builder {
 	b := dm.NewBuilder(dm.Options{URI: "urn:broadband-forum-org:tr-181-2-19-0"})
 
 	root := b.Object("Device.")
@@ -65,7 +70,9 @@ func NewSchema() (*dm.Schema, error) {
 	di.String("ActiveFirmwareImage").Getter(func(c dm.Ctx) string { return dev(c).activeRowPath() })
 	di.String("BootFirmwareImage").Writable().Persistent().RefTo("Device.DeviceInfo.FirmwareImage.{i}.").
 		Validator(checkBootFirmwareImage).Setter(setBootFirmwareImage)
-	di.Uint("MaxNumberOfActivateTimeWindows").Default("2")
+	di.Uint("MaxNumberOfActivateTimeWindows").Default(strconv.Itoa(MaxTimeWindows))
+
+	declareInfoStatus(di)
 
 	fw := di.Object("FirmwareImage.{i}.").Keys("Alias").Persistent()
 	fw.String("Alias").WriteOnce().MaxLen(64)
@@ -95,34 +102,38 @@ func NewSchema() (*dm.Schema, error) {
 		"StartTime", "CompleteTime", "FaultCode", "FaultString", "CheckSumAlgorithm", "CheckSum")
 	la.Event("Periodic!")
 
-	mtp := la.Object("MTP.{i}.").Keys("Alias").Persistent()
-	mtp.String("Alias").WriteOnce().MaxLen(64)
-	mtp.Bool("Enable").Writable()
-	mtp.String("Protocol")
-	mtp.String("Status").Getter(mtpStatus)
+	declareAgentMTP(la)
 
 	ctl := la.Object("Controller.{i}.").Access(dm.AddDelete).Keys("Alias").Keys("EndpointID").Persistent()
 	ctl.String("Alias").WriteOnce().MaxLen(64)
 	ctl.Bool("Enable").Writable()
 	ctl.String("EndpointID").Writable().MaxLen(256)
+	ctl.String("ControllerCode").Writable().MaxLen(128)
+	ctl.String("ProvisioningCode").Writable().MaxLen(64)
 	ctl.Uint("PeriodicNotifInterval").Writable().Min(1).Default("86400")
 	ctl.Uint("USPNotifRetryMinimumWaitInterval").Writable().Range(0, 65535).Default("5")
 	ctl.Uint("USPNotifRetryIntervalMultiplier").Writable().Range(1000, 65535).Default("2000")
+	ctl.Bool("OnBoardingComplete").Writable().Setter(onBoardingSet).
+		Template(tmplOr("false", func(d *Device) string { return boolStr(d.cfg.Onboarded) }))
+	ctl.Uint("OnBoardingRestartTime").Writable()
+	ctl.Command("SendOnBoardRequest()").Sync(sendOnBoardRequestCmd)
 	ctl.Uint("BootParameterNumberOfEntries")
 	ctl.Uint("MTPNumberOfEntries")
 	bp := ctl.Object("BootParameter.{i}.").Access(dm.AddDelete).Keys("Alias").Keys("ParameterName").Persistent()
 	bp.String("Alias").WriteOnce().MaxLen(64)
 	bp.Bool("Enable").Writable()
 	bp.String("ParameterName").Writable().MaxLen(256)
-	cm := ctl.Object("MTP.{i}.").Access(dm.AddDelete).Keys("Alias").Keys("Protocol").Persistent()
-	cm.String("Alias").WriteOnce().MaxLen(64)
-	cm.Bool("Enable").Writable()
-	cm.String("Protocol").Writable().MaxLen(64)
+	declareControllerMTP(ctl)
 	b.UseControllers("Device.LocalAgent.Controller.{i}.")
+
+	declareMQTT(b)
+	declareSTOMP(b)
+	declareTime(b)
+	declareNetwork(b)
 
 	b.Subscriptions("Device.LocalAgent.Subscription.{i}.")
 	b.Requests("Device.LocalAgent.Request.{i}.")
-	return b.Build()
+	return b
 }
 
 // dev is the Device a binding runs for.

@@ -10,6 +10,7 @@ import (
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
 	"brickyard/sim/index"
+	"brickyard/sim/model"
 )
 
 func heap() uint64 {
@@ -42,13 +43,29 @@ func boardsHeap(gs []BoardGroup) uint64 {
 // index and the test controller's. flash-B/device is the part of it that
 // the freshly cloned boards hold (the flash chips' page tables and wear
 // counters, measured apart), to subtract for the figure flash excluded.
+//
+// The vendor2000 run gives every device a 2,000-parameter vendor data
+// model (model.Synthetic) on top of the default one.
 func BenchmarkVirtualIdleMemory(b *testing.B) {
-	for _, n := range []int{10000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
+	for _, run := range []struct {
+		name   string
+		vendor int
+	}{{"10000", 0}, {"10000/vendor2000", 2000}} {
+		n := 10000
+		b.Run(run.name, func(b *testing.B) {
 			for range b.N {
 				cfg, camp := campaignConfig(b, 1, n, []string{"uboot-nor", "mcuboot-nrf52"}, 0, nil)
 				camp.URL = nil
 				cfg.ConnectRate = 1000
+				if run.vendor > 0 {
+					vm := model.Synthetic(run.vendor)
+					s, err := device.NewSchemaWith(vm)
+					if err != nil {
+						b.Fatal(err)
+					}
+					cfg.Schema = s
+					cfg.Device = func(_ int, c *device.Config) { c.Model = vm }
+				}
 				idx, _ := index.New()
 				cfg.Index = idx
 				flash := boardsHeap(cfg.Boards)

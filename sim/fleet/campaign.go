@@ -28,7 +28,7 @@ type Campaign struct {
 	ticked bool
 
 	// Counts of what arrived (each Notify counted once per msg_id and agent).
-	Boots, Transfers, OperComplete, Periodics, Errors int
+	Boots, Transfers, OperComplete, Periodics, OnBoards, Errors int
 }
 
 type campAgent struct {
@@ -150,6 +150,9 @@ func (c *Campaign) Receive(agentID string, rec []byte, now time.Time) []Send {
 		case n.GetEvent().GetEventName() == "Periodic!":
 			c.Periodics++
 			delete(a.seen, id) // periodic notifies are not retried: keep the set small
+		case n.GetOnBoardReq() != nil:
+			c.OnBoards++
+			delete(a.seen, id) // answered at once: keep the set small
 		}
 	}
 	if !n.GetSendResp() {

@@ -9,6 +9,7 @@ import (
 
 	"brickyard/mtp"
 	"brickyard/mtp/inproc"
+	"brickyard/sim/device"
 	"brickyard/sim/index"
 	"brickyard/usp"
 	pb "brickyard/usp/uspmsg"
@@ -81,7 +82,8 @@ func TestRealObserver(t *testing.T) {
 	idx, _ := index.New()
 	r, err := NewReal(RealConfig{Seed: 1, ControllerID: ctrl, Schema: s, IDOffset: 40,
 		Boards: []BoardGroup{{Name: "uboot-nor", Factory: f, Count: 2}},
-		Dialer: &failFirst{Dialer: net.Dialer(ctrl), seen: map[string]bool{}}, Index: idx, Observe: obs})
+		Dialer: &failFirst{Dialer: net.Dialer(ctrl), seen: map[string]bool{}}, Index: idx, Observe: obs,
+		Device: func(_ int, c *device.Config) { c.Onboarded = true }}) // no OnBoardRequest: the records are the Get's
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,10 @@ type RealConfig struct {
 	// Observe, optional, sees every device's Records and session events
 	// as they happen (see Observer).
 	Observe Observer
+
+	// StateDir, if set, keeps each device's state across runs (state.go):
+	// NewReal loads what it holds, Run saves every device's when it ends.
+	StateDir string
 }
 
 // Real is a real-time fleet run: one goroutine per device. See the package
@@ -76,6 +80,7 @@ type rdev struct {
 	d       *device.Device
 	id      string
 	board   string
+	group   int // its BoardGroup
 	faults  faults.Faults
 	delay   time.Duration // start-up delay
 	target  string        // the group's Target
@@ -137,18 +142,37 @@ func NewReal(cfg RealConfig) (*Real, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7265616c))
 	r := &Real{cfg: cfg}
 	blobs := NewBlobs(8) // the images of the run, held once for every device
+	schemas, err := groupSchemas(cfg.Schema, cfg.Boards)
+	if err != nil {
+		return nil, err
+	}
 	for n := range fd {
-		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs}
+		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs,
+			Model: cfg.Boards[grp[n]].Model}
 		if cfg.Device != nil {
 			cfg.Device(n+1, &dc)
 		}
-		board := cfg.Boards[grp[n]].Board
+		board, saved := cfg.Boards[grp[n]].Board, []byte(nil)
 		if board == nil {
 			board = cfg.Boards[grp[n]].Factory.Clone()
+			if cfg.StateDir != "" {
+				b, st, err := loadState(cfg.StateDir, fd[n].ID, cfg.Boards[grp[n]].Factory)
+				if err != nil {
+					return nil, err
+				}
+				if b != nil {
+					board, saved = b, st
+				}
+			}
 		}
-		d, err := device.New(dc, board, cfg.Schema)
+		d, err := device.New(dc, board, schemas[grp[n]])
 		if err != nil {
 			return nil, fmt.Errorf("fleet: device %s: %w", fd[n].ID, err)
+		}
+		if saved != nil {
+			if err := d.LoadState(saved); err != nil {
+				return nil, fmt.Errorf("fleet: %s: %w", stateFile(cfg.StateDir, fd[n].ID), err)
+			}
 		}
 		var at time.Duration
 		if cfg.ConnectRate > 0 {
@@ -160,7 +184,7 @@ func NewReal(cfg RealConfig) (*Real, error) {
 		if cfg.PowerOnAt != nil {
 			at = cfg.PowerOnAt(n)
 		}
-		r.devs = append(r.devs, &rdev{d: d, id: fd[n].ID, board: fd[n].Board, faults: fs[n], delay: at,
+		r.devs = append(r.devs, &rdev{d: d, id: fd[n].ID, board: fd[n].Board, group: grp[n], faults: fs[n], delay: at,
 			target: cfg.Boards[grp[n]].Target, tr: newTrack(), power: make(chan bool, 4)})
 	}
 	return r, nil
@@ -245,6 +269,19 @@ func (r *Real) Run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if r.cfg.StateDir != "" {
+		var errs []error
+		now := r.cfg.Clock.Now()
+		for _, rd := range r.devs {
+			if r.cfg.Boards[rd.group].Factory == nil {
+				continue // a bench board keeps its own state
+			}
+			if err := saveState(r.cfg.StateDir, rd.id, rd.d, r.cfg.Boards[rd.group].Factory, now); err != nil {
+				errs = append(errs, fmt.Errorf("fleet: state of %s: %w", rd.id, err))
+			}
+		}
+		return errors.Join(append([]error{r.logErr}, errs...)...)
+	}
 	return r.logErr
 }
 
@@ -678,7 +715,7 @@ func (s *shell) dial() {
 		s.apply(d.Disconnected(now))
 		return
 	}
-	conn, err := s.r.cfg.Dialer.Dial(s.ctx, s.rd.id)
+	conn, err := dialDevice(s.ctx, s.r.cfg.Dialer, d, s.rd.id, s.r.cfg.Clock.Now())
 	now := s.r.cfg.Clock.Now()
 	if err != nil {
 		if s.ctx.Err() == nil {

@@ -140,6 +140,13 @@ func testUSPJS(t *testing.T, v mqtt.Version) {
 		StepTimeoutMs: 10000, TotalTimeoutMs: 35000,
 		Steps: []mtptest.USPJSStep{
 			{"name": "get-info", "op": "get", "paths": "Device.DeviceInfo."},
+			// Onboarding: the agent asked at its first contact (before
+			// usp-js listened, so the broker dropped it; its retries may
+			// still come); SendOnBoardRequest() asks again, usp-js answers
+			// it, and OnBoardingComplete ends it.
+			{"name": "send-onboard", "op": "operate", "path": "Device.LocalAgent.Controller.1.SendOnBoardRequest()", "async": false},
+			{"name": "onboard", "op": "waitForOnBoard"},
+			{"name": "onboarded", "op": "set", "path": "Device.LocalAgent.Controller.1.OnBoardingComplete", "value": "true"},
 			{"name": "subscribe", "op": "subscribe", "id": "interval", "notif": "ValueChange", "reference": interval},
 			{"name": "set", "op": "set", "path": interval, "value": "3600"},
 			{"name": "value-change", "op": "waitFor", "subscription": "interval"},
@@ -209,6 +216,32 @@ func testUSPJS(t *testing.T, v mqtt.Version) {
 			t.Errorf("Get Device.DeviceInfo.%s = %v, want %q", k, got, want)
 		}
 	}
+
+	// OnBoardRequest: the device's identity and USP versions (R-NOT.5),
+	// send_resp true and no subscription (R-NOT.6, R-NOT.7).
+	ok("send-onboard")
+	var onb []struct {
+		Notify struct {
+			SubscriptionID string `json:"subscriptionId"`
+			SendResp       bool   `json:"sendResp"`
+			OnBoardReq     struct {
+				OUI           string `json:"oui"`
+				ProductClass  string `json:"productClass"`
+				SerialNumber  string `json:"serialNumber"`
+				AgentVersions string `json:"agentSupportedProtocolVersions"`
+			} `json:"onBoardReq"`
+		} `json:"notify"`
+		From string `json:"from"`
+	}
+	if err := ok("onboard").Decode(&onb); err != nil {
+		t.Fatal(err)
+	}
+	if len(onb) != 1 || onb[0].From != agentID || !onb[0].Notify.SendResp || onb[0].Notify.SubscriptionID != "" ||
+		onb[0].Notify.OnBoardReq.OUI != "00256D" || onb[0].Notify.OnBoardReq.ProductClass != uspjsBoard ||
+		onb[0].Notify.OnBoardReq.SerialNumber != uspjsSerial || onb[0].Notify.OnBoardReq.AgentVersions != "1.0,1.1,1.2,1.3,1.4" {
+		t.Errorf("OnBoardRequest = %+v", onb)
+	}
+	ok("onboarded")
 
 	// Set, the ValueChange it caused (usp-js answered it), and a Get of
 	// the new value.

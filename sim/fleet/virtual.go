@@ -18,6 +18,7 @@ import (
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
 	"brickyard/sim/index"
+	"brickyard/sim/model"
 	"brickyard/sim/vtime"
 	"brickyard/usp/dm"
 )
@@ -37,6 +38,9 @@ type BoardGroup struct {
 	// a real board on the bench (boards/bench), which cannot be cloned.
 	// Count must be 1; only the real-time runner takes it.
 	Board *boards.Board
+	// Model, if set, is the vendor data model the group's devices present
+	// on top of the default one (their schema is built with it).
+	Model *model.Model
 }
 
 // Config is a virtual-time run. It is read by NewVirtual and not used
@@ -194,12 +198,17 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 	}
 	v.devs = make([]vdev, len(fd))
 	blobs := NewBlobs(8) // the images of the run, held once for every device
+	schemas, err := groupSchemas(cfg.Schema, cfg.Boards)
+	if err != nil {
+		return nil, err
+	}
 	for n := range fd {
-		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs, Intern: v.intern}
+		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs, Intern: v.intern,
+			Model: cfg.Boards[grp[n]].Model}
 		if cfg.Device != nil {
 			cfg.Device(n+1, &dc)
 		}
-		d, err := device.New(dc, cfg.Boards[grp[n]].Factory.Clone(), cfg.Schema)
+		d, err := device.New(dc, cfg.Boards[grp[n]].Factory.Clone(), schemas[grp[n]])
 		if err != nil {
 			return nil, fmt.Errorf("fleet: device %s: %w", fd[n].ID, err)
 		}

@@ -250,7 +250,7 @@ func (b *Builder) finishParam(p *Param) {
 		}
 		p.ref = t
 	}
-	if p.def != "" && p.count == nil && p.get == nil {
+	if p.def != "" && p.count == nil && p.get == nil && p.tmpl == nil {
 		if _, err := p.canon(p.def, 1<<30); err != nil {
 			b.errorf("parameter %s: default %q: %v", p.Path(), p.def, err)
 		}

@@ -285,6 +285,20 @@ func (p *Param) Getter(fn Getter) *Param {
 	return p
 }
 
+// Template gives the parameter a default computed per model instead of
+// a fixed one: fn is called on reads while no value is stored (a
+// device's serial number in a host name, a value drawn from the
+// device's seed, a counter that moves with its clock). Unlike a Getter,
+// a Template value can be overwritten: a write stores the value, and
+// only then does the model hold anything for it. fn must not change the
+// model and must return the same value for the same device and time.
+func (p *Param) Template(fn Getter) *Param {
+	if p.ok("Template") {
+		p.tmpl = fn
+	}
+	return p
+}
+
 // Validator checks a value a Controller writes (Set or Add) before any
 // change is applied; an error refuses it (e.g. BootFirmwareImage must
 // reference an Available row: return a usp.InvalidValue error).

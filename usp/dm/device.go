@@ -246,7 +246,9 @@ func (m *Model) SendNotify(to Origin, n *pb.Notify, now time.Time) Effects {
 	msg := m.newNotify(n)
 	m.effects().Notify = append(m.effects().Notify, Notification{To: to.EndpointID, Controller: to.Controller, Msg: msg})
 	if n.GetSendResp() {
-		m.hold(&pending{msg: msg, to: to.EndpointID, ctrl: to.Controller}, now)
+		p := newPending(msg)
+		p.to, p.ctrl = to.EndpointID, to.Controller
+		m.hold(p, now)
 	}
 	return m.end()
 }

@@ -102,22 +102,31 @@ func (r *row) stored(p *Param) (string, bool) {
 }
 
 // put stores v for p in r (removing the entry when v is the default) and
-// returns the previous stored value.
+// returns the previous stored value. A parameter with a Template has no
+// fixed default: every value put is stored (unput removes it).
 func (m *Model) put(r *row, p *Param, v string) (old string, had bool) {
+	return m.putVal(r, p, v, v == p.def && p.tmpl == nil)
+}
+
+// unput removes p's stored value from r: it reads its default (or its
+// Template's value) again.
+func (m *Model) unput(r *row, p *Param) { m.putVal(r, p, p.def, true) }
+
+func (m *Model) putVal(r *row, p *Param, v string, isDef bool) (old string, had bool) {
 	start, end, found := findVal(r.vals, p.id)
 	if found {
 		_, old, _ = nextVal(r.vals[start:end])
 		had = true
 	}
 	switch {
-	case v == p.def && found:
+	case isDef && found:
 		r.vals = spliceVal(r.vals, start, end, 0, "", false)
-	case v == p.def:
+	case isDef:
 	case found && old == v:
 	default:
 		r.vals = spliceVal(r.vals, start, end, p.id, v, true)
 	}
-	if m.intern != nil && m.wrote != r && (found || v != p.def) {
+	if m.intern != nil && m.wrote != r && (found || !isDef) {
 		if m.wrote != nil {
 			m.wrote2 = true
 		}
@@ -149,9 +158,9 @@ func (m *Model) internTree(r *row) {
 // restore undoes put.
 func (m *Model) restore(r *row, p *Param, old string, had bool) {
 	if had {
-		m.put(r, p, old)
+		m.putVal(r, p, old, false)
 	} else {
-		m.put(r, p, p.def)
+		m.unput(r, p)
 	}
 }
 
@@ -177,6 +186,9 @@ func (m *Model) read(p *Param, r *row, now time.Time) string {
 	}
 	if v, ok := r.stored(p); ok {
 		return v
+	}
+	if p.tmpl != nil {
+		return p.tmpl(Ctx{Model: m, Env: m.env, Now: now, obj: p.obj, row: r})
 	}
 	return p.def
 }

@@ -206,7 +206,9 @@ func (m *Model) send(s *sub, n *pb.Notify, now time.Time) {
 		if s.expire > 0 {
 			exp = now.Add(time.Duration(s.expire) * time.Second)
 		}
-		m.hold(&pending{msg: msg, to: s.to, ctrl: ctrl, sub: s.row, expires: exp}, now)
+		p := newPending(msg)
+		p.to, p.ctrl, p.sub, p.expires = s.to, ctrl, s.row, exp
+		m.hold(p, now)
 	}
 }
 

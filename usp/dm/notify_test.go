@@ -1,6 +1,7 @@
 package dm
 
 import (
+	"google.golang.org/protobuf/proto"
 	"slices"
 	"testing"
 	"time"
@@ -138,7 +139,7 @@ func TestNotify_RNOT1_RetryScheduleAndNotifyResp(t *testing.T) {
 			t.Fatalf("retry %d at +%v, want within [+%v, +%v]", n, wake.Sub(last), lo.Sub(last), hi.Sub(last))
 		}
 		fx = f.m.Tick(wake)
-		if len(fx.Notify) != 1 || !fx.Notify[0].Retry || fx.Notify[0].Msg != first {
+		if len(fx.Notify) != 1 || !fx.Notify[0].Retry || !proto.Equal(fx.Notify[0].Msg, first) { // the same message, decoded again
 			t.Fatalf("retry %d: %v", n, fx.Notify)
 		}
 		last = wake

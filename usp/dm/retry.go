@@ -6,12 +6,18 @@ import (
 	"strconv"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	pb "brickyard/usp/uspmsg"
 )
 
 // pending is a Notify sent with send_resp=true, waiting for its NotifyResp.
+// It keeps the Msg encoded (a few dozen bytes instead of a tree of
+// messages): a device holds it for as long as its controller does not
+// answer, and a retry decodes it again.
 type pending struct {
-	msg     *pb.Msg
+	raw     string // the Notify Msg, protobuf (deterministic)
+	id      string // its msg_id
 	to      string
 	ctrl    string
 	sub     *row      // the subscription row (nil for SendNotify)
@@ -29,6 +35,19 @@ type pending struct {
 // USPNotifRetryMinimumWaitInterval and USPNotifRetryIntervalMultiplier
 // (5 and 2000 when absent). Every retry is the same Msg, same msg_id.
 // Counters start at zero for each notification and after Restore.
+
+// newPending is a pending notification of msg.
+func newPending(msg *pb.Msg) *pending {
+	raw, _ := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
+	return &pending{raw: string(raw), id: msg.GetHeader().GetMsgId()}
+}
+
+// message decodes p's Msg.
+func (p *pending) message() *pb.Msg {
+	msg := &pb.Msg{}
+	_ = proto.Unmarshal([]byte(p.raw), msg) // it was encoded from a valid Msg
+	return msg
+}
 
 // hold starts retrying p.
 func (m *Model) hold(p *pending, now time.Time) {
@@ -71,8 +90,11 @@ func (m *Model) retryWait(ctrl string, n int, now time.Time) time.Duration {
 // the Controller from (R-MSG.9: an answer from anyone else is ignored).
 func (m *Model) delivered(id string, from Origin) {
 	m.pend = slices.DeleteFunc(m.pend, func(p *pending) bool {
-		return p.msg.GetHeader().GetMsgId() == id && (from.EndpointID == "" || from.EndpointID == p.to)
+		return p.id == id && (from.EndpointID == "" || from.EndpointID == p.to)
 	})
+	if len(m.pend) == 0 {
+		m.pend = nil // an idle device holds no array
+	}
 }
 
 // Tick advances the model to now: it sends the Notify retries that are
@@ -88,7 +110,7 @@ func (m *Model) Tick(now time.Time) Effects {
 			continue
 		}
 		if !now.Before(p.next) {
-			m.effects().Notify = append(m.effects().Notify, Notification{To: p.to, Controller: p.ctrl, Msg: p.msg, Retry: true})
+			m.effects().Notify = append(m.effects().Notify, Notification{To: p.to, Controller: p.ctrl, Msg: p.message(), Retry: true})
 			p.attempt++
 			p.next = now.Add(m.retryWait(p.ctrl, p.attempt+1, now))
 		}

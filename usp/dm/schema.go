@@ -225,6 +225,12 @@ func (o *Object) Parent() *Object { return o.parent }
 // Params lists the object's own parameters in declaration order.
 func (o *Object) Params() []*Param { return slices.Clone(o.params) }
 
+// HasCommand reports whether the object declares the command ("Reboot()").
+func (o *Object) HasCommand(name string) bool { return o.cmdBy[name] != nil }
+
+// HasEvent reports whether the object declares the event ("Boot!").
+func (o *Object) HasEvent(name string) bool { return o.eventBy[name] != nil }
+
 // Children lists the direct child objects in declaration order.
 func (o *Object) Children() []*Object { return slices.Clone(o.children) }
 
@@ -251,6 +257,7 @@ type Param struct {
 	count   *Object // a <Table>NumberOfEntries counter
 
 	get   Getter
+	tmpl  Getter // the per-device default (Template)
 	check Setter
 	set   Setter
 }

@@ -59,8 +59,7 @@ func (m *Model) Snapshot() []byte {
 		b = appendString(b, p.ctrl)
 		b = appendString(b, objPath(p.sub.obj, p.sub))
 		b = binary.AppendVarint(b, p.expires.UnixNano())
-		raw, _ := proto.MarshalOptions{Deterministic: true}.Marshal(p.msg)
-		b = appendString(b, string(raw))
+		b = appendString(b, p.raw)
 	}
 	return b
 }
@@ -198,7 +197,7 @@ func (m *Model) Restore(data []byte, now time.Time) error {
 		if err != nil || len(ts) != 1 || ts[0].table {
 			continue
 		}
-		m.pend = append(m.pend, &pending{msg: msg, to: p.to, ctrl: p.ctrl, sub: ts[0].r, next: now, expires: exp})
+		m.pend = append(m.pend, &pending{raw: string(p.msg), id: msg.GetHeader().GetMsgId(), to: p.to, ctrl: p.ctrl, sub: ts[0].r, next: now, expires: exp})
 	}
 	return nil
 }

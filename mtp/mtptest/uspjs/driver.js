@@ -40,6 +40,11 @@
 //                default true: usp-js then answers each Notify), persist (default
 //                false). Result {"subscriptionId": "NOTIFY@<id>"}
 //   unsubscribe  subscription (the id of an earlier subscribe step): deletes its row
+//   waitForOnBoard  waits for "count" (default 1) more OnBoardRequest Notifies
+//                (usp-js answers each with its NotifyResp unless the plan says
+//                "answerOnBoard": false), result [{"notify": the Notify, "msgId",
+//                "from"}]; they count from the connection, so one that came
+//                before the step is not missed
 //   waitFor      subscription (a subscribe step's id): waits for "count" (default 1)
 //                more Notify messages, result [{"msg": what usp-js made of it,
 //                "notify": the Notify, "msgId"}]; or operation (an operate step's
@@ -82,6 +87,10 @@
 //     route); the step listens to the OperateResp itself (usp.on, which,
 //     unlike command.subscribe, hands over the whole Msg) and fails at once.
 //  5. usp-js never times out on its own: every step is raced against a timer.
+//  7. usp-js cannot route an OnBoardRequest (its subscription_id is empty
+//     and an agent's msg_id has no "@"): it reports "Could not locate id".
+//     The wrapper takes them before usp-js sees them and hands them to the
+//     waitForOnBoard steps; usp-js's own _notifyResp answers them.
 //  6. usp-js's async operate Adds its own OperationComplete subscription and
 //     Deletes it afterwards; for a command that reboots the device that
 //     Delete races with the reboot: such a step wants "cleanup": false.
@@ -138,7 +147,7 @@ function withTimeout(p, ms, what, lost) {
 
 // The connection wrapper (quirks 1–3): usp-js's MQTT client, with its
 // "message" events filtered.
-function makeConnect(fromId, filtered) {
+function makeConnect(fromId, filtered, onBoard) {
   const { EventEmitter } = require("events");
   const usp = require("usp-js");
   const mqttConf = require("usp-js/node/configurations/mqtt");
@@ -195,6 +204,20 @@ function makeConnect(fromId, filtered) {
         filtered.push({ kind: "foreign", ...info });
         return;
       }
+      // Quirk 7: OnBoardRequests go to the plan, not to usp-js.
+      try {
+        const payload = rec.noSessionContext ? rec.noSessionContext.payload : null;
+        if (payload) {
+          const m = Msg.toObject(Msg.decode(payload), { longs: String, enums: String, bytes: String });
+          const n = m.body && m.body.request && m.body.request.notify;
+          if (n && n.onBoardReq) {
+            onBoard({ notify: n, msgId: m.header.msgId, from: rec.fromId });
+            return;
+          }
+        }
+      } catch (e) {
+        // not ours to judge: usp-js gets it
+      }
       messages.emit("message", topic, data);
     });
     return new Proxy(client, {
@@ -225,8 +248,21 @@ async function main(plan) {
     onClose: () => ending || lostReject(new Lost("MQTT connection closed")),
   };
 
-  const connect = makeConnect(plan.fromId || "proto::interop-usp-controller", filtered);
+  // OnBoardRequests (quirk 7), answered through usp-js once it is connected.
+  const onboards = { notes: [], seen: 0, wake: null, unanswered: [] };
   let usp;
+  const answer = (n) => {
+    if (plan.answerOnBoard === false) return;
+    // usp-js waits for an answer to its NotifyResp that never comes: do not await.
+    usp._notifyResp("", n.msgId).catch(() => {});
+  };
+  const onBoard = (n) => {
+    onboards.notes.push(n);
+    if (usp) answer(n);
+    else onboards.unanswered.push(n);
+    if (onboards.wake) onboards.wake();
+  };
+  const connect = makeConnect(plan.fromId || "proto::interop-usp-controller", filtered, onBoard);
   try {
     usp = await withTimeout(
       connect(
@@ -253,6 +289,7 @@ async function main(plan) {
     return EXIT.CONNECT;
   }
 
+  for (const n of onboards.unanswered.splice(0)) answer(n);
   const subs = {}; // subscribe id → {sid, clear, notes: [], seen}
   const ops = {}; // operate step name (wait=false) → Promise of its result
   const results = {}; // step name → result
@@ -299,6 +336,14 @@ async function main(plan) {
       }
       case "operate":
         return operate(s);
+      case "waitForOnBoard": {
+        const want = onboards.seen + (s.count || 1);
+        while (onboards.notes.length < want) await new Promise((res) => (onboards.wake = res));
+        onboards.wake = null;
+        const got = onboards.notes.slice(onboards.seen, want);
+        onboards.seen = want;
+        return got;
+      }
       case "waitFor": {
         if (s.subscription !== undefined) {
           const sub = subs[s.subscription];
