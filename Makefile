@@ -14,7 +14,7 @@ FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp:FuzzOpenGet ./usp
                 ./boards/image/mcuboot:FuzzVerify ./boards/image/espapp:FuzzVerify \
                 ./boards/image/fit:FuzzReadTree ./boards/image/fit:FuzzVerify ./boards/image/fit:FuzzControlKeys \
                 ./boards/image/formats:FuzzVerify ./boards/image:FuzzParseAnyKeyPEM \
-                ./usp/dm:FuzzHandle ./usp/dm:FuzzRestore \
+                ./usp/dm:FuzzHandle ./usp/dm:FuzzRestore ./usp/dm:FuzzPermissions \
                 ./mtp/websocket:FuzzParseEID ./mtp/stomp:FuzzHeaderEscape ./mtp/stomp:FuzzReadFrame \
                 ./sim/device:FuzzReceive ./mtp/mqtt:FuzzReplyTo ./mtp/mqtt:FuzzDecode311 ./mtp/mqtt:FuzzDecode5 \
                 ./scenarios:FuzzParse ./scenarios:FuzzIDScheme ./scenarios:FuzzExpectation \
