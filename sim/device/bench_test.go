@@ -3,11 +3,13 @@ package device
 import (
 	"fmt"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
 	"brickyard/boards"
 	"brickyard/usp"
+	"brickyard/usp/dm"
 	pb "brickyard/usp/uspmsg"
 )
 
@@ -42,6 +44,7 @@ func BenchmarkIdleDevices(b *testing.B) {
 		b.Run(board, func(b *testing.B) {
 			f := factory(b, board)
 			s := schema(b)
+			acl := &aclCache{m: map[string]*dm.ACL{}} // shared, as a fleet's
 			for b.Loop() {
 				boardsOnly := heapOf(func() any {
 					bs := make([]*boards.Board, n)
@@ -53,7 +56,7 @@ func BenchmarkIdleDevices(b *testing.B) {
 				total := heapOf(func() any {
 					ds := make([]*Device, n)
 					for i := range ds {
-						cfg := Config{EndpointID: fmt.Sprintf("os::00256D-SIM%06d", i), ControllerID: ctrlID, Seed: uint64(i)}
+						cfg := Config{EndpointID: fmt.Sprintf("os::00256D-SIM%06d", i), ControllerID: ctrlID, Seed: uint64(i), ACL: acl}
 						d, err := New(cfg, f.Clone(), s)
 						if err != nil {
 							b.Fatal(err)
@@ -69,6 +72,23 @@ func BenchmarkIdleDevices(b *testing.B) {
 			}
 		})
 	}
+}
+
+// aclCache is a fleet's dm.ACLCache: one compiled ACL per set of roles.
+type aclCache struct {
+	mu sync.Mutex
+	m  map[string]*dm.ACL
+}
+
+func (c *aclCache) ACL(key string, build func() *dm.ACL) *dm.ACL {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a := c.m[key]
+	if a == nil {
+		a = build()
+		c.m[key] = a
+	}
+	return a
 }
 
 // heapOf returns the live heap that build's result holds.

@@ -61,7 +61,7 @@ func (d *Device) start(now time.Time, r boards.Boot) {
 	d.state = On
 	d.bootAt = now
 	d.running = d.slotIndex(r.Slot)
-	d.m = dm.NewModel(d.schema, dm.Config{Env: d, Rand: d.rng, Intern: d.cfg.Intern})
+	d.m = dm.NewModel(d.schema, dm.Config{Env: d, Rand: d.rng, Intern: d.cfg.Intern, ACL: d.cfg.ACL})
 	d.booting = true // changes made while booting notify no one
 	if d.nv.model == nil || d.m.Restore(d.nv.model, now) != nil {
 		if d.nv.seq > 0 {
@@ -155,8 +155,9 @@ func (d *Device) factory(now time.Time) {
 	}
 	d.m.AddRow(pathAgentMTP, 1, map[string]string{"Enable": "true", "Protocol": d.cfg.MTP()}, now)
 	d.m.AddRow(pathController, 1, map[string]string{"Enable": "true", "EndpointID": d.cfg.ControllerID(),
-		"PeriodicNotifInterval": strconv.FormatUint(uint64(d.cfg.PeriodicInterval), 10)}, now)
+		"PeriodicNotifInterval": strconv.FormatUint(uint64(d.cfg.PeriodicInterval), 10), "AssignedRole": RoleFullAccess}, now)
 	d.m.AddRow(pathController+"1.MTP.", 1, map[string]string{"Enable": "true", "Protocol": d.cfg.MTP()}, now)
+	d.factoryTrust(now)
 }
 
 // restart reboots the device on purpose (a command, an activation, the

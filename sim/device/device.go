@@ -88,6 +88,8 @@ type setup struct {
 	faults                                        *faults.Faults // nil: none
 	Blobs                                         BlobSource
 	Intern                                        func(string) string
+	Cert                                          *Certificate
+	ACL                                           dm.ACLCache
 }
 
 // identField is a string of setup.ident, which holds each as its length
@@ -103,16 +105,18 @@ const (
 	idHardwareVersion
 	idAgentVersion
 	idMTP
+	idUnknown
 )
 
 func newSetup(c *Config) setup {
 	s := setup{EndpointID: c.EndpointID, SerialNumber: c.SerialNumber,
 		TrialPeriod: c.TrialPeriod, RebootDuration: c.RebootDuration, RetryMinimumWait: c.RetryMinimumWait,
-		RetryIntervalMultiplier: c.RetryIntervalMultiplier, PeriodicInterval: c.PeriodicInterval, Blobs: c.Blobs, Intern: c.Intern}
+		RetryIntervalMultiplier: c.RetryIntervalMultiplier, PeriodicInterval: c.PeriodicInterval, Blobs: c.Blobs, Intern: c.Intern,
+		Cert: c.Cert, ACL: c.ACL}
 	var b []byte
 	for _, v := range [...]string{idControllerID: c.ControllerID, idManufacturer: c.Manufacturer, idManufacturerOUI: c.ManufacturerOUI,
 		idModelName: c.ModelName, idProductClass: c.ProductClass, idHardwareVersion: c.HardwareVersion,
-		idAgentVersion: c.AgentVersion, idMTP: c.MTP} {
+		idAgentVersion: c.AgentVersion, idMTP: c.MTP, idUnknown: string(c.Unknown)} {
 		b = binary.AppendUvarint(b, uint64(len(v)))
 		b = append(b, v...)
 	}
@@ -153,6 +157,7 @@ func (c *setup) ProductClass() string    { return c.get(idProductClass) }
 func (c *setup) HardwareVersion() string { return c.get(idHardwareVersion) }
 func (c *setup) AgentVersion() string    { return c.get(idAgentVersion) }
 func (c *setup) MTP() string             { return c.get(idMTP) }
+func (c *setup) Unknown() UnknownPolicy  { return UnknownPolicy(c.get(idUnknown)) }
 
 // noFaults reports whether every field of f is zero (setupFaults_test
 // checks it knows every field).

@@ -119,6 +119,7 @@ func NewSchema() (*dm.Schema, error) {
 	cm.Bool("Enable").Writable()
 	cm.String("Protocol").Writable().MaxLen(64)
 	b.UseControllers("Device.LocalAgent.Controller.{i}.")
+	declareTrust(b)
 
 	b.Subscriptions("Device.LocalAgent.Subscription.{i}.")
 	b.Requests("Device.LocalAgent.Request.{i}.")

@@ -115,8 +115,9 @@ func NewReal(cfg RealConfig) (*Real, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7265616c))
 	r := &Real{cfg: cfg}
 	blobs := NewBlobs(8) // the images of the run, held once for every device
+	acl := newACLs()     // the devices' compiled permissions, once per set of roles
 	for n := range fd {
-		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs}
+		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs, ACL: acl}
 		if cfg.Device != nil {
 			cfg.Device(n+1, &dc)
 		}

@@ -192,8 +192,9 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 	}
 	v.devs = make([]vdev, len(fd))
 	blobs := NewBlobs(8) // the images of the run, held once for every device
+	acl := newACLs()     // the devices' compiled permissions, once per set of roles
 	for n := range fd {
-		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs, Intern: v.intern}
+		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs, Intern: v.intern, ACL: acl}
 		if cfg.Device != nil {
 			cfg.Device(n+1, &dc)
 		}

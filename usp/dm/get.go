@@ -167,8 +167,9 @@ func (m *Model) getTree(out []usp.ResolvedParams, t target, left int, now time.T
 			b = make([]usp.Param, 0, max(2*cap(b), 2*len(t.o.byName)))
 		}
 		from := len(b)
+		all := m.acc == nil || m.acc.objs[t.o.id].paramsRead
 		for _, pp := range t.o.byName {
-			if pp.access != WriteOnly && m.readParam(pp, t.r) {
+			if pp.access != WriteOnly && (all || m.readParam(pp, t.r)) {
 				b = append(b, usp.Param{Name: pp.name, Value: m.readOut(pp, t.r, now)})
 			}
 		}

@@ -78,6 +78,9 @@ type cell struct {
 // same in all three places.
 type objCell struct {
 	table, obj, inst cell
+	// paramsRead: every parameter of the object is readable at every
+	// instance (Get then checks none of them one by one).
+	paramsRead bool
 }
 
 // ACLCache shares compiled ACLs between the Models of one schema
@@ -107,6 +110,12 @@ func compileAccess(s *Schema, roles []roleRules) *ACL {
 		oc.table = oc.obj
 		if o.table {
 			oc.table = a.cellOf(tableElem(o), pickObj)
+		}
+		oc.paramsRead = true
+		for _, p := range o.params {
+			if c := a.params[p.id]; c.specific || c.gen&PermRead == 0 {
+				oc.paramsRead = false
+			}
 		}
 		a.objs[o.id] = oc
 		for _, c := range o.commands {
