@@ -212,6 +212,7 @@ func (d *Device) off(now time.Time) {
 	d.conn, d.bootSent, d.trial, d.healthFail, d.warned, d.booting, d.cut = false, false, false, false, false, false, false
 	d.retries = 0
 	d.timers, d.downloads, d.activations, d.outbox, d.restartReq = nil, nil, nil, nil, nil
+	d.sessions, d.resets = nil, nil // E2E sessions are RAM (R-E2E.13, R-SEC.21)
 	d.boot = nil
 	d.out.Reboot = now.Add(d.cfg.RebootDuration)
 }

@@ -11,6 +11,7 @@ import (
 	"brickyard/sim/faults"
 	"brickyard/usp"
 	"brickyard/usp/dm"
+	"brickyard/usp/e2e"
 )
 
 // State is the device's power state.
@@ -57,7 +58,9 @@ type Device struct {
 	downloads   []*download
 	activations []*activation
 	outbox      []Record
-	restartReq  *restartReq // asked for by Reboot()/FactoryReset() during Handle
+	restartReq  *restartReq    // asked for by Reboot()/FactoryReset() during Handle
+	sessions    []*e2e.Session // E2E session contexts, one per controller at most (R-E2E.5)
+	resets      []string       // controllers whose session Reset() ends once its response is out
 
 	out *Output // the Output of the input being handled
 
@@ -245,6 +248,7 @@ func (d *Device) finish() Output {
 			wake = d.m.Wake()
 		}
 		d.setTimer(TimerModel, wake)
+		d.setTimer(TimerSession, d.sessionWake())
 	}
 	out := *d.out
 	d.out = nil

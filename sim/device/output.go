@@ -56,6 +56,7 @@ const (
 	TimerTrial                        // the end of a new image's trial period
 	TimerPeriodic                     // the next Periodic! event
 	TimerReconnect                    // the next attempt to open the MTP session
+	TimerSession                      // the E2E sessions' next retransmission, acknowledgement or expiry
 	timerWindow    TimerID = 1 << 32  // + n: an Activate() time window opens
 )
 
@@ -69,6 +70,8 @@ func (id TimerID) String() string {
 		return "periodic"
 	case TimerReconnect:
 		return "reconnect"
+	case TimerSession:
+		return "session"
 	}
 	if id > timerWindow {
 		return fmt.Sprintf("window-%d", uint64(id-timerWindow))

@@ -70,6 +70,7 @@ type Certificate struct {
 // device's schema.
 func declareTrust(b *dm.Builder) {
 	b.ControllerTrust(pathTrust, "Device.LocalAgent.Controller.{i}.")
+	declareE2E(b)
 	la := b.Object("Device.LocalAgent.")
 	la.Uint("CertificateNumberOfEntries")
 	c := la.Object("Certificate.{i}.").Keys("Alias").Keys("SerialNumber", "Issuer")
