@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 
 # Fuzz targets as package:Target. `make test` runs each for FUZZTIME;
 # `make fuzz FUZZTIME=10m` runs them longer.
-FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp:FuzzOpenGet ./usp/path:FuzzParse ./usp/e2e:FuzzReceive ./usp/e2e:FuzzSegment \
+FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp:FuzzOpenGet ./usp:FuzzPeek ./usp/path:FuzzParse ./usp/e2e:FuzzReceive ./usp/e2e:FuzzSegment \
                 ./boards/image:FuzzParseHeader ./boards/image:FuzzVerify \
                 ./boards/espota:FuzzParseOtadata ./boards/uboot:FuzzParseEnv \
                 ./boards/mcuboot:FuzzDecodeTrailer \

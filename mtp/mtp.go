@@ -64,6 +64,18 @@ type CodeCloser interface {
 	CloseWithCode(code int, reason string) error
 }
 
+// Batcher is implemented by Conns that can write several Records at once
+// (MQTT's agent side): Queue takes a Record as Send does but may hold it
+// back until the next Flush, Send or Close writes it with the others, in
+// the order given. A caller with more Records to send right away (answers
+// to requests that arrived together) queues them and flushes once: one
+// write to the socket instead of one each. The caller must Flush before
+// it waits for anything, or its peer may wait for the held Records.
+type Batcher interface {
+	Queue(ctx context.Context, rec []byte) error
+	Flush() error
+}
+
 // Dialer opens an agent's sessions to its controller; the controller's
 // address and endpoint ID are the Dialer's configuration.
 type Dialer interface {

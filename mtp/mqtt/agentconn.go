@@ -31,7 +31,10 @@ type agentConn struct {
 	closed    chan struct{}
 }
 
-var _ mtp.Conn = (*agentConn)(nil)
+var (
+	_ mtp.Conn    = (*agentConn)(nil)
+	_ mtp.Batcher = (*agentConn)(nil)
+)
 
 // Recv implements mtp.Conn: it reads the socket itself until the next
 // Record for the agent. The Record's reply topic becomes the one Send
@@ -99,6 +102,31 @@ func (c *agentConn) drop(cause mtp.DropCause, why string) {
 // at QoS 1 with the broker's window full, queued behind it); it does not
 // wait for the PUBACK.
 func (c *agentConn) Send(ctx context.Context, rec []byte) error {
+	return c.send(ctx, rec, false)
+}
+
+// Queue implements mtp.Batcher: Send, but the PUBLISH waits for the next
+// Flush, Send or Close to be written with the others.
+func (c *agentConn) Queue(ctx context.Context, rec []byte) error {
+	return c.send(ctx, rec, true)
+}
+
+// Flush implements mtp.Batcher.
+func (c *agentConn) Flush() error {
+	if err := c.c.flush(); err != nil {
+		select {
+		case <-c.closed:
+			return mtp.ErrClosed
+		case <-c.c.done():
+			return broken("publish", c.c.cause())
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *agentConn) send(ctx context.Context, rec []byte, later bool) error {
 	select {
 	case <-c.closed:
 		return mtp.ErrClosed
@@ -118,7 +146,7 @@ func (c *agentConn) Send(ctx context.Context, rec []byte) error {
 	if topic == "" {
 		topic = c.ctrlTopic
 	}
-	if err := c.c.publish(topic, rec, c.own); err != nil {
+	if err := c.c.publish(topic, rec, c.own, later); err != nil {
 		select {
 		case <-c.closed:
 			return mtp.ErrClosed

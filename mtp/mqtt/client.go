@@ -48,6 +48,8 @@ type client struct {
 	inflight int      // QoS 1 PUBLISHes written and not acknowledged
 	waiting  [][]byte // QoS 1 PUBLISHes waiting for the window (their identifier set)
 	nextID   uint16
+	out      []byte  // packets queued (publish's later) for the next write
+	wdl      int64   // the write deadline last set, unix nanoseconds
 	outMax   int     // the broker's Maximum Packet Size (0: none)
 	stash    []early // PUBLISHes read while Dial waited for SUBACK (reader's)
 	closed   bool
@@ -127,7 +129,10 @@ func (c *client) bound(ctx context.Context) (stop func()) {
 	cancel := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
 	return func() {
 		cancel()
+		c.wmu.Lock()
 		_ = c.nc.SetDeadline(time.Time{})
+		c.wdl = 0 // writeLocked sets it again
+		c.wmu.Unlock()
 	}
 }
 
@@ -292,8 +297,9 @@ func (c *client) next(ackPrev *uint16) (message, error) {
 	}
 }
 
-// publish writes one PUBLISH (see client).
-func (c *client) publish(topic string, payload []byte, responseTopic string) error {
+// publish writes one PUBLISH (see client); with later, it only queues it
+// behind the packets queued before, for the next write (flush).
+func (c *client) publish(topic string, payload []byte, responseTopic string, later bool) error {
 	var n int
 	if c.v5 {
 		n, _ = publish5Size(topic, responseTopic, c.qos, len(payload))
@@ -306,7 +312,6 @@ func (c *client) publish(topic string, payload []byte, responseTopic string) err
 	if c.outMax > 0 && 1+varIntSize(n)+n > c.outMax {
 		return fmt.Errorf("a %d-byte PUBLISH exceeds the broker's Maximum Packet Size of %d", 1+varIntSize(n)+n, c.outMax)
 	}
-	frame := make([]byte, 0, 1+varIntSize(n)+n)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	var id uint16
@@ -317,12 +322,21 @@ func (c *client) publish(topic string, payload []byte, responseTopic string) err
 		}
 		id = c.nextID
 	}
+	held := c.qos == 1 && c.inflight >= c.window
+	var frame []byte
+	if !held {
+		// Straight into the queue of packets for the next write: no
+		// buffer of its own.
+		frame = c.out
+	} else {
+		frame = make([]byte, 0, 1+varIntSize(n)+n)
+	}
 	if c.v5 {
 		frame = appendPublish5(frame, topic, id, c.qos, responseTopic, payload)
 	} else {
 		frame = appendPublish(frame, withReplyTo(topic, responseTopic), id, c.qos, payload)
 	}
-	if c.qos == 1 && c.inflight >= c.window {
+	if held {
 		if len(c.waiting) >= maxWaiting {
 			err := fmt.Errorf("the broker acknowledged none of %d PUBLISHes", c.inflight+len(c.waiting))
 			c.failLocked(err)
@@ -334,7 +348,21 @@ func (c *client) publish(topic string, payload []byte, responseTopic string) err
 	if c.qos == 1 {
 		c.inflight++
 	}
-	return c.writeLocked(frame)
+	c.out = frame
+	if later {
+		return nil
+	}
+	return c.writeLocked(nil)
+}
+
+// flush writes the queued packets.
+func (c *client) flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(c.out) == 0 {
+		return nil
+	}
+	return c.writeLocked(nil)
 }
 
 // acked releases one QoS 1 PUBLISH's place in the window, and writes the
@@ -361,6 +389,9 @@ func (c *client) write(frame []byte) error {
 	return c.writeLocked(frame)
 }
 
+// writeLocked writes the queued packets and then frame, in one write. The
+// write deadline is moved only when it is more than a second stale: a
+// write is bounded by writeTimeout, give or take that second.
 func (c *client) writeLocked(frame []byte) error {
 	if c.closed {
 		return errClientClosed
@@ -370,14 +401,29 @@ func (c *client) writeLocked(frame []byte) error {
 		return c.deadErr
 	default:
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := c.nc.Write(frame); err != nil {
+	buf := frame
+	if len(c.out) > 0 {
+		buf = append(c.out, frame...)
+		c.out = c.out[:0]
+		if cap(c.out) > maxOutKept {
+			c.out = nil // an idle agent keeps no large buffer
+		}
+	}
+	now := time.Now().UnixNano()
+	if now+int64(writeTimeout)-c.wdl > int64(time.Second) {
+		c.wdl = now + int64(writeTimeout)
+		_ = c.nc.SetWriteDeadline(time.Unix(0, c.wdl))
+	}
+	if _, err := c.nc.Write(buf); err != nil {
 		c.failLocked(err)
 		return err
 	}
-	c.lastWrite.Store(time.Now().UnixNano())
+	c.lastWrite.Store(now)
 	return nil
 }
+
+// maxOutKept is the largest write queue a client keeps between writes.
+const maxOutKept = 4 << 10
 
 // ping is the keeper's: PINGREQ when nothing was written for the
 // keep-alive; false when the broker has been silent too long.
@@ -459,7 +505,8 @@ func (c *client) shutdown(drain bool) {
 			d = disconnect5
 		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = c.nc.Write(d)
+		_, _ = c.nc.Write(append(c.out, d...)) // what was queued goes first
+		c.out = nil
 	}
 	c.wmu.Unlock()
 	if !live {

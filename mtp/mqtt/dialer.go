@@ -93,7 +93,7 @@ func (d *dialer) Dial(ctx context.Context, agentID string) (mtp.Conn, error) {
 	codec := usp.Codec{LocalID: agentID}
 	rec, err := codec.Marshal(codec.MQTTConnect(s.ControllerID, s.Version == V5, own))
 	if err == nil {
-		err = cl.publish(c.ctrlTopic, rec, own)
+		err = cl.publish(c.ctrlTopic, rec, own, false)
 	}
 	if err != nil {
 		cl.close()

@@ -1,6 +1,9 @@
 package mqtt
 
 import (
+	"context"
+	"time"
+
 	"errors"
 	"fmt"
 	"strings"
@@ -213,5 +216,53 @@ func TestSendThenClose(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestQueue: Records queued (mtp.Batcher) reach the controller in order,
+// with those sent around them, once flushed, and on Close without a
+// flush; none is written before.
+func TestQueue(t *testing.T) {
+	for _, v := range versions {
+		t.Run(fmt.Sprintf("agent-v%s", v), func(t *testing.T) {
+			checkGoroutines(t)
+			m := mtptest.NewMosquitto(t)
+			b := &broker{url: "tcp://" + m.Addr}
+			l := listen(t, config(b, V5))
+			agent := dial(t, config(b, v), "a1")
+			ctrl := accept(t, l)
+			expectConnect(t, ctrl, "a1", "usp/agent/a1", v)
+			q := agent.(mtp.Batcher)
+			ctx := context.Background()
+			for _, s := range []string{"q1", "q2", "q3"} {
+				if err := q.Queue(ctx, record("a1", ctrlID, s)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Nothing was written yet. (A wrong client may be caught
+			// here or not; a right one always passes.)
+			wait, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			if rec, err := ctrl.Recv(wait); err == nil {
+				t.Fatalf("before Flush the controller got %q", rec)
+			}
+			cancel()
+			if err := q.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			send(t, agent, "s4")
+			if err := q.Queue(ctx, record("a1", ctrlID, "q5")); err != nil {
+				t.Fatal(err)
+			}
+			send(t, agent, "s6") // writes q5 first
+			if err := q.Queue(ctx, record("a1", ctrlID, "q7")); err != nil {
+				t.Fatal(err)
+			}
+			_ = agent.Close() // writes q7
+			for _, want := range []string{"q1", "q2", "q3", "s4", "q5", "s6", "q7"} {
+				if got := recvBody(t, ctrl); got != want {
+					t.Fatalf("controller got %q, want %q", got, want)
+				}
+			}
+		})
 	}
 }

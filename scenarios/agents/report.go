@@ -78,7 +78,7 @@ const maxSamples = 240
 // buildReport fills the report of a fleet run: what the devices saw.
 func buildReport(sp *Spec, tr *transport, rf *fleet.Real, t *traffic, start, end time.Time, samples []sampleAt, interrupted bool) *report.Report {
 	t.mu.Lock()
-	msgs, errs := report.SortedCounts(t.msgs), report.SortedCounts(t.errs)
+	msgs, errs := report.SortedCounts(t.messages()), report.SortedCounts(t.errs)
 	lat, byType, overTime := t.lat.Latency(), t.lat.ByType(), t.lat.OverTime()
 	reconnects := t.reconnects
 	t.mu.Unlock()

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
-	"google.golang.org/protobuf/proto"
 
 	"brickyard/mtp"
 	"brickyard/scenarios/metrics"
@@ -16,7 +16,6 @@ import (
 	"brickyard/sim/fleet"
 	"brickyard/usp"
 	pb "brickyard/usp/uspmsg"
-	"brickyard/usp/usprecord"
 )
 
 // maxPending bounds the device requests waiting for the controller's
@@ -35,14 +34,17 @@ type traffic struct {
 	log     *zap.Logger
 	m       *metrics.Metrics // nil: none
 
+	// Counted without the lock, by direction and slot (count).
+	msgs     [2][slots]atomic.Int64
+	ctrs     [2][slots]atomic.Pointer[counterBox]
+	in, out  atomic.Int64 // Records
+	requests atomic.Int64 // requests received
+
 	mu          sync.Mutex
-	msgs        map[string]int       // "received Get", "sent GetResp"
 	errs        map[string]int       // problems by kind
 	lat         *report.LatencySplit // by request type and send time; from startAt
 	pending     map[reqKey]time.Time
 	ups         map[string]uint32 // sessions opened, by device
-	in, out     int               // Records
-	requests    int               // requests received
 	reconnects  int
 	dialFails   int
 	lost        int // sessions the peer or network ended
@@ -55,7 +57,7 @@ type traffic struct {
 type reqKey struct{ dev, msgID string }
 
 func newTraffic(ctrlID string, timeout time.Duration, log *zap.Logger, m *metrics.Metrics) *traffic {
-	return &traffic{ctrlID: ctrlID, timeout: timeout, log: log, m: m, msgs: map[string]int{}, errs: map[string]int{},
+	return &traffic{ctrlID: ctrlID, timeout: timeout, log: log, m: m, errs: map[string]int{},
 		pending: map[reqKey]time.Time{}, ups: map[string]uint32{}, warned: map[string]bool{},
 		lat: report.NewLatencySplit(time.Now())} // Run sets the run's start (startAt)
 }
@@ -148,79 +150,119 @@ func dialHint(err error) string {
 	return "check the address and the controller's logs"
 }
 
-// record decodes one Record a device received or sent and counts it.
+// record reads one Record a device received or sent (usp.Peek: the wire
+// bytes, not a decoding) and counts it. What every device does all the
+// time (a request received, its answer sent) takes no lock: counters are
+// atomic. The rest (errors, the devices' own requests and their answers,
+// the first of each problem) is counted under t.mu.
 func (t *traffic) record(id string, in bool, rec []byte, at time.Time) {
-	dir := metrics.Sent
+	d := dirSent
 	if in {
-		dir = metrics.Received
+		d = dirReceived
+		t.in.Add(1)
+	} else {
+		t.out.Add(1)
 	}
-	var r usprecord.Record
-	var msg *pb.Msg
-	bad := proto.Unmarshal(rec, &r)
-	if bad == nil {
-		if nsc := r.GetNoSessionContext(); nsc != nil {
-			msg = &pb.Msg{}
-			if err := proto.Unmarshal(nsc.GetPayload(), msg); err != nil {
-				bad, msg = err, nil
+	g, err := usp.Peek(rec)
+	if err != nil {
+		t.locked(func(ws *[]warning) {
+			t.errs[dirNames[d]+" malformed record"]++
+			if in && t.once("malformed") {
+				*ws = append(*ws, warning{"a device received bytes that are not a USP Record (or its Msg does not parse); it drops them",
+					[]zap.Field{zap.String("device", id), zap.Error(err)}})
+			}
+		})
+		return
+	}
+	if in {
+		if string(g.To) != id || string(g.From) != t.ctrlID {
+			if t.misaddressed(id, g) {
+				return
 			}
 		}
+		if g.Kind == usp.RecordDisconnect {
+			t.count(d, slotDisconnect)
+			t.locked(func(ws *[]warning) {
+				if t.once("disconnect") {
+					*ws = append(*ws, warning{"the controller sent a device a DisconnectRecord",
+						[]zap.Field{zap.String("device", id), zap.Uint32("reason_code", g.ReasonCode), zap.ByteString("reason", g.Reason)}})
+				}
+			})
+			return
+		}
 	}
+	if !g.HasMsg {
+		if g.Kind == usp.RecordSession {
+			t.count(d, slotSession)
+		}
+		return
+	}
+	t.count(d, int(g.Type))
+	switch {
+	case in && g.Body == usp.BodyRequest:
+		t.requests.Add(1)
+	case in: // a response or an Error: to a device request?
+		t.locked(func(ws *[]warning) { t.answered(id, g, at, ws) })
+	case g.Body == usp.BodyRequest: // the device asks (Notify)
+		if g.SendResp {
+			t.locked(func(*[]warning) {
+				k := reqKey{id, string(g.MsgID)}
+				if _, ok := t.pending[k]; !ok && len(t.pending) < maxPending { // a retransmission keeps the first time
+					t.pending[k] = at
+				}
+			})
+		}
+	case g.Body == usp.BodyError: // the device refuses
+		t.locked(func(ws *[]warning) {
+			t.problem("sent Error " + fmt.Sprint(g.ErrCode))
+			if t.m != nil {
+				t.m.Error(g.ErrCode)
+			}
+			if t.once("tx-error") {
+				*ws = append(*ws, warning{"a device refused a controller request with an Error",
+					[]zap.Field{zap.String("device", id), zap.ByteString("msg_id", g.MsgID), zap.Uint32("err_code", g.ErrCode), zap.ByteString("err_msg", g.ErrMsg)}})
+			}
+		})
+	}
+}
+
+// locked runs f under t.mu and logs the warnings it gathers after.
+func (t *traffic) locked(f func(ws *[]warning)) {
 	var ws []warning
 	t.mu.Lock()
-	defer func() { t.mu.Unlock(); t.emit(ws) }()
-	if in {
-		t.in++
-	} else {
-		t.out++
-	}
-	if bad != nil {
-		t.errs[dir+" malformed record"]++
-		if in && t.once("malformed") {
-			ws = append(ws, warning{"a device received bytes that are not a USP Record (or its Msg does not parse); it drops them",
-				[]zap.Field{zap.String("device", id), zap.Error(bad)}})
-		}
-		return
-	}
-	if in {
+	f(&ws)
+	t.mu.Unlock()
+	t.emit(ws)
+}
+
+// misaddressed counts a Record a device received that is not to it (it
+// drops it: true) or not from --controller-id (it answers it).
+func (t *traffic) misaddressed(id string, g usp.Glance) (dropped bool) {
+	t.locked(func(ws *[]warning) {
 		switch {
-		case r.GetToId() != id:
+		case string(g.To) != id:
+			dropped = true
 			t.errs["received record for another endpoint"]++
 			if t.once("to_id") {
-				ws = append(ws, warning{"a device received a Record addressed to another endpoint; it drops it: the controller must use each agent's own endpoint ID as to_id",
-					[]zap.Field{zap.String("device", id), zap.String("to_id", r.GetToId()), zap.String("from_id", r.GetFromId())}})
+				*ws = append(*ws, warning{"a device received a Record addressed to another endpoint; it drops it: the controller must use each agent's own endpoint ID as to_id",
+					[]zap.Field{zap.String("device", id), zap.ByteString("to_id", g.To), zap.ByteString("from_id", g.From)}})
 			}
-			return
-		case r.GetFromId() != t.ctrlID:
+		case string(g.From) != t.ctrlID:
 			t.errs["received from another controller"]++
 			if t.once("from_id") {
-				ws = append(ws, warning{"a device received a Record from an endpoint other than --controller-id; it answers, but sends its notifications to --controller-id",
-					[]zap.Field{zap.String("device", id), zap.String("from_id", r.GetFromId()), zap.String("controller_id", t.ctrlID)}})
+				*ws = append(*ws, warning{"a device received a Record from an endpoint other than --controller-id; it answers, but sends its notifications to --controller-id",
+					[]zap.Field{zap.String("device", id), zap.ByteString("from_id", g.From), zap.String("controller_id", t.ctrlID)}})
 			}
 		}
-		if d := r.GetDisconnect(); d != nil {
-			t.count(dir, "DisconnectRecord")
-			if t.once("disconnect") {
-				ws = append(ws, warning{"the controller sent a device a DisconnectRecord",
-					[]zap.Field{zap.String("device", id), zap.Uint32("reason_code", d.GetReasonCode()), zap.String("reason", d.GetReason())}})
-			}
-			return
-		}
-	}
-	if msg == nil {
-		if r.GetSessionContext() != nil {
-			t.count(dir, "SessionContextRecord")
-		}
-		return
-	}
-	typ := usp.TypeOf(msg)
-	name := usp.TypeName(typ)
-	t.count(dir, name)
-	msgID := msg.GetHeader().GetMsgId()
-	switch {
-	case in && usp.IsRequest(msg):
-		t.requests++
-	case in: // a response or an Error: to a device request?
-		k := reqKey{id, msgID}
+	})
+	return dropped
+}
+
+// answered counts a response or Error a device received: the latency of
+// the device request it answers, the Error's code (t.mu held).
+func (t *traffic) answered(id string, g usp.Glance, at time.Time, ws *[]warning) {
+	if len(t.pending) > 0 {
+		k := reqKey{id, string(g.MsgID)}
 		if sent, ok := t.pending[k]; ok {
 			delete(t.pending, k)
 			d := at.Sub(sent)
@@ -229,34 +271,17 @@ func (t *traffic) record(id string, in bool, rec []byte, at time.Time) {
 				t.m.Latency(d)
 			}
 		}
-		if e := msg.GetBody().GetError(); e != nil {
-			t.problem("received Error " + fmt.Sprint(e.GetErrCode()))
-			if t.m != nil {
-				t.m.Error(e.GetErrCode())
-			}
-			if t.once("rx-error") {
-				ws = append(ws, warning{"the controller answered a device's request with an Error",
-					[]zap.Field{zap.String("device", id), zap.String("msg_id", msgID), zap.Uint32("err_code", e.GetErrCode()), zap.String("err_msg", e.GetErrMsg())}})
-			}
-		}
-	case usp.IsRequest(msg): // the device asks (Notify)
-		if msg.GetBody().GetRequest().GetNotify().GetSendResp() && len(t.pending) < maxPending {
-			k := reqKey{id, msgID}
-			if _, ok := t.pending[k]; !ok { // a retransmission keeps the first time
-				t.pending[k] = at
-			}
-		}
-	default: // the device answers
-		if e := msg.GetBody().GetError(); e != nil {
-			t.problem("sent Error " + fmt.Sprint(e.GetErrCode()))
-			if t.m != nil {
-				t.m.Error(e.GetErrCode())
-			}
-			if t.once("tx-error") {
-				ws = append(ws, warning{"a device refused a controller request with an Error",
-					[]zap.Field{zap.String("device", id), zap.String("msg_id", msgID), zap.Uint32("err_code", e.GetErrCode()), zap.String("err_msg", e.GetErrMsg())}})
-			}
-		}
+	}
+	if g.Body != usp.BodyError {
+		return
+	}
+	t.problem("received Error " + fmt.Sprint(g.ErrCode))
+	if t.m != nil {
+		t.m.Error(g.ErrCode)
+	}
+	if t.once("rx-error") {
+		*ws = append(*ws, warning{"the controller answered a device's request with an Error",
+			[]zap.Field{zap.String("device", id), zap.ByteString("msg_id", g.MsgID), zap.Uint32("err_code", g.ErrCode), zap.ByteString("err_msg", g.ErrMsg)}})
 	}
 }
 
@@ -272,11 +297,55 @@ func (t *traffic) problem(kind string) {
 	t.errs[kind]++
 }
 
-func (t *traffic) count(dir, name string) {
-	t.msgs[dir+" "+name]++
-	if t.m != nil {
-		t.m.Message(dir, name)
+// Directions and the counters' slots: one per USP message type, and two
+// for Records that carry no Msg of their own.
+const (
+	dirReceived, dirSent = 0, 1
+
+	slotSession    = int(pb.Header_DEREGISTER_RESP) + 1
+	slotDisconnect = slotSession + 1
+	slots          = slotDisconnect + 1
+)
+
+var (
+	dirNames  = [2]string{metrics.Received, metrics.Sent}
+	slotNames = func() (n [slots]string) {
+		for i := range slotSession {
+			n[i] = usp.TypeName(pb.Header_MsgType(i))
+		}
+		n[slotSession], n[slotDisconnect] = "SessionContextRecord", "DisconnectRecord"
+		return n
+	}()
+)
+
+// count counts one message of a slot in a direction.
+func (t *traffic) count(dir, slot int) {
+	t.msgs[dir][slot].Add(1)
+	if t.m == nil {
+		return
 	}
+	c := t.ctrs[dir][slot].Load()
+	if c == nil {
+		c = &counterBox{t.m.MessageCounter(dirNames[dir], slotNames[slot])}
+		t.ctrs[dir][slot].Store(c)
+	}
+	c.Inc()
+}
+
+// counterBox holds a metrics counter for an atomic pointer.
+type counterBox struct{ metrics.Counter }
+
+// messages is the message counts as "received Get", "sent GetResp".
+func (t *traffic) messages() map[string]int {
+	out := map[string]int{}
+	for d := range t.msgs {
+		for s := range t.msgs[d] {
+			if n := t.msgs[d][s].Load(); n > 0 {
+				out[dirNames[d]+" "+slotNames[s]] = int(n)
+			}
+		}
+	}
+	return out
 }
 
 // sweep reports device requests unanswered for longer than the timeout,
@@ -299,7 +368,7 @@ func (t *traffic) sweep(now time.Time) {
 	}
 	if !t.silenceSeen && !t.firstUp.IsZero() && now.Sub(t.firstUp) >= t.timeout {
 		t.silenceSeen = true
-		if t.in == 0 {
+		if t.in.Load() == 0 {
 			ws = append(ws, warning{"devices have been connected this long and none has received a Record from the controller: does it address them by their endpoint IDs (--ids), and (MQTT, STOMP) publish to --agent-topic / --agent-dest?",
 				[]zap.Field{zap.String("since_first_session", sinceStr(now.Sub(t.firstUp)))}})
 		}
@@ -316,7 +385,7 @@ type trafficStats struct {
 func (t *traffic) stats() trafficStats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return trafficStats{t.in, t.out, t.requests, t.reconnects, t.dialFails, t.lost, t.noResponse, len(t.pending)}
+	return trafficStats{int(t.in.Load()), int(t.out.Load()), int(t.requests.Load()), t.reconnects, t.dialFails, t.lost, t.noResponse, len(t.pending)}
 }
 
 // everUp reports whether device id ever had a session.

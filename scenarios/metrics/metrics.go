@@ -196,6 +196,15 @@ func (m *Metrics) Message(direction, typ string) {
 	m.messages.get(msgKey{direction, typ}).Inc()
 }
 
+// Counter is one counter of a family.
+type Counter interface{ Inc() }
+
+// MessageCounter is the counter Message(direction, typ) adds to, for a
+// caller that counts the same kind often and keeps it.
+func (m *Metrics) MessageCounter(direction, typ string) Counter {
+	return m.messages.get(msgKey{direction, typ})
+}
+
 // Error counts one USP error by its error code (capped at LabelLimit
 // distinct codes).
 func (m *Metrics) Error(code uint32) {

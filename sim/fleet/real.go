@@ -264,6 +264,8 @@ type shell struct {
 	gen     uint64 // power generation
 	sess    uint64
 	conn    mtp.Conn
+	batch   mtp.Batcher    // conn, when it can write several Records at once
+	queued  bool           // batch holds Records for the next Flush
 	reader  sync.WaitGroup // the session's reader
 	fetches sync.WaitGroup
 	cancels map[device.FetchID]context.CancelFunc
@@ -299,6 +301,14 @@ func (r *Real) runDevice(ctx context.Context, rd *rdev) {
 		}
 		tm.Stop()
 		tm.Reset(d)
+		if s.queued && len(s.in) == 0 {
+			// The loop is about to wait (nothing more to answer at
+			// once): what was queued goes out now, in one write.
+			s.queued = false
+			if s.conn != nil {
+				_ = s.batch.Flush() // a failure: the reader reports the broken session
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -446,7 +456,7 @@ func (s *shell) apply(out device.Output) {
 					continue
 				}
 			}
-			if err := s.conn.Send(s.ctx, rec.Data); err != nil {
+			if err := s.send(rec.Data); err != nil {
 				break // the reader reports the broken session
 			}
 			s.r.cfg.Observe.record(rd.id, false, rec.Data, now)
@@ -494,6 +504,18 @@ func (s *shell) apply(out device.Output) {
 		s.dial()
 	}
 	s.index(changed)
+}
+
+// send writes rec to the session, or queues it when more input is
+// waiting (s.in not empty) and the session can batch: the answers to
+// requests that arrived together go out in one write, flushed before the
+// loop waits.
+func (s *shell) send(rec []byte) error {
+	if s.batch != nil && len(s.in) > 0 {
+		s.queued = true
+		return s.batch.Queue(s.ctx, rec)
+	}
+	return s.conn.Send(s.ctx, rec)
 }
 
 func (s *shell) index(changed bool) {
@@ -553,6 +575,8 @@ func (s *shell) dial() {
 	}
 	s.sess++
 	s.conn = conn
+	s.batch, _ = conn.(mtp.Batcher)
+	s.queued = false
 	sess := s.sess
 	s.reader.Add(1)
 	go func() {
@@ -581,8 +605,8 @@ func (s *shell) closeConn(cause error) {
 	if s.conn == nil {
 		return
 	}
-	s.conn.Close()
-	s.conn = nil
+	s.conn.Close() // writes what was queued first
+	s.conn, s.batch, s.queued = nil, nil, false
 	s.sess++
 	s.rd.tr.conn = ConnDisconnected
 	now := s.r.cfg.Clock.Now()
