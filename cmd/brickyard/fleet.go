@@ -79,6 +79,7 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.Duration("retry-min-wait", 0, "TR-369 SessionRetryMinimumWaitInterval of the devices (default 5s)")
 	fl.Uint32("retry-multiplier", 0, "TR-369 SessionRetryIntervalMultiplier, in thousandths (default 2000 = 2.0)")
 	fl.Duration("periodic", 0, "factory PeriodicNotifInterval of the controller, whole seconds (default 24h)")
+	fl.String("unknown-controllers", "", "what a device does with an endpoint that is none of its Controllers: refuse (Error 7006 to every request; the default) or untrusted (the Untrusted role: it may read Device.DeviceInfo.)")
 	fl.String("boards", "", "also read board profiles from `FILE`")
 	fl.StringArray("trust", nil, "public key `FILE` the boards also trust (repeatable): PEM (Ed25519, ECDSA P-256, RSA) from 'brickyard image keygen', or a U-Boot control DTB")
 	fl.StringArray("image", nil, "factory image of a board profile from `PROFILE=FILE`, in any format its bootloader takes, signed by a --trust key (repeatable); its version replaces --version for that board")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -55,6 +56,7 @@ func TestFleet_BadFlags(t *testing.T) {
 		{with(ws, "--controller-id", "has space"), "--controller-id"},
 		{with(ws, "--ws-url", "http://h:1/usp"), "--ws-url"},
 		{with(ws, "--devices", "0"), "--devices: 0"},
+		{with(ws, "--unknown-controllers", "welcome"), `--unknown-controllers: unknown-controller policy "welcome": want "refuse" or "untrusted"`},
 		{with(ws, "--board", "nosuch"), "--board: "},
 		{with(ws, "--boards-mix", "uboot-nor=x"), "--boards-mix"},
 		{with(ws, "--boards-mix", "nosuch=3"), "--boards-mix"},
@@ -683,4 +685,94 @@ func TestFleet_NothingDroppedSilently(t *testing.T) {
 			junk, malformed, full, large, huge, r.Dropped, out.String())
 	}
 	t.Logf("%d junk Records arrived, %d dropped (queue full)", malformed, full)
+}
+
+// --unknown-controllers: a request from an endpoint that is none of the
+// devices' Controllers gets Error 7006 (refuse, the default), or is
+// served with the Untrusted role (untrusted): DeviceInfo is readable, the
+// Controller table is not there for it.
+func TestFleet_UnknownControllers(t *testing.T) {
+	for _, tc := range []struct {
+		policy string // "": the default
+		want   string
+	}{{"", "error 7006"}, {"refuse", "error 7006"}, {"untrusted", "version 1.0.0, controller path 7026"}} {
+		t.Run("policy="+tc.policy, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: testCtrl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			defer func() { cancel(); l.Close(); wg.Wait() }()
+			got := make(chan string, 4)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				stranger := usp.Codec{LocalID: "proto::stranger"}
+				for {
+					conn, err := l.Accept(ctx)
+					if err != nil {
+						return
+					}
+					data, _ := stranger.Seal(conn.Info().Peer, usp.NewRequest("g", &pb.Get{ParamPaths: []string{
+						"Device.DeviceInfo.SoftwareVersion", "Device.LocalAgent.Controller.1.EndpointID"}}))
+					_ = conn.Send(ctx, data)
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						defer conn.Close()
+						for {
+							data, err := conn.Recv(ctx)
+							if err != nil {
+								return
+							}
+							in, err := stranger.Open(data)
+							if err != nil || in.Msg == nil {
+								continue // the Connect Record, or a Record for the fleet's controller
+							}
+							select {
+							case got <- describeAnswer(in.Msg):
+							default: // the first answers are enough
+							}
+						}
+					}()
+				}
+			}()
+			args := []string{"fleet", "--ws-url", l.(*websocket.Listener).URL(), "--controller-id", testCtrl, "--devices", "1", "--duration", "1500ms", "--quiet"}
+			if tc.policy != "" {
+				args = append(args, "--unknown-controllers", tc.policy)
+			}
+			runFleetFor(t, args...)
+			select {
+			case a := <-got:
+				if a != tc.want {
+					t.Fatalf("the stranger got %q, want %q", a, tc.want)
+				}
+			default:
+				t.Fatal("the stranger got no answer")
+			}
+		})
+	}
+}
+
+// describeAnswer says what a Get got: "error N", or the SoftwareVersion
+// and the code of the Controller path.
+func describeAnswer(m *pb.Msg) string {
+	if e := m.GetBody().GetError(); e != nil {
+		return fmt.Sprintf("error %d", e.GetErrCode())
+	}
+	var version string
+	var code uint32
+	for _, rr := range m.GetBody().GetResponse().GetGetResp().GetReqPathResults() {
+		if strings.HasPrefix(rr.GetRequestedPath(), "Device.LocalAgent.") {
+			code = rr.GetErrCode()
+		}
+		for _, res := range rr.GetResolvedPathResults() {
+			if v, ok := res.GetResultParams()["SoftwareVersion"]; ok {
+				version = v
+			}
+		}
+	}
+	return fmt.Sprintf("version %s, controller path %d", version, code)
 }

@@ -10,6 +10,7 @@ import (
 
 	"brickyard/boards/profile"
 	"brickyard/configs"
+	"brickyard/sim/device"
 	"brickyard/sim/faults"
 	"brickyard/usp"
 	pb "brickyard/usp/uspmsg"
@@ -43,6 +44,26 @@ func TestResolve_Scenario(t *testing.T) {
 	if sp.total() != 1000 || len(sp.boards) != 3 || sp.reboot != 2*time.Second || sp.trial != 8*time.Second ||
 		len(sp.plan) == 0 || sp.connectRate != 400 || sp.name != "default" || sp.idPattern != "os::00256D-SIM{n:06}" {
 		t.Fatalf("%+v", sp)
+	}
+}
+
+// --unknown-controllers reaches every device's Config; a bad policy is
+// refused with the flag's name.
+func TestResolve_UnknownControllers(t *testing.T) {
+	c := defaults()
+	c.DumpModel, c.Unknown = true, "untrusted"
+	sp, err := Resolve(c, func(string) bool { return false }, builtins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dc device.Config
+	sp.deviceConfig(0, "WebSocket")(1, &dc)
+	if dc.Unknown != device.UntrustedUnknown {
+		t.Fatalf("device policy %q", dc.Unknown)
+	}
+	c.Unknown = "welcome"
+	if _, err := Resolve(c, func(string) bool { return false }, builtins); err == nil || !strings.HasPrefix(err.Error(), "--unknown-controllers: ") {
+		t.Fatalf("err %v", err)
 	}
 }
 

@@ -215,6 +215,7 @@ func (sp *Spec) deviceConfig(lo int, protocol string) func(n int, c *device.Conf
 			c.PeriodicInterval = sp.periodic
 		}
 		c.RetryMinimumWait, c.RetryIntervalMultiplier = sp.retryMin, sp.retryMult
+		c.Unknown = sp.unknown
 	}
 }
 

@@ -52,6 +52,7 @@ type Config struct {
 	Periodic        time.Duration `mapstructure:"periodic"`
 	RetryMinWait    time.Duration `mapstructure:"retry_min_wait"`
 	RetryMultiplier uint32        `mapstructure:"retry_multiplier"`
+	Unknown         string        `mapstructure:"unknown_controllers"`
 	Boards          string        `mapstructure:"boards"`
 	Trust           []string      `mapstructure:"trust"`
 	Images          []string      `mapstructure:"image"`

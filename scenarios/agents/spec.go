@@ -62,6 +62,7 @@ type Spec struct {
 	retryMin      time.Duration
 	retryMult     uint32
 	periodic      uint32 // seconds; 0: the device's default
+	unknown       device.UnknownPolicy
 
 	shardK, shardN  int
 	responseTimeout time.Duration
@@ -226,6 +227,13 @@ func Resolve(f Config, changed func(flag string) bool, profiles func(file string
 	sp.retryMin, sp.retryMult = f.RetryMinWait, f.RetryMultiplier
 	if take("retry-min-wait") {
 		sp.retryMin = sc.Device.RetryMinWait
+	}
+	sp.unknown = device.UnknownPolicy(f.Unknown)
+	if take("unknown-controllers") {
+		sp.unknown = device.UnknownPolicy(sc.Device.UnknownControllers)
+	}
+	if err := device.CheckUnknownPolicy(sp.unknown); err != nil {
+		return nil, fmt.Errorf("--unknown-controllers: %w", err)
 	}
 	if take("retry-multiplier") {
 		sp.retryMult = sc.Device.RetryMultiplier

@@ -433,3 +433,43 @@ func disconnectReason(t *testing.T, b []byte) string {
 	}
 	return r.GetDisconnect().GetReason()
 }
+
+// A message in a session passes the same access control as any other: a
+// Controller with the Untrusted role reads Device.DeviceInfo. in its
+// session and nothing else.
+func TestE2EAccessControl(t *testing.T) {
+	h := newHarness(t, "uboot-nor", nil).boot()
+	const viewer = "proto::viewer"
+	if r := h.add("Device.LocalAgent.Controller.", "EndpointID", viewer, "Enable", "true", "AssignedRole", RoleUntrusted); r.GetBody().GetError() != nil {
+		t.Fatal(r)
+	}
+	s, err := e2e.New(e2e.Config{}, viewer, agentID, 3, h.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := usp.EncodeMsg(usp.NewRequest("g", &pb.Get{ParamPaths: []string{"Device.DeviceInfo.SoftwareVersion", "Device.LocalAgent.Controller.1.EndpointID"}}))
+	recs, _ := s.Send(payload, h.now)
+	out := h.d.Receive(h.now, recs[0])
+	var answer *pb.Msg
+	for _, x := range out.Records {
+		r := &rec.Record{}
+		if proto.Unmarshal(x.Data, r) != nil || x.To != viewer {
+			continue
+		}
+		if r.GetSessionContext() == nil {
+			t.Fatalf("the answer left the session: %v", r)
+		}
+		res, err := s.Receive(r, h.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range res.Payloads {
+			answer, _ = usp.DecodeMsg(p)
+		}
+	}
+	results := answer.GetBody().GetResponse().GetGetResp().GetReqPathResults()
+	if len(results) != 2 || results[0].GetErrCode() != 0 || len(results[0].GetResolvedPathResults()) != 1 ||
+		results[1].GetErrCode() != uint32(usp.InvalidPath) {
+		t.Fatalf("the untrusted Controller's Get in its session: %v", answer)
+	}
+}
