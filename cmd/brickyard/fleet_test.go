@@ -25,6 +25,7 @@ import (
 	"brickyard/scenarios/agents"
 	"brickyard/scenarios/report"
 	"brickyard/usp"
+	"brickyard/usp/e2e"
 	pb "brickyard/usp/uspmsg"
 )
 
@@ -775,4 +776,117 @@ func describeAnswer(m *pb.Msg) string {
 		}
 	}
 	return fmt.Sprintf("version %s, controller path %d", version, code)
+}
+
+// A controller that runs an E2E session with a device over WebSocket:
+// it sets the device's MaxUSPRecordSize to 1024, asks for the whole
+// supported data model in its session, and gets it segmented in Records
+// none larger than that, reassembled whole.
+func TestFleet_E2ESession(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: testCtrl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		records, largest, size int
+		err                    error
+	}
+	done := make(chan result, 1)
+	var wg sync.WaitGroup
+	defer func() { cancel(); l.Close(); wg.Wait() }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		conn, err := l.Accept(ctx)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		done <- e2eGSDM(ctx, conn)
+	}()
+	runFleetFor(t, "fleet", "--ws-url", l.(*websocket.Listener).URL(), "--controller-id", testCtrl, "--devices", "1", "--duration", "3s", "--quiet")
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		t.Fatal("no result")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Logf("%d Records, the largest %d bytes, for a %d-byte answer", r.records, r.largest, r.size)
+	if r.records < 2 || r.largest > 1024 || r.size < 1024 {
+		t.Fatalf("%d Records, the largest %d bytes, for a %d-byte answer", r.records, r.largest, r.size)
+	}
+}
+
+// e2eGSDM is the controller's side of TestFleet_E2ESession.
+func e2eGSDM(ctx context.Context, conn mtp.Conn) (r struct {
+	records, largest, size int
+	err                    error
+}) {
+	codec := usp.Codec{LocalID: testCtrl}
+	peer := conn.Info().Peer
+	set, _ := codec.Seal(peer, usp.NewRequest("set", &pb.Set{UpdateObjs: []*pb.Set_UpdateObject{{ObjPath: "Device.LocalAgent.Controller.1.E2ESession.",
+		ParamSettings: []*pb.Set_UpdateParamSetting{{Param: "MaxUSPRecordSize", Value: "1024", Required: true}}}}}))
+	if r.err = conn.Send(ctx, set); r.err != nil {
+		return r
+	}
+	var s *e2e.Session
+	for {
+		data, err := conn.Recv(ctx)
+		if err != nil {
+			r.err = fmt.Errorf("recv: %w", err)
+			return r
+		}
+		in, err := codec.Open(data)
+		if sr, ok := usp.IsSessionRecord(err); ok && s != nil {
+			r.records++
+			r.largest = max(r.largest, len(data))
+			res, err := s.Receive(sr, time.Now())
+			if err != nil {
+				r.err = err
+				return r
+			}
+			for _, b := range res.Out {
+				_ = conn.Send(ctx, b)
+			}
+			for _, p := range res.Payloads {
+				m, err := usp.DecodeMsg(p)
+				if err != nil {
+					r.err = err
+					return r
+				}
+				if m.GetBody().GetResponse().GetGetSupportedDmResp() != nil {
+					r.size = len(p)
+					return r
+				}
+			}
+			continue
+		}
+		if err != nil || in.Msg == nil {
+			continue // the Connect Record; the device's Boot! and others
+		}
+		if in.Msg.GetBody().GetResponse().GetSetResp() != nil && s == nil {
+			if s, r.err = e2e.New(e2e.Config{MaxRecordSize: 1024}, testCtrl, peer, 2, time.Now()); r.err != nil {
+				return r
+			}
+			payload, _ := usp.EncodeMsg(usp.NewRequest("gsdm", &pb.GetSupportedDM{ObjPaths: []string{"Device."}, ReturnParams: true, ReturnCommands: true, ReturnEvents: true}))
+			recs, err := s.Send(payload, time.Now())
+			if err != nil {
+				r.err = err
+				return r
+			}
+			for _, b := range recs {
+				if r.err = conn.Send(ctx, b); r.err != nil {
+					return r
+				}
+			}
+		} else if e := in.Msg.GetBody().GetError(); e != nil {
+			r.err = fmt.Errorf("error %d %s", e.GetErrCode(), e.GetErrMsg())
+			return r
+		}
+	}
 }
