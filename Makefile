@@ -15,7 +15,7 @@ FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp:FuzzOpenGet ./usp
                 ./boards/image/fit:FuzzReadTree ./boards/image/fit:FuzzVerify ./boards/image/fit:FuzzControlKeys \
                 ./boards/image/formats:FuzzVerify ./boards/image:FuzzParseAnyKeyPEM \
                 ./usp/dm:FuzzHandle ./usp/dm:FuzzRestore ./usp/dm:FuzzPermissions \
-                ./mtp/websocket:FuzzParseEID ./mtp/stomp:FuzzHeaderEscape ./mtp/stomp:FuzzReadFrame \
+                ./mtp/websocket:FuzzParseEID ./mtp/certs:FuzzParseURN ./mtp/certs:FuzzLoad ./mtp/stomp:FuzzHeaderEscape ./mtp/stomp:FuzzReadFrame \
                 ./sim/device:FuzzReceive ./mtp/mqtt:FuzzReplyTo ./mtp/mqtt:FuzzDecode311 ./mtp/mqtt:FuzzDecode5 \
                 ./scenarios:FuzzParse ./scenarios:FuzzIDScheme ./scenarios:FuzzExpectation \
                 ./scenarios/report:FuzzWriters ./scenarios/report:FuzzReadJSON ./scenarios/report:FuzzAnalyze ./scenarios/agents:FuzzTrafficRecord ./scenarios/agents:FuzzFaultFile \
