@@ -1,7 +1,11 @@
 package agents
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +14,7 @@ import (
 
 	"brickyard/boards/profile"
 	"brickyard/configs"
+	"brickyard/mtp/certs"
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
 	"brickyard/usp"
@@ -64,6 +69,39 @@ func TestResolve_UnknownControllers(t *testing.T) {
 	c.Unknown = "welcome"
 	if _, err := Resolve(c, func(string) bool { return false }, builtins); err == nil || !strings.HasPrefix(err.Error(), "--unknown-controllers: ") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// --device-certs makes a fleet CA for the run, written to --out for the
+// controller to trust; the devices show their certificates' serials.
+func TestResolve_DeviceCerts(t *testing.T) {
+	c := defaults()
+	c.WSURL, c.ControllerID, c.DeviceCerts, c.Out = "wss://127.0.0.1:1/usp", testCtrl, true, t.TempDir()
+	sp, err := Resolve(c, func(name string) bool { return name == "ws-url" || name == "controller-id" }, builtins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := sp.WriteDeviceCA(c.Out)
+	if err != nil || filepath.Base(p) != DeviceCAFile {
+		t.Fatalf("%s %v", p, err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(data)
+	ca, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil || !ca.IsCA {
+		t.Fatalf("%v", err)
+	}
+	var dc device.Config
+	sp.deviceConfig(0, "WebSocket")(1, &dc)
+	if dc.Cert == nil || dc.Cert.SerialNumber("x") != certs.SerialString("x") || dc.Cert.Issuer != "CN="+ca.Subject.CommonName {
+		t.Fatalf("device certificate %+v", dc.Cert)
+	}
+	leaf, err := sp.ca.Certificate("os::00256D-SIM000001")
+	if err != nil || leaf.Leaf.CheckSignatureFrom(ca) != nil {
+		t.Fatalf("a device certificate not from the written CA: %v", err)
 	}
 }
 

@@ -216,6 +216,7 @@ func (sp *Spec) deviceConfig(lo int, protocol string) func(n int, c *device.Conf
 		}
 		c.RetryMinimumWait, c.RetryIntervalMultiplier = sp.retryMin, sp.retryMult
 		c.Unknown = sp.unknown
+		c.Cert = sp.deviceCert
 	}
 }
 

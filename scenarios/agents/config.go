@@ -33,6 +33,10 @@ type Config struct {
 	Password        string        `mapstructure:"password"`
 	PasswordFile    string        `mapstructure:"password_file"`
 	Sources         string        `mapstructure:"sources"`
+	DeviceCerts     bool          `mapstructure:"device_certs"`
+	DeviceCA        string        `mapstructure:"device_ca"`
+	DeviceCAKey     string        `mapstructure:"device_ca_key"`
+	CheckIdentity   bool          `mapstructure:"check_identity"`
 
 	// The fleet.
 	Scenario        string        `mapstructure:"scenario"`

@@ -19,6 +19,7 @@ import (
 	"brickyard/boards/image/formats"
 	"brickyard/boards/profile"
 	"brickyard/mtp"
+	"brickyard/mtp/certs"
 	"brickyard/scenarios"
 	"brickyard/scenarios/report"
 	"brickyard/sim/device"
@@ -63,6 +64,10 @@ type Spec struct {
 	retryMult     uint32
 	periodic      uint32 // seconds; 0: the device's default
 	unknown       device.UnknownPolicy
+	ca            *certs.CA           // --device-certs: the fleet CA
+	caMade        bool                // made for this run (written to --out)
+	deviceCert    *device.Certificate // what the devices show of their certificates
+	checkIdentity bool
 
 	shardK, shardN  int
 	responseTimeout time.Duration
@@ -344,6 +349,9 @@ func Resolve(f Config, changed func(flag string) bool, profiles func(file string
 		if st, err := os.Stat(f.Out); err == nil && !st.IsDir() {
 			return nil, fmt.Errorf("--out: %s is not a directory", f.Out)
 		}
+	}
+	if err := sp.resolveIdentity(f, time.Now()); err != nil {
+		return nil, err
 	}
 	return sp, nil
 }
