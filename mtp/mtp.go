@@ -15,6 +15,7 @@ package mtp
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Protocol names a binding, as Device.LocalAgent.MTP.{i}.Protocol does.
@@ -75,6 +76,31 @@ type Batcher interface {
 	Queue(ctx context.Context, rec []byte) error
 	Flush() error
 }
+
+// Waiter is implemented by Conns whose reader can also keep its agent's
+// time (MQTT's agent side): a fleet then runs such an agent on one
+// goroutine, which waits in RecvBy for the next Record or its next timer,
+// whichever comes first, and other goroutines Wake it when they have
+// something for it. Neither a deadline nor a wake ends the session (a
+// Record half read stays for the next call). RecvBy and Ready are for one
+// goroutine at a time, the session's reader; Wake for any.
+type Waiter interface {
+	// RecvBy is Recv bounded by deadline (zero: none) and by Wake: it
+	// returns ErrDeadline once deadline has passed, ErrWoken when Wake
+	// was called since the last RecvBy that returned ErrWoken.
+	RecvBy(deadline time.Time) ([]byte, error)
+	// Wake makes the RecvBy under way, or else the next, return ErrWoken.
+	Wake()
+	// Ready reports whether a Record is at hand: RecvBy will not wait.
+	Ready() bool
+}
+
+// ErrDeadline and ErrWoken are why a Waiter's RecvBy returned without a
+// Record.
+var (
+	ErrDeadline = errors.New("mtp: deadline passed")
+	ErrWoken    = errors.New("mtp: woken")
+)
 
 // Dialer opens an agent's sessions to its controller; the controller's
 // address and endpoint ID are the Dialer's configuration.

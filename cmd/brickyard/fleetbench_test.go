@@ -66,11 +66,11 @@ func BenchmarkFleetProcess(b *testing.B) {
 		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) {
 			var baseMem fbMem
 			if n > base {
-				fb := startFleetBench(b, bin, m.Addr, base, qos, false)
+				fb := startFleetBench(b, bin, m.Addr, base, qos, true)
 				baseMem = fb.idle(b)
 				fb.stop(b)
 			}
-			fb := startFleetBench(b, bin, m.Addr, n, qos, profDir != "")
+			fb := startFleetBench(b, bin, m.Addr, n, qos, true)
 			defer fb.stop(b)
 			mem := fb.idle(b)
 			if profDir != "" {
@@ -213,8 +213,8 @@ func (fb *fleetBench) stop(b *testing.B) {
 // fbMem is the fleet process's memory, from its metrics.
 type fbMem struct{ rss, heap, stack, goroutines int64 }
 
-// idle waits for the fleet to settle (the connect storm's garbage
-// collected, the handshakes' goroutines gone) and reads its memory.
+// idle waits for the fleet to settle (the handshakes' goroutines gone),
+// has it collect its garbage, and reads its memory.
 func (fb *fleetBench) idle(b *testing.B) fbMem {
 	var m fbMem
 	prev := int64(-1)
@@ -228,6 +228,17 @@ func (fb *fleetBench) idle(b *testing.B) fbMem {
 		}
 		prev = m.goroutines
 	}
+	// Then the memory after a collection (a heap profile with gc=1 runs
+	// one): what the agents hold, not garbage waiting for the next GC.
+	resp, err := http.Get(fb.base + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	v := fb.scrape(b)
+	m = fbMem{rss: int64(v["process_resident_memory_bytes"]), heap: int64(v["go_memstats_heap_inuse_bytes"]),
+		stack: int64(v["go_memstats_stack_inuse_bytes"]), goroutines: int64(v["go_goroutines"])}
 	return m
 }
 

@@ -256,6 +256,12 @@ func TestRunReportInChromium(t *testing.T) {
 	if a == nil || len(a.Faults) == 0 || len(a.CutPhases) < 3 || a.Seen == nil || len(a.Durations) == 0 || len(a.Bricked) == 0 || r.Aborted == "" {
 		t.Fatalf("the study lacks a section: aborted %q, analysis %+v", r.Aborted, a)
 	}
+	// The embedded controller concludes what USP allows of every device,
+	// through power cuts, dropped Records and devices away when their
+	// wave opens.
+	if a.Seen.Disagree != 0 {
+		t.Errorf("the controller's conclusion disagrees with %d devices' outcomes: %+v", a.Seen.Disagree, a.Seen.Devices)
+	}
 	for _, width := range []int{1280, 760} {
 		ctx := reporttest.Browser(t, width, 900)
 		reporttest.Check(t, ctx, fmt.Sprintf("run report at %d px", width), filepath.Join(dir, "report.html"), width < 1000, 10)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"brickyard/mtp"
 )
@@ -24,6 +25,9 @@ type agentConn struct {
 	ack     uint16     // QoS 1 PUBLISH handed out and not yet acknowledged
 	ctx     context.Context
 	unhook  func() bool
+	rdl     time.Time   // the read deadline RecvBy set last
+	woken   atomic.Bool // Wake was called
+	clobber atomic.Bool // Wake moved the read deadline
 	mu      sync.Mutex
 	replyTo string // the reply topic of the last Record Recv returned
 
@@ -34,6 +38,7 @@ type agentConn struct {
 var (
 	_ mtp.Conn    = (*agentConn)(nil)
 	_ mtp.Batcher = (*agentConn)(nil)
+	_ mtp.Waiter  = (*agentConn)(nil)
 )
 
 // Recv implements mtp.Conn: it reads the socket itself until the next
@@ -69,26 +74,97 @@ func (c *agentConn) Recv(ctx context.Context) ([]byte, error) {
 			}
 			return nil, broken("session with the broker ended", err)
 		}
-		switch {
-		case m.oversize || len(m.payload) > c.s.MaxRecordSize:
-			c.drop(mtp.DropTooLarge, "larger than MaxRecordSize")
-			continue
-		case m.contentType != "" && m.contentType != contentType && m.contentType != contentTypeMIME:
-			c.drop(mtp.DropMalformed, "content type "+m.contentType)
-			continue
+		if rec, ok := c.take(m); ok {
+			return rec, nil
 		}
-		reply := ""
-		if validTopic(m.responseTopic) {
-			reply = m.responseTopic
-		} else if _, rt, ok := splitReplyTo(m.topic); ok {
-			reply = rt
-		}
-		c.mu.Lock()
-		c.replyTo = reply
-		c.mu.Unlock()
-		return m.payload, nil
 	}
 }
+
+// take hands out a PUBLISH's Record, or drops it (false): too large, or
+// of another content type. The Record's reply topic becomes Send's.
+func (c *agentConn) take(m message) ([]byte, bool) {
+	switch {
+	case m.oversize || len(m.payload) > c.s.MaxRecordSize:
+		c.drop(mtp.DropTooLarge, "larger than MaxRecordSize")
+		return nil, false
+	case m.contentType != "" && m.contentType != contentType && m.contentType != contentTypeMIME:
+		c.drop(mtp.DropMalformed, "content type "+m.contentType)
+		return nil, false
+	}
+	reply := ""
+	if validTopic(m.responseTopic) {
+		reply = m.responseTopic
+	} else if _, rt, ok := splitReplyTo(m.topic); ok {
+		reply = rt
+	}
+	c.mu.Lock()
+	if c.replyTo != reply { // the same, Record after Record: no copy
+		c.replyTo = reply
+	}
+	c.mu.Unlock()
+	return m.payload, true
+}
+
+// RecvBy implements mtp.Waiter: Recv, bounded by deadline and Wake (the
+// socket's read deadline), neither of which ends the session. The read
+// deadline is set again only when it changes.
+func (c *agentConn) RecvBy(deadline time.Time) ([]byte, error) {
+	select {
+	case <-c.closed:
+		return nil, mtp.ErrClosed
+	default:
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	// The deadline first, then the wake: a Wake after the check moves
+	// the deadline after this set, and so ends the read.
+	if c.clobber.Swap(false) || !deadline.Equal(c.rdl) {
+		c.rdl = deadline
+		_ = c.c.nc.SetReadDeadline(deadline)
+	}
+	if c.woken.Swap(false) {
+		return nil, mtp.ErrWoken
+	}
+	for {
+		m, err := c.c.next(&c.ack)
+		if err == nil {
+			if rec, ok := c.take(m); ok {
+				return rec, nil
+			}
+			continue
+		}
+		select {
+		case <-c.closed:
+			return nil, mtp.ErrClosed
+		default:
+		}
+		if !isWait(err) {
+			return nil, broken("session with the broker ended", err)
+		}
+		switch {
+		case c.woken.Swap(false):
+			c.clobber.Store(false)
+			c.rdl = time.Unix(1, 0) // what Wake set: set again next time
+			return nil, mtp.ErrWoken
+		case !deadline.IsZero() && !time.Now().Before(deadline):
+			return nil, mtp.ErrDeadline
+		}
+		// A Wake's deadline whose wake an earlier RecvBy took: this
+		// call's deadline again.
+		c.clobber.Store(false)
+		_ = c.c.nc.SetReadDeadline(deadline)
+	}
+}
+
+// Wake implements mtp.Waiter.
+func (c *agentConn) Wake() {
+	c.woken.Store(true)
+	c.clobber.Store(true)
+	_ = c.c.nc.SetReadDeadline(time.Unix(1, 0))
+}
+
+// Ready implements mtp.Waiter.
+func (c *agentConn) Ready() bool { return len(c.c.stash) > 0 || c.c.ready() }
 
 func (c *agentConn) drop(cause mtp.DropCause, why string) {
 	c.s.Drops.Add(cause, c.info.Local, why)

@@ -1,14 +1,13 @@
 package mqtt
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -34,7 +33,7 @@ import (
 //     ends one whose broker said nothing for 1.5 keep-alives.
 type client struct {
 	nc        net.Conn
-	br        *bufio.Reader
+	r         rstate // the reader's (reader.go)
 	v5        bool
 	qos       byte
 	maxPacket int           // largest packet read from the broker (larger PUBLISHes are read past)
@@ -68,8 +67,13 @@ const writeTimeout = 30 * time.Second
 var errClientClosed = errors.New("closed by this endpoint")
 
 func newClient(nc net.Conn, p linkParams, v5 bool, k *keeper) *client {
-	c := &client{nc: nc, br: bufio.NewReaderSize(nc, 1024), v5: v5, qos: p.qos, maxPacket: p.maxPacket,
+	c := &client{nc: nc, v5: v5, qos: p.qos, maxPacket: p.maxPacket,
 		ka: time.Duration(p.keepAlive) * time.Second, keeper: k, window: 65535, dead: make(chan struct{})}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.r.rc = rc
+		}
+	}
 	now := time.Now().UnixNano()
 	c.lastRead.Store(now)
 	c.lastWrite.Store(now)
@@ -201,62 +205,6 @@ func (c *client) takeStash(ackPrev *uint16) (message, bool) {
 	}
 	*ackPrev = e.id
 	return e.m, true
-}
-
-// read reads one packet of at most max bytes (a larger PUBLISH comes back
-// with oversize set and no payload). It runs on the reader only.
-func (c *client) read(max int) (packet311, props5, error) {
-	first, err := c.br.ReadByte()
-	if err != nil {
-		return packet311{}, props5{}, c.failed(err)
-	}
-	n, err := readLength(c.br)
-	if err != nil {
-		return packet311{}, props5{}, c.failed(err)
-	}
-	c.lastRead.Store(time.Now().UnixNano())
-	if n > max && first>>4 == pktPublish {
-		pk, err := c.readOversize(first, n)
-		return pk, props5{}, c.failed(err)
-	}
-	if n > max {
-		return packet311{}, props5{}, c.failed(malformed("packet type %d of %d bytes exceeds %d", first>>4, n, max))
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(c.br, body); err != nil {
-		return packet311{}, props5{}, c.failed(err)
-	}
-	if !c.v5 {
-		pk, err := decode311(first, body)
-		return pk, props5{}, c.failed(err)
-	}
-	pk, pr, err := decode5(first, body)
-	return pk, pr, c.failed(err)
-}
-
-// readOversize reads the head of a PUBLISH of n bytes, enough to
-// acknowledge it, and discards the rest.
-func (c *client) readOversize(first byte, n int) (packet311, error) {
-	if !c.v5 {
-		return readOversizePublish(c.br, first, n)
-	}
-	// Topic, identifier and properties fit in maxPublishHead plus a
-	// property block; anything beyond is payload.
-	head := min(n, maxPublishHead+4+64<<10)
-	body := make([]byte, head)
-	if _, err := io.ReadFull(c.br, body); err != nil {
-		return packet311{}, err
-	}
-	if _, err := c.br.Discard(n - head); err != nil {
-		return packet311{}, err
-	}
-	pk, b, err := publishHead(packet311{kind: pktPublish}, first&0x0f, body)
-	if err != nil {
-		return pk, err
-	}
-	_ = b
-	pk.oversize = true
-	return pk, nil
 }
 
 // next returns the next PUBLISH from the broker, handling every other
@@ -514,7 +462,13 @@ func (c *client) shutdown(drain bool) {
 	}
 	_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
 	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil && drain {
-		_, _ = io.Copy(io.Discard, c.br) // until EOF or the deadline
+		c.r.release()
+		var buf [512]byte
+		for { // until EOF or the deadline
+			if _, err := c.nc.Read(buf[:]); err != nil {
+				break
+			}
+		}
 	}
 }
 

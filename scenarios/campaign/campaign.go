@@ -193,6 +193,7 @@ type dev struct {
 	seen      string
 	fromVer   string   // version before the campaign's download
 	sessions  int      // sessions seen (Connected calls)
+	opSess    int      // the session its last operation went out on
 	reqs      []string // msg_ids of its requests in flight (requests.go)
 }
 
@@ -363,7 +364,11 @@ func (c *Campaign) nextID() string {
 // send seals m for device n and remembers it as a pending request.
 func (c *Campaign) send(n int, kind string, m *pb.Msg, now time.Time, out []fleet.Send) []fleet.Send {
 	id := m.GetHeader().GetMsgId()
-	c.track(id, &pending{dev: n, kind: kind, msg: m, first: now, due: now.Add(c.cfg.RequestTimeout), attempts: 1})
+	p := &pending{dev: n, kind: kind, msg: m, first: now, due: now.Add(c.cfg.RequestTimeout), attempts: 1, sess: c.devs[n].sessions}
+	if !p.idempotent() {
+		c.devs[n].opSess = p.sess
+	}
+	c.track(id, p)
 	return c.seal(n, m, out)
 }
 

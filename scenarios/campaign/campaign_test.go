@@ -247,3 +247,71 @@ func TestNewSessionSendsAgain(t *testing.T) {
 		t.Fatalf("a Download() went again after the device rebooted: %v", ops)
 	}
 }
+
+// A device away when its wave opens is sent its Download() as it comes
+// back; the Boot! it sends on that session reports the boot before the
+// Download(), not one after it: nothing is concluded, the Download() is
+// not dropped, and the device's real progress decides. A Boot! on a later
+// session does judge the Download() (interrupted).
+func TestBootOfTheSessionBeforeTheDownload(t *testing.T) {
+	camp, err := New(config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	getResp := func(id string) *pb.Msg {
+		return usp.NewResponse(id, &pb.GetResp{ReqPathResults: []*pb.GetResp_RequestedPathResult{{
+			RequestedPath: "Device.DeviceInfo.", ResolvedPathResults: []*pb.GetResp_ResolvedPathResult{{
+				ResolvedPath: "Device.DeviceInfo.", ResultParams: map[string]string{"SoftwareVersion": "1.0.0", "ActiveFirmwareImage": "Device.DeviceInfo.FirmwareImage.1", "FirmwareImageNumberOfEntries": "2"}}}}}})
+	}
+	bootMsg := func(id, version string) []byte {
+		return agentSays(t, id, usp.NewRequest("boot-"+version, &pb.Notify{SubscriptionId: "campaign-boot", Notification: &pb.Notify_Event_{Event: &pb.Notify_Event{
+			ObjPath: "Device.", EventName: "Boot!", Params: map[string]string{"ParameterMap": `{"Device.DeviceInfo.SoftwareVersion":"` + version + `"}`}}}}))
+	}
+	for _, a := range []string{"os::A-1", "os::A-2"} {
+		for _, m := range sent(t, camp.Connected(a, t0), a, pb.Header_GET) {
+			camp.Receive(a, agentSays(t, a, getResp(m.GetHeader().GetMsgId())), t0.Add(time.Second))
+		}
+		camp.Disconnected(a, t0.Add(5*time.Second)) // away when the wave opens
+	}
+	if out, _ := camp.Tick(t0.Add(10 * time.Second)); len(out) != 0 {
+		t.Fatalf("%d Records to agents that are away", len(out))
+	}
+
+	// A-1 comes back: its Download() goes at once, then its Boot! (the
+	// boot it came back with) arrives.
+	const a = "os::A-1"
+	dl := sent(t, camp.Connected(a, t0.Add(12*time.Second)), a, pb.Header_OPERATE)
+	if len(dl) != 1 {
+		t.Fatalf("on its return: %d Operates", len(dl))
+	}
+	camp.Receive(a, bootMsg(a, "1.0.0"), t0.Add(12*time.Second+20*time.Millisecond))
+	if s := camp.Seen(a); s != "" {
+		t.Fatalf("the Boot! of the session the Download() went out on concluded %q", s)
+	}
+	// The Download() completes, the device activates and reboots into
+	// the new image: updated.
+	done := usp.NewRequest("oc-1", &pb.Notify{SubscriptionId: "campaign-oper", Notification: &pb.Notify_OperComplete{OperComplete: &pb.Notify_OperationComplete{
+		ObjPath: "Device.DeviceInfo.FirmwareImage.2.", CommandName: "Download()", CommandKey: dl[0].GetBody().GetRequest().GetOperate().GetCommandKey(),
+		OperationResp: &pb.Notify_OperationComplete_ReqOutputArgs{ReqOutputArgs: &pb.Notify_OperationComplete_OutputArgs{}}}}})
+	camp.Receive(a, agentSays(t, a, done), t0.Add(13*time.Second))
+	camp.Disconnected(a, t0.Add(13*time.Second))
+	camp.Connected(a, t0.Add(20*time.Second))
+	camp.Receive(a, bootMsg(a, "2.0.0"), t0.Add(20*time.Second+20*time.Millisecond))
+	if s := camp.Seen(a); s != Updated {
+		t.Fatalf("after the new image's Boot!: %q, want %q", s, Updated)
+	}
+
+	// A-2 comes back, is sent its Download(), loses power before any
+	// result and comes back with the old version: interrupted.
+	const b = "os::A-2"
+	if dl := sent(t, camp.Connected(b, t0.Add(12*time.Second)), b, pb.Header_OPERATE); len(dl) != 1 {
+		t.Fatalf("on its return: %d Operates", len(dl))
+	}
+	camp.Receive(b, bootMsg(b, "1.0.0"), t0.Add(12*time.Second+20*time.Millisecond))
+	camp.Disconnected(b, t0.Add(14*time.Second))
+	camp.Connected(b, t0.Add(20*time.Second))
+	camp.Receive(b, bootMsg(b, "1.0.0"), t0.Add(20*time.Second+20*time.Millisecond))
+	if s := camp.Seen(b); s != Interrupted {
+		t.Fatalf("a reboot after the Download(): %q, want %q", s, Interrupted)
+	}
+}

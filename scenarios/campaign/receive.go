@@ -116,6 +116,11 @@ func (c *Campaign) boot(n int, args map[string]string, now time.Time, out []flee
 	if d.wave == 0 || d.stage == stIdle || (d.stage == stDone && d.seen != Unreachable) {
 		return out
 	}
+	if d.opSess == d.sessions && d.stage != stDone {
+		// The boot before this session's operation (see requests.go):
+		// the operation goes on.
+		return out
+	}
 	target := c.cfg.Waves[d.wave-1].Images[d.board].Version
 	switch {
 	case d.version == target && c.cfg.Soak > 0:

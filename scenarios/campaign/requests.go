@@ -24,6 +24,12 @@ import (
 // (then they belonged to the boot before and are dropped). These repeats
 // do not use up Retries (maxLost bounds them).
 //
+// A Boot! reports the boot a session began with, so it says nothing of an
+// operation sent on that same session: a device that comes back and is
+// sent its Download() at once announces its earlier boot just after.
+// Operations are therefore judged by a Boot! only when they went out on
+// an earlier session.
+//
 // A repeated request's refusal decides nothing: its first attempt may
 // have arrived and be under way (a Download() sent again answers "a
 // download is already in progress"), so the device's own notifications
@@ -45,6 +51,7 @@ type pending struct {
 	attempts int       // sends counted against Retries
 	lost     int       // sends again because a session was lost
 	relost   bool      // due is a repeat after a lost session, not a timeout
+	sess     int       // the device's session it last went out on
 }
 
 // idempotent reports whether sending the request twice does no harm.
@@ -136,12 +143,13 @@ func (c *Campaign) reconnected(n int, now time.Time, out []fleet.Send) []fleet.S
 	return out
 }
 
-// rebooted drops the device's pending operations: they belonged to the
-// boot before.
+// rebooted drops the device's pending operations sent before its current
+// session: they belonged to the boot before. Those sent on the current
+// session went out after the boot the Boot! reports, and stay.
 func (c *Campaign) rebooted(n int) {
 	d := &c.devs[n]
 	for _, id := range append([]string(nil), d.reqs...) {
-		if p := c.pend[id]; p != nil && !p.idempotent() {
+		if p := c.pend[id]; p != nil && !p.idempotent() && p.sess < d.sessions {
 			c.untrack(id)
 		}
 	}
@@ -183,6 +191,10 @@ func (c *Campaign) again(id string, p *pending, now time.Time, counted bool, out
 	nid := c.nextID()
 	p.msg.Header.MsgId = nid
 	p.due = now.Add(c.cfg.RequestTimeout)
+	p.sess = c.devs[p.dev].sessions
+	if !p.idempotent() {
+		c.devs[p.dev].opSess = p.sess
+	}
 	c.track(nid, p)
 	return c.seal(p.dev, p.msg, out)
 }

@@ -201,6 +201,8 @@ type page struct {
 	WaveSVG   template.HTML
 	WaveNote  string
 	Waves     []waveRow
+	Kinds     []groupRow   // simulated devices and bench boards, side by side
+	Bench     []BenchBoard // every bench board, with what its link did
 
 	LatencySVG  template.HTML
 	LatencyNote string
@@ -321,6 +323,9 @@ func newPage(r *Report) *page {
 	for _, w := range r.ByWave {
 		lists = append(lists, w.Outcomes)
 	}
+	for _, g := range r.ByKind {
+		lists = append(lists, g.Outcomes)
+	}
 	cols := outcomeNames(lists...)
 	for _, name := range cols {
 		p.Cols = append(p.Cols, outcomeCol{Name: name, Colour: pal.colour(name).Fill, Label: breakable(name)})
@@ -358,6 +363,10 @@ func newPage(r *Report) *page {
 		}
 		waveBars = append(waveBars, bar{label: label, devices: w.Devices, outcomes: w.Outcomes})
 	}
+	for _, g := range r.ByKind {
+		p.Kinds = append(p.Kinds, groupRow{Name: g.Name, Devices: g.Devices, Counts: row(g.Outcomes)})
+	}
+	p.Bench = r.Bench
 	p.BoardSVG, p.BoardNote = barChart("Outcomes by board", boardBars, cols, pal)
 	p.WaveSVG, p.WaveNote = barChart("Outcomes by wave", waveBars, cols, pal)
 

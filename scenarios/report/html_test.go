@@ -422,3 +422,32 @@ func FuzzWriters(f *testing.F) {
 		}
 	})
 }
+
+// A fleet with bench boards has a section of them: the simulated devices
+// and the bench boards side by side, and each board with its link's
+// counts and why it went offline; a fleet without has none.
+func TestWriteHTMLBench(t *testing.T) {
+	if page := string(writeHTML(t, sampleReport())); strings.Contains(page, `id="bench"`) {
+		t.Fatal("a bench section in a fleet without bench boards")
+	}
+	r := sampleReport()
+	r.ByKind = []Group{
+		{Name: "simulated", Devices: 7, Outcomes: []Count{{Name: "updated", N: 5}, {Name: "bricked", N: 2}}},
+		{Name: "bench", Devices: 2, Outcomes: []Count{{Name: "updated", N: 1}, {Name: "unreachable", N: 1}}},
+	}
+	r.Bench = []BenchBoard{
+		{Name: "bench-1", Device: "os::012345-BENCH1", Profile: "uboot-nor", Port: "/dev/pts/7", Emulated: true, Outcome: "updated", Requests: 912, Retries: 3, BadFrames: 1, PayloadOut: 262144, PayloadIn: 4096},
+		{Name: "lab <2>", Device: "os::012345-BENCH2", Profile: "esp32-ota", Port: "tcp://127.0.0.1:3001", Outcome: "unreachable", Offline: "no answer to 5 requests"},
+	}
+	page := string(writeHTML(t, r))
+	for _, want := range []string{
+		`<h2 id="bench">Bench boards</h2>`, `<a href="#bench">`,
+		"<tr><td>simulated</td><td class=\"n\">7</td>", "<tr><td>bench</td><td class=\"n\">2</td>",
+		"bench-1 <span class=\"note\">(board-emu)</span>", "<code>/dev/pts/7</code>", `<td class="n">912</td>`, `<td class="n">262144</td>`,
+		"lab &lt;2&gt;", "<code>tcp://127.0.0.1:3001</code>", `<span class="fail">no answer to 5 requests</span>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"brickyard/boards"
@@ -68,6 +69,9 @@ type rdev struct {
 	tr      track
 	offline string    // why its board is unreachable (a bench board's link gave up)
 	power   chan bool // SwitchPower's: a lab tool's power switch
+	// wk is the session the device's goroutine waits in, when it waits
+	// in a session (mtp.Waiter): what hands it something wakes it.
+	wk atomic.Pointer[waiterBox]
 }
 
 // NewReal builds the fleet, every device off.
@@ -191,6 +195,7 @@ func (r *Real) SwitchPower(n int, on bool) error {
 	}
 	select {
 	case r.devs[n].power <- on:
+		r.devs[n].wake()
 		return nil
 	default:
 		return errors.New("fleet: the device's power switch is busy")
@@ -255,8 +260,27 @@ type fetchResult struct {
 	err  error
 }
 
+// waiterBox holds a session for an atomic pointer.
+type waiterBox struct{ w mtp.Waiter }
+
+// wake ends the device goroutine's wait in its session, if it waits in
+// one: call it after handing the goroutine something.
+func (rd *rdev) wake() {
+	if b := rd.wk.Load(); b != nil {
+		b.w.Wake()
+	}
+}
+
 // shell is the state of one device goroutine. Only that goroutine touches
 // it.
+//
+// The goroutine waits in one of two ways. With a session that can keep
+// its time (mtp.Waiter, on the wall clock), it waits in the session's
+// RecvBy, bounded by its next deadline, and whatever hands it something
+// (a download's end, the power switch, the run's end) wakes it: one
+// goroutine per connected agent, no reader. Otherwise (no session, or
+// one that cannot) it waits in a select over its channels, and a reader
+// goroutine per session hands it the Records (in).
 type shell struct {
 	r       *Real
 	rd      *rdev
@@ -264,6 +288,7 @@ type shell struct {
 	gen     uint64 // power generation
 	sess    uint64
 	conn    mtp.Conn
+	waiter  mtp.Waiter     // conn, when the goroutine waits in it (no reader)
 	batch   mtp.Batcher    // conn, when it can write several Records at once
 	queued  bool           // batch holds Records for the next Flush
 	reader  sync.WaitGroup // the session's reader
@@ -273,41 +298,73 @@ type shell struct {
 	powerAt time.Time // a pending PowerOn (zero: none)
 	cutAt   time.Time // the PowerAtUptime cut (zero: none)
 	cutDone bool
-	held    bool // switched off by SwitchPower: no power-on until it is switched on
-	in      chan inbound
-	done    chan fetchResult
-	rng     *rand.Rand // the device's network-fault draws
-	outQ    []delayed  // Records to the controller held back by a net-delay window
-	inQ     []delayed  // Records from the controller held back likewise
+	held    bool             // switched off by SwitchPower: no power-on until it is switched on
+	in      chan inbound     // the reader's; made with the first reader
+	done    chan fetchResult // the downloads'; made with the first
+	wall    bool             // the clock is the wall's: a session's RecvBy can keep time
+	rng     *rand.Rand       // the device's network-fault draws
+	outQ    []delayed        // Records to the controller held back by a net-delay window
+	inQ     []delayed        // Records from the controller held back likewise
 }
 
 func (r *Real) runDevice(ctx context.Context, rd *rdev) {
-	s := &shell{r: r, rd: rd, ctx: ctx, cancels: map[device.FetchID]context.CancelFunc{},
-		in: make(chan inbound, 16), done: make(chan fetchResult, 4)}
+	s := &shell{r: r, rd: rd, ctx: ctx}
+	_, s.wall = r.cfg.Clock.(StdClock)
 	if len(rd.faults.Net) > 0 {
 		s.rng = rand.New(rand.NewPCG(deviceSeed(r.cfg.Seed, rd.id), 0x6e6574))
 	}
 	defer s.stop()
+	unhook := context.AfterFunc(ctx, rd.wake)
+	defer unhook()
 	s.powerAt = r.cfg.Clock.Now().Add(rd.delay)
-	tm, tc := r.cfg.Clock.NewTimer(time.Hour)
-	defer tm.Stop()
+	var tm TimerController
+	var tc <-chan time.Time
+	defer func() {
+		if tm != nil {
+			tm.Stop()
+		}
+	}()
 	for {
 		now := r.cfg.Clock.Now()
 		s.runDue(now)
 		next, ok := s.next()
+		if s.queued && !s.more() {
+			// The goroutine is about to wait (nothing more to answer
+			// at once): what was queued goes out now, in one write.
+			s.queued = false
+			if s.conn != nil {
+				_ = s.batch.Flush() // a failure: the session's next read reports it
+			}
+		}
+		if w := s.waiter; w != nil {
+			// What was handed over before the session's wait began (its
+			// wake may have gone to the session before).
+			if s.poll() {
+				continue
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			rec, err := w.RecvBy(next)
+			switch {
+			case err == nil:
+				s.received(rec)
+			case errors.Is(err, mtp.ErrDeadline), errors.Is(err, mtp.ErrWoken):
+			default:
+				s.closeConn(err)
+				s.apply(rd.d.Disconnected(r.cfg.Clock.Now()))
+			}
+			continue
+		}
 		d := time.Hour
 		if ok {
 			d = max(0, next.Sub(r.cfg.Clock.Now()))
 		}
-		tm.Stop()
-		tm.Reset(d)
-		if s.queued && len(s.in) == 0 {
-			// The loop is about to wait (nothing more to answer at
-			// once): what was queued goes out now, in one write.
-			s.queued = false
-			if s.conn != nil {
-				_ = s.batch.Flush() // a failure: the reader reports the broken session
-			}
+		if tm == nil {
+			tm, tc = r.cfg.Clock.NewTimer(d)
+		} else {
+			tm.Stop()
+			tm.Reset(d)
 		}
 		select {
 		case <-ctx.Done():
@@ -322,44 +379,85 @@ func (r *Real) runDevice(ctx context.Context, rd *rdev) {
 				s.apply(rd.d.Disconnected(r.cfg.Clock.Now()))
 				continue
 			}
-			now := r.cfg.Clock.Now()
-			r.cfg.Observe.record(rd.id, true, m.rec, now)
-			if s.rng != nil {
-				at, ok := s.netVerdict(now, s.inQ)
-				if !ok {
-					r.logf(now, rd.id, "net-drop", "down")
-					continue
-				}
-				if at.After(now) {
-					s.inQ = append(s.inQ, delayed{at: at, sess: s.sess, rec: m.rec})
-					continue
-				}
-			}
-			s.apply(rd.d.Receive(now, m.rec))
+			s.received(m.rec)
 		case on := <-rd.power:
-			now := r.cfg.Clock.Now()
-			r.logf(now, rd.id, "power-switch", map[bool]string{true: "on", false: "off"}[on])
-			if on {
-				s.held = false
-				if rd.d.State() == device.Off && s.powerAt.IsZero() {
-					s.powerAt = now
-				}
-				continue
-			}
-			s.held = true
-			s.apply(rd.d.PowerCut(now))
+			s.switched(on)
 		case f := <-s.done:
-			if f.gen != s.gen {
-				continue
-			}
-			delete(s.cancels, f.id)
-			if errors.Is(f.err, ErrPowerCut) {
-				s.apply(rd.d.PowerCut(r.cfg.Clock.Now()))
-				continue
-			}
-			s.apply(rd.d.FetchDone(r.cfg.Clock.Now(), f.id, f.data, f.err))
+			s.fetched(f)
 		}
 	}
+}
+
+// poll takes what was handed to the goroutine (a power switch, a
+// download's end) without waiting, and reports whether there was any.
+func (s *shell) poll() bool {
+	select {
+	case on := <-s.rd.power:
+		s.switched(on)
+	case f := <-s.done:
+		s.fetched(f)
+	default:
+		return false
+	}
+	return true
+}
+
+// more reports whether more input is at hand: a Record, read or waiting
+// in the session, to answer before the goroutine waits.
+func (s *shell) more() bool {
+	if s.waiter != nil {
+		return s.waiter.Ready()
+	}
+	return len(s.in) > 0
+}
+
+// received handles a Record from the session: the observer sees it, a
+// net fault may drop or delay it, the device takes it.
+func (s *shell) received(rec []byte) {
+	rd := s.rd
+	now := s.r.cfg.Clock.Now()
+	s.r.cfg.Observe.record(rd.id, true, rec, now)
+	if s.rng != nil {
+		at, ok := s.netVerdict(now, s.inQ)
+		if !ok {
+			s.r.logf(now, rd.id, "net-drop", "down")
+			return
+		}
+		if at.After(now) {
+			s.inQ = append(s.inQ, delayed{at: at, sess: s.sess, rec: rec})
+			return
+		}
+	}
+	s.apply(rd.d.Receive(now, rec))
+}
+
+// switched carries out a power switch (SwitchPower).
+func (s *shell) switched(on bool) {
+	rd := s.rd
+	now := s.r.cfg.Clock.Now()
+	s.r.logf(now, rd.id, "power-switch", map[bool]string{true: "on", false: "off"}[on])
+	if on {
+		s.held = false
+		if rd.d.State() == device.Off && s.powerAt.IsZero() {
+			s.powerAt = now
+		}
+		return
+	}
+	s.held = true
+	s.apply(rd.d.PowerCut(now))
+}
+
+// fetched carries out a download's end.
+func (s *shell) fetched(f fetchResult) {
+	if f.gen != s.gen {
+		return
+	}
+	delete(s.cancels, f.id)
+	if errors.Is(f.err, ErrPowerCut) {
+		s.apply(s.rd.d.PowerCut(s.r.cfg.Clock.Now()))
+		return
+	}
+	s.apply(s.rd.d.FetchDone(s.r.cfg.Clock.Now(), f.id, f.data, f.err))
 }
 
 // next is the earliest pending deadline.
@@ -511,7 +609,7 @@ func (s *shell) apply(out device.Output) {
 // requests that arrived together go out in one write, flushed before the
 // loop waits.
 func (s *shell) send(rec []byte) error {
-	if s.batch != nil && len(s.in) > 0 {
+	if s.batch != nil && s.more() {
 		s.queued = true
 		return s.batch.Queue(s.ctx, rec)
 	}
@@ -531,6 +629,10 @@ func (s *shell) index(changed bool) {
 }
 
 func (s *shell) fetch(f device.Fetch) {
+	if s.done == nil {
+		s.done = make(chan fetchResult, 4)
+		s.cancels = map[device.FetchID]context.CancelFunc{}
+	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	s.cancels[f.ID] = cancel
 	gen := s.gen
@@ -544,6 +646,7 @@ func (s *shell) fetch(f device.Fetch) {
 		}
 		select {
 		case s.done <- fetchResult{gen: gen, id: f.ID, data: data, err: err}:
+			s.rd.wake()
 		case <-s.ctx.Done():
 		}
 	}()
@@ -577,6 +680,23 @@ func (s *shell) dial() {
 	s.conn = conn
 	s.batch, _ = conn.(mtp.Batcher)
 	s.queued = false
+	if w, ok := conn.(mtp.Waiter); ok && s.wall {
+		s.waiter = w // the goroutine reads the session itself
+		s.rd.wk.Store(&waiterBox{w})
+	} else {
+		s.startReader(conn)
+	}
+	s.r.logf(now, s.rd.id, "link-up", "")
+	s.r.cfg.Observe.link(s.rd.id, LinkUp, nil, now)
+	s.apply(d.Connected(now))
+}
+
+// startReader starts the session's reader, which hands its Records to the
+// goroutine through in.
+func (s *shell) startReader(conn mtp.Conn) {
+	if s.in == nil {
+		s.in = make(chan inbound, 16)
+	}
 	sess := s.sess
 	s.reader.Add(1)
 	go func() {
@@ -593,9 +713,6 @@ func (s *shell) dial() {
 			}
 		}
 	}()
-	s.r.logf(now, s.rd.id, "link-up", "")
-	s.r.cfg.Observe.link(s.rd.id, LinkUp, nil, now)
-	s.apply(d.Connected(now))
 }
 
 // closeConn ends the session and waits for its reader, draining what it
@@ -606,12 +723,17 @@ func (s *shell) closeConn(cause error) {
 		return
 	}
 	s.conn.Close() // writes what was queued first
-	s.conn, s.batch, s.queued = nil, nil, false
+	waited := s.waiter != nil
+	s.conn, s.batch, s.queued, s.waiter = nil, nil, false, nil
+	s.rd.wk.Store(nil)
 	s.sess++
 	s.rd.tr.conn = ConnDisconnected
 	now := s.r.cfg.Clock.Now()
 	s.r.logf(now, s.rd.id, "link-down", "")
 	s.r.cfg.Observe.link(s.rd.id, LinkDown, cause, now)
+	if waited {
+		return // no reader
+	}
 	drained := make(chan struct{})
 	go func() { s.reader.Wait(); close(drained) }()
 	for {
