@@ -8,15 +8,15 @@ export PATH := $(BIN):$(PATH)
 # Fuzz targets as package:Target[:count]. `make test` runs each for its
 # count of inputs (FUZZ_COUNT unless the target says; the slow ones say
 # less); `make fuzz FUZZTIME=10m` runs each for a duration.
-FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp:FuzzOpenGet ./usp:FuzzPeek ./usp/path:FuzzParse \
+FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp:FuzzOpenGet ./usp:FuzzPeek ./usp/path:FuzzParse ./usp/e2e:FuzzReceive ./usp/e2e:FuzzSegment \
                 ./boards/image:FuzzParseHeader ./boards/image:FuzzVerify \
                 ./boards/espota:FuzzParseOtadata ./boards/uboot:FuzzParseEnv \
                 ./boards/mcuboot:FuzzDecodeTrailer \
                 ./boards/image/mcuboot:FuzzVerify ./boards/image/espapp:FuzzVerify \
                 ./boards/image/fit:FuzzReadTree ./boards/image/fit:FuzzVerify ./boards/image/fit:FuzzControlKeys \
                 ./boards/image/formats:FuzzVerify ./boards/image:FuzzParseAnyKeyPEM \
-                ./usp/dm:FuzzHandle ./usp/dm:FuzzRestore \
-                ./mtp/websocket:FuzzParseEID ./mtp/stomp:FuzzHeaderEscape ./mtp/stomp:FuzzReadFrame \
+                ./usp/dm:FuzzHandle ./usp/dm:FuzzRestore ./usp/dm:FuzzPermissions \
+                ./mtp/websocket:FuzzParseEID ./mtp/certs:FuzzParseURN ./mtp/certs:FuzzLoad ./mtp/stomp:FuzzHeaderEscape ./mtp/stomp:FuzzReadFrame \
                 ./sim/device:FuzzReceive:10000x ./mtp/mqtt:FuzzReplyTo ./mtp/mqtt:FuzzDecode311 ./mtp/mqtt:FuzzDecode5 \
                 ./scenarios:FuzzParse:10000x ./scenarios:FuzzIDScheme ./scenarios:FuzzExpectation \
                 ./scenarios/report:FuzzWriters:3000x ./scenarios/report:FuzzReadJSON ./scenarios/report:FuzzAnalyze:6000x ./scenarios/report:FuzzMerge ./scenarios/workers:FuzzReadFrame ./scenarios/agents:FuzzTrafficRecord ./scenarios/agents:FuzzFaultFile \

@@ -201,6 +201,7 @@ func (sc *Scenario) deviceConfig(b *built, mtp string) func(n int, c *device.Con
 			c.TrialPeriod = sc.Device.Trial
 		}
 		c.RetryMinimumWait, c.RetryIntervalMultiplier = sc.Device.RetryMinWait, sc.Device.RetryMultiplier
+		c.Unknown = device.UnknownPolicy(sc.Device.UnknownControllers)
 	}
 }
 

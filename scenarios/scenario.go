@@ -87,6 +87,11 @@ type DeviceTimes struct {
 	// thousandths, 2000 = 2.0); default 5 s and 2000.
 	RetryMinWait    time.Duration `yaml:"retry_min_wait"`
 	RetryMultiplier uint32        `yaml:"retry_multiplier"`
+	// UnknownControllers is what a device does with a Record from an
+	// endpoint it has no enabled Controller row for: "refuse" (default:
+	// Error 7006 to every request) or "untrusted" (served with the
+	// Untrusted role: it may read Device.DeviceInfo.). docs/device.md.
+	UnknownControllers string `yaml:"unknown_controllers"`
 }
 
 // Image is one firmware version of the campaign.
@@ -266,6 +271,9 @@ func (sc *Scenario) validate() error {
 		if err := device.CheckRetryMinimumWait(w); err != nil {
 			c.errorf("device.retry_min_wait", "%v", err)
 		}
+	}
+	if err := device.CheckUnknownPolicy(device.UnknownPolicy(sc.Device.UnknownControllers)); err != nil {
+		c.errorf("device.unknown_controllers", "%v", err)
 	}
 	if m := sc.Device.RetryMultiplier; m != 0 && (m < 1000 || m > 65535) {
 		c.errorf("device.retry_multiplier", "%d: want 1000 (1.0) to 65535", m)

@@ -42,6 +42,7 @@ func TestParseErrors(t *testing.T) {
 		{"abort rate", minimal + "  abort:\n    failure_rate: 1.5\n", []string{"x.yaml:11: campaign.abort.failure_rate"}},
 		{"wrong type", strings.Replace(minimal, "count: 10", "count: many", 1), []string{"x.yaml:5: fleet.boards.0.count:", "many"}},
 		{"wrong type, key named", minimal + "device:\n  reboot: ten\n", []string{"x.yaml:11: device.reboot:", "ten"}},
+		{"unknown-controller policy", minimal + "device:\n  unknown_controllers: welcome\n", []string{"x.yaml:11: device.unknown_controllers", `want "refuse" or "untrusted"`}},
 		// Numbers that are not numbers: each refused with its key, none
 		// reaching the run (a NaN share hung it; a NaN fault share panicked).
 		{"NaN share", minimal + "  waves:\n    - share: NaN\n", []string{"x.yaml:11: campaign.waves.0.share"}},

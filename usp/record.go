@@ -34,8 +34,10 @@ var versionRE = regexp.MustCompile(`^1\.[0-9]+$`)
 //  1. size: a Record longer than MaxRecordSize is refused before it is
 //     decoded (7100);
 //  2. protobuf: bytes that do not parse as a Record (7100);
-//  3. session_context is decoded and refused: brickyard does not do E2E
-//     sessions (7106, answered with a DisconnectRecord);
+//  3. session_context is decoded and refused (7106, answered with a
+//     DisconnectRecord): Open is for endpoints that run no E2E sessions;
+//     one that does takes the Record with IsSessionRecord, checks it with
+//     CheckSessionRecord and hands it to its usp/e2e Session;
 //  4. version: "1.x" only (7104);
 //  5. from_id must be present, to_id must be LocalID (R-E2E.1) (7104);
 //  6. record_type must be set (R-ENC.3) (7104);

@@ -84,6 +84,11 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.Duration("retry-min-wait", 0, "TR-369 SessionRetryMinimumWaitInterval of the devices (default 5s)")
 	fl.Uint32("retry-multiplier", 0, "TR-369 SessionRetryIntervalMultiplier, in thousandths (default 2000 = 2.0)")
 	fl.Duration("periodic", 0, "factory PeriodicNotifInterval of the controller, whole seconds (default 24h)")
+	fl.Bool("device-certs", false, "give every device a certificate of its own (urn:bbf:usp:id: subjectAltName) from a fleet CA made for the run and written to --out as device-ca.pem, or from --device-ca; wss only")
+	fl.String("device-ca", "", "the fleet CA's PEM certificate `FILE` for --device-certs (with --device-ca-key)")
+	fl.String("device-ca-key", "", "the fleet CA's PEM EC private key `FILE`")
+	fl.Bool("check-identity", false, "refuse a controller whose TLS certificate does not name --controller-id (urn:bbf:usp:id:); wss only")
+	fl.String("unknown-controllers", "", "what a device does with an endpoint that is none of its Controllers: refuse (Error 7006 to every request; the default) or untrusted (the Untrusted role: it may read Device.DeviceInfo.)")
 	fl.String("boards", "", "also read board profiles from `FILE`")
 	fl.StringArray("trust", nil, "public key `FILE` the boards also trust (repeatable): PEM (Ed25519, ECDSA P-256, RSA) from 'brickyard image keygen', or a U-Boot control DTB")
 	fl.StringArray("image", nil, "factory image of a board profile from `PROFILE=FILE`, in any format its bootloader takes, signed by a --trust key (repeatable); its version replaces --version for that board")
@@ -145,6 +150,12 @@ func runFleet(ctx context.Context, a *app) error {
 	if f.Out != "" {
 		if err := os.MkdirAll(f.Out, 0o755); err != nil {
 			return fmt.Errorf("--out: %w", err)
+		}
+		if p, err := sp.WriteDeviceCA(f.Out); err != nil {
+			return err
+		} else if p != "" {
+			a.log.Info("fleet CA of the devices' certificates", zap.String("file", p),
+				zap.String("hint", "the controller must trust it to accept the devices"))
 		}
 	}
 	idx, err := index.New()

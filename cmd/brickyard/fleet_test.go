@@ -28,6 +28,7 @@ import (
 	"brickyard/scenarios/report"
 	"brickyard/scenarios/trace"
 	"brickyard/usp"
+	"brickyard/usp/e2e"
 	pb "brickyard/usp/uspmsg"
 )
 
@@ -62,6 +63,12 @@ func TestFleet_BadFlags(t *testing.T) {
 		{with(ws, "--controller-id", "has space"), "--controller-id"},
 		{with(ws, "--ws-url", "http://h:1/usp"), "--ws-url"},
 		{with(ws, "--devices", "0"), "--devices: 0"},
+		{with(ws, "--check-identity"), "--check-identity: needs a wss:// --ws-url"},
+		{with(ws, "--device-certs", "--out", dir), "--device-certs: needs a wss:// --ws-url"},
+		{with(ws, "--ws-url", "wss://127.0.0.1:1/usp", "--device-certs"), "--device-certs: give --out"},
+		{with(ws, "--ws-url", "wss://127.0.0.1:1/usp", "--device-ca", notPEM), "--device-ca and --device-ca-key: give both"},
+		{with(ws, "--ws-url", "wss://127.0.0.1:1/usp", "--device-ca", notPEM, "--device-ca-key", notPEM), "--device-ca: certs: CA certificate: no PEM"},
+		{with(ws, "--unknown-controllers", "welcome"), `--unknown-controllers: unknown-controller policy "welcome": want "refuse" or "untrusted"`},
 		{with(ws, "--board", "nosuch"), "--board: "},
 		{with(ws, "--boards-mix", "uboot-nor=x"), "--boards-mix"},
 		{with(ws, "--boards-mix", "nosuch=3"), "--boards-mix"},
@@ -721,4 +728,207 @@ func TestFleet_NothingDroppedSilently(t *testing.T) {
 			junk, malformed, full, large, huge, r.Dropped, out.String())
 	}
 	t.Logf("%d junk Records arrived, %d dropped (queue full)", malformed, full)
+}
+
+// --unknown-controllers: a request from an endpoint that is none of the
+// devices' Controllers gets Error 7006 (refuse, the default), or is
+// served with the Untrusted role (untrusted): DeviceInfo is readable, the
+// Controller table is not there for it.
+func TestFleet_UnknownControllers(t *testing.T) {
+	for _, tc := range []struct {
+		policy string // "": the default
+		want   string
+	}{{"", "error 7006"}, {"refuse", "error 7006"}, {"untrusted", "version 1.0.0, controller path 7026"}} {
+		t.Run("policy="+tc.policy, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: testCtrl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			defer func() { cancel(); l.Close(); wg.Wait() }()
+			got := make(chan string, 4)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				stranger := usp.Codec{LocalID: "proto::stranger"}
+				for {
+					conn, err := l.Accept(ctx)
+					if err != nil {
+						return
+					}
+					data, _ := stranger.Seal(conn.Info().Peer, usp.NewRequest("g", &pb.Get{ParamPaths: []string{
+						"Device.DeviceInfo.SoftwareVersion", "Device.LocalAgent.Controller.1.EndpointID"}}))
+					_ = conn.Send(ctx, data)
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						defer conn.Close()
+						for {
+							data, err := conn.Recv(ctx)
+							if err != nil {
+								return
+							}
+							in, err := stranger.Open(data)
+							if err != nil || in.Msg == nil {
+								continue // the Connect Record, or a Record for the fleet's controller
+							}
+							select {
+							case got <- describeAnswer(in.Msg):
+							default: // the first answers are enough
+							}
+						}
+					}()
+				}
+			}()
+			args := []string{"fleet", "--ws-url", l.(*websocket.Listener).URL(), "--controller-id", testCtrl, "--devices", "1", "--duration", "1500ms", "--quiet"}
+			if tc.policy != "" {
+				args = append(args, "--unknown-controllers", tc.policy)
+			}
+			runFleetFor(t, args...)
+			select {
+			case a := <-got:
+				if a != tc.want {
+					t.Fatalf("the stranger got %q, want %q", a, tc.want)
+				}
+			default:
+				t.Fatal("the stranger got no answer")
+			}
+		})
+	}
+}
+
+// describeAnswer says what a Get got: "error N", or the SoftwareVersion
+// and the code of the Controller path.
+func describeAnswer(m *pb.Msg) string {
+	if e := m.GetBody().GetError(); e != nil {
+		return fmt.Sprintf("error %d", e.GetErrCode())
+	}
+	var version string
+	var code uint32
+	for _, rr := range m.GetBody().GetResponse().GetGetResp().GetReqPathResults() {
+		if strings.HasPrefix(rr.GetRequestedPath(), "Device.LocalAgent.") {
+			code = rr.GetErrCode()
+		}
+		for _, res := range rr.GetResolvedPathResults() {
+			if v, ok := res.GetResultParams()["SoftwareVersion"]; ok {
+				version = v
+			}
+		}
+	}
+	return fmt.Sprintf("version %s, controller path %d", version, code)
+}
+
+// A controller that runs an E2E session with a device over WebSocket:
+// it sets the device's MaxUSPRecordSize to 1024, asks for the whole
+// supported data model in its session, and gets it segmented in Records
+// none larger than that, reassembled whole.
+func TestFleet_E2ESession(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: testCtrl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		records, largest, size int
+		err                    error
+	}
+	done := make(chan result, 1)
+	var wg sync.WaitGroup
+	defer func() { cancel(); l.Close(); wg.Wait() }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		conn, err := l.Accept(ctx)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		done <- e2eGSDM(ctx, conn)
+	}()
+	runFleetFor(t, "fleet", "--ws-url", l.(*websocket.Listener).URL(), "--controller-id", testCtrl, "--devices", "1", "--duration", "3s", "--quiet")
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		t.Fatal("no result")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Logf("%d Records, the largest %d bytes, for a %d-byte answer", r.records, r.largest, r.size)
+	if r.records < 2 || r.largest > 1024 || r.size < 1024 {
+		t.Fatalf("%d Records, the largest %d bytes, for a %d-byte answer", r.records, r.largest, r.size)
+	}
+}
+
+// e2eGSDM is the controller's side of TestFleet_E2ESession.
+func e2eGSDM(ctx context.Context, conn mtp.Conn) (r struct {
+	records, largest, size int
+	err                    error
+}) {
+	codec := usp.Codec{LocalID: testCtrl}
+	peer := conn.Info().Peer
+	set, _ := codec.Seal(peer, usp.NewRequest("set", &pb.Set{UpdateObjs: []*pb.Set_UpdateObject{{ObjPath: "Device.LocalAgent.Controller.1.E2ESession.",
+		ParamSettings: []*pb.Set_UpdateParamSetting{{Param: "MaxUSPRecordSize", Value: "1024", Required: true}}}}}))
+	if r.err = conn.Send(ctx, set); r.err != nil {
+		return r
+	}
+	var s *e2e.Session
+	for {
+		data, err := conn.Recv(ctx)
+		if err != nil {
+			r.err = fmt.Errorf("recv: %w", err)
+			return r
+		}
+		in, err := codec.Open(data)
+		if sr, ok := usp.IsSessionRecord(err); ok && s != nil {
+			r.records++
+			r.largest = max(r.largest, len(data))
+			res, err := s.Receive(sr, time.Now())
+			if err != nil {
+				r.err = err
+				return r
+			}
+			for _, b := range res.Out {
+				_ = conn.Send(ctx, b)
+			}
+			for _, p := range res.Payloads {
+				m, err := usp.DecodeMsg(p)
+				if err != nil {
+					r.err = err
+					return r
+				}
+				if m.GetBody().GetResponse().GetGetSupportedDmResp() != nil {
+					r.size = len(p)
+					return r
+				}
+			}
+			continue
+		}
+		if err != nil || in.Msg == nil {
+			continue // the Connect Record; the device's Boot! and others
+		}
+		if in.Msg.GetBody().GetResponse().GetSetResp() != nil && s == nil {
+			if s, r.err = e2e.New(e2e.Config{MaxRecordSize: 1024}, testCtrl, peer, 2, time.Now()); r.err != nil {
+				return r
+			}
+			payload, _ := usp.EncodeMsg(usp.NewRequest("gsdm", &pb.GetSupportedDM{ObjPaths: []string{"Device."}, ReturnParams: true, ReturnCommands: true, ReturnEvents: true}))
+			recs, err := s.Send(payload, time.Now())
+			if err != nil {
+				r.err = err
+				return r
+			}
+			for _, b := range recs {
+				if r.err = conn.Send(ctx, b); r.err != nil {
+					return r
+				}
+			}
+		} else if e := in.Msg.GetBody().GetError(); e != nil {
+			r.err = fmt.Errorf("error %d %s", e.GetErrCode(), e.GetErrMsg())
+			return r
+		}
+	}
 }

@@ -61,6 +61,18 @@ type Config struct {
 	// leave InsecureSkipVerify off); MinVersion defaults to TLS 1.2
 	// (R-MTP.0). NextProtos is forced to http/1.1.
 	TLS *tls.Config
+	// Certificate, when set, gives each agent its own client
+	// certificate: the dialer presents Certificate(agentID) when the
+	// controller asks for one (a fleet CA's, mtp/certs). wss only.
+	// (dialer)
+	Certificate func(eid string) (*tls.Certificate, error)
+	// CheckIdentity makes this side refuse a peer whose certificate does
+	// not name the Endpoint ID the peer claims (R-SEC.0a, R-SEC.10a;
+	// mtp/certs.Check): the dialer checks that the controller's names
+	// ControllerID, the listener that the agent's names the eid it
+	// connects as (HTTP 403 otherwise; it needs TLS.ClientAuth
+	// RequireAndVerifyClientCert). wss only.
+	CheckIdentity bool
 
 	// Sources spreads the dialer's connections over local source
 	// addresses; nil lets the kernel choose. (dialer)
@@ -188,6 +200,12 @@ func (c *Config) prepare(server bool) (*settings, *url.URL, *tls.Config, error) 
 	tc, err := tlsFor(u, c.TLS, server)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	switch {
+	case (c.CheckIdentity || c.Certificate != nil) && tc == nil:
+		return nil, nil, nil, fmt.Errorf("websocket: CheckIdentity and Certificate need wss://")
+	case c.CheckIdentity && server && tc.ClientAuth != tls.RequireAndVerifyClientCert:
+		return nil, nil, nil, fmt.Errorf("websocket: CheckIdentity on the listener needs TLS.ClientAuth RequireAndVerifyClientCert")
 	}
 	return s, u, tc, nil
 }

@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,17 +12,20 @@ import (
 	gws "github.com/gorilla/websocket"
 
 	"brickyard/mtp"
+	"brickyard/mtp/certs"
 	"brickyard/usp"
 )
 
 // Dialer opens agents' sessions to one controller. NewDialer returns a
 // *Dialer as an mtp.Dialer; it is safe for concurrent use.
 type Dialer struct {
-	s    *settings
-	url  *url.URL
-	ctrl string
-	hdr  http.Header
-	d    *gws.Dialer
+	s     *settings
+	url   *url.URL
+	ctrl  string
+	hdr   http.Header
+	d     *gws.Dialer
+	cert  func(eid string) (*tls.Certificate, error)
+	check bool
 }
 
 var _ mtp.Dialer = (*Dialer)(nil)
@@ -44,7 +48,27 @@ func NewDialer(cfg Config) (mtp.Dialer, error) {
 		WriteBufferPool:  s.pool,
 		Subprotocols:     []string{Subprotocol},
 		// Proxy nil: no proxy from the environment; Jar nil: no cookies.
-	}}, nil
+	}, cert: cfg.Certificate, check: cfg.CheckIdentity}, nil
+}
+
+// dialerFor is the gorilla Dialer of one agent: the shared one, or a
+// copy whose TLS presents the agent's own certificate and checks the
+// controller's identity.
+func (d *Dialer) dialerFor(agentID string) *gws.Dialer {
+	if d.cert == nil && !d.check {
+		return d.d
+	}
+	gd := *d.d
+	tc := gd.TLSClientConfig.Clone()
+	if d.cert != nil {
+		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return d.cert(agentID) }
+	}
+	if d.check {
+		ctrl := d.ctrl
+		tc.VerifyConnection = func(cs tls.ConnectionState) error { return certs.Check(cs.PeerCertificates, ctrl) }
+	}
+	gd.TLSClientConfig = tc
+	return &gd
 }
 
 // Dial implements mtp.Dialer: it connects as agentID (eid= in the query),
@@ -61,7 +85,7 @@ func (d *Dialer) Dial(ctx context.Context, agentID string) (mtp.Conn, error) {
 		u.RawQuery += "&"
 	}
 	u.RawQuery += "eid=" + encodeEID(agentID)
-	ws, resp, err := d.d.DialContext(ctx, u.String(), d.hdr)
+	ws, resp, err := d.dialerFor(agentID).DialContext(ctx, u.String(), d.hdr)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -3,6 +3,7 @@ package websocket
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	gws "github.com/gorilla/websocket"
 
 	"brickyard/mtp"
+	"brickyard/mtp/certs"
 )
 
 // Listener is a controller's WebSocket endpoint: an http.Server that
@@ -35,6 +37,7 @@ type Listener struct {
 	srv    *http.Server
 	up     gws.Upgrader
 	policy DuplicatePolicy
+	check  bool // CheckIdentity
 
 	accept    chan *Conn
 	done      chan struct{} // closed by Close
@@ -69,7 +72,7 @@ func NewListener(cfg Config) (mtp.Listener, error) {
 			return nil, fmt.Errorf("websocket: %w", err)
 		}
 	}
-	l := &Listener{s: s, ctrl: cfg.ControllerID, path: u.Path, ln: ln, policy: cfg.Duplicate,
+	l := &Listener{s: s, ctrl: cfg.ControllerID, path: u.Path, ln: ln, policy: cfg.Duplicate, check: cfg.CheckIdentity,
 		accept: make(chan *Conn), done: make(chan struct{}), served: make(chan struct{}),
 		sessions: map[*Conn]struct{}{}, byEID: map[string]*Conn{}}
 	dialable := *u
@@ -197,6 +200,16 @@ func (l *Listener) handle(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		l.refuse(w, r, http.StatusBadRequest, err.Error())
 		return
+	}
+	if l.check {
+		var chain []*x509.Certificate
+		if r.TLS != nil {
+			chain = r.TLS.PeerCertificates
+		}
+		if err := certs.Check(chain, eid); err != nil {
+			l.refuse(w, r, http.StatusForbidden, fmt.Sprintf("endpoint %q: %v", eid, err))
+			return
+		}
 	}
 	if l.policy == RefuseNew && l.current(eid) != nil {
 		l.refuse(w, r, http.StatusConflict, fmt.Sprintf("endpoint %q already has a session (R-WS.4)", eid))

@@ -1,7 +1,11 @@
 package agents
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +14,8 @@ import (
 
 	"brickyard/boards/profile"
 	"brickyard/configs"
+	"brickyard/mtp/certs"
+	"brickyard/sim/device"
 	"brickyard/sim/faults"
 	"brickyard/usp"
 	pb "brickyard/usp/uspmsg"
@@ -43,6 +49,59 @@ func TestResolve_Scenario(t *testing.T) {
 	if sp.total() != 1000 || len(sp.boards) != 3 || sp.reboot != 2*time.Second || sp.trial != 8*time.Second ||
 		len(sp.plan) == 0 || sp.connectRate != 400 || sp.name != "default" || sp.idPattern != "os::00256D-SIM{n:06}" {
 		t.Fatalf("%+v", sp)
+	}
+}
+
+// --unknown-controllers reaches every device's Config; a bad policy is
+// refused with the flag's name.
+func TestResolve_UnknownControllers(t *testing.T) {
+	c := defaults()
+	c.DumpModel, c.Unknown = true, "untrusted"
+	sp, err := Resolve(c, func(string) bool { return false }, builtins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dc device.Config
+	sp.deviceConfig(0, "WebSocket")(1, &dc)
+	if dc.Unknown != device.UntrustedUnknown {
+		t.Fatalf("device policy %q", dc.Unknown)
+	}
+	c.Unknown = "welcome"
+	if _, err := Resolve(c, func(string) bool { return false }, builtins); err == nil || !strings.HasPrefix(err.Error(), "--unknown-controllers: ") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// --device-certs makes a fleet CA for the run, written to --out for the
+// controller to trust; the devices show their certificates' serials.
+func TestResolve_DeviceCerts(t *testing.T) {
+	c := defaults()
+	c.WSURL, c.ControllerID, c.DeviceCerts, c.Out = "wss://127.0.0.1:1/usp", testCtrl, true, t.TempDir()
+	sp, err := Resolve(c, func(name string) bool { return name == "ws-url" || name == "controller-id" }, builtins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := sp.WriteDeviceCA(c.Out)
+	if err != nil || filepath.Base(p) != DeviceCAFile {
+		t.Fatalf("%s %v", p, err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(data)
+	ca, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil || !ca.IsCA {
+		t.Fatalf("%v", err)
+	}
+	var dc device.Config
+	sp.deviceConfig(0, "WebSocket")(1, &dc)
+	if dc.Cert == nil || dc.Cert.SerialNumber("x") != certs.SerialString("x") || dc.Cert.Issuer != "CN="+ca.Subject.CommonName {
+		t.Fatalf("device certificate %+v", dc.Cert)
+	}
+	leaf, err := sp.ca.Certificate("os::00256D-SIM000001")
+	if err != nil || leaf.Leaf.CheckSignatureFrom(ca) != nil {
+		t.Fatalf("a device certificate not from the written CA: %v", err)
 	}
 }
 

@@ -246,6 +246,8 @@ func (sp *Spec) deviceConfig(lo int, protocol string) func(n int, c *device.Conf
 			c.PeriodicInterval = sp.periodic
 		}
 		c.RetryMinimumWait, c.RetryIntervalMultiplier = sp.retryMin, sp.retryMult
+		c.Unknown = sp.unknown
+		c.Cert = sp.deviceCert
 	}
 }
 

@@ -37,6 +37,10 @@ type Config struct {
 	DNSServer       string        `mapstructure:"dns_server"`
 	DNSDomain       string        `mapstructure:"dns_domain"`
 	DNSServe        string        `mapstructure:"dns_serve"`
+	DeviceCerts     bool          `mapstructure:"device_certs"`
+	DeviceCA        string        `mapstructure:"device_ca"`
+	DeviceCAKey     string        `mapstructure:"device_ca_key"`
+	CheckIdentity   bool          `mapstructure:"check_identity"`
 
 	// The fleet.
 	Scenario        string        `mapstructure:"scenario"`
@@ -56,6 +60,7 @@ type Config struct {
 	Periodic        time.Duration `mapstructure:"periodic"`
 	RetryMinWait    time.Duration `mapstructure:"retry_min_wait"`
 	RetryMultiplier uint32        `mapstructure:"retry_multiplier"`
+	Unknown         string        `mapstructure:"unknown_controllers"`
 	Boards          string        `mapstructure:"boards"`
 	Trust           []string      `mapstructure:"trust"`
 	Images          []string      `mapstructure:"image"`

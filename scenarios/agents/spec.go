@@ -19,6 +19,7 @@ import (
 	"brickyard/boards/image/formats"
 	"brickyard/boards/profile"
 	"brickyard/mtp"
+	"brickyard/mtp/certs"
 	"brickyard/scenarios"
 	"brickyard/scenarios/report"
 	"brickyard/sim/device"
@@ -65,6 +66,11 @@ type Spec struct {
 	retryMin      time.Duration
 	retryMult     uint32
 	periodic      uint32 // seconds; 0: the device's default
+	unknown       device.UnknownPolicy
+	ca            *certs.CA           // --device-certs: the fleet CA
+	caMade        bool                // made for this run (written to --out)
+	deviceCert    *device.Certificate // what the devices show of their certificates
+	checkIdentity bool
 
 	shardK, shardN  int
 	responseTimeout time.Duration
@@ -251,6 +257,13 @@ func Resolve(f Config, changed func(flag string) bool, profiles func(file string
 	if take("retry-min-wait") {
 		sp.retryMin = sc.Device.RetryMinWait
 	}
+	sp.unknown = device.UnknownPolicy(f.Unknown)
+	if take("unknown-controllers") {
+		sp.unknown = device.UnknownPolicy(sc.Device.UnknownControllers)
+	}
+	if err := device.CheckUnknownPolicy(sp.unknown); err != nil {
+		return nil, fmt.Errorf("--unknown-controllers: %w", err)
+	}
 	if take("retry-multiplier") {
 		sp.retryMult = sc.Device.RetryMultiplier
 	}
@@ -360,6 +373,9 @@ func Resolve(f Config, changed func(flag string) bool, profiles func(file string
 		if st, err := os.Stat(f.Out); err == nil && !st.IsDir() {
 			return nil, fmt.Errorf("--out: %s is not a directory", f.Out)
 		}
+	}
+	if err := sp.resolveIdentity(f, time.Now()); err != nil {
+		return nil, err
 	}
 	return sp, nil
 }

@@ -55,6 +55,10 @@ func (sp *Spec) dialerWith(f Config, logf func(string, ...any), drops *mtp.Drops
 			}
 			cfg.TLS = tc
 		}
+		if sp.ca != nil {
+			cfg.Certificate = sp.ca.Certificate
+		}
+		cfg.CheckIdentity = sp.checkIdentity
 		if f.Username != "" {
 			cfg.Header = http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(f.Username+":"+sp.password))}}
 		}

@@ -204,19 +204,24 @@ func boardtestBig(board string) []byte {
 	return fwImageSize(board, "2.0.0", 400<<10)
 }
 
-// A session_context Record is refused with a DisconnectRecord (7106).
+// A session_context Record from a controller whose SessionMode is
+// Forbid, or from an endpoint that is no enabled Controller, is refused
+// with a DisconnectRecord 7106 (R-E2E.6a).
 func TestSessionContextRefused(t *testing.T) {
 	h := newHarness(t, "uboot-nor", nil).boot()
-	r := &usprecord.Record{Version: "1.4", ToId: agentID, FromId: ctrlID,
-		RecordType: &usprecord.Record_SessionContext{SessionContext: &usprecord.SessionContextRecord{SessionId: 5, SequenceId: 1}}}
-	b, _ := proto.Marshal(r)
-	out := h.d.Receive(h.now, b)
-	if len(out.Records) != 1 {
-		t.Fatalf("records %v", out.Records)
-	}
-	in, err := h.ctrl.Open(out.Records[0].Data)
-	if err != nil || in.Record.GetDisconnect().GetReasonCode() != 7106 {
-		t.Fatalf("answer %v %v", in.Record, err)
+	h.set("Device.LocalAgent.Controller.1.E2ESession.", true, "SessionMode", "Forbid")
+	for _, from := range []string{ctrlID, "proto::stranger"} {
+		r := &usprecord.Record{Version: "1.4", ToId: agentID, FromId: from,
+			RecordType: &usprecord.Record_SessionContext{SessionContext: &usprecord.SessionContextRecord{SessionId: 5, SequenceId: 1}}}
+		b, _ := proto.Marshal(r)
+		out := h.d.Receive(h.now, b)
+		if len(out.Records) != 1 || out.Records[0].To != from {
+			t.Fatalf("records %v", out.Records)
+		}
+		in, err := usp.Codec{LocalID: from}.Open(out.Records[0].Data)
+		if err != nil || in.Record.GetDisconnect().GetReasonCode() != 7106 {
+			t.Fatalf("answer %v %v", in.Record, err)
+		}
 	}
 }
 

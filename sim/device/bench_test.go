@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"brickyard/boards"
 	"brickyard/sim/model"
 	"brickyard/usp"
+	"brickyard/usp/dm"
 	pb "brickyard/usp/uspmsg"
 )
 
@@ -58,6 +60,7 @@ func BenchmarkIdleDevices(b *testing.B) {
 			}
 			board, waiting := strings.CutSuffix(board, "+onboarding")
 			f := factory(b, board)
+			acl := &aclCache{m: map[string]*dm.ACL{}} // shared, as a fleet's
 			for b.Loop() {
 				boardsOnly := heapOf(func() any {
 					bs := make([]*boards.Board, n)
@@ -69,7 +72,7 @@ func BenchmarkIdleDevices(b *testing.B) {
 				total := heapOf(func() any {
 					ds := make([]*Device, n)
 					for i := range ds {
-						cfg := Config{EndpointID: fmt.Sprintf("os::00256D-SIM%06d", i), ControllerID: ctrlID, Seed: uint64(i), Model: vm}
+						cfg := Config{EndpointID: fmt.Sprintf("os::00256D-SIM%06d", i), ControllerID: ctrlID, Seed: uint64(i), Model: vm, ACL: acl}
 						d, err := New(cfg, f.Clone(), s)
 						if err != nil {
 							b.Fatal(err)
@@ -113,6 +116,23 @@ func answerNotifies(tb testing.TB, ctrl usp.Codec, d *Device, now time.Time, out
 	if answered == 0 {
 		tb.Fatal("no Notify to answer: the device sent no OnBoardRequest")
 	}
+}
+
+// aclCache is a fleet's dm.ACLCache: one compiled ACL per set of roles.
+type aclCache struct {
+	mu sync.Mutex
+	m  map[string]*dm.ACL
+}
+
+func (c *aclCache) ACL(key string, build func() *dm.ACL) *dm.ACL {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a := c.m[key]
+	if a == nil {
+		a = build()
+		c.m[key] = a
+	}
+	return a
 }
 
 // heapOf returns the live heap that build's result holds.

@@ -61,7 +61,7 @@ func (d *Device) start(now time.Time, r boards.Boot) {
 	d.state = On
 	d.bootAt = now
 	d.running = d.slotIndex(r.Slot)
-	d.m = dm.NewModel(d.schema, dm.Config{Env: d, Rand: d.rng, Intern: d.cfg.Intern})
+	d.m = dm.NewModel(d.schema, dm.Config{Env: d, Rand: d.rng, Intern: d.cfg.Intern, ACL: d.cfg.ACL})
 	d.booting = true // changes made while booting notify no one
 	if d.nv.model == nil || d.m.Restore(d.nv.model, now) != nil {
 		if d.nv.seq > 0 {
@@ -158,8 +158,9 @@ func (d *Device) factory(now time.Time) {
 		d.m.AddRow(pathFW, uint32(i+1), nil, now)
 	}
 	d.m.AddRow(pathController, 1, map[string]string{"Enable": "true", "EndpointID": d.cfg.ControllerID(),
-		"PeriodicNotifInterval": strconv.FormatUint(uint64(d.cfg.PeriodicInterval), 10)}, now)
+		"PeriodicNotifInterval": strconv.FormatUint(uint64(d.cfg.PeriodicInterval), 10), "AssignedRole": RoleFullAccess}, now)
 	d.factoryMTP(now)
+	d.factoryTrust(now)
 	d.m.AddRow("Device.IP.Interface.", 1, map[string]string{"Enable": "true"}, now)
 	d.m.AddRow("Device.IP.Interface.1.IPv4Address.", 1, map[string]string{"Enable": "true"}, now)
 	d.vendorRows(now, true)
@@ -218,6 +219,7 @@ func (d *Device) off(now time.Time) {
 	d.retries = 0
 	d.timers, d.downloads, d.activations, d.outbox, d.restartReq = nil, nil, nil, nil, nil
 	d.x, d.retarget, d.onboardDone = nil, false, false
+	d.sessions, d.resets = nil, nil // E2E sessions are RAM (R-E2E.13, R-SEC.21)
 	d.boot = nil
 	d.out.Reboot = now.Add(d.cfg.RebootDuration)
 }

@@ -3,6 +3,7 @@ package device
 import (
 	"brickyard/flash"
 	"brickyard/usp"
+	"brickyard/usp/dm"
 	"errors"
 	"fmt"
 	"time"
@@ -78,6 +79,19 @@ type Config struct {
 	// device a private copy.
 	Blobs BlobSource
 
+	// Unknown is the policy for Controllers the device has no enabled
+	// Controller row or role for (TR-369 allows refusing them or serving
+	// them with the Untrusted role); default RefuseUnknown.
+	Unknown UnknownPolicy
+	// Cert, when set, is the certificate the device holds for its MTPs,
+	// listed as Device.LocalAgent.Certificate.1 (a fleet shares one).
+	Cert *Certificate
+	// ACL, if set, lets devices share the compiled permissions of equal
+	// roles (dm.Config.ACL): a fleet passes one cache, safe for concurrent
+	// use when its devices run on several goroutines. nil: every device
+	// compiles its own.
+	ACL dm.ACLCache
+
 	// Intern, if set, lets devices share the storage of equal data model
 	// rows (dm.Config.Intern): a fleet passes one interning table to all
 	// its devices. It must return a string equal to its argument, and be
@@ -119,6 +133,8 @@ func (c *Config) fill(board string) error {
 		return errors.New("device: Config.ControllerID is required")
 	case c.TrialPeriod < 0 || c.RebootDuration < 0 || c.RetryMinimumWait < 0:
 		return errors.New("device: negative TrialPeriod, RebootDuration or RetryMinimumWait")
+	case CheckUnknownPolicy(c.Unknown) != nil:
+		return fmt.Errorf("device: %w", CheckUnknownPolicy(c.Unknown))
 	case c.RetryIntervalMultiplier != 0 && (c.RetryIntervalMultiplier < 1000 || c.RetryIntervalMultiplier > 65535):
 		return fmt.Errorf("device: RetryIntervalMultiplier %d: want 1000 to 65535", c.RetryIntervalMultiplier)
 	}

@@ -12,6 +12,7 @@ import (
 	"brickyard/sim/model"
 	"brickyard/usp"
 	"brickyard/usp/dm"
+	"brickyard/usp/e2e"
 )
 
 // State is the device's power state.
@@ -57,9 +58,11 @@ type Device struct {
 	downloads   []*download
 	activations []*activation
 	outbox      []Record
-	restartReq  *restartReq // asked for by Reboot()/FactoryReset() during Handle
-	connAt      int64       // when the session came up, Unix nanoseconds
-	x           *busy       // what is under way besides the firmware flows; nil when idle
+	restartReq  *restartReq    // asked for by Reboot()/FactoryReset() during Handle
+	connAt      int64          // when the session came up, Unix nanoseconds
+	x           *busy          // what is under way besides the firmware flows; nil when idle
+	sessions    []*e2e.Session // E2E session contexts, one per controller at most (R-E2E.5)
+	resets      []string       // controllers whose session Reset() ends once its response is out
 
 	out *Output // the Output of the input being handled
 
@@ -99,6 +102,8 @@ type setup struct {
 	Model                                         *model.Model
 	Blobs                                         BlobSource
 	Intern                                        func(string) string
+	Cert                                          *Certificate
+	ACL                                           dm.ACLCache
 }
 
 // identField is a string of setup.ident, which holds each as its length
@@ -114,16 +119,18 @@ const (
 	idHardwareVersion
 	idAgentVersion
 	idMTP
+	idUnknown
 )
 
 func newSetup(c *Config) setup {
 	s := setup{EndpointID: c.EndpointID, SerialNumber: c.SerialNumber,
 		TrialPeriod: c.TrialPeriod, RebootDuration: c.RebootDuration, RetryMinimumWait: c.RetryMinimumWait,
-		RetryIntervalMultiplier: c.RetryIntervalMultiplier, PeriodicInterval: c.PeriodicInterval, Blobs: c.Blobs, Intern: c.Intern}
+		RetryIntervalMultiplier: c.RetryIntervalMultiplier, PeriodicInterval: c.PeriodicInterval, Blobs: c.Blobs, Intern: c.Intern,
+		Cert: c.Cert, ACL: c.ACL}
 	var b []byte
 	for _, v := range [...]string{idControllerID: c.ControllerID, idManufacturer: c.Manufacturer, idManufacturerOUI: c.ManufacturerOUI,
 		idModelName: c.ModelName, idProductClass: c.ProductClass, idHardwareVersion: c.HardwareVersion,
-		idAgentVersion: c.AgentVersion, idMTP: c.MTP} {
+		idAgentVersion: c.AgentVersion, idMTP: c.MTP, idUnknown: string(c.Unknown)} {
 		b = binary.AppendUvarint(b, uint64(len(v)))
 		b = append(b, v...)
 	}
@@ -175,6 +182,7 @@ func (c *setup) HardwareVersion() string { return c.get(idHardwareVersion) }
 func (c *setup) AgentVersion() string    { return c.get(idAgentVersion) }
 func (c *setup) MTP() string             { return c.get(idMTP) }
 func (c *setup) Transport() *Transport   { return c.tr }
+func (c *setup) Unknown() UnknownPolicy  { return UnknownPolicy(c.get(idUnknown)) }
 
 // user is the simulated user, with After defaulted.
 func (c *setup) user() User {
@@ -280,6 +288,7 @@ func (d *Device) finish() Output {
 			wake = d.m.Wake()
 		}
 		d.setTimer(TimerModel, wake)
+		d.setTimer(TimerSession, d.sessionWake())
 	}
 	out := *d.out
 	d.out = nil

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"brickyard/usp"
+	"brickyard/usp/e2e"
 	pb "brickyard/usp/uspmsg"
 	"brickyard/usp/usprecord"
 )
@@ -112,12 +113,14 @@ type fuzzShell struct {
 	fetch  []Fetch
 	files  map[string][]byte
 	ctrl   usp.Codec
+	sess   *e2e.Session // the controller's end of the latest E2E session
 }
 
 func (s *fuzzShell) apply(out Output) {
 	for len(out.Records) > 0 || out.Connect || !out.Reboot.IsZero() || len(out.Timers) > 0 || len(out.Fetches) > 0 {
 		for _, r := range out.Records {
-			if _, err := (usp.Codec{LocalID: r.To}).Open(r.Data); err != nil && r.To != "" {
+			_, err := (usp.Codec{LocalID: r.To}).Open(r.Data)
+			if _, session := usp.IsSessionRecord(err); err != nil && !session && r.To != "" {
 				s.t.Fatalf("the device sent a Record its recipient cannot open: %v", err)
 			}
 		}
@@ -196,6 +199,58 @@ func (s *fuzzShell) answered(records []Record, id string) bool {
 	return false
 }
 
+// inSession sends msg in a new E2E session id of the controller,
+// segmented at 512 bytes, and returns the device's Output for the last
+// Record; false when msg cannot be encoded.
+func (s *fuzzShell) inSession(id uint64, msg *pb.Msg) (Output, bool) {
+	payload, err := usp.EncodeMsg(msg)
+	if err != nil {
+		return Output{}, false
+	}
+	sess, err := e2e.New(e2e.Config{MaxRecordSize: e2e.MinRecordSize}, ctrlID, agentID, id, s.now)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.sess = sess
+	recs, err := sess.Send(payload, s.now)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var out Output
+	for i, r := range recs {
+		if i > 0 {
+			s.apply(out)
+		}
+		out = s.d.Receive(s.now, r)
+	}
+	return out, true
+}
+
+// answeredInSession reports whether records hold, in session id, the
+// answer to msg id.
+func (s *fuzzShell) answeredInSession(records []Record, id uint64, msgID string) bool {
+	for _, r := range records {
+		x := new(usprecord.Record)
+		if proto.Unmarshal(r.Data, x) != nil || x.GetSessionContext().GetSessionId() != id {
+			continue
+		}
+		res, err := s.sess.Receive(x, s.now)
+		if err != nil {
+			s.t.Fatalf("the device's session Record fails the controller's session: %v", err)
+		}
+		for _, p := range res.Payloads {
+			m, err := usp.DecodeMsg(p)
+			if err != nil {
+				s.t.Fatalf("the device sent an undecodable Msg in the session: %v", err)
+			}
+			if m.GetHeader().GetMsgId() == msgID && !usp.IsRequest(m) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // FuzzReceive feeds a device arbitrary bytes as Records, arbitrary
 // protobuf Msgs in valid Records, and generated Msgs aimed at the model,
 // several in a row. The device never panics, answers every request due
@@ -211,6 +266,9 @@ func FuzzReceive(f *testing.F) {
 	f.Add([]byte{2, 6, 6, 4, 0, 9, 2, 0})                                // generated Operate
 	f.Add([]byte{2, 4, 15, 4, 18, 7, 16, 19, 0, 0, '|', 2, 6, 11, 0, 1}) // Add then Operate
 	f.Add([]byte{2, 6, 7, 0, 3, 7, 5, 8, 14, 9, 0, '|', 2, 6, 19, 0, 0})
+	f.Add([]byte{3, 2, 0, 0, '|', 3, 0, 4, 14}) // GetSupportedDM, then Get, in sessions
+	sc, _ := proto.Marshal(&usprecord.SessionContextRecord{SessionId: 7, SequenceId: 1, ExpectedId: 1, PayloadSarState: 1, PayloadrecSarState: 1, Payload: [][]byte{{0x0a}}})
+	f.Add(append([]byte{4}, sc...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := New(Config{EndpointID: agentID, ControllerID: ctrlID, Seed: 1}, factory(t, "uboot-nor").Clone(), schema(t))
 		if err != nil {
@@ -227,9 +285,35 @@ func FuzzReceive(f *testing.F) {
 			id := "f-" + string(rune('a'+i))
 			var rec []byte
 			var msg *pb.Msg
-			switch chunk[0] % 3 {
+			sessionMsg := false
+			switch chunk[0] % 5 {
 			case 0:
 				rec = chunk[1:]
+			case 3: // a generated Msg in a new E2E session, segmented
+				g := &gen{b: chunk[1:]}
+				msg = g.msg(id)
+				sessionMsg = d.sessionsAllowed(s.now, ctrlID)
+				out, ok := s.inSession(uint64(10+i), msg)
+				if !ok {
+					msg = nil
+					continue
+				}
+				if sessionMsg && usp.Validate(msg) == nil && usp.IsRequest(msg) {
+					op := msg.GetBody().GetRequest().GetOperate()
+					if (op == nil || op.GetSendResp()) && !s.answeredInSession(out.Records, uint64(10+i), msg.GetHeader().GetMsgId()) {
+						t.Fatalf("request %v not answered in the session; output %+v", msg, out)
+					}
+				}
+				s.apply(out)
+				s.settle(10 * time.Minute)
+				continue
+			case 4: // arbitrary session_context fields in a valid Record
+				sc := new(usprecord.SessionContextRecord)
+				if proto.Unmarshal(chunk[1:], sc) != nil {
+					continue
+				}
+				rec, _ = proto.Marshal(&usprecord.Record{Version: "1.4", ToId: agentID, FromId: ctrlID,
+					RecordType: &usprecord.Record_SessionContext{SessionContext: sc}})
 			case 1:
 				msg = new(pb.Msg)
 				if proto.Unmarshal(chunk[1:], msg) != nil {

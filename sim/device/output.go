@@ -61,6 +61,7 @@ const (
 	TimerPeriodic                     // the next Periodic! event
 	TimerReconnect                    // the next attempt to open the MTP session
 	TimerOnBoard                      // the next OnBoardRequest (OnBoardingRestartTime)
+	TimerSession                      // the E2E sessions' next retransmission, acknowledgement or expiry
 	timerWindow    TimerID = 1 << 32  // + n: an Activate() time window opens
 )
 
@@ -76,6 +77,8 @@ func (id TimerID) String() string {
 		return "reconnect"
 	case TimerOnBoard:
 		return "onboard"
+	case TimerSession:
+		return "session"
 	}
 	if id > timerVendor {
 		return fmt.Sprintf("vendor-%d", uint64(id-timerVendor))

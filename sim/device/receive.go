@@ -6,14 +6,20 @@ import (
 
 	"brickyard/usp"
 	"brickyard/usp/dm"
+	pb "brickyard/usp/uspmsg"
 )
 
 // Receive handles one Record from the MTP session.
 //
+//   - A session_context Record from an enabled Controller whose
+//     E2ESession.SessionMode is not Forbid goes to its E2E session
+//     (e2e.go); the Msgs the session completes are handled as below and
+//     answered in the session.
 //   - A Record that breaks a rule of usp.Codec.Open is answered as R-MTP.5
-//     says (usp.Codec.Answer: an Error message, a DisconnectRecord for a
-//     session_context Record) or dropped.
-//   - A Record without a Msg (a Connect or Disconnect Record) is ignored.
+//     says (usp.Codec.Answer: an Error message, a DisconnectRecord 7106
+//     for any other session_context Record) or dropped.
+//   - A Record without a Msg (a Connect or Disconnect Record) is ignored;
+//     a Disconnect drops the sender's E2E session (R-MTP.7).
 //   - A Msg goes to the data model (dm.Model.Handle) on behalf of the
 //     controller named by the Record's from_id. The response is sent
 //     first, then the notifications it caused, then what the commands it
@@ -32,6 +38,10 @@ func (d *Device) Receive(now time.Time, rec []byte) Output {
 		return d.finish()
 	}
 	in, err := d.codec().Open(rec)
+	if sr, ok := usp.IsSessionRecord(err); ok && d.sessionsAllowed(now, sr.GetFromId()) {
+		d.receiveSession(now, sr)
+		return d.finish()
+	}
 	if err != nil {
 		if a := d.codec().Answer(err); a != nil {
 			if b, err := d.codec().Marshal(a); err == nil {
@@ -41,29 +51,43 @@ func (d *Device) Receive(now time.Time, rec []byte) Output {
 		return d.finish()
 	}
 	if in.Msg == nil {
+		if in.Record.GetDisconnect() != nil {
+			d.dropSession(in.From()) // R-MTP.7: the peer cleared its session state
+		}
 		return d.finish()
 	}
-	from := in.From()
+	d.handle(now, in.From(), in.Msg, false)
+	return d.finish()
+}
+
+// handle passes one Msg from the controller from to the data model and
+// sends what follows: the response (in the E2E session when the Msg came
+// in one), the notifications and commands it caused, a reboot it asked
+// for.
+func (d *Device) handle(now time.Time, from string, msg *pb.Msg, inSession bool) {
 	if d.trial {
 		d.exchanged(now, from)
 		if d.state != On {
-			return d.finish()
+			return
 		}
 	}
 	before := d.Target(now)
-	resp, fx := d.m.Handle(dm.Origin{EndpointID: from}, in.Msg, now)
+	resp, fx := d.m.Handle(dm.Origin{EndpointID: from}, msg, now)
 	if d.cut {
 		d.cut = false
 		d.powerLost(now, "activate", errPowerLost)
-		return d.finish()
+		return
 	}
 	if resp != nil {
-		if b, err := d.seal(from, resp); err == nil {
+		if inSession {
+			d.sendInSession(now, from, resp)
+		} else if b, err := d.seal(from, resp); err == nil {
 			d.send(Record{To: from, Data: b})
 		}
 	}
 	d.apply(now, fx)
-	d.onboardAnswered(now, from, in.Msg)
+	d.flushResets()
+	d.onboardAnswered(now, from, msg)
 	if x := d.x; x != nil && len(x.onboardAsk) > 0 && d.state == On {
 		ask := x.onboardAsk
 		x.onboardAsk = nil
@@ -76,7 +100,6 @@ func (d *Device) Receive(now time.Time, rec []byte) Output {
 	if d.retarget && d.state == On {
 		d.redial(now, before)
 	}
-	return d.finish()
 }
 
 // apply carries out the effects of a data-model call: notifications are
@@ -85,7 +108,7 @@ func (d *Device) Receive(now time.Time, rec []byte) Output {
 // stop. The model's timer is set by finish.
 func (d *Device) apply(now time.Time, fx dm.Effects) {
 	for _, n := range fx.Notify {
-		d.notify(n)
+		d.notify(now, n)
 	}
 	for _, j := range fx.Jobs {
 		if d.state != On {
@@ -101,8 +124,12 @@ func (d *Device) apply(now time.Time, fx dm.Effects) {
 	}
 }
 
-func (d *Device) notify(n dm.Notification) {
+func (d *Device) notify(now time.Time, n dm.Notification) {
 	if d.booting || (n.Retry && !d.conn) {
+		return
+	}
+	if d.session(now, n.To, true) != nil {
+		d.sendInSession(now, n.To, n.Msg)
 		return
 	}
 	b, err := d.seal(n.To, n.Msg)
@@ -132,6 +159,8 @@ func (d *Device) Timer(now time.Time, id TimerID) Output {
 		}
 	case TimerOnBoard:
 		d.onboardTimer(now)
+	case TimerSession:
+		d.tickSessions(now)
 	default:
 		if !d.vendorTimer(now, id) {
 			d.window(now, id)

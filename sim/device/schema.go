@@ -125,6 +125,7 @@ func newBuilder() *dm.Builder {
 	bp.String("ParameterName").Writable().MaxLen(256)
 	declareControllerMTP(ctl)
 	b.UseControllers("Device.LocalAgent.Controller.{i}.")
+	declareTrust(b)
 
 	declareMQTT(b)
 	declareSTOMP(b)

@@ -146,9 +146,10 @@ func NewReal(cfg RealConfig) (*Real, error) {
 	if err != nil {
 		return nil, err
 	}
+	acl := newACLs() // the devices' compiled permissions, once per set of roles
 	for n := range fd {
 		dc := device.Config{EndpointID: fd[n].ID, ControllerID: cfg.ControllerID, Faults: fs[n], Seed: deviceSeed(cfg.Seed, fd[n].ID), Blobs: blobs,
-			Model: cfg.Boards[grp[n]].Model}
+			Model: cfg.Boards[grp[n]].Model, ACL: acl}
 		if cfg.Device != nil {
 			cfg.Device(n+1, &dc)
 		}

@@ -91,6 +91,7 @@ func (m *Model) addObject(t *txn, from Origin, co *pb.Add_CreateObject, now time
 	if (obj != nil && !obj.table) || p.At(p.Len()-1).Kind() != path.SegName {
 		return failed(fmt.Errorf("%s is not a table path (Add takes the table, without instance): %w", req, usp.ObjectNotATable))
 	}
+	ts = m.visible(p, ts)
 	if len(ts) == 0 {
 		if p.IsSearch() {
 			return []*pb.AddResp_CreatedObjectResult{result(&pb.AddResp_CreatedObjectResult_OperationStatus{
@@ -135,6 +136,9 @@ func addFailure(err error) *pb.AddResp_CreatedObjectResult_OperationStatus {
 func (m *Model) addRow(t *txn, from Origin, tbl *Object, parent *row, req string, ws []write, now time.Time) (*row, *pb.AddResp_CreatedObjectResult_OperationStatus_OperSuccess, error) {
 	if !tbl.access.canAdd() {
 		return nil, nil, fmt.Errorf("%s: Controllers cannot create rows of this table: %w", tbl.path, usp.ObjectNotCreatable)
+	}
+	if err := m.mayAdd(tbl, parent); err != nil {
+		return nil, nil, err
 	}
 	if err := m.roomIn(tbl, parent); err != nil {
 		return nil, nil, err

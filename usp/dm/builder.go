@@ -169,6 +169,14 @@ func (b *Builder) Build() (*Schema, error) {
 	for i, o := range s.objects {
 		o.id = uint16(i)
 		b.finishObject(o)
+		for _, c := range o.commands {
+			c.id = uint16(s.ncmds)
+			s.ncmds++
+		}
+		for _, e := range o.events {
+			e.id = uint16(s.nevents)
+			s.nevents++
+		}
 	}
 	for i, p := range s.params {
 		p.id = uint16(i)

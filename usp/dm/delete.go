@@ -77,7 +77,9 @@ func (m *Model) delete(id string, from Origin, d *pb.Delete, now time.Time) *pb.
 		ok := &pb.DeleteResp_DeletedObjectResult_OperationStatus_OperationSuccess{}
 		for _, t := range plans[i].ts {
 			if seen[t.r] {
-				ok.AffectedPaths = append(ok.AffectedPaths, objPath(t.o, t.r))
+				if m.readObj(t.o, t.r) { // R-DEL.2
+					ok.AffectedPaths = append(ok.AffectedPaths, objPath(t.o, t.r))
+				}
 				delete(seen, t.r) // reported for the first path naming it
 			}
 		}
@@ -117,6 +119,7 @@ func (m *Model) deletable(ps string, now time.Time) ([]target, error) {
 			return nil, fmt.Errorf("%s: Controllers cannot delete rows of this table: %w", obj.path, usp.DeleteFailure)
 		}
 	}
+	ts = m.visible(p, ts)
 	for _, t := range ts {
 		switch {
 		case t.table:
@@ -125,6 +128,9 @@ func (m *Model) deletable(ps string, now time.Time) ([]target, error) {
 			return nil, fmt.Errorf("%s is not a table: %w", t.o.path, usp.ObjectNotATable)
 		case !t.o.access.canDelete():
 			return nil, fmt.Errorf("%s: Controllers cannot delete rows of this table: %w", t.o.path, usp.DeleteFailure)
+		}
+		if err := m.mayDelete(t.o, t.r); err != nil {
+			return nil, err
 		}
 	}
 	return ts, nil

@@ -262,6 +262,13 @@ func (m *Model) SendNotify(to Origin, n *pb.Notify, now time.Time) Effects {
 func (m *Model) ParameterMap(controller string, now time.Time) string {
 	out := map[string]string{}
 	r := m.controllerRow(controller, now)
+	if r != nil && m.s.trust != nil { // only what the recipient may read
+		a := m.accessFor(Origin{EndpointID: m.read(m.s.ctrl.endpoint, r, now), Controller: controller}, now)
+		if a != nil && a.refused != "" {
+			return "{}"
+		}
+		defer m.enter(m.enter(a))
+	}
 	bp := (*Object)(nil)
 	if r != nil {
 		bp = m.s.ctrl.table.childBy["BootParameter"]

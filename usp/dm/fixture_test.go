@@ -50,6 +50,12 @@ func testSchema(tb testing.TB) *Schema {
 
 func buildTestSchema() (*Schema, error) {
 	b := NewBuilder(Options{URI: "urn:broadband-forum-org:tr-181-2-19-0", MaxPending: 8})
+	declareTestSchema(b)
+	return b.Build()
+}
+
+// declareTestSchema declares testSchema's objects.
+func declareTestSchema(b *Builder) {
 	dev := b.Object("Device.")
 	dev.Command("Reboot()").In("Cause", "Reason").Default("Cause", "RemoteReboot").
 		Sync(func(c Ctx, in map[string]string) (map[string]string, error) {
@@ -125,7 +131,6 @@ func buildTestSchema() (*Schema, error) {
 	b.UseControllers("Device.LocalAgent.Controller.{i}.")
 	b.Subscriptions("Device.LocalAgent.Subscription.{i}.")
 	b.Requests("Device.LocalAgent.Request.{i}.")
-	return b.Build()
 }
 
 // fixture is a model with two firmware images (1 Active, 2 NoImage) and

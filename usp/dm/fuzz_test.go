@@ -1,6 +1,7 @@
 package dm
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -96,6 +97,22 @@ func FuzzHandle(f *testing.F) {
 				fx.m.Tick(effects.Wake)
 			}
 			fx.m.Snapshot()
+		}
+		// The same message from a Controller with a restricted role, and
+		// from one the Agent refuses.
+		tf := newTrustFixture(t, nil)
+		role := tf.mustAdd("Device.LocalAgent.ControllerTrust.Role.", map[string]string{"Name": "R", "Enable": "true"})
+		tf.mustAdd(role+"Permission.", map[string]string{"Order": "1", "Targets": "Device.", "Param": "r--n", "Obj": "rw-n", "InstantiatedObj": "r---", "CommandEvent": "r-x-", "Enable": "true"})
+		tf.mustAdd(role+"Permission.", map[string]string{"Order": "2", "Targets": "Device.DeviceInfo.FirmwareImage.1.,Device.LocalAgent.Controller.*.Enable", "Param": "rw--", "InstantiatedObj": "rw--", "Enable": "true"})
+		tf.mustAdd("Device.LocalAgent.Controller.", map[string]string{"EndpointID": ctrl1.EndpointID, "Enable": "true", "AssignedRole": strings.TrimSuffix(role, ".")})
+		tf.mustAdd("Device.LocalAgent.Subscription.", map[string]string{"Enable": "true", "ID": "all", "NotifType": "ValueChange",
+			"ReferenceList": "Device.", "NotifRetry": "true", "Recipient": "Device.LocalAgent.Controller.1"})
+		for _, o := range []Origin{ctrl1, ctrl2} {
+			resp, effects := tf.m.Handle(o, msg, tf.now)
+			checkAnswer(t, msg, resp)
+			for _, j := range effects.Jobs {
+				tf.m.Complete(j.ID, nil, nil, tf.now)
+			}
 		}
 	})
 }

@@ -50,14 +50,20 @@ func (m *Model) get(id string, g *pb.Get, now time.Time) *pb.Msg {
 // Get answers a Get request from a Controller as Handle does, but as the
 // results themselves, for an encoder that writes the GetResp without
 // building it (usp.Codec.AppendGetRespRecord). ok is false when the
-// request gets an Error message instead (more paths than Options.MaxPaths):
-// Handle it then.
+// request gets an Error message instead (more paths than Options.MaxPaths,
+// or a refused Controller): Handle it then.
 func (m *Model) Get(from Origin, paths []string, maxDepth uint32, now time.Time) (results []usp.GetResult, fx Effects, ok bool) {
 	if len(paths) > m.s.opts.MaxPaths {
 		return nil, Effects{}, false
 	}
+	a := m.accessFor(from, now)
+	if a != nil && a.refused != "" {
+		return nil, Effects{}, false
+	}
 	m.begin()
+	prev := m.enter(a)
 	results = m.getResults(paths, maxDepth, now)
+	m.enter(prev)
 	return results, m.end(), true
 }
 
@@ -96,6 +102,9 @@ func (m *Model) getPath(ps string, maxDepth int, now time.Time, buf *[]usp.Param
 		if len(ts) == 0 && !p.IsSearch() {
 			return nil, fmt.Errorf("%s is not in the instantiated data model: %w", ps, usp.InvalidPath)
 		}
+		if ts = m.visible(p, ts); !p.IsSearch() && !m.readTarget(ts[0]) {
+			return nil, notReadable(ps)
+		}
 		for _, t := range ts {
 			out = m.getTree(out, t, maxDepth, now, buf)
 		}
@@ -112,6 +121,7 @@ func (m *Model) getPath(ps string, maxDepth int, now time.Time, buf *[]usp.Param
 		if len(ts) == 0 && !p.IsSearch() {
 			return nil, fmt.Errorf("%s is not in the instantiated data model: %w", ps, usp.InvalidPath)
 		}
+		ts = m.visible(p, ts)
 		for _, t := range ts {
 			if t.table {
 				return nil, invalidPath(ps, "%s is a table: an instance selector must follow it", t.o.name)
@@ -119,6 +129,12 @@ func (m *Model) getPath(ps string, maxDepth int, now time.Time, buf *[]usp.Param
 			pp := t.o.paramBy[p.Name()]
 			if pp == nil {
 				continue // after reference following: this target lacks it
+			}
+			if m.acc != nil && (!m.readObj(t.o, t.r) || !m.readParam(pp, t.r)) {
+				if !p.IsSearch() {
+					return nil, notReadable(ps)
+				}
+				continue
 			}
 			res := usp.ResolvedParams{Path: objPath(t.o, t.r)}
 			if pp.access != WriteOnly {
@@ -139,18 +155,21 @@ func (m *Model) getPath(ps string, maxDepth int, now time.Time, buf *[]usp.Param
 func (m *Model) getTree(out []usp.ResolvedParams, t target, left int, now time.Time, buf *[]usp.Param) []usp.ResolvedParams {
 	if t.table {
 		for _, r := range m.rowsOf(t.o, t.r) {
-			out = m.getTree(out, target{o: t.o, r: r}, left, now, buf)
+			if m.acc == nil || m.acc.instAt(t.o, r)&PermRead != 0 { // a table's rows listed: as a wildcard
+				out = m.getTree(out, target{o: t.o, r: r}, left, now, buf)
+			}
 		}
 		return out
 	}
-	if len(t.o.params) > 0 {
+	if len(t.o.params) > 0 && m.readObj(t.o, t.r) {
 		b := *buf
 		if cap(b)-len(b) < len(t.o.byName) {
 			b = make([]usp.Param, 0, max(2*cap(b), 2*len(t.o.byName)))
 		}
 		from := len(b)
+		all := m.acc == nil || m.acc.objs[t.o.id].paramsRead
 		for _, pp := range t.o.byName {
-			if pp.access != WriteOnly {
+			if pp.access != WriteOnly && (all || m.readParam(pp, t.r)) {
 				b = append(b, usp.Param{Name: pp.name, Value: m.readOut(pp, t.r, now)})
 			}
 		}

@@ -54,6 +54,7 @@ func (m *Model) instancesOf(ps string, firstOnly bool, now time.Time) ([]*pb.Get
 	if len(ts) == 0 && !p.IsSearch() {
 		return nil, fmt.Errorf("%s does not exist: %w", ps, usp.ObjectDoesNotExist)
 	}
+	ts = m.visible(p, ts)
 	var out []*pb.GetInstancesResp_CurrInstance
 	for _, t := range ts {
 		switch {
@@ -71,6 +72,9 @@ func (m *Model) instancesOf(ps string, firstOnly bool, now time.Time) ([]*pb.Get
 // instTree appends row r of table t and, unless firstOnly, the rows of
 // every table nested below it.
 func (m *Model) instTree(out []*pb.GetInstancesResp_CurrInstance, t *Object, r *row, firstOnly bool, now time.Time) []*pb.GetInstancesResp_CurrInstance {
+	if m.acc != nil && m.acc.instAt(t, r)&PermRead == 0 {
+		return out // absent, and everything below it (R-GIN.0)
+	}
 	out = append(out, &pb.GetInstancesResp_CurrInstance{InstantiatedObjPath: objPath(t, r), UniqueKeys: m.uniqueKeys(t, r, now)})
 	if firstOnly {
 		return out
@@ -87,7 +91,7 @@ func (m *Model) uniqueKeys(t *Object, r *row, now time.Time) map[string]string {
 	keys := map[string]string{}
 	for _, set := range t.keys {
 		for _, p := range set {
-			if p.access != WriteOnly {
+			if p.access != WriteOnly && m.readParam(p, r) {
 				keys[p.name] = m.readOut(p, r, now)
 			}
 		}

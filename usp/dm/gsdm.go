@@ -65,6 +65,10 @@ func (m *Model) gsdmPath(ps string, g *pb.GetSupportedDM, now time.Time) ([]*pb.
 	if o == nil {
 		return nil, invalidPath(ps, "not in the supported data model")
 	}
+	a := m.acc
+	if !a.seesObj(o) {
+		return nil, notReadable(ps)
+	}
 	if instantiated && !p.IsSearch() {
 		ts, _, err := m.resolve(p, n, now)
 		if err != nil {
@@ -80,15 +84,21 @@ func (m *Model) gsdmPath(ps string, g *pb.GetSupportedDM, now time.Time) ([]*pb.
 		if pp == nil {
 			return nil, invalidPath(ps, "%s has no parameter %s", o.path, p.Name())
 		}
-		r := supObj(o, g, false)
-		r.SupportedParams = []*pb.GetSupportedDMResp_SupportedParamResult{supParam(pp)}
+		if !a.seesParam(pp) {
+			return nil, notReadable(ps)
+		}
+		r := a.supObj(o, g, false)
+		r.SupportedParams = []*pb.GetSupportedDMResp_SupportedParamResult{a.supParam(pp)}
 		return []*pb.GetSupportedDMResp_SupportedObjectResult{r}, nil
 	case path.Command:
 		c := o.cmdBy[p.Name()+"()"]
 		if c == nil {
 			return nil, invalidPath(ps, "%s has no command %s()", o.path, p.Name())
 		}
-		r := supObj(o, g, false)
+		if !a.seesCmd(c) {
+			return nil, notReadable(ps)
+		}
+		r := a.supObj(o, g, false)
 		r.SupportedCommands = []*pb.GetSupportedDMResp_SupportedCommandResult{supCommand(c)}
 		return []*pb.GetSupportedDMResp_SupportedObjectResult{r}, nil
 	case path.Event:
@@ -96,22 +106,29 @@ func (m *Model) gsdmPath(ps string, g *pb.GetSupportedDM, now time.Time) ([]*pb.
 		if e == nil {
 			return nil, invalidPath(ps, "%s has no event %s!", o.path, p.Name())
 		}
-		r := supObj(o, g, false)
+		if !a.seesEvent(e) {
+			return nil, notReadable(ps)
+		}
+		r := a.supObj(o, g, false)
 		r.SupportedEvents = []*pb.GetSupportedDMResp_SupportedEventResult{{EventName: e.name, ArgNames: e.args}}
 		return []*pb.GetSupportedDMResp_SupportedObjectResult{r}, nil
 	}
-	out := []*pb.GetSupportedDMResp_SupportedObjectResult{supObj(o, g, true)}
+	out := []*pb.GetSupportedDMResp_SupportedObjectResult{a.supObj(o, g, true)}
 	if g.GetFirstLevelOnly() {
 		for _, c := range o.children {
-			out = append(out, supObj(c, g, false))
+			if a.seesObj(c) {
+				out = append(out, a.supObj(c, g, false))
+			}
 		}
 		return out, nil
 	}
 	var walk func(*Object)
 	walk = func(x *Object) {
 		for _, c := range x.children {
-			out = append(out, supObj(c, g, true))
-			walk(c)
+			if a.seesObj(c) {
+				out = append(out, a.supObj(c, g, true))
+			}
+			walk(c) // what is below a hidden object has permissions of its own
 		}
 	}
 	walk(o)
@@ -120,11 +137,11 @@ func (m *Model) gsdmPath(ps string, g *pb.GetSupportedDM, now time.Time) ([]*pb.
 
 // supObj describes object o; details adds its parameters, commands and
 // events as the request's flags ask.
-func supObj(o *Object, g *pb.GetSupportedDM, details bool) *pb.GetSupportedDMResp_SupportedObjectResult {
+func (a *ACL) supObj(o *Object, g *pb.GetSupportedDM, details bool) *pb.GetSupportedDMResp_SupportedObjectResult {
 	r := &pb.GetSupportedDMResp_SupportedObjectResult{SupportedObjPath: o.path, IsMultiInstance: o.table,
 		Access: pb.GetSupportedDMResp_OBJ_READ_ONLY}
 	if o.table {
-		r.Access = pb.GetSupportedDMResp_ObjAccessType(o.access)
+		r.Access = pb.GetSupportedDMResp_ObjAccessType(a.tableAccess(o))
 		if g.GetReturnUniqueKeySets() {
 			for _, set := range o.keys {
 				ks := &pb.GetSupportedDMResp_SupportedUniqueKeySet{}
@@ -140,28 +157,37 @@ func supObj(o *Object, g *pb.GetSupportedDM, details bool) *pb.GetSupportedDMRes
 	}
 	if g.GetReturnParams() {
 		for _, p := range o.params {
-			r.SupportedParams = append(r.SupportedParams, supParam(p))
+			if a.seesParam(p) {
+				r.SupportedParams = append(r.SupportedParams, a.supParam(p))
+			}
 		}
 	}
 	if g.GetReturnCommands() {
 		for _, c := range o.commands {
-			r.SupportedCommands = append(r.SupportedCommands, supCommand(c))
+			if a.seesCmd(c) {
+				r.SupportedCommands = append(r.SupportedCommands, supCommand(c))
+			}
 		}
 	}
 	if g.GetReturnEvents() {
 		for _, e := range o.events {
-			r.SupportedEvents = append(r.SupportedEvents, &pb.GetSupportedDMResp_SupportedEventResult{EventName: e.name, ArgNames: e.args})
+			if a.seesEvent(e) {
+				r.SupportedEvents = append(r.SupportedEvents, &pb.GetSupportedDMResp_SupportedEventResult{EventName: e.name, ArgNames: e.args})
+			}
 		}
 	}
 	return r
 }
 
-func supParam(p *Param) *pb.GetSupportedDMResp_SupportedParamResult {
+func (a *ACL) supParam(p *Param) *pb.GetSupportedDMResp_SupportedParamResult {
 	r := &pb.GetSupportedDMResp_SupportedParamResult{ParamName: p.name, ValueType: valueType(p.typ),
 		ValueChange: pb.GetSupportedDMResp_VALUE_CHANGE_ALLOWED}
 	switch p.access {
 	case ReadWrite, WriteOnceReadOnly:
 		r.Access = pb.GetSupportedDMResp_PARAM_READ_WRITE
+		if a != nil && a.params[p.id].any&PermWrite == 0 {
+			r.Access = pb.GetSupportedDMResp_PARAM_READ_ONLY // restricted by the Controller's roles
+		}
 	case WriteOnly:
 		r.Access = pb.GetSupportedDMResp_PARAM_WRITE_ONLY
 	default:

@@ -126,6 +126,12 @@ func (m *Model) handle(from Origin, msg *pb.Msg, now time.Time) *pb.Msg {
 		return nil
 	}
 	req := msg.GetBody().GetRequest()
+	if a := m.accessFor(from, now); a != nil {
+		if a.refused != "" {
+			return usp.ErrorMsg(id, errRefused(a), nil)
+		}
+		defer m.enter(m.enter(a)) // a for this request, the caller's back after it
+	}
 	switch r := req.GetReqType().(type) {
 	case *pb.Request_Get:
 		return m.get(id, r.Get, now)

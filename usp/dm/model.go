@@ -34,11 +34,16 @@ type Model struct {
 
 	subs []sub // subscription cache, valid when subsOK
 
+	acl      []aclEntry // Accesses of the Controllers served, valid when aclOK (roles.go)
+	aclCache ACLCache
+	acc      *ACL // the Access of the request being handled; nil: everything allowed
+
 	fx     *Effects // effects of the call in progress; nil: none yet
 	intern func(string) string
 	wrote  *row  // the row whose values the call in progress changed (with Intern)
 	depth  int32 // nesting of public calls (handlers calling back)
 	subsOK bool
+	aclOK  bool
 	wrote2 bool // the call in progress changed the values of more rows than wrote
 }
 
@@ -60,6 +65,10 @@ type Config struct {
 	// the model's calls only, on the caller's goroutine; it must be safe
 	// for concurrent use if models sharing it run on several.
 	Intern func(string) string
+	// ACL, if set, shares the compiled permissions of equal sets of roles
+	// between models of one schema (ACLCache); nil: each model compiles
+	// its own.
+	ACL ACLCache
 }
 
 // row is one table row (or the root pseudo-row). It is kept small: a
@@ -90,7 +99,7 @@ func (r *row) kids() []*row {
 // NewModel creates a device's model with every parameter at its default,
 // no rows and nothing pending.
 func NewModel(s *Schema, cfg Config) *Model {
-	return &Model{s: s, env: cfg.Env, rnd: cfg.Rand, root: &row{obj: s.root}, intern: cfg.Intern}
+	return &Model{s: s, env: cfg.Env, rnd: cfg.Rand, root: &row{obj: s.root}, intern: cfg.Intern, aclCache: cfg.ACL}
 }
 
 // Schema returns the model's schema.
@@ -133,6 +142,9 @@ func (m *Model) putVal(r *row, p *Param, v string, isDef bool) (old string, had 
 		m.wrote = r
 	}
 	m.touched(r)
+	if t := m.s.trust; t != nil && p == t.untrusted {
+		m.aclOK = false
+	}
 	return old, had
 }
 
@@ -172,6 +184,10 @@ func (m *Model) touched(r *row) {
 	}
 	if (m.s.subs != nil && r.obj == m.s.subs.table) || (m.s.ctrl != nil && r.obj == m.s.ctrl.table) {
 		m.subsOK = false
+		m.aclOK = false
+	}
+	if t := m.s.trust; t != nil && t.trustRow(r) {
+		m.aclOK = false
 	}
 }
 

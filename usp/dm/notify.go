@@ -41,6 +41,9 @@ func (m *Model) valueChanged(p *Param, r *row, v string, now time.Time) {
 	for i := range subs {
 		s := &subs[i]
 		if s.typ == ntValueChange && m.matches(s, p.obj, r, path.Parameter, p.name, now) {
+			if a, ok := m.recipient(s, now); !ok || (a != nil && a.paramAt(p, r)&PermNotify == 0) {
+				continue
+			}
 			m.send(s, usp.ValueChange(m.subID(s, now), s.retry, objPath(p.obj, r)+p.name, v), now)
 		}
 	}
@@ -55,7 +58,14 @@ func (m *Model) objectCreated(r *row, now time.Time) {
 	for i := range subs {
 		s := &subs[i]
 		if s.typ == ntObjectCreation && m.matches(s, r.obj, r, path.Object, "", now) {
-			m.send(s, usp.ObjCreation(m.subID(s, now), s.retry, objPath(r.obj, r), m.uniqueKeys(r.obj, r, now)), now)
+			a, ok := m.recipient(s, now)
+			if !ok || (a != nil && a.tableAt(r.obj, r.parent)&PermNotify == 0) {
+				continue
+			}
+			prev := m.enter(a) // the unique keys the recipient may read
+			keys := m.uniqueKeys(r.obj, r, now)
+			m.enter(prev)
+			m.send(s, usp.ObjCreation(m.subID(s, now), s.retry, objPath(r.obj, r), keys), now)
 		}
 	}
 }
@@ -70,6 +80,9 @@ func (m *Model) objectDeleted(r *row, now time.Time) {
 	for i := range subs {
 		s := &subs[i]
 		if s.typ == ntObjectDeletion && m.matches(s, r.obj, r, path.Object, "", now) {
+			if a, ok := m.recipient(s, now); !ok || (a != nil && a.instAt(r.obj, r)&PermNotify == 0) {
+				continue
+			}
 			m.send(s, usp.ObjDeletion(m.subID(s, now), s.retry, objPath(r.obj, r)), now)
 		}
 	}
@@ -86,6 +99,9 @@ func (m *Model) event(e *Event, r *row, args func(controller string) map[string]
 	for i := range subs {
 		s := &subs[i]
 		if s.typ == ntEvent && m.matches(s, e.obj, r, path.Event, base, now) {
+			if a, ok := m.recipient(s, now); !ok || (a != nil && a.eventAt(e, r)&PermNotify == 0) {
+				continue
+			}
 			m.send(s, usp.Event(m.subID(s, now), s.retry, objPath(e.obj, r), e.name, args(m.subCtrl(s, now))), now)
 		}
 	}
@@ -102,6 +118,9 @@ func (m *Model) operationComplete(j *job, out map[string]string, err error, now 
 	for i := range subs {
 		s := &subs[i]
 		if s.typ == ntOperationComplete && m.matches(s, c.obj, j.at, path.Command, base, now) {
+			if a, ok := m.recipient(s, now); !ok || (a != nil && a.cmdAt(c, j.at)&PermNotify == 0) {
+				continue
+			}
 			m.send(s, usp.OperComplete(m.subID(s, now), s.retry, j.Obj, c.name, j.Key, out, err, nil), now)
 		}
 	}

@@ -72,6 +72,7 @@ func (m *Model) operateAll(from Origin, op *pb.Operate, now time.Time) ([]*pb.Op
 	if len(ts) == 0 && !p.IsSearch() {
 		return nil, fmt.Errorf("%s does not exist: %w", cs, usp.ObjectDoesNotExist)
 	}
+	ts = m.visible(p, ts)
 	var out []*pb.OperateResp_OperationResult
 	for _, t := range ts {
 		if t.table {
@@ -92,6 +93,9 @@ func (m *Model) run(from Origin, c *Command, r *row, op *pb.Operate, now time.Ti
 	executed := obj + c.name
 	fail := func(err error) *pb.OperateResp_OperationResult {
 		return usp.OperFailure(executed, opCodes.fit(err), nil)
+	}
+	if err := m.mayRun(c, r); err != nil {
+		return fail(err)
 	}
 	in, err := c.inputs(op.GetInputArgs())
 	if err != nil {

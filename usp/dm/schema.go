@@ -20,6 +20,9 @@ type Schema struct {
 	subs    *subConfig
 	reqs    *reqConfig
 	ctrl    *ctrlConfig
+	trust   *trustConfig
+	ncmds   int // commands, numbered by Build
+	nevents int // events, numbered by Build
 	frozen  bool
 }
 
@@ -292,6 +295,7 @@ type Setter func(c Ctx, value string) error
 // Command is a schema command such as "Download()".
 type Command struct {
 	obj    *Object
+	id     uint16 // index among the schema's commands (Build)
 	name   string // with "()"
 	async  bool
 	in     []arg
@@ -326,6 +330,7 @@ type Accept func(c Ctx, in map[string]string) error
 // Event is a schema event such as "Boot!".
 type Event struct {
 	obj  *Object
+	id   uint16 // index among the schema's events (Build)
 	name string // with "!"
 	args []string
 }

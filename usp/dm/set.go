@@ -94,6 +94,7 @@ func (m *Model) setObject(t *txn, from Origin, uo *pb.Set_UpdateObject, now time
 	if len(ts) == 0 && !p.IsSearch() {
 		return failure(fmt.Errorf("%s does not exist: %w", uo.GetObjPath(), usp.ObjectDoesNotExist), nil)
 	}
+	ts = m.visible(p, ts)
 	ws := make([]write, 0, len(uo.GetParamSettings()))
 	for _, ps := range uo.GetParamSettings() {
 		ws = append(ws, write{rel: ps.GetParam(), value: ps.GetValue(), required: ps.GetRequired()})

@@ -102,7 +102,7 @@ func (m *Model) writeObject(t *txn, from Origin, o *Object, r *row, ws []write, 
 			}
 			continue
 		}
-		if g.p.access != WriteOnly {
+		if g.p.access != WriteOnly && m.readParam(g.p, r) { // R-SET.3
 			updated[g.w.rel] = g.canon
 			if g.p.secret {
 				updated[g.w.rel] = ""
@@ -132,6 +132,9 @@ func (m *Model) checkWrite(from Origin, o *Object, r *row, w write, create bool,
 	if p == nil {
 		return nil, "", fmt.Errorf("%s has no parameter %s: %w", o.path, trunc(w.rel), usp.UnsupportedParameter)
 	}
+	if err := m.mayWrite(p, r); err != nil {
+		return p, "", err
+	}
 	switch p.access {
 	case ReadOnly:
 		return p, "", fmt.Errorf("%s is read-only: %w", p.name, usp.ParameterNotWritable)
@@ -156,6 +159,9 @@ func (m *Model) checkWrite(from Origin, o *Object, r *row, w write, create bool,
 		return p, "", fmt.Errorf("Alias %q must start with a letter: %w", trunc(canon), usp.InvalidValue)
 	}
 	if err := m.checkSpecial(p, r, canon, now); err != nil {
+		return p, "", err
+	}
+	if err := m.checkTrustWrite(p, canon); err != nil {
 		return p, "", err
 	}
 	if p.check != nil {
