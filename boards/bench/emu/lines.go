@@ -3,6 +3,8 @@ package emu
 import (
 	"fmt"
 	"net/http"
+	"sync"
+	"time"
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
@@ -14,29 +16,84 @@ import (
 // pin takes the level when the emulator takes the edge (gpiotest's
 // WaitForEdge), so that the emulator reads every level in the order the
 // host set them.
+//
+// Out returns once the emulator has acted on the edge, as a copper line
+// is seen at once: a host that sets the boot-mode strap and then resets
+// the board has the board sample the strap it set. The emulator has acted
+// on an edge when its watcher comes back for the next one (Emu.watch sets
+// the level between the two). With no emulator watching, Out waits at
+// most wireWait.
 type Wire struct {
 	*gpiotest.Pin
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queued  uint64 // edges Out queued (or dropped)
+	settled uint64 // edges the emulator acted on (or that were dropped)
+	taken   bool   // the last WaitForEdge took an edge, not yet acted on
 }
+
+// wireWait bounds Out's wait for an emulator that does not watch.
+const wireWait = 2 * time.Second
 
 // NewWire returns a line at level l.
 func NewWire(name string, l gpio.Level) *Wire {
-	return &Wire{&gpiotest.Pin{N: name, L: l, EdgesChan: make(chan gpio.Level, 64)}}
+	w := &Wire{Pin: &gpiotest.Pin{N: name, L: l, EdgesChan: make(chan gpio.Level, 64)}}
+	w.cond = sync.NewCond(&w.mu)
+	return w
 }
 
-// Out sets the line's level. When the emulator has not taken the last 64
-// edges, the oldest is dropped: the newest level always arrives.
+// Out sets the line's level and waits until the emulator has acted on it
+// (see Wire). When the emulator has not taken the last 64 edges, the
+// oldest is dropped: the newest level always arrives.
 func (w *Wire) Out(l gpio.Level) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	for {
 		select {
 		case w.EdgesChan <- l:
+			w.queued++
+			n := w.queued
+			expired := false
+			t := time.AfterFunc(wireWait, func() {
+				w.mu.Lock()
+				expired = true
+				w.cond.Broadcast()
+				w.mu.Unlock()
+			})
+			for w.settled < n && !expired {
+				w.cond.Wait()
+			}
+			t.Stop()
 			return nil
 		default:
 		}
 		select {
 		case <-w.EdgesChan:
+			w.queued++
+			w.settled++ // dropped: nothing left to wait for
 		default:
 		}
 	}
+}
+
+// WaitForEdge is gpiotest's, and marks the edge the previous call took as
+// acted on.
+func (w *Wire) WaitForEdge(timeout time.Duration) bool {
+	w.mu.Lock()
+	if w.taken {
+		w.taken = false
+		w.settled++
+		w.cond.Broadcast()
+	}
+	w.mu.Unlock()
+	ok := w.Pin.WaitForEdge(timeout)
+	if ok {
+		w.mu.Lock()
+		w.taken = true
+		w.mu.Unlock()
+	}
+	return ok
 }
 
 // In is a no-op beyond gpiotest's: the wire keeps its queued edges.
