@@ -20,6 +20,7 @@ import (
 var (
 	_ mtp.Conn       = (*Conn)(nil)
 	_ mtp.CodeCloser = (*Conn)(nil)
+	_ mtp.Waiter     = (*Conn)(nil)
 )
 
 // Conn is one WebSocket session. Dial and Accept return *Conn values as
@@ -60,12 +61,15 @@ type Conn struct {
 	missed     int   // intervals in a row in which nothing was heard
 	heard      atomic.Int64
 	delivering atomic.Bool // the reader waits on Recv and is not reading
+
+	wake  chan struct{} // Wake's, one pending at most
+	timer *time.Timer   // RecvBy's, for its one caller at a time
 }
 
 func newConn(ws *gws.Conn, info mtp.Info, s *settings, onEnd func(*Conn)) *Conn {
 	c := &Conn{ws: ws, info: info, s: s, onEnd: onEnd,
 		in: make(chan []byte), closing: make(chan struct{}), kill: make(chan struct{}),
-		done: make(chan struct{}), exited: make(chan struct{})}
+		done: make(chan struct{}), exited: make(chan struct{}), wake: make(chan struct{}, 1)}
 	if s.queue > 0 {
 		c.queue = make(chan []byte, s.queue)
 		c.wdone = make(chan struct{})
@@ -252,6 +256,60 @@ func (c *Conn) Recv(ctx context.Context) ([]byte, error) {
 		return nil, ctx.Err()
 	}
 }
+
+// RecvBy implements mtp.Waiter: Recv bounded by deadline (zero: none) and
+// by Wake, neither of which ends the session. The session's reader stays
+// its own goroutine (gorilla's read deadline is fatal to a session); what
+// this saves is a second goroutine that would wait in Recv for the caller.
+func (c *Conn) RecvBy(deadline time.Time) ([]byte, error) {
+	if err := c.stateErr(); err != nil {
+		return nil, err
+	}
+	select { // at hand already: no timer
+	case rec := <-c.in:
+		return rec, nil
+	case <-c.wake:
+		return nil, mtp.ErrWoken
+	default:
+	}
+	var expired <-chan time.Time
+	if !deadline.IsZero() {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return nil, mtp.ErrDeadline
+		}
+		if c.timer == nil {
+			c.timer = time.NewTimer(d)
+		} else {
+			c.timer.Reset(d)
+		}
+		defer c.timer.Stop()
+		expired = c.timer.C
+	}
+	select {
+	case rec := <-c.in:
+		return rec, nil
+	case <-c.wake:
+		return nil, mtp.ErrWoken
+	case <-expired:
+		return nil, mtp.ErrDeadline
+	case <-c.closing:
+		return nil, mtp.ErrClosed
+	case <-c.done:
+		return nil, c.err
+	}
+}
+
+// Wake implements mtp.Waiter.
+func (c *Conn) Wake() {
+	select {
+	case c.wake <- struct{}{}:
+	default: // one is pending already
+	}
+}
+
+// Ready implements mtp.Waiter: the reader holds a Record for the caller.
+func (c *Conn) Ready() bool { return c.delivering.Load() }
 
 // Close implements mtp.Conn: CloseWithCode(1000, "").
 func (c *Conn) Close() error { return c.CloseWithCode(gws.CloseNormalClosure, "") }
