@@ -2,7 +2,7 @@ package scenarios
 
 import (
 	"context"
-	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -25,36 +25,32 @@ import (
 
 // runReal runs the scenario in real time: the embedded controller behind
 // a real transport on loopback, its file server, and one goroutine per
-// device. Run's goroutine owns everything started here and waits for all
-// of it before returning.
+// device, in this process or in opt.Hosts. Run's goroutine owns
+// everything started here and waits for all of it before returning.
 func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, error) {
-	// Every agent holds a connection; the controller's end of it is in
-	// this process too unless the broker is another process.
-	perAgent := 2
-	if sc.Fleet.MTP != "websocket" && sc.Fleet.Broker != "embedded" {
-		perAgent = 1
+	hosts := opt.Hosts
+	if hosts != nil && (len(sc.Bench) > 0 || len(opt.Bench) > 0) {
+		return nil, errors.New("bench boards join a run in one process: not with workers")
 	}
-	if err := checkFiles(sc, perAgent); err != nil {
+	perAgent := sc.filesPerAgent()
+	if hosts != nil { // the agents' ends are elsewhere
+		perAgent--
+	}
+	if err := checkFiles(sc, sc.Devices(), perAgent); err != nil {
 		return nil, err
 	}
 	user, pass := sc.credentials()
 	fcfg := fileserver.Config{Seed: sc.Seed, Username: user, Password: pass, Faults: sc.serverFaults()}
-	// The devices of one process share a pool of downloadConns
-	// connections to the file server: a device whose download finds them
-	// all busy waits for one, as behind a saturated server, instead of
-	// every download of a wave holding two more open files at once.
-	pool := &http.Transport{MaxConnsPerHost: downloadConns, MaxIdleConnsPerHost: downloadConns, IdleConnTimeout: 30 * time.Second}
-	fetcher := &fleet.HTTPFetcher{Timeout: sc.Server.DownloadTimeout, StallTimeout: sc.Server.StallTimeout,
-		MaxActive: downloadConns, Client: &http.Client{Transport: pool}}
-	defer pool.CloseIdleConnections()
+	var roots *x509.CertPool
 	if sc.Server.TLS {
-		tc, roots, err := fileserver.SelfSigned()
+		tc, r, err := fileserver.SelfSigned()
 		if err != nil {
 			return nil, err
 		}
-		fcfg.TLS = tc
-		pool.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		fcfg.TLS, roots = tc, r
 	}
+	fetcher, pool := sc.fetcher(roots)
+	defer pool.CloseIdleConnections()
 	fs, err := fileserver.New(fcfg)
 	if err != nil {
 		return nil, err
@@ -88,23 +84,37 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 		opt.Metrics.Dropped("controller", tr.drops.controller)
 	}
 
-	br, err := sc.startBench(b, opt.Profiles)
-	if err != nil {
-		return nil, err
-	}
-	defer br.close()
 	links := &linkCounts{lost: map[string]bool{}}
-	rf, err := fleet.NewReal(fleet.RealConfig{
-		Seed: sc.Seed, ControllerID: ControllerID, Boards: b.groups, IDFormat: b.ids.printf(),
-		Device: sc.deviceConfig(b, tr.protocol), Plan: sc.plan(), Dialer: tr.dialer, Fetcher: fetcher,
-		ConnectRate: sc.Fleet.ConnectRate, ConnectJitter: sc.Fleet.ConnectJitter,
-		Log: opt.EventLog, Index: opt.Index, Observe: links.observer(opt.Metrics),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", sc.source, err)
-	}
-	if err := br.serve(rf, len(b.devices)-len(sc.Bench), opt); err != nil {
-		return nil, err
+	var rf *fleet.Real
+	var br *benchRun
+	var res *HostsResult
+	var runDevices func(context.Context) error
+	if hosts == nil {
+		br, err = sc.startBench(b, opt.Profiles)
+		if err != nil {
+			return nil, err
+		}
+		defer br.close()
+		rf, err = fleet.NewReal(fleet.RealConfig{
+			Seed: sc.Seed, ControllerID: ControllerID, Boards: b.groups, IDFormat: b.ids.printf(),
+			Device: sc.deviceConfig(b, tr.protocol), Plan: sc.plan(), Dialer: tr.dialer, Fetcher: fetcher,
+			PowerOnAt: sc.powerOnAt(b.ids.printf(), 0),
+			Log:       opt.EventLog, Index: opt.Index, Observe: links.observer(opt.Metrics),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", sc.source, err)
+		}
+		if err := br.serve(rf, len(b.devices)-len(sc.Bench), opt); err != nil {
+			return nil, err
+		}
+		runDevices = rf.Run
+	} else {
+		ep := Endpoint{MTP: sc.Fleet.MTP, Address: tr.address, FileServer: fs.URL(), FileServerCA: certPEM(fcfg.TLS)}
+		runDevices = func(ctx context.Context) error {
+			var err error
+			res, err = hosts.Run(ctx, ep, opt.Index, opt.Metrics)
+			return err
+		}
 	}
 	srv := &server{ctrl: ctrl, conns: map[string]mtp.Conn{}}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -113,8 +123,8 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 	wg.Add(3)
 	go func() { defer wg.Done(); srv.accept(runCtx, tr.listener) }()
 	go func() { defer wg.Done(); srv.tick(runCtx) }()
-	go func() { defer wg.Done(); runErr = rf.Run(runCtx) }()
-
+	devicesGone := make(chan struct{}) // the devices' runner returned before it was told to
+	go func() { defer wg.Done(); runErr = runDevices(runCtx); close(devicesGone) }()
 	rec := newRecorder(start, ctrl, len(b.devices))
 	limit := start.Add(sc.Duration)
 	interrupted := false
@@ -127,6 +137,9 @@ loop:
 			interrupted = true
 			break loop
 		case <-settle:
+			break loop
+		case <-devicesGone: // the processes holding them are gone: nothing more will happen
+			interrupted = true
 			break loop
 		case now := <-tk.C:
 			srv.mu.Lock()
@@ -161,15 +174,29 @@ loop:
 		opt.Stats("fileserver_requests", st.Requests)
 		opt.Stats("fileserver_bytes", st.BytesSent)
 	}
-	r := rec.report(sc, rf, ctrl, b, lat, msgs, end, interrupted)
-	r.MTP = tr.protocol
-	br.report(r, sc)
-	for _, c := range []report.Count{{Name: "sessions lost", N: links.lostN}, {Name: "reconnects", N: links.reconnects}, {Name: "failed dials", N: links.fails}} {
-		if c.N > 0 {
-			r.Errors = append(r.Errors, c)
+	var v view = rf
+	linkErrs, dropped := links.counts(), tr.drops.counts()
+	if hosts != nil {
+		if res == nil { // the hosts could not run the devices at all
+			return nil, runErr
+		}
+		rv, err := newRowsView(sc, b, res)
+		if err != nil {
+			return nil, errors.Join(runErr, err)
+		}
+		v = rv
+		linkErrs, dropped = AddCounts(linkErrs, res.Errors), AddCounts(dropped, res.Dropped)
+		for _, l := range res.Lost {
+			if opt.Logf != nil {
+				opt.Logf("lost: %s", l)
+			}
 		}
 	}
-	r.Dropped = tr.drops.counts()
+	r := rec.report(sc, v, ctrl, b, lat, msgs, end, interrupted)
+	r.MTP = tr.protocol
+	br.report(r, sc)
+	r.Errors = append(r.Errors, linkErrs...)
+	r.Dropped = dropped
 	r.Wall = r.Duration
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return r, runErr
@@ -184,6 +211,19 @@ type linkCounts struct {
 	mu                       sync.Mutex
 	lost                     map[string]bool // devices whose last session ended badly
 	lostN, fails, reconnects int
+}
+
+// counts are the link counts as report counts, the ones that happened.
+func (l *linkCounts) counts() []report.Count {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []report.Count
+	for _, c := range []report.Count{{Name: "sessions lost", N: l.lostN}, {Name: "reconnects", N: l.reconnects}, {Name: "failed dials", N: l.fails}} {
+		if c.N > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (l *linkCounts) observer(m Metrics) fleet.Observer {
@@ -211,18 +251,48 @@ func (l *linkCounts) observer(m Metrics) fleet.Observer {
 // file server.
 const downloadConns = 256
 
+// filesPerAgent is what one device costs a process holding the whole run
+// in open files: its connection, and the controller's end of it too
+// unless the broker is another process.
+func (sc *Scenario) filesPerAgent() int {
+	if sc.Fleet.MTP != "websocket" && sc.Fleet.Broker != "embedded" {
+		return 1
+	}
+	return 2
+}
+
+// FitWorkers is how many processes a real-time run of sc needs for its
+// devices' connections: 1 when this process holds them all (or when the
+// controller's ends alone would not fit, which Run's error explains),
+// else enough worker processes, each a shard of the devices, with the
+// controller's ends of their connections in this one.
+func (sc *Scenario) FitWorkers() int {
+	per := sc.filesPerAgent()
+	if sc.Clock != "real" || checkFiles(sc, sc.Devices(), per) == nil || checkFiles(sc, sc.Devices(), per-1) != nil {
+		return 1
+	}
+	soft, _, _ := fdlimit.Limit()
+	p := fdlimit.Plan{Agents: sc.Devices(), PerAgent: 1, Reserve: fileReserve + 64, Limit: int(min(soft, 1<<40))}
+	return max(2, p.Shards())
+}
+
+// fileReserve is the open files a run's process keeps for other things
+// than its devices' connections: listeners, logs, the download pool (both
+// ends).
+const fileReserve = 256 + 2*downloadConns
+
 // checkFiles fails when the fleet's connections will not fit the
 // process's open-file limit, saying how many devices fit and what to do.
-func checkFiles(sc *Scenario, perAgent int) error {
-	reserve := 256 + 2*downloadConns // listeners, logs, the download pool (both ends)
-	if fdlimit.Check(sc.Devices(), perAgent, reserve) == nil {
+func checkFiles(sc *Scenario, devices, perAgent int) error {
+	reserve := fileReserve
+	if fdlimit.Check(devices, perAgent, reserve) == nil {
 		return nil
 	}
 	soft, _, _ := fdlimit.Limit()
 	open, _ := fdlimit.Count()
-	p := fdlimit.Plan{Agents: sc.Devices(), PerAgent: perAgent, Reserve: reserve, Open: open, Limit: int(min(soft, 1<<40))}
+	p := fdlimit.Plan{Agents: devices, PerAgent: perAgent, Reserve: reserve, Open: open, Limit: int(min(soft, 1<<40))}
 	fits, _ := p.Fit()
-	msg := fmt.Sprintf("%s: %d devices need about %d open files but this process may hold %d (ulimit -n); %d fit: run with --devices %d or fewer",
+	msg := fmt.Sprintf("%s: %d devices need about %d open files but this process may hold %d (ulimit -n); %d fit: run with --devices %d or fewer, or the devices in worker processes (--workers)",
 		sc.source, p.Agents, p.Need(), p.Limit, fits, fits)
 	if perAgent == 2 {
 		msg += ", or through a broker in its own process (fleet.mtp: mqtt, fleet.broker: 127.0.0.1:1883), where a device holds one file here"
@@ -337,10 +407,12 @@ func (s *server) tick(ctx context.Context) {
 	}
 }
 
-// transport is the controller's listener and the agents' dialer, and
-// what each side dropped.
+// transport is the controller's listener and the agents' dialer, what
+// each side dropped, and the address agents dial (the listener's URL or
+// the broker's).
 type transport struct {
 	protocol string
+	address  string
 	listener mtp.Listener
 	dialer   mtp.Dialer
 	close    func()
@@ -395,20 +467,16 @@ func relisten(listen func(context.Context) (mtp.Listener, error), logf func(stri
 func newTransport(sc *Scenario, logf func(string, ...any)) (*transport, error) {
 	f := sc.Fleet
 	drops := newSideDrops(logf)
+	var l mtp.Listener
+	addr, stopBroker := f.Broker, func() {}
 	switch f.MTP {
 	case "websocket":
-		l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: ControllerID, Drops: drops.controller})
+		wl, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: ControllerID, Drops: drops.controller})
 		if err != nil {
 			return nil, err
 		}
-		d, err := websocket.NewDialer(websocket.Config{URL: l.(*websocket.Listener).URL(), ControllerID: ControllerID, Drops: drops.agents})
-		if err != nil {
-			l.Close()
-			return nil, err
-		}
-		return &transport{protocol: string(mtp.WebSocket), listener: l, dialer: d, close: func() { l.Close() }, drops: drops}, nil
+		l, addr = wl, wl.(*websocket.Listener).URL()
 	case "mqtt":
-		addr, stopBroker := f.Broker, func() {}
 		if addr == "embedded" {
 			b, err := mqtt.NewEmbeddedBroker("127.0.0.1:0")
 			if err == nil {
@@ -419,29 +487,18 @@ func newTransport(sc *Scenario, logf func(string, ...any)) (*transport, error) {
 			}
 			addr, stopBroker = b.URL(), func() { _ = b.Stop() }
 		}
-		cfg := mqtt.Config{Broker: addr, Version: mqtt.V5, ControllerID: ControllerID, Username: f.Username, Password: f.Password,
-			Handover: mqtt.NewHandover()}
 		// The controller subscribes before any agent connects: a broker
 		// drops what arrives on a topic nobody is subscribed to. After a
 		// broker restart it subscribes again and resumes its agents.
-		lcfg := cfg
-		lcfg.Drops = drops.controller
-		l, err := relisten(func(context.Context) (mtp.Listener, error) { return mqtt.NewListener(lcfg) }, logf)
+		lcfg := mqttConfig(sc, addr)
+		lcfg.Handover, lcfg.Drops = mqtt.NewHandover(), drops.controller
+		ml, err := relisten(func(context.Context) (mtp.Listener, error) { return mqtt.NewListener(lcfg) }, logf)
 		if err != nil {
 			stopBroker()
 			return nil, fmt.Errorf("%s: fleet.broker %s: %w", sc.source, f.Broker, err)
 		}
-		cfg.Drops = drops.agents
-		cfg.QoS0 = f.MQTTQoS != nil && *f.MQTTQoS == 0
-		d, err := mqtt.NewDialer(cfg)
-		if err != nil {
-			l.Close()
-			stopBroker()
-			return nil, err
-		}
-		return &transport{protocol: string(mtp.MQTT), listener: l, dialer: d, close: func() { l.Close(); stopBroker() }, drops: drops}, nil
+		l = ml
 	case "stomp":
-		addr, stopBroker := f.Broker, func() {}
 		if addr == "embedded" {
 			b, err := stomp.NewEmbeddedBroker("127.0.0.1:0")
 			if err != nil {
@@ -449,24 +506,55 @@ func newTransport(sc *Scenario, logf func(string, ...any)) (*transport, error) {
 			}
 			addr, stopBroker = b.Addr(), func() { _ = b.Close() }
 		}
-		cfg := stomp.Config{Addr: addr, Login: f.Username, Passcode: f.Password, ControllerID: ControllerID,
-			ControllerDest: "/queue/usp.controller", AgentDest: "/queue/usp.agent.{eid}",
-			HeartBeatOut: 30 * time.Second, HeartBeatIn: 30 * time.Second}
-		lcfg := cfg
+		lcfg := stompConfig(sc, addr)
 		lcfg.Drops = drops.controller
-		l, err := relisten(func(context.Context) (mtp.Listener, error) { return stomp.NewListener(lcfg) }, logf)
+		sl, err := relisten(func(context.Context) (mtp.Listener, error) { return stomp.NewListener(lcfg) }, logf)
 		if err != nil {
 			stopBroker()
 			return nil, fmt.Errorf("%s: fleet.broker %s: %w", sc.source, f.Broker, err)
 		}
-		cfg.Drops = drops.agents
-		d, err := stomp.NewDialer(cfg)
-		if err != nil {
-			l.Close()
-			stopBroker()
-			return nil, err
-		}
-		return &transport{protocol: string(mtp.STOMP), listener: l, dialer: d, close: func() { l.Close(); stopBroker() }, drops: drops}, nil
+		l = sl
+	default:
+		return nil, fmt.Errorf("%s: fleet.mtp %q", sc.source, f.MTP)
 	}
-	return nil, fmt.Errorf("%s: fleet.mtp %q", sc.source, f.MTP)
+	d, err := agentDialer(sc, addr, drops.agents)
+	if err != nil {
+		l.Close()
+		stopBroker()
+		return nil, err
+	}
+	return &transport{protocol: protocolOf(sc), address: addr, listener: l, dialer: d,
+		close: func() { l.Close(); stopBroker() }, drops: drops}, nil
+}
+
+// agentDialer opens the agents' sessions to the controller at addr (its
+// WebSocket URL, or the broker's address), counting what they drop in
+// drops.
+func agentDialer(sc *Scenario, addr string, drops *mtp.Drops) (mtp.Dialer, error) {
+	switch sc.Fleet.MTP {
+	case "websocket":
+		return websocket.NewDialer(websocket.Config{URL: addr, ControllerID: ControllerID, Drops: drops})
+	case "mqtt":
+		cfg := mqttConfig(sc, addr)
+		cfg.Drops = drops
+		cfg.QoS0 = sc.Fleet.MQTTQoS != nil && *sc.Fleet.MQTTQoS == 0
+		return mqtt.NewDialer(cfg)
+	case "stomp":
+		cfg := stompConfig(sc, addr)
+		cfg.Drops = drops
+		return stomp.NewDialer(cfg)
+	}
+	return nil, fmt.Errorf("%s: fleet.mtp %q", sc.source, sc.Fleet.MTP)
+}
+
+// mqttConfig is both sides' MQTT session settings, broker at addr.
+func mqttConfig(sc *Scenario, addr string) mqtt.Config {
+	return mqtt.Config{Broker: addr, Version: mqtt.V5, ControllerID: ControllerID, Username: sc.Fleet.Username, Password: sc.Fleet.Password}
+}
+
+// stompConfig is both sides' STOMP session settings, broker at addr.
+func stompConfig(sc *Scenario, addr string) stomp.Config {
+	return stomp.Config{Addr: addr, Login: sc.Fleet.Username, Passcode: sc.Fleet.Password, ControllerID: ControllerID,
+		ControllerDest: "/queue/usp.controller", AgentDest: "/queue/usp.agent.{eid}",
+		HeartBeatOut: 30 * time.Second, HeartBeatIn: 30 * time.Second}
 }

@@ -55,6 +55,11 @@ type Options struct {
 	Bench       []bench.Spec
 	PDUAddr     string
 	PDUHostname string
+
+	// Hosts, if set, runs a real-time run's devices in other processes
+	// (shards.go); this process keeps the controller, the file server and
+	// the transport. Not for the virtual clock, nor with bench boards.
+	Hosts Hosts
 }
 
 // Metrics receives what a run measures as it goes (brickyard/scenarios/
@@ -182,6 +187,9 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*report.Report, error)
 	}
 	if opt.PDUAddr != "" && !loopbackAddr(opt.PDUAddr) {
 		return nil, fmt.Errorf("bench.pdu_addr %q: the power endpoint is served on loopback (127.0.0.0/8, ::1, localhost) with its port", opt.PDUAddr)
+	}
+	if opt.Hosts != nil && sc.Clock != "real" {
+		return nil, fmt.Errorf("%s: devices in other processes are for real time: a virtual-time run holds its fleet in one process (100,000 devices in about 2.6 GB, docs/scale.md)", sc.source)
 	}
 	if sc.Clock == "real" {
 		return runReal(ctx, sc, opt)

@@ -52,6 +52,8 @@ type Scenario struct {
 
 	source string     // the file's name, for errors
 	dir    string     // the file's folder: relative paths start there
+	text   []byte     // the file as read (Ref)
+	scaled int        // the size Scale gave the fleet, 0 when it was not scaled
 	root   *yaml.Node // the document, for error lines
 	expect []expectation
 }
@@ -185,6 +187,7 @@ func Parse(source string, data []byte) (*Scenario, error) {
 	if err := sc.validate(); err != nil {
 		return nil, err
 	}
+	sc.text = data
 	return sc, nil
 }
 
@@ -596,5 +599,6 @@ func (sc *Scenario) Scale(n int) error {
 		}
 	}
 	sc.Fleet.Boards = kept
+	sc.scaled = n
 	return nil
 }

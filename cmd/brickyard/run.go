@@ -15,6 +15,7 @@ import (
 
 	"brickyard/scenarios"
 	"brickyard/scenarios/report"
+	"brickyard/scenarios/workers"
 	"brickyard/sim/index"
 )
 
@@ -43,6 +44,7 @@ type RunConfig struct {
 	Seed          uint64 `mapstructure:"seed"`
 	Devices       int    `mapstructure:"devices"`
 	Quiet         bool   `mapstructure:"quiet"`
+	Workers       int    `mapstructure:"workers"`
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -75,8 +77,29 @@ func newRunCmd(a *app) *cobra.Command {
 	fl.Uint64("seed", 0, "override the scenario's seed")
 	fl.Int("devices", 0, "resize the fleet to `N` devices, keeping the boards' proportions")
 	fl.Bool("quiet", false, "no progress display")
+	fl.Int("workers", 0, "hold a real-time run's devices in `K` worker processes, the controller in this one (0: as many as the open-file limit needs; 1: this process)")
 	bindSection(fl, "run")
 	return cmd
+}
+
+// runWorkers is how many processes hold the run's devices: --workers, or
+// with 0 as many as the open-file limit needs (1: this process).
+func runWorkers(f RunConfig, sc *scenarios.Scenario, bench bool) (int, error) {
+	switch {
+	case f.Workers < 0 || f.Workers > 1024:
+		return 0, fmt.Errorf("--workers: %d: want 0 (as many as needed) to 1024", f.Workers)
+	case f.Workers > 1 && sc.Clock != "real":
+		return 0, fmt.Errorf("--workers: %d: workers hold a real-time run's devices; a virtual-time run holds its fleet in one process (--clock real for workers)", f.Workers)
+	case f.Workers > 1 && (bench || len(sc.Bench) > 0):
+		return 0, errors.New("--workers: bench boards join a run in one process (--workers 1)")
+	case f.Workers > sc.Devices():
+		return 0, fmt.Errorf("--workers: %d workers for %d devices: some would have none", f.Workers, sc.Devices())
+	case f.Workers > 0:
+		return f.Workers, nil
+	case bench || len(sc.Bench) > 0:
+		return 1, nil
+	}
+	return sc.FitWorkers(), nil
 }
 
 func runScenario(ctx context.Context, a *app, name string, f RunConfig, given func(string) bool) error {
@@ -143,6 +166,25 @@ func runScenario(ctx context.Context, a *app, name string, f RunConfig, given fu
 	if !f.Quiet {
 		opt.Progress = progressPrinter(a.stderr, isTerminal(a.stderr), time.Now)
 	}
+	n, err := runWorkers(f, sc, len(a.cfg.Bench.Boards) > 0)
+	if err != nil {
+		return err
+	}
+	var hosts *workers.RunHosts
+	if n > 1 {
+		dir, err := os.MkdirTemp("", "brickyard-workers-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		spec, err := workerSpec(a)
+		if err != nil {
+			return err
+		}
+		hosts = &workers.RunHosts{Spec: spec, N: n, Scenario: sc.Ref(), Boards: f.Boards, Log: a.log, Dir: dir, EventLog: opt.EventLog}
+		opt.Hosts, opt.EventLog = hosts, nil
+		a.log.Info("devices in workers", zap.Int("workers", n), zap.Int("devices", sc.Devices()))
+	}
 	a.log.Info("run", zap.String("scenario", sc.Name), zap.String("clock", sc.Clock), zap.Uint64("seed", sc.Seed))
 	r, runErr := scenarios.Run(ctx, sc, opt)
 	if r == nil {
@@ -159,6 +201,12 @@ func runScenario(ctx context.Context, a *app, name string, f RunConfig, given fu
 	}
 	if runErr != nil {
 		return runErr
+	}
+	if hosts != nil && len(hosts.Lost()) > 0 {
+		for _, l := range hosts.Lost() {
+			a.log.Error("worker lost", zap.String("what", l))
+		}
+		return fmt.Errorf("%d of %d workers lost: the report counts their devices as %s", len(hosts.Lost()), n, report.Lost)
 	}
 	if r.Interrupted && ctx.Err() != nil {
 		return errors.New("interrupted: the report shows what happened until then")

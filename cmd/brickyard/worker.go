@@ -16,7 +16,7 @@ import (
 func newWorkerCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:    "worker",
-		Short:  "A worker process of brickyard fleet --workers (started by brickyard itself)",
+		Short:  "A worker process of brickyard fleet --workers or run --workers (started by brickyard itself)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -20,9 +20,8 @@ import (
 	"brickyard/scenarios/trace"
 )
 
-// ModeFleet is the one mode of a worker (its start message's Mode): a
-// shard of brickyard fleet (FleetStart). brickyard run has no workers yet
-// (ARCHITECTURE.md, A fleet in several processes).
+// ModeFleet is a worker running a shard of brickyard fleet (FleetStart);
+// ModeRun (run.go) one holding a shard of brickyard run's devices.
 const ModeFleet = "fleet"
 
 // StartMsg is a worker's start message: its mode and that mode's settings.
@@ -31,6 +30,7 @@ type StartMsg struct {
 	K     int         `json:"k"` // the worker's number, from 1
 	N     int         `json:"n"` // of
 	Fleet *FleetStart `json:"fleet,omitempty"`
+	Run   *RunStart   `json:"run,omitempty"`
 }
 
 // FleetStart is a brickyard fleet worker's: the fleet's configuration
@@ -66,6 +66,9 @@ type FleetOptions struct {
 	// the end, merged in time order; each worker's is bounded by
 	// Config.TraceMax.
 	Trace io.Writer
+	// StopGrace is how long the workers have to end once told to stop
+	// before they are killed (default DefaultStopGrace).
+	StopGrace time.Duration
 }
 
 // FleetResult is a fleet run in workers.
@@ -92,63 +95,13 @@ func RunFleet(ctx context.Context, sp *agents.Spec, opt FleetOptions) (*FleetRes
 	start := time.Now()
 	var mu sync.Mutex
 	progress := make([]agents.Progress, n)
-	done := make([]*Done, n)
-	exits := make([]error, n)
-	gone := make([]bool, n)
-	exited := 0
-	changed := make(chan struct{}, 1)
-	poke := func() {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}
-	spec := opt.Spec
-	spec.Handle = func(k int, m Message) {
-		switch m.T {
-		case KindHello:
-			var h Hello
-			if m.Decode(&h) == nil && opt.Metrics != nil && h.Metrics != "" {
-				opt.Metrics.SetSource(k, h.Metrics)
-			}
-			opt.Log.Debug("worker up", zap.Int("worker", k), zap.Int("pid", h.PID), zap.String("metrics", h.Metrics))
-		case KindProgress:
-			var w agents.ProgressWire
-			if m.Decode(&w) == nil {
-				mu.Lock()
-				progress[k-1] = w.Progress()
-				mu.Unlock()
-			}
-		case KindDone:
-			var d Done
-			if err := m.Decode(&d); err == nil {
-				mu.Lock()
-				done[k-1] = &d
-				mu.Unlock()
-			}
-		}
-	}
-	spec.Exit = func(k int, err error) {
-		mu.Lock()
-		exits[k-1], gone[k-1] = err, true
-		exited++
-		mu.Unlock()
-		if opt.Metrics != nil {
-			opt.Metrics.SetSource(k, "")
-		}
-		poke()
-	}
 	sources, err := mtp.ParseSources(opt.Config.Sources)
 	if err != nil {
 		return nil, fmt.Errorf("--sources: %w", err)
 	}
-	pool, err := Start(spec, n)
-	if err != nil {
-		return nil, err
-	}
-	defer pool.Wait()
 	logs, traces := make([]string, n), make([]string, n)
-	for k := 1; k <= n; k++ {
+	sv := supervisor{Spec: opt.Spec, N: n, Log: opt.Log, Grace: opt.StopGrace}
+	sv.Start = func(k int) (Message, error) {
 		c := opt.Config
 		c.Shard = fmt.Sprintf("%d/%d", k, n)
 		// Each worker its own source addresses when there are enough:
@@ -175,83 +128,58 @@ func RunFleet(ctx context.Context, sp *agents.Spec, opt FleetOptions) (*FleetRes
 		}
 		given := slices.Clone(opt.Given)
 		given = append(given, "shard")
-		msg, err := NewMessage(KindStart, StartMsg{Mode: ModeFleet, K: k, N: n, Fleet: &FleetStart{Config: c, Given: given, Start: start}})
-		if err == nil {
-			err = pool.Worker(k).Send(msg)
-		}
-		if err != nil {
-			opt.Log.Warn("worker did not take its start", zap.Int("worker", k), zap.Error(err))
-		}
+		return NewMessage(KindStart, StartMsg{Mode: ModeFleet, K: k, N: n, Fleet: &FleetStart{Config: c, Given: given, Start: start}})
 	}
-
-	tk := time.NewTicker(time.Second)
-	defer tk.Stop()
-	stopped := false
-	for {
-		mu.Lock()
-		all := exited == n
-		running, ok, lost := n-exited, 0, 0
-		for k := range n {
-			switch {
-			case !gone[k]:
-			case done[k] != nil && done[k].Report != "":
-				ok++
-			default:
-				lost++
+	sv.Handle = func(k int, m Message) {
+		switch m.T {
+		case KindHello:
+			helloMetrics(opt.Log, opt.Metrics, k, m)
+		case KindProgress:
+			var w agents.ProgressWire
+			if m.Decode(&w) == nil {
+				mu.Lock()
+				progress[k-1] = w.Progress()
+				mu.Unlock()
 			}
 		}
-		ps := slices.Clone(progress)
-		mu.Unlock()
+	}
+	sv.Exit = func(k int) {
+		if opt.Metrics != nil {
+			opt.Metrics.SetSource(k, "")
+		}
+	}
+	sv.Tick = func(running, ok, lost int) {
 		if opt.Metrics != nil {
 			opt.Metrics.Workers(running, ok, lost)
 		}
-		if opt.Progress != nil && !all {
+		if opt.Progress != nil && running > 0 {
+			mu.Lock()
+			ps := slices.Clone(progress)
+			mu.Unlock()
 			opt.Progress(agents.SumProgress(ps))
 		}
-		if all {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			if !stopped {
-				stopped = true
-				opt.Log.Info("stopping the workers")
-				pool.Broadcast(Message{T: KindStop})
-			}
-		case <-tk.C:
-		case <-changed:
-		}
-		if stopped {
-			ctx = context.Background() // told once; wait for them
-		}
 	}
-	pool.Wait()
+	ends, err := sv.run(ctx)
+	if err != nil {
+		return nil, err
+	}
 
 	res := &FleetResult{}
 	parts := make([]report.Part, 0, n)
 	for k := 1; k <= n; k++ {
 		sh := report.NewShard(k, n, sp.Total())
-		d, why := done[k-1], ""
+		e := ends[k-1]
+		why := e.why()
 		var r *report.Report
-		switch {
-		case d != nil && d.Report != "":
+		if why == "" {
 			var err error
-			if r, err = readReport(d.Report); err != nil {
+			if r, err = readReport(e.done.Report); err != nil {
 				why = "its report: " + err.Error()
-			} else if d.Error != "" {
-				opt.Log.Warn("worker ended with an error", zap.Int("worker", k), zap.String("error", d.Error))
+			} else if e.done.Error != "" {
+				opt.Log.Warn("worker ended with an error", zap.Int("worker", k), zap.String("error", e.done.Error))
 			}
-		case d != nil && d.Error != "":
-			why = d.Error
-		case exits[k-1] != nil:
-			why = exits[k-1].Error()
-		default:
-			why = "exited without a report"
 		}
 		if r == nil {
-			if exits[k-1] != nil && why != exits[k-1].Error() {
-				why += " (" + exits[k-1].Error() + ")"
-			}
 			res.Lost = append(res.Lost, fmt.Sprintf("worker %d (devices %d–%d): %s", k, sh.First, sh.Last, why))
 			parts = append(parts, report.Part{Source: "worker " + strconv.Itoa(k), Shard: sh, Lost: why, Devices: sp.ShardDevices(k, n)})
 			progress[k-1].Final = true
@@ -281,6 +209,16 @@ func RunFleet(ctx context.Context, sp *agents.Spec, opt FleetOptions) (*FleetRes
 		}
 	}
 	return res, nil
+}
+
+// helloMetrics takes worker k's Hello: its metrics endpoint joins the
+// aggregate.
+func helloMetrics(log *zap.Logger, agg *metrics.Aggregate, k int, m Message) {
+	var h Hello
+	if m.Decode(&h) == nil && agg != nil && h.Metrics != "" {
+		agg.SetSource(k, h.Metrics)
+	}
+	log.Debug("worker up", zap.Int("worker", k), zap.Int("pid", h.PID), zap.String("metrics", h.Metrics))
 }
 
 func joinLost(l []string) string {

@@ -42,18 +42,20 @@ func Serve(ctx context.Context, c *Conn, env WorkerEnv) error {
 	if err := m.Decode(&st); err != nil {
 		return err
 	}
-	if st.Mode != ModeFleet {
-		return fmt.Errorf("workers: mode %q: want %q", st.Mode, ModeFleet)
-	}
-	if st.Fleet == nil {
+	switch {
+	case st.Mode != ModeFleet && st.Mode != ModeRun:
+		return fmt.Errorf("workers: mode %q: want %q or %q", st.Mode, ModeFleet, ModeRun)
+	case st.Mode == ModeFleet && st.Fleet == nil:
 		return errors.New("workers: a fleet worker without its fleet")
+	case st.Mode == ModeRun && st.Run == nil:
+		return errors.New("workers: a run worker without its run")
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := &worker{c: c, env: env, st: st, log: env.Log.With(zap.Int("worker", st.K))}
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // the parent's messages after the start: a fleet worker takes stop only
+	go func() { // the parent's messages after the start: a worker takes stop only
 		defer wg.Done()
 		for {
 			m, err := c.Recv()
@@ -66,6 +68,9 @@ func Serve(ctx context.Context, c *Conn, env WorkerEnv) error {
 		}
 	}()
 	defer func() { c.Close(); wg.Wait() }()
+	if st.Mode == ModeRun {
+		return w.run(runCtx)
+	}
 	return w.fleet(runCtx)
 }
 
