@@ -49,15 +49,11 @@ func runFleetWorkers(ctx context.Context, a *app, sp *agents.Spec, n int) error 
 			return fmt.Errorf("--out: %w", err)
 		}
 	}
-	dir, err := os.MkdirTemp("", "brickyard-workers-")
+	spec, dir, cleanup, err := workerSpecDir(a)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	spec, err := workerSpec(a)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	opt := workers.FleetOptions{Spec: spec, N: n, Config: f, Given: a.givenFlags("fleet"), Log: a.log, Dir: dir}
 	if f.MetricsAddr != "" {
 		opt.Metrics = metrics.NewAggregate(metrics.New(), n)

@@ -172,15 +172,11 @@ func runScenario(ctx context.Context, a *app, name string, f RunConfig, given fu
 	}
 	var hosts *workers.RunHosts
 	if n > 1 {
-		dir, err := os.MkdirTemp("", "brickyard-workers-")
+		spec, dir, cleanup, err := workerSpecDir(a)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
-		spec, err := workerSpec(a)
-		if err != nil {
-			return err
-		}
+		defer cleanup()
 		hosts = &workers.RunHosts{Spec: spec, N: n, Scenario: sc.Ref(), Boards: f.Boards, Log: a.log, Dir: dir, EventLog: opt.EventLog}
 		opt.Hosts, opt.EventLog = hosts, nil
 		a.log.Info("devices in workers", zap.Int("workers", n), zap.Int("devices", sc.Devices()))

@@ -41,6 +41,18 @@ func workerSpec(a *app) (workers.Spec, error) {
 		Stderr: a.stderr}, nil
 }
 
+// workerSpecDir is workerSpec and a temporary folder for the workers'
+// reports and logs, which cleanup removes.
+func workerSpecDir(a *app) (spec workers.Spec, dir string, cleanup func(), err error) {
+	if spec, err = workerSpec(a); err != nil {
+		return spec, "", nil, err
+	}
+	if dir, err = os.MkdirTemp("", "brickyard-workers-"); err != nil {
+		return spec, "", nil, err
+	}
+	return spec, dir, func() { os.RemoveAll(dir) }, nil
+}
+
 // givenFlags lists the flags of section that the user gave (in any layer
 // above the embedded default), by flag name.
 func (a *app) givenFlags(section string) []string {

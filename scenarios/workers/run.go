@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -227,26 +226,7 @@ func (w *worker) run(ctx context.Context) error {
 
 // writeRows writes res as dir/rows.json and returns its path.
 func writeRows(dir string, res *scenarios.ShardResult) (string, error) {
-	if dir == "" {
-		return "", errors.New("workers: no folder for the shard's devices")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "rows.json")
-	f, err := os.Create(path)
-	if err != nil {
-		return "", err
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	err = json.NewEncoder(bw).Encode(res)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return path, err
+	return writeOut(dir, "rows.json", func(w io.Writer) error { return json.NewEncoder(w).Encode(res) })
 }
 
 // mirror sends a worker's devices to its parent as they change: each

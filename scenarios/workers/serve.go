@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -175,19 +176,24 @@ func (w *worker) fleet(ctx context.Context) error {
 
 // writeReport writes r as dir/report.json and returns its path.
 func writeReport(dir string, r *report.Report) (string, error) {
+	return writeOut(dir, "report.json", func(w io.Writer) error { return report.WriteJSON(w, r) })
+}
+
+// writeOut writes dir/name with write, buffered, and returns its path.
+func writeOut(dir, name string, write func(io.Writer) error) (string, error) {
 	if dir == "" {
-		return "", errors.New("workers: no folder for the shard's report")
+		return "", fmt.Errorf("workers: no folder for the shard's %s", name)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, "report.json")
+	path := filepath.Join(dir, name)
 	f, err := os.Create(path)
 	if err != nil {
 		return "", err
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
-	err = report.WriteJSON(bw, r)
+	err = write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
