@@ -93,7 +93,7 @@ func Verify(r io.ReaderAt, size int64, keys *Keyring, p Policy) (Header, error) 
 	if !ok {
 		return h, fmt.Errorf("%w: key id %x is not trusted", ErrUnknownKey, h.KeyID)
 	}
-	if !ed25519.Verify(pub, digest, sig) {
+	if !keys.CheckSignature(pub, digest, sig, func() bool { return ed25519.Verify(pub, digest, sig) }) {
 		return h, fmt.Errorf("%w: signature does not verify with key %x", ErrBadSignature, h.KeyID)
 	}
 

@@ -148,7 +148,7 @@ func verify(r io.ReaderAt, size int64, keys *image.Keyring, rules Rules, p image
 				return info, rep.Check("signature", sigTLVErr, "")
 			}
 			k := keys.Keys()[key]
-			validSig = verifySig(sig, k.Public, sum[:], t.Value)
+			validSig = keys.CheckSignature(k.SPKI, sum[:], t.Value, func() bool { return verifySig(sig, k.Public, sum[:], t.Value) })
 			if validSig {
 				signer = k.Name
 			}
