@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	gframe "github.com/go-stomp/stomp/v3/frame"
 
@@ -56,7 +57,7 @@ func (d *dialer) Dial(ctx context.Context, agentID string) (mtp.Conn, error) {
 		_ = s.nc.Close()
 		return nil, fmt.Errorf("stomp: %s: %w: no destination to subscribe (no AgentDest, no subscribe-dest)", agentID, mtp.ErrBroken)
 	}
-	c := &agentConn{s: s, own: own, in: make(chan inbound, d.cfg.queueLen()),
+	c := &agentConn{s: s, own: own, in: make(chan inbound, d.cfg.queueLen()), wake: make(chan struct{}, 1),
 		info: mtp.Info{Protocol: mtp.STOMP, Local: agentID, Peer: d.cfg.ControllerID, Destination: own}}
 	s.start(c.onMessage)
 	rec, err := usp.Codec{LocalID: agentID}.Marshal(usp.Codec{LocalID: agentID}.STOMPConnect(d.cfg.ControllerID, own))
@@ -88,6 +89,9 @@ type agentConn struct {
 
 	mu      sync.Mutex
 	replyTo string // reply-to-dest of the last MESSAGE Recv returned
+
+	wake  chan struct{} // Wake's, one pending at most
+	timer *time.Timer   // RecvBy's, for its one caller at a time
 }
 
 type inbound struct {
@@ -145,6 +149,67 @@ func (c *agentConn) Recv(ctx context.Context) ([]byte, error) {
 		return nil, ctx.Err()
 	}
 }
+
+// RecvBy implements mtp.Waiter: Recv bounded by deadline (zero: none) and
+// by Wake, neither of which ends the session. The session keeps its
+// reader and writer goroutines; what this saves is a goroutine of the
+// caller's waiting in Recv.
+func (c *agentConn) RecvBy(deadline time.Time) ([]byte, error) {
+	select {
+	case <-c.s.quit:
+		return nil, mtp.ErrClosed
+	default:
+	}
+	select { // at hand already: no timer
+	case m := <-c.in:
+		return c.take(m), nil
+	case <-c.wake:
+		return nil, mtp.ErrWoken
+	default:
+	}
+	var expired <-chan time.Time
+	if !deadline.IsZero() {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return nil, mtp.ErrDeadline
+		}
+		if c.timer == nil {
+			c.timer = time.NewTimer(d)
+		} else {
+			c.timer.Reset(d)
+		}
+		defer c.timer.Stop()
+		expired = c.timer.C
+	}
+	select {
+	case m := <-c.in:
+		return c.take(m), nil
+	case <-c.wake:
+		return nil, mtp.ErrWoken
+	case <-expired:
+		return nil, mtp.ErrDeadline
+	case <-c.s.quit:
+		return nil, mtp.ErrClosed
+	case <-c.s.done:
+		select {
+		case m := <-c.in:
+			return c.take(m), nil
+		default:
+		}
+		return nil, c.s.failure()
+	}
+}
+
+// Wake implements mtp.Waiter.
+func (c *agentConn) Wake() {
+	select {
+	case c.wake <- struct{}{}:
+	default: // one is pending already
+	}
+}
+
+// Ready implements mtp.Waiter: a received Record is queued.
+func (c *agentConn) Ready() bool { return len(c.in) > 0 }
 
 func (c *agentConn) take(m inbound) []byte {
 	if m.replyTo != "" {
