@@ -37,6 +37,10 @@ type built struct {
 	factory map[string][]byte // each profile's factory image
 }
 
+// signatureMemo is how many verified signatures the fleet's Keyring
+// remembers (image.Keyring.CheckSignature): a few per image.
+const signatureMemo = 1024
+
 // build signs the images, provisions the factory boards, splits every
 // board's devices over the waves and names the devices. Image paths are
 // "/images/BOARD/VERSION.img"; wave images get their URL from base.
@@ -45,6 +49,7 @@ func (sc *Scenario) build(profiles profile.Set, readFile func(string, int64) ([]
 	seed := sha256.Sum256(fmt.Appendf(nil, "brickyard scenario key %d", sc.Seed))
 	key := ed25519.NewKeyFromSeed(seed[:])
 	keys := image.NewKeyring(key.Public().(ed25519.PublicKey))
+	keys.UseMemo(fleet.NewSignatureMemo(signatureMemo))
 	for i, f := range sc.Trust {
 		data, err := readFile(sc.path(f), maxKeyFile)
 		if err == nil {

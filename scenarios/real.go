@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"brickyard/mtp"
+	"brickyard/mtp/certs"
 	"brickyard/mtp/fdlimit"
 	"brickyard/mtp/mqtt"
 	"brickyard/mtp/stomp"
@@ -97,7 +99,7 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 		defer br.close()
 		rf, err = fleet.NewReal(fleet.RealConfig{
 			Seed: sc.Seed, ControllerID: ControllerID, Boards: b.groups, IDFormat: b.ids.printf(),
-			Device: sc.deviceConfig(b, tr.protocol), Plan: sc.plan(), Dialer: tr.dialer, Fetcher: fetcher,
+			Device: sc.deviceConfig(b, tr.protocol, tr.ca), Plan: sc.plan(), Dialer: tr.dialer, Fetcher: fetcher,
 			PowerOnAt: sc.powerOnAt(b.ids.printf(), 0),
 			Log:       opt.EventLog, Index: opt.Index, Observe: links.observer(opt.Metrics),
 		})
@@ -110,6 +112,13 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 		runDevices = rf.Run
 	} else {
 		ep := Endpoint{MTP: sc.Fleet.MTP, Address: tr.address, FileServer: fs.URL(), FileServerCA: certPEM(fcfg.TLS)}
+		if tr.ca != nil {
+			key, err := tr.ca.KeyPEM()
+			if err != nil {
+				return nil, err
+			}
+			ep.CA, ep.CAKey = tr.ca.CertPEM(), key
+		}
 		runDevices = func(ctx context.Context) error {
 			var err error
 			res, err = hosts.Run(ctx, ep, opt.Index, opt.Metrics)
@@ -413,6 +422,7 @@ func (s *server) tick(ctx context.Context) {
 type transport struct {
 	protocol string
 	address  string
+	ca       *certs.CA // fleet.tls: the run's CA
 	listener mtp.Listener
 	dialer   mtp.Dialer
 	close    func()
@@ -469,9 +479,18 @@ func newTransport(sc *Scenario, logf func(string, ...any)) (*transport, error) {
 	drops := newSideDrops(logf)
 	var l mtp.Listener
 	addr, stopBroker := f.Broker, func() {}
+	var ca *certs.CA
 	switch f.MTP {
 	case "websocket":
-		wl, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: ControllerID, Drops: drops.controller})
+		lcfg := websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: ControllerID, Drops: drops.controller}
+		if f.TLS {
+			var err error
+			if lcfg.TLS, ca, err = controllerTLS(f.DeviceCerts); err != nil {
+				return nil, fmt.Errorf("%s: fleet.tls: %w", sc.source, err)
+			}
+			lcfg.URL, lcfg.CheckIdentity = "wss://127.0.0.1:0/usp", f.DeviceCerts
+		}
+		wl, err := websocket.NewListener(lcfg)
 		if err != nil {
 			return nil, err
 		}
@@ -517,23 +536,56 @@ func newTransport(sc *Scenario, logf func(string, ...any)) (*transport, error) {
 	default:
 		return nil, fmt.Errorf("%s: fleet.mtp %q", sc.source, f.MTP)
 	}
-	d, err := agentDialer(sc, addr, drops.agents)
+	d, err := agentDialer(sc, addr, drops.agents, ca)
 	if err != nil {
 		l.Close()
 		stopBroker()
 		return nil, err
 	}
-	return &transport{protocol: protocolOf(sc), address: addr, listener: l, dialer: d,
+	return &transport{protocol: protocolOf(sc), address: addr, ca: ca, listener: l, dialer: d,
 		close: func() { l.Close(); stopBroker() }, drops: drops}, nil
+}
+
+// runCAValidity is how long the CA of a run's fleet.tls (and the
+// certificates it issues) is valid.
+const runCAValidity = 30 * 24 * time.Hour
+
+// controllerTLS is the embedded controller's TLS (fleet.tls): a CA made
+// for the run, and a certificate of it naming ControllerID for 127.0.0.1;
+// with deviceCerts the controller requires each device's certificate of
+// that CA.
+func controllerTLS(deviceCerts bool) (*tls.Config, *certs.CA, error) {
+	ca, err := certs.New("brickyard run CA", time.Now(), runCAValidity)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := ca.ServerCertificate(ControllerID, "127.0.0.1")
+	if err != nil {
+		return nil, nil, err
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{*srv}, MinVersion: tls.VersionTLS12}
+	if deviceCerts {
+		tc.ClientAuth, tc.ClientCAs = tls.RequireAndVerifyClientCert, ca.Pool()
+	}
+	return tc, ca, nil
 }
 
 // agentDialer opens the agents' sessions to the controller at addr (its
 // WebSocket URL, or the broker's address), counting what they drop in
-// drops.
-func agentDialer(sc *Scenario, addr string, drops *mtp.Drops) (mtp.Dialer, error) {
+// drops. With ca (fleet.tls) the devices trust it alone and check that
+// the controller's certificate names ControllerID; with
+// fleet.device_certs each presents its own certificate of ca.
+func agentDialer(sc *Scenario, addr string, drops *mtp.Drops, ca *certs.CA) (mtp.Dialer, error) {
 	switch sc.Fleet.MTP {
 	case "websocket":
-		return websocket.NewDialer(websocket.Config{URL: addr, ControllerID: ControllerID, Drops: drops})
+		cfg := websocket.Config{URL: addr, ControllerID: ControllerID, Drops: drops}
+		if ca != nil {
+			cfg.TLS, cfg.CheckIdentity = &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}, true
+			if sc.Fleet.DeviceCerts {
+				cfg.Certificate = ca.Certificate
+			}
+		}
+		return websocket.NewDialer(cfg)
 	case "mqtt":
 		cfg := mqttConfig(sc, addr)
 		cfg.Drops = drops

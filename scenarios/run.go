@@ -13,6 +13,7 @@ import (
 
 	"brickyard/boards/profile"
 	"brickyard/mtp"
+	"brickyard/mtp/certs"
 	"brickyard/scenarios/campaign"
 	"brickyard/scenarios/report"
 	"brickyard/sim/device"
@@ -198,10 +199,15 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*report.Report, error)
 }
 
 // deviceConfig sets what the scenario says of every device.
-func (sc *Scenario) deviceConfig(b *built, mtp string) func(n int, c *device.Config) {
+func (sc *Scenario) deviceConfig(b *built, mtp string, ca *certs.CA) func(n int, c *device.Config) {
+	var cert *device.Certificate // what the devices show of their certificates (fleet.device_certs)
+	if ca != nil && sc.Fleet.DeviceCerts {
+		cert = DeviceCertificate(ca)
+	}
 	return func(n int, c *device.Config) {
 		c.SerialNumber = b.serials.ID(n)
 		c.MTP = mtp
+		c.Cert = cert
 		if sc.Device.Reboot > 0 {
 			c.RebootDuration = sc.Device.Reboot
 		}
@@ -211,6 +217,16 @@ func (sc *Scenario) deviceConfig(b *built, mtp string) func(n int, c *device.Con
 		c.RetryMinimumWait, c.RetryIntervalMultiplier = sc.Device.RetryMinWait, sc.Device.RetryMultiplier
 		c.Unknown = device.UnknownPolicy(sc.Device.UnknownControllers)
 	}
+}
+
+// DeviceCertificate is what devices whose certificates ca issues show of
+// them in Device.LocalAgent.Certificate.1 (the serial number derived from
+// each one's Endpoint ID, so the row is right before the certificate is
+// made).
+func DeviceCertificate(ca *certs.CA) *device.Certificate {
+	nb, na := ca.Validity()
+	return &device.Certificate{Issuer: "CN=" + ca.Cert().Subject.CommonName, NotBefore: nb, NotAfter: na,
+		SignatureAlgorithm: "ECDSA-SHA256", SerialNumber: certs.SerialString}
 }
 
 // campaignConfig is the embedded controller of the scenario.
@@ -313,7 +329,7 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 	}
 	v, err := fleet.NewVirtual(fleet.Config{
 		Seed: sc.Seed, Start: start, Controller: ctrl, ControllerID: ControllerID, Boards: b.groups,
-		IDFormat: b.ids.printf(), Device: sc.deviceConfig(b, "WebSocket"), Plan: sc.plan(), Images: images,
+		IDFormat: b.ids.printf(), Device: sc.deviceConfig(b, "WebSocket", nil), Plan: sc.plan(), Images: images,
 		ConnectRate: sc.Fleet.ConnectRate, ConnectJitter: sc.Fleet.ConnectJitter,
 		Log: opt.EventLog, Index: opt.Index, IndexEvery: opt.ProgressEvery,
 	})

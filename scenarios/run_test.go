@@ -233,6 +233,7 @@ func TestRealTransports(t *testing.T) {
 		broker      func(t *testing.T) string
 	}{
 		{"websocket", "  mtp: websocket\n", nil},
+		{"websocket-tls-device-certs", "  mtp: websocket\n  tls: true\n  device_certs: true\n", nil},
 		{"mqtt-embedded", "  mtp: mqtt\n", nil},
 		{"mqtt-qos0", "  mtp: mqtt\n  mqtt_qos: 0\n", nil},
 		{"stomp-embedded", "  mtp: stomp\n", nil},

@@ -70,6 +70,14 @@ type Fleet struct {
 	ConnectRate   float64       `yaml:"connect_rate"`   // power-ons per second; 0: all at once
 	ConnectJitter time.Duration `yaml:"connect_jitter"` // plus up to this much
 	Boards        []BoardCount  `yaml:"boards"`
+	// TLS (websocket, real time): the embedded controller listens on
+	// wss:// with a certificate of a CA made for the run, which the
+	// devices trust and check names the controller's Endpoint ID.
+	// DeviceCerts also gives each device its own certificate of that CA
+	// (subjectAltName urn:bbf:usp:id:EID), which the controller requires
+	// and checks names the device it connects as (mutual TLS).
+	TLS         bool `yaml:"tls"`
+	DeviceCerts bool `yaml:"device_certs"`
 }
 
 // BoardCount is Count devices of one board profile running Version.
@@ -357,6 +365,12 @@ func (sc *Scenario) validateFleet(c *checker) {
 	}
 	if q := f.MQTTQoS; q != nil && (f.MTP != "mqtt" || (*q != 0 && *q != 1)) {
 		c.errorf("fleet.mqtt_qos", "%d: want 0 or 1, with mtp: mqtt", *q)
+	}
+	if f.TLS && f.MTP != "websocket" {
+		c.errorf("fleet.tls", "with mtp: websocket (MQTT and STOMP over TLS: brickyard fleet --tls-ca, docs/trust.md)")
+	}
+	if f.DeviceCerts && !f.TLS {
+		c.errorf("fleet.device_certs", "needs fleet.tls: true")
 	}
 	if f.Broker != "embedded" && !loopbackAddr(f.Broker) {
 		c.errorf("fleet.broker", "%q: a broker on loopback (127.0.0.0/8, ::1, localhost) with its port", f.Broker)

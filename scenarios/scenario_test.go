@@ -65,6 +65,8 @@ func TestParseErrors(t *testing.T) {
 		{"5 GiB payload", strings.Replace(minimal, "version: 2.0.0", "version: 2.0.0\n    payload: 5GiB", 1), []string{"x.yaml:8: images.0.payload", "at most"}},
 		{"bad procedure", minimal + "  procedure: pray\n", []string{"x.yaml:10: campaign.procedure"}},
 		{"websocket broker", strings.Replace(minimal, "fleet:", "fleet:\n  broker: 127.0.0.1:1883", 1), []string{"fleet.broker"}},
+		{"tls over mqtt", strings.Replace(minimal, "fleet:", "fleet:\n  mtp: mqtt\n  tls: true", 1), []string{"fleet.tls"}},
+		{"device certs without tls", strings.Replace(minimal, "fleet:", "fleet:\n  device_certs: true", 1), []string{"fleet.device_certs"}},
 		{"server on a virtual clock", minimal + "server:\n  tls: true\n", []string{"x.yaml:10: server:", "clock: real only"}},
 		{"server fault does nothing", minimal + "clock: real\nserver:\n  faults:\n    - share: 0.1\n", []string{"x.yaml:13: server.faults.0", "does nothing"}},
 		{"all problems", minimal + "clock: wall\nseed: 3\nexpect: [nonsense]\n", []string{"clock", "expect.0"}},

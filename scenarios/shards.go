@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"brickyard/mtp"
+	"brickyard/mtp/certs"
 	"brickyard/scenarios/report"
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
@@ -37,6 +38,11 @@ type Endpoint struct {
 	// server.tls, the PEM certificate the file server presents.
 	FileServer   string `json:"file_server"`
 	FileServerCA []byte `json:"file_server_ca,omitempty"`
+	// CA and CAKey, with fleet.tls, are the run's CA (PEM), which the
+	// devices trust and, with fleet.device_certs, have their certificates
+	// issued by: a shard's process holds its own copy.
+	CA    []byte `json:"ca,omitempty"`
+	CAKey []byte `json:"ca_key,omitempty"`
 }
 
 // Hosts runs a real-time run's devices elsewhere (scenarios/workers).
@@ -123,7 +129,13 @@ func RunShard(ctx context.Context, sc *Scenario, opt Options, sh Shard) (*ShardR
 	if opt.Metrics != nil {
 		opt.Metrics.Dropped("agents", drops)
 	}
-	dialer, err := agentDialer(sc, sh.Endpoint.Address, drops)
+	var ca *certs.CA
+	if sc.Fleet.TLS {
+		if ca, err = certs.Load(sh.Endpoint.CA, sh.Endpoint.CAKey); err != nil {
+			return nil, fmt.Errorf("the run's CA: %w", err)
+		}
+	}
+	dialer, err := agentDialer(sc, sh.Endpoint.Address, drops, ca)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +143,7 @@ func RunShard(ctx context.Context, sc *Scenario, opt Options, sh Shard) (*ShardR
 	if err != nil {
 		return nil, err
 	}
-	dc := sc.deviceConfig(b, protocolOf(sc))
+	dc := sc.deviceConfig(b, protocolOf(sc), ca)
 	idFormat := b.ids.printf()
 	links := &linkCounts{lost: map[string]bool{}}
 	rf, err := fleet.NewReal(fleet.RealConfig{

@@ -11,7 +11,6 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"fmt"
-	"sync"
 )
 
 // KeyID returns the key id of a public key: the first 8 bytes of the
@@ -26,30 +25,43 @@ func KeyID(pub ed25519.PublicKey) [8]byte {
 // 2048, 3072 or 4096 bits), which each format finds by its own rule (a
 // key hash, a key digest, or trying each). The zero value and a nil
 // *Keyring are empty keyrings. A Keyring is not safe for concurrent Add;
-// lookups and CheckSignature alone may run concurrently.
+// lookups and CheckSignature alone may run concurrently (with a memo
+// safe for it).
 type Keyring struct {
 	byID map[[8]byte]ed25519.PublicKey
 	all  []TrustedKey
-	memo *sigMemo // made by Add: nil in the zero value, which remembers nothing
+	memo SignatureMemo // UseMemo's; nil remembers nothing
 }
 
-// sigMemo is the signatures a Keyring has seen verify (CheckSignature).
-type sigMemo struct {
-	mu sync.Mutex
-	ok map[[sha256.Size]byte]struct{}
+// TrustedKey is one key of a Keyring with the encodings the formats hash
+// to name it. Its fields are shared: callers must not modify them.
+type TrustedKey struct {
+	Public crypto.PublicKey // ed25519.PublicKey, *ecdsa.PublicKey or *rsa.PublicKey
+	SPKI   []byte           // PKIX SubjectPublicKeyInfo DER
+	Name   string           // KeyName(Public): algorithm and fingerprint
 }
 
-// memoSize bounds a Keyring's memo: when it is full it starts over.
-const memoSize = 1024
+// SignatureMemo remembers the signatures that verified, by an ID
+// CheckSignature derives from the key, the message and the signature.
+// A memo shared by goroutines must be safe for concurrent use (the shell
+// that shares it provides one: sim/fleet.NewSignatureMemo).
+type SignatureMemo interface {
+	Verified(id [sha256.Size]byte) bool
+	Remember(id [sha256.Size]byte)
+}
+
+// UseMemo has CheckSignature remember the signatures that verified in m
+// (nil: none). Set it before the Keyring is used, as keys are added.
+func (k *Keyring) UseMemo(m SignatureMemo) { k.memo = m }
 
 // CheckSignature returns verify(), the check of sig over msg with the
-// trusted key whose encoding is key, and remembers a true answer: asked
-// again for the same key, msg and sig it answers true without verifying.
-// A signature check is a pure function of the three, and the devices of a
-// fleet sharing a Keyring check the same image's signature at each of
-// their boots, so each is verified once (an Ed25519 check costs about
-// twice the SHA-256 of a 48 KiB image). A false answer is never
-// remembered. Safe for concurrent use.
+// trusted key whose encoding is key, and with a memo (UseMemo) remembers
+// a true answer: asked again for the same key, msg and sig it answers
+// true without verifying. A signature check is a pure function of the
+// three, and the devices of a fleet sharing a Keyring check the same
+// image's signature at each of their boots, so each is verified once (an
+// Ed25519 check costs about twice the SHA-256 of a 48 KiB image). A false
+// answer is never remembered.
 func (k *Keyring) CheckSignature(key, msg, sig []byte, verify func() bool) bool {
 	if k == nil || k.memo == nil {
 		return verify()
@@ -63,31 +75,14 @@ func (k *Keyring) CheckSignature(key, msg, sig []byte, verify func() bool) bool 
 	}
 	var id [sha256.Size]byte
 	d.Sum(id[:0])
-	m := k.memo
-	m.mu.Lock()
-	_, ok := m.ok[id]
-	m.mu.Unlock()
-	if ok {
+	if k.memo.Verified(id) {
 		return true
 	}
 	if !verify() {
 		return false
 	}
-	m.mu.Lock()
-	if len(m.ok) >= memoSize {
-		clear(m.ok)
-	}
-	m.ok[id] = struct{}{}
-	m.mu.Unlock()
+	k.memo.Remember(id)
 	return true
-}
-
-// TrustedKey is one key of a Keyring with the encodings the formats hash
-// to name it. Its fields are shared: callers must not modify them.
-type TrustedKey struct {
-	Public crypto.PublicKey // ed25519.PublicKey, *ecdsa.PublicKey or *rsa.PublicKey
-	SPKI   []byte           // PKIX SubjectPublicKeyInfo DER
-	Name   string           // KeyName(Public): algorithm and fingerprint
 }
 
 // NewKeyring returns a keyring trusting pubs. It panics if one of them is
@@ -123,9 +118,7 @@ func (k *Keyring) AddKey(pub crypto.PublicKey) error {
 	if err != nil {
 		return err
 	}
-	if k.memo == nil {
-		k.memo = &sigMemo{ok: map[[sha256.Size]byte]struct{}{}}
-	}
+
 	if ed, ok := pub.(ed25519.PublicKey); ok {
 		ed = bytes.Clone(ed)
 		pub = ed

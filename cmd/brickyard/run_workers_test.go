@@ -111,11 +111,14 @@ func TestRunWorkers_OneCampaign(t *testing.T) {
 // A worker killed mid-run: the parent's controller goes on with the
 // others, the killed worker's devices are in the report as lost (never
 // left out), the exit status says a worker was lost, and the parent's
-// one metrics endpoint showed the whole fleet while it ran.
+// one metrics endpoint showed the whole fleet while it ran. Over mutual
+// TLS (fleet.tls, fleet.device_certs): the workers' devices have their
+// certificates from the parent's CA, and the controller checks each.
 func TestRunWorkers_KilledWorker(t *testing.T) {
 	noLeaks(t)
 	// The campaign opens only after an hour: the devices connect and wait.
-	file := writeScenario(t, strings.Replace(strings.Replace(workersScenario, "start: 2s", "start: 1h", 1), "duration: 90s", "duration: 2h", 1))
+	src := strings.Replace(strings.Replace(workersScenario, "start: 2s", "start: 1h", 1), "duration: 90s", "duration: 2h", 1)
+	file := writeScenario(t, strings.Replace(src, "  mtp: websocket\n", "  mtp: websocket\n  tls: true\n  device_certs: true\n", 1))
 	dir, metricsAddr := t.TempDir(), freeAddr(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()

@@ -53,6 +53,7 @@ func Build(sp *Spec) (*Built, error) {
 	key := SigningKey(sp.seed)
 	pub := key.Public().(ed25519.PublicKey)
 	b := &Built{key: key, keyID: image.KeyID(pub), keys: image.NewKeyring(pub), factory: map[string]*boards.Board{}}
+	b.keys.UseMemo(fleet.NewSignatureMemo(1024)) // the devices verify the same images at every boot
 	for i, t := range sp.trust {
 		if err := b.keys.AddKey(t); err != nil {
 			return nil, fmt.Errorf("--trust: key %d: %w", i+1, err)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"brickyard/mtp/certs"
-	"brickyard/sim/device"
+	"brickyard/scenarios"
 )
 
 // Device identity (--device-certs, --device-ca, --check-identity): every
@@ -62,9 +62,7 @@ func (sp *Spec) resolveIdentity(f Config, now time.Time) error {
 		}
 		sp.caMade = true
 	}
-	nb, na := sp.ca.Validity()
-	sp.deviceCert = &device.Certificate{Issuer: "CN=" + sp.ca.Cert().Subject.CommonName, NotBefore: nb, NotAfter: na,
-		SignatureAlgorithm: "ECDSA-SHA256", SerialNumber: certs.SerialString}
+	sp.deviceCert = scenarios.DeviceCertificate(sp.ca)
 	return nil
 }
 
