@@ -57,7 +57,7 @@ func (d *dialer) Dial(ctx context.Context, agentID string) (mtp.Conn, error) {
 		_ = s.nc.Close()
 		return nil, fmt.Errorf("stomp: %s: %w: no destination to subscribe (no AgentDest, no subscribe-dest)", agentID, mtp.ErrBroken)
 	}
-	c := &agentConn{s: s, own: own, in: make(chan inbound, d.cfg.queueLen()), wake: make(chan struct{}, 1),
+	c := &agentConn{s: s, own: own, in: make(chan inbound, d.cfg.queueLen()), wb: mtp.NewWaitBy(),
 		info: mtp.Info{Protocol: mtp.STOMP, Local: agentID, Peer: d.cfg.ControllerID, Destination: own}}
 	s.start(c.onMessage)
 	rec, err := usp.Codec{LocalID: agentID}.Marshal(usp.Codec{LocalID: agentID}.STOMPConnect(d.cfg.ControllerID, own))
@@ -90,8 +90,7 @@ type agentConn struct {
 	mu      sync.Mutex
 	replyTo string // reply-to-dest of the last MESSAGE Recv returned
 
-	wake  chan struct{} // Wake's, one pending at most
-	timer *time.Timer   // RecvBy's, for its one caller at a time
+	wb *mtp.WaitBy // RecvBy's timer and Wake's wake
 }
 
 type inbound struct {
@@ -163,28 +162,19 @@ func (c *agentConn) RecvBy(deadline time.Time) ([]byte, error) {
 	select { // at hand already: no timer
 	case m := <-c.in:
 		return c.take(m), nil
-	case <-c.wake:
+	case <-c.wb.Woken():
 		return nil, mtp.ErrWoken
 	default:
 	}
-	var expired <-chan time.Time
-	if !deadline.IsZero() {
-		d := time.Until(deadline)
-		if d <= 0 {
-			return nil, mtp.ErrDeadline
-		}
-		if c.timer == nil {
-			c.timer = time.NewTimer(d)
-		} else {
-			c.timer.Reset(d)
-		}
-		defer c.timer.Stop()
-		expired = c.timer.C
+	expired, stop, err := c.wb.Arm(deadline)
+	if err != nil {
+		return nil, err
 	}
+	defer stop()
 	select {
 	case m := <-c.in:
 		return c.take(m), nil
-	case <-c.wake:
+	case <-c.wb.Woken():
 		return nil, mtp.ErrWoken
 	case <-expired:
 		return nil, mtp.ErrDeadline
@@ -201,12 +191,7 @@ func (c *agentConn) RecvBy(deadline time.Time) ([]byte, error) {
 }
 
 // Wake implements mtp.Waiter.
-func (c *agentConn) Wake() {
-	select {
-	case c.wake <- struct{}{}:
-	default: // one is pending already
-	}
-}
+func (c *agentConn) Wake() { c.wb.Wake() }
 
 // Ready implements mtp.Waiter: a received Record is queued.
 func (c *agentConn) Ready() bool { return len(c.in) > 0 }

@@ -62,14 +62,13 @@ type Conn struct {
 	heard      atomic.Int64
 	delivering atomic.Bool // the reader waits on Recv and is not reading
 
-	wake  chan struct{} // Wake's, one pending at most
-	timer *time.Timer   // RecvBy's, for its one caller at a time
+	wb *mtp.WaitBy // RecvBy's timer and Wake's wake
 }
 
 func newConn(ws *gws.Conn, info mtp.Info, s *settings, onEnd func(*Conn)) *Conn {
 	c := &Conn{ws: ws, info: info, s: s, onEnd: onEnd,
 		in: make(chan []byte), closing: make(chan struct{}), kill: make(chan struct{}),
-		done: make(chan struct{}), exited: make(chan struct{}), wake: make(chan struct{}, 1)}
+		done: make(chan struct{}), exited: make(chan struct{}), wb: mtp.NewWaitBy()}
 	if s.queue > 0 {
 		c.queue = make(chan []byte, s.queue)
 		c.wdone = make(chan struct{})
@@ -268,28 +267,19 @@ func (c *Conn) RecvBy(deadline time.Time) ([]byte, error) {
 	select { // at hand already: no timer
 	case rec := <-c.in:
 		return rec, nil
-	case <-c.wake:
+	case <-c.wb.Woken():
 		return nil, mtp.ErrWoken
 	default:
 	}
-	var expired <-chan time.Time
-	if !deadline.IsZero() {
-		d := time.Until(deadline)
-		if d <= 0 {
-			return nil, mtp.ErrDeadline
-		}
-		if c.timer == nil {
-			c.timer = time.NewTimer(d)
-		} else {
-			c.timer.Reset(d)
-		}
-		defer c.timer.Stop()
-		expired = c.timer.C
+	expired, stop, err := c.wb.Arm(deadline)
+	if err != nil {
+		return nil, err
 	}
+	defer stop()
 	select {
 	case rec := <-c.in:
 		return rec, nil
-	case <-c.wake:
+	case <-c.wb.Woken():
 		return nil, mtp.ErrWoken
 	case <-expired:
 		return nil, mtp.ErrDeadline
@@ -301,12 +291,7 @@ func (c *Conn) RecvBy(deadline time.Time) ([]byte, error) {
 }
 
 // Wake implements mtp.Waiter.
-func (c *Conn) Wake() {
-	select {
-	case c.wake <- struct{}{}:
-	default: // one is pending already
-	}
-}
+func (c *Conn) Wake() { c.wb.Wake() }
 
 // Ready implements mtp.Waiter: the reader holds a Record for the caller.
 func (c *Conn) Ready() bool { return c.delivering.Load() }
