@@ -195,11 +195,6 @@ loop:
 		}
 		v = rv
 		linkErrs, dropped = AddCounts(linkErrs, res.Errors), AddCounts(dropped, res.Dropped)
-		for _, l := range res.Lost {
-			if opt.Logf != nil {
-				opt.Logf("lost: %s", l)
-			}
-		}
 	}
 	r := rec.report(sc, v, ctrl, b, lat, msgs, end, interrupted)
 	r.MTP = tr.protocol

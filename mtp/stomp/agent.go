@@ -138,12 +138,7 @@ func (c *agentConn) Recv(ctx context.Context) ([]byte, error) {
 	case <-c.s.quit:
 		return nil, mtp.ErrClosed
 	case <-c.s.done:
-		select {
-		case m := <-c.in:
-			return c.take(m), nil
-		default:
-		}
-		return nil, c.s.failure()
+		return c.drained()
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -181,12 +176,7 @@ func (c *agentConn) RecvBy(deadline time.Time) ([]byte, error) {
 	case <-c.s.quit:
 		return nil, mtp.ErrClosed
 	case <-c.s.done:
-		select {
-		case m := <-c.in:
-			return c.take(m), nil
-		default:
-		}
-		return nil, c.s.failure()
+		return c.drained()
 	}
 }
 
@@ -195,6 +185,17 @@ func (c *agentConn) Wake() { c.wb.Wake() }
 
 // Ready implements mtp.Waiter: a received Record is queued.
 func (c *agentConn) Ready() bool { return len(c.in) > 0 }
+
+// drained is Recv once the session has ended: a Record received before
+// the end, else why it ended.
+func (c *agentConn) drained() ([]byte, error) {
+	select {
+	case m := <-c.in:
+		return c.take(m), nil
+	default:
+	}
+	return nil, c.s.failure()
+}
 
 func (c *agentConn) take(m inbound) []byte {
 	if m.replyTo != "" {

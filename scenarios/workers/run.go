@@ -196,13 +196,11 @@ func (w *worker) run(ctx context.Context) error {
 	opt := scenarios.Options{Profiles: profiles, Index: idx, Metrics: rc,
 		Logf: func(format string, args ...any) { w.log.Debug(fmt.Sprintf(format, args...)) }}
 	if rs.EventLog != "" {
-		f, err := os.Create(rs.EventLog)
+		bw, closeLog, err := openEventLog(rs.EventLog)
 		if err != nil {
-			return w.done("", fmt.Errorf("--event-log: %w", err))
+			return w.done("", err)
 		}
-		defer f.Close()
-		bw := bufio.NewWriterSize(f, 64<<10)
-		defer bw.Flush()
+		defer closeLog()
 		opt.EventLog = bw
 	}
 	mirror := &mirror{idx: idx, last: map[string]index.Device{}, send: func(p RunProgress) { _ = w.c.SendBody(KindProgress, p) }, rc: rc}

@@ -145,13 +145,11 @@ func (w *worker) fleet(ctx context.Context) error {
 		return err
 	}
 	if fs.Config.EventLog != "" {
-		f, err := os.Create(fs.Config.EventLog)
+		bw, closeLog, err := openEventLog(fs.Config.EventLog)
 		if err != nil {
-			return w.done("", fmt.Errorf("--event-log: %w", err))
+			return w.done("", err)
 		}
-		defer f.Close()
-		bw := bufio.NewWriterSize(f, 64<<10)
-		defer bw.Flush()
+		defer closeLog()
 		opt.EventLog = bw
 	}
 	opt.Progress = func(p agents.Progress) { _ = w.c.SendBody(KindProgress, p.Wire()) }
@@ -172,6 +170,17 @@ func (w *worker) fleet(ctx context.Context) error {
 		return w.done("", err)
 	}
 	return w.done(file, runErr)
+}
+
+// openEventLog creates a worker's event log, buffered; closeLog flushes
+// and closes it.
+func openEventLog(path string) (w io.Writer, closeLog func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--event-log: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 64<<10)
+	return bw, func() { _ = bw.Flush(); _ = f.Close() }, nil
 }
 
 // writeReport writes r as dir/report.json and returns its path.
