@@ -24,7 +24,7 @@ FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp:FuzzOpenGet ./usp
                 ./boards/bench/wire:FuzzDecode ./boards/bench/wire:FuzzSplit ./boards/bench/wire:FuzzPayloads \
                 ./scenarios/trace:FuzzRecord \
                 ./sim/model:FuzzParse ./sim/model:FuzzImportDump ./sim/model:FuzzImportXML \
-                ./flash:FuzzLoadState:5000x ./sim/device:FuzzLoadState:10000x ./sim/fleet:FuzzParseState:5000x ./mtp/dnssd:FuzzLookup
+                ./flash:FuzzLoadState:5000x ./sim/device:FuzzLoadState:10000x ./sim/fleet:FuzzParseState:5000x ./mtp/dnssd:FuzzLookup ./mtp/dnssd:FuzzMDNSPacket
 FUZZ_COUNT   ?= 20000x
 FUZZTIME     ?= 1m
 # Each new interesting input is minimized for at most FUZZMINTIME: with Go's

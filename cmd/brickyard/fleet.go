@@ -66,6 +66,9 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.String("dns-server", "", "the unicast DNS server `HOST:PORT` --discover asks")
 	fl.String("dns-domain", "", "the DNS-SD `DOMAIN` of --discover and --dns-serve, e.g. usp.example.test")
 	fl.String("dns-serve", "", "serve the DNS-SD records of --dns-domain on `ADDR` (loopback, e.g. 127.0.0.1:5353): the agents (_usp-agt-*) and their controller (_usp-ctr-*)")
+	fl.Bool("mdns", false, "speak Multicast DNS (RFC 6762) in local.: answer for the agents and their controller, and with --discover find the controller there")
+	fl.String("mdns-group", "224.0.0.251:5353", "the mDNS `GROUP:PORT` of --mdns")
+	fl.String("mdns-interface", "", "the network interface `NAME` --mdns speaks on (default: the loopback interface)")
 	// The fleet.
 	fl.String("scenario", "", "take the fleet, device timings, faults, trust and seed from `SCENARIO` (a built-in name or a file); flags override")
 	fl.Int("devices", 1, "number of devices (of --board)")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -150,6 +151,114 @@ func TestFleet_DNSSD(t *testing.T) {
 		{"fleet", "--mqtt", broker.Addr(), "--controller-id", ctl, "--dns-serve", "127.0.0.1:0"},
 	} {
 		if _, e, code := runBrickyard(t, nil, args...); code == 0 || !strings.Contains(e, "--d") {
+			t.Errorf("%v: code %d: %s", args, code, e)
+		}
+	}
+}
+
+// TestFleet_MDNS: brickyard fleet finds its controller over Multicast DNS
+// (--discover --mdns: the _usp-ctr-mqtt._tcp.local. records a responder on
+// the loopback interface holds), connects there, answers for its agents
+// in local. while it runs, and withdraws them when it stops.
+func TestFleet_MDNS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	broker, err := mqtt.NewEmbeddedBroker("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := broker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Stop()
+	const ctl, topic = "proto::mdns-ctl", "ops/controller/mdns"
+	l, err := mqtt.NewListener(mqtt.Config{Broker: broker.URL(), ControllerID: ctl, ControllerTopic: topic, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// A group port of the test's own: other tests on the box speak mDNS too.
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gport := pc.LocalAddr().(*net.UDPAddr).Port
+	pc.Close()
+	group := dnssd.MDNS{Group: netip.AddrPortFrom(netip.MustParseAddr("224.0.0.251"), uint16(gport))}
+	_, port, _ := net.SplitHostPort(broker.Addr())
+	pn, _ := strconv.Atoi(port)
+	lab, err := dnssd.NewResponder(group, []dnssd.Service{{Role: dnssd.Controller, MTP: dnssd.MQTT, Instance: ctl, Host: "lab-broker", Port: uint16(pn),
+		Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, Path: topic}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lab.Close()
+
+	var out, errOut syncBuffer
+	fctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan int, 1)
+	actx, ended := context.WithCancel(ctx) // the fleet's agents are waited for until it ends
+	defer ended()
+	go func() {
+		done <- run(fctx, []string{"fleet", "--discover", "--mdns", "--mdns-group", group.Group.String(),
+			"--devices", "2", "--serials", "MDN{n:04}", "--onboarded", "--quiet", "--log-format", "json"}, &out, &errOut)
+		ended()
+	}()
+	stopped := false
+	stopFleet := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		stop()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("fleet exit %d:\n%s\n%s", code, errOut.String(), out.String())
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("the fleet did not stop")
+		}
+	}
+	defer stopFleet()
+	peers := map[string]bool{}
+	for len(peers) < 2 {
+		c, err := l.Accept(actx)
+		if err != nil {
+			t.Fatalf("agents at the discovered controller: %v (%v)\n%s", peers, err, errOut.String())
+		}
+		peers[c.Info().Peer] = true
+	}
+	// The agents, in local.: asked until both answer (the responder
+	// probes for about a second before it answers).
+	q := dnssd.MDNSResolver{MDNS: group, Wait: time.Second}
+	var agents []dnssd.Service
+	for len(agents) != 2 {
+		agents, err = q.Lookup(ctx, dnssd.Agent, dnssd.MQTT)
+		if ctx.Err() != nil {
+			t.Fatalf("agents over mDNS: %+v %v\n%s", agents, err, errOut.String())
+		}
+	}
+	if agents[0].Instance != "os::00256D-SIM000001" || agents[1].Path != "usp/agent/os::00256D-SIM000002" || agents[0].Port != uint16(pn) ||
+		agents[0].Host != "brickyard-127-0-0-1.local" || agents[0].Name != "uboot-nor MDN0001" {
+		t.Errorf("agents %+v", agents)
+	}
+	// The controller is the lab's alone: the fleet found it in local.
+	// and does not answer for it again.
+	if ctls, err := q.Lookup(ctx, dnssd.Controller, dnssd.MQTT); err != nil || len(ctls) != 1 || ctls[0].Instance != ctl {
+		t.Errorf("controllers %+v %v", ctls, err)
+	}
+	stopFleet()
+	if got, err := q.Lookup(ctx, dnssd.Agent, dnssd.MQTT); !errors.Is(err, dnssd.ErrNoService) {
+		t.Errorf("after the fleet stopped: %+v %v", got, err)
+	}
+
+	for _, args := range [][]string{
+		{"fleet", "--mdns", "--mdns-group", "10.0.0.1:5353", "--mqtt", broker.Addr(), "--controller-id", ctl},
+		{"fleet", "--discover", "--mdns", "--mdns-group", "224.0.0.251:" + strconv.Itoa(gport+1)},
+	} {
+		if _, e, code := runBrickyard(t, nil, args...); code == 0 || !strings.Contains(e, "--") {
 			t.Errorf("%v: code %d: %s", args, code, e)
 		}
 	}

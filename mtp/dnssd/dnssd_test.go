@@ -228,3 +228,8 @@ func TestBadAnswers(t *testing.T) {
 		t.Error("Lookup accepted a bad domain")
 	}
 }
+
+// hdr is the header of a record of a test's hand-made answer.
+func hdr(name string, t uint16) dns.RR_Header {
+	return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
+}

@@ -3,6 +3,7 @@ package dnssd
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
@@ -15,10 +16,9 @@ import (
 // one of its named errors, and never panics or hangs.
 func FuzzLookup(f *testing.F) {
 	const domain = "example.test"
-	s := &Server{domain: domain + "."}
 	svcs := fleetServices(3)
 	svcs = append(svcs, Service{Role: Controller, MTP: MQTT, Instance: "ctl two", Host: "elsewhere.example.org", Port: 8883, Path: "t", Encrypt: true})
-	s.index(svcs)
+	s := newZone(domain+".", svcs, unicastTTL)
 	typ := ServiceType(Controller, MQTT) + "." + s.domain
 	for _, q := range []struct {
 		name  string
@@ -134,4 +134,50 @@ func TestTruncated(t *testing.T) {
 	if ctl, err := (Resolver{Server: s.Addr()}).Lookup(tctx(t), Controller, MQTT, "example.test"); err != nil || len(ctl) != 1 {
 		t.Fatalf("controller %v %v", ctl, err)
 	}
+}
+
+// FuzzMDNSPacket: whatever arrives on the link, the responder reads it
+// leniently or drops it as counted, never panics, and every packet it
+// sends in answer is a DNS message of at most 9 kB; what the querier
+// merges of it holds only records of class IN with a TTL.
+func FuzzMDNSPacket(f *testing.F) {
+	z, err := checkedZone(mdnsDomain, fleetServices(40), mdnsTTL)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+		class uint16
+	}{{"_usp-agt-mqtt._tcp.local.", dns.TypePTR, dns.ClassINET}, {"os::00256D-SIM000001._usp-agt-mqtt._tcp.local.", dns.TypeANY, dns.ClassINET | unicastBit},
+		{"broker.local.", dns.TypeA, dns.ClassINET}, {"_services._dns-sd._udp.local.", dns.TypePTR, dns.ClassINET}} {
+		m := new(dns.Msg)
+		m.Question = []dns.Question{{Name: q.name, Qtype: q.qtype, Qclass: q.class}}
+		b, _ := m.Pack()
+		f.Add(b, uint16(5353))
+		f.Add(b, uint16(40000))
+	}
+	// Another stack's answer with an NSEC this package's parser refuses.
+	f.Add([]byte("\x00\x00\x84\x00\x00\x00\x00\x01\x00\x00\x00\x01\r_usp-ctr-mqtt\x04_tcp\x05local\x00\x00\x0c\x00\x01\x00\x00\x11\x94\x00\r\nproto::zcx\xc0\x0c\tzc-broker\xc0\x1f\x00/\x80\x01\x00\x00\x11\x94\x00\n\xc0=\x00\x00\x00\x04\x00\x00\x00\x08"), uint16(5353))
+	f.Fuzz(func(t *testing.T, pkt []byte, port uint16) {
+		r := &Responder{z: z, port: 5353, rng: rand.New(rand.NewPCG(1, 2)), last: map[string]time.Time{}}
+		src := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
+		for _, o := range r.handle(pkt, src, false, time.Unix(1000, 0)) {
+			if len(o.pkt) > maxMDNSPacket {
+				t.Fatalf("a packet of %d bytes", len(o.pkt))
+			}
+			if err := new(dns.Msg).Unpack(o.pkt); err != nil {
+				t.Fatalf("a packet sent does not unpack: %v", err)
+			}
+		}
+		if m, _, err := unpackLenient(pkt); err == nil {
+			q := new(dns.Msg)
+			q.SetQuestion("_usp-agt-mqtt._tcp.local.", dns.TypePTR)
+			for _, rr := range mergeResponses(q, []*dns.Msg{m}).Answer {
+				if h := rr.Header(); h.Class != dns.ClassINET || h.Ttl == 0 {
+					t.Fatalf("merged %v", rr)
+				}
+			}
+		}
+	})
 }

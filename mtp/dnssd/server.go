@@ -25,15 +25,27 @@ type Server struct {
 	wg     sync.WaitGroup
 	addr   string
 
-	mu    sync.RWMutex
-	types map[string][]*Service // service type FQDN → instances, sorted
-	byFQ  map[string]*Service   // instance FQDN → service
-	subs  map[string][]*Service // subtype PTR name → instances
-	hosts map[string][]*Service // host FQDN → services naming it
+	mu   sync.RWMutex
+	zone *zone
 }
 
-// ttl of every record served: short, since fleets come and go.
+// zone is the records of a set of services in one domain, indexed for
+// answering: the unicast Server's and the mDNS Responder's (in "local.").
+// A zone does not change once made; a Set makes a new one.
+type zone struct {
+	domain string                // FQDN, lower case
+	ttlOf  func(t uint16) uint32 // the TTL of a record of type t
+	types  map[string][]*Service // service type FQDN → instances, sorted
+	byFQ   map[string]*Service   // instance FQDN → service
+	subs   map[string][]*Service // subtype PTR name → instances
+	hosts  map[string][]*Service // host FQDN → services naming it
+}
+
+// ttl of every record the unicast server serves: short, since fleets
+// come and go.
 const ttl = 60
+
+func unicastTTL(uint16) uint32 { return ttl }
 
 // NewServer listens on addr ("127.0.0.1:5353", port 0 for any) for
 // domain ("example.test") and serves until Close.
@@ -42,7 +54,7 @@ func NewServer(addr, domain string) (*Server, error) {
 		return nil, fmt.Errorf("dnssd: domain %q is not a domain name", domain)
 	}
 	s := &Server{domain: strings.ToLower(dns.Fqdn(domain))}
-	s.index(nil)
+	s.zone = newZone(s.domain, nil, unicastTTL)
 	pc, l, err := listenBoth(addr)
 	if err != nil {
 		return nil, err
@@ -82,61 +94,70 @@ func (s *Server) Close() error {
 // Set replaces the services served. Every service is checked first;
 // nothing changes when one is bad.
 func (s *Server) Set(services []Service) error {
+	z, err := checkedZone(s.domain, services, unicastTTL)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.zone = z
+	s.mu.Unlock()
+	return nil
+}
+
+// checkedZone checks every service and makes their zone, of copies of
+// them.
+func checkedZone(domain string, services []Service, ttlOf func(uint16) uint32) (*zone, error) {
 	if len(services) > MaxInstances {
-		return fmt.Errorf("%w: %d services, at most %d", ErrBadRecord, len(services), MaxInstances)
+		return nil, fmt.Errorf("%w: %d services, at most %d", ErrBadRecord, len(services), MaxInstances)
 	}
 	seen := map[string]bool{}
+	z := &zone{domain: domain}
 	for i := range services {
 		sv := &services[i]
 		if err := sv.check(); err != nil {
-			return err
+			return nil, err
 		}
-		k := s.instanceFQDN(sv)
+		k := strings.ToLower(z.instanceFQDN(sv))
 		if seen[k] {
-			return fmt.Errorf("%w: %s is given twice", ErrBadRecord, k)
+			return nil, fmt.Errorf("%w: %s is given twice", ErrBadRecord, k)
 		}
 		seen[k] = true
 	}
 	own := make([]Service, len(services))
 	copy(own, services)
-	s.index(own)
-	return nil
+	return newZone(domain, own, ttlOf), nil
 }
 
-func (s *Server) index(services []Service) {
-	types := map[string][]*Service{}
-	byFQ := map[string]*Service{}
-	subs := map[string][]*Service{}
-	hosts := map[string][]*Service{}
+func newZone(domain string, services []Service, ttlOf func(uint16) uint32) *zone {
+	z := &zone{domain: domain, ttlOf: ttlOf, types: map[string][]*Service{}, byFQ: map[string]*Service{},
+		subs: map[string][]*Service{}, hosts: map[string][]*Service{}}
 	for i := range services {
 		sv := &services[i]
-		t := strings.ToLower(ServiceType(sv.Role, sv.MTP)) + "." + s.domain
-		types[t] = append(types[t], sv)
-		byFQ[strings.ToLower(s.instanceFQDN(sv))] = sv
+		t := strings.ToLower(ServiceType(sv.Role, sv.MTP)) + "." + domain
+		z.types[t] = append(z.types[t], sv)
+		z.byFQ[strings.ToLower(z.instanceFQDN(sv))] = sv
 		for _, st := range sv.Subtypes {
 			k := strings.ToLower("_"+st+"._sub.") + t
-			subs[k] = append(subs[k], sv)
+			z.subs[k] = append(z.subs[k], sv)
 		}
-		h := strings.ToLower(s.hostFQDN(sv))
-		hosts[h] = append(hosts[h], sv)
+		h := strings.ToLower(z.hostFQDN(sv))
+		z.hosts[h] = append(z.hosts[h], sv)
 	}
-	s.mu.Lock()
-	s.types, s.byFQ, s.subs, s.hosts = types, byFQ, subs, hosts
-	s.mu.Unlock()
+	return z
 }
 
 // instanceFQDN is "<instance>._usp-….<domain>", the instance label escaped.
-func (s *Server) instanceFQDN(sv *Service) string {
-	return escapeLabel(sv.Instance) + "." + ServiceType(sv.Role, sv.MTP) + "." + s.domain
+func (z *zone) instanceFQDN(sv *Service) string {
+	return escapeLabel(sv.Instance) + "." + ServiceType(sv.Role, sv.MTP) + "." + z.domain
 }
 
 // hostFQDN is the SRV target: the service's Host, in the zone when it
 // has no dot.
-func (s *Server) hostFQDN(sv *Service) string {
+func (z *zone) hostFQDN(sv *Service) string {
 	if strings.Contains(strings.TrimSuffix(sv.Host, "."), ".") {
 		return dns.Fqdn(sv.Host)
 	}
-	return sv.Host + "." + s.domain
+	return sv.Host + "." + z.domain
 }
 
 // escapeLabel writes a label in presentation format: the characters
@@ -178,13 +199,14 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 		return
 	}
 	s.mu.RLock()
-	known := s.answer(m, name, q.Qtype)
+	z := s.zone
 	s.mu.RUnlock()
+	known := z.answer(m, name, q.Qtype)
 	if !known {
 		m.SetRcode(req, dns.RcodeNameError)
 	}
 	if !known || len(m.Answer) == 0 {
-		m.Ns = append(m.Ns, s.soa())
+		m.Ns = append(m.Ns, z.soa())
 	}
 	size := dns.MinMsgSize
 	if o := req.IsEdns0(); o != nil {
@@ -198,71 +220,71 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 	_ = w.WriteMsg(m)
 }
 
-func (s *Server) soa() dns.RR {
-	return &dns.SOA{Hdr: dns.RR_Header{Name: s.domain, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: ttl},
-		Ns: "ns." + s.domain, Mbox: "hostmaster." + s.domain, Serial: 1, Refresh: 3600, Retry: 600, Expire: 86400, Minttl: ttl}
+func (z *zone) soa() dns.RR {
+	return &dns.SOA{Hdr: dns.RR_Header{Name: z.domain, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: z.ttlOf(dns.TypeSOA)},
+		Ns: "ns." + z.domain, Mbox: "hostmaster." + z.domain, Serial: 1, Refresh: 3600, Retry: 600, Expire: 86400, Minttl: ttl}
 }
 
 // answer fills m for name and qtype; it reports whether the name exists.
-func (s *Server) answer(m *dns.Msg, name string, qtype uint16) bool {
+func (z *zone) answer(m *dns.Msg, name string, qtype uint16) bool {
 	want := func(t uint16) bool { return qtype == t || qtype == dns.TypeANY }
 	switch {
-	case name == "_services._dns-sd._udp."+s.domain:
+	case name == "_services._dns-sd._udp."+z.domain:
 		if want(dns.TypePTR) {
-			types := make([]string, 0, len(s.types))
-			for t := range s.types {
+			types := make([]string, 0, len(z.types))
+			for t := range z.types {
 				types = append(types, t)
 			}
 			slices.Sort(types)
 			for _, t := range types {
-				m.Answer = append(m.Answer, &dns.PTR{Hdr: hdr("_services._dns-sd._udp."+s.domain, dns.TypePTR), Ptr: t})
+				m.Answer = append(m.Answer, &dns.PTR{Hdr: z.hdr("_services._dns-sd._udp."+z.domain, dns.TypePTR), Ptr: t})
 			}
 		}
 		return true
-	case s.types[name] != nil || s.subs[name] != nil:
-		list := s.types[name]
+	case z.types[name] != nil || z.subs[name] != nil:
+		list := z.types[name]
 		if list == nil {
-			list = s.subs[name]
+			list = z.subs[name]
 		}
 		if want(dns.TypePTR) {
 			for _, sv := range list {
-				m.Answer = append(m.Answer, &dns.PTR{Hdr: hdr(name, dns.TypePTR), Ptr: s.instanceFQDN(sv)})
-				m.Extra = append(m.Extra, s.srv(sv), s.txt(sv))
-				m.Extra = append(m.Extra, s.addrs(s.hostFQDN(sv), sv.Addrs, dns.TypeANY)...)
+				m.Answer = append(m.Answer, &dns.PTR{Hdr: z.hdr(name, dns.TypePTR), Ptr: z.instanceFQDN(sv)})
+				m.Extra = append(m.Extra, z.srv(sv), z.txt(sv))
+				m.Extra = append(m.Extra, z.addrs(z.hostFQDN(sv), sv.Addrs, dns.TypeANY)...)
 			}
 		}
 		return true
-	case s.byFQ[name] != nil:
-		sv := s.byFQ[name]
+	case z.byFQ[name] != nil:
+		sv := z.byFQ[name]
 		if want(dns.TypeSRV) {
-			m.Answer = append(m.Answer, s.srv(sv))
-			m.Extra = append(m.Extra, s.addrs(s.hostFQDN(sv), sv.Addrs, dns.TypeANY)...)
+			m.Answer = append(m.Answer, z.srv(sv))
+			m.Extra = append(m.Extra, z.addrs(z.hostFQDN(sv), sv.Addrs, dns.TypeANY)...)
 		}
 		if want(dns.TypeTXT) {
-			m.Answer = append(m.Answer, s.txt(sv))
+			m.Answer = append(m.Answer, z.txt(sv))
 		}
 		return true
-	case s.hosts[name] != nil:
-		m.Answer = append(m.Answer, s.addrs(name, s.hosts[name][0].Addrs, qtype)...)
+	case z.hosts[name] != nil:
+		m.Answer = append(m.Answer, z.addrs(name, z.hosts[name][0].Addrs, qtype)...)
 		return true
-	case name == s.domain:
+	case name == z.domain:
 		if want(dns.TypeSOA) {
-			m.Answer = append(m.Answer, s.soa())
+			m.Answer = append(m.Answer, z.soa())
 		}
 		return true
 	}
 	return false
 }
 
-func hdr(name string, t uint16) dns.RR_Header {
-	return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
+func (z *zone) hdr(name string, t uint16) dns.RR_Header {
+	return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: z.ttlOf(t)}
 }
 
-func (s *Server) srv(sv *Service) dns.RR {
-	return &dns.SRV{Hdr: hdr(s.instanceFQDN(sv), dns.TypeSRV), Priority: 0, Weight: 1, Port: sv.Port, Target: s.hostFQDN(sv)}
+func (z *zone) srv(sv *Service) dns.RR {
+	return &dns.SRV{Hdr: z.hdr(z.instanceFQDN(sv), dns.TypeSRV), Priority: 0, Weight: 1, Port: sv.Port, Target: z.hostFQDN(sv)}
 }
 
-func (s *Server) txt(sv *Service) dns.RR {
+func (z *zone) txt(sv *Service) dns.RR {
 	txt := []string{"path=" + sv.Path}
 	if sv.Role == Agent {
 		txt = append(txt, "name="+sv.Name)
@@ -270,18 +292,18 @@ func (s *Server) txt(sv *Service) dns.RR {
 	if sv.Encrypt {
 		txt = append(txt, "encrypt")
 	}
-	return &dns.TXT{Hdr: hdr(s.instanceFQDN(sv), dns.TypeTXT), Txt: txt}
+	return &dns.TXT{Hdr: z.hdr(z.instanceFQDN(sv), dns.TypeTXT), Txt: txt}
 }
 
 // addrs are the A and AAAA records of host that qtype asks for.
-func (s *Server) addrs(host string, addrs []netip.Addr, qtype uint16) []dns.RR {
+func (z *zone) addrs(host string, addrs []netip.Addr, qtype uint16) []dns.RR {
 	var out []dns.RR
 	for _, a := range addrs {
 		switch {
 		case a.Is4() && (qtype == dns.TypeA || qtype == dns.TypeANY):
-			out = append(out, &dns.A{Hdr: hdr(host, dns.TypeA), A: net.IP(a.AsSlice())})
+			out = append(out, &dns.A{Hdr: z.hdr(host, dns.TypeA), A: net.IP(a.AsSlice())})
 		case a.Is6() && !a.Is4In6() && (qtype == dns.TypeAAAA || qtype == dns.TypeANY):
-			out = append(out, &dns.AAAA{Hdr: hdr(host, dns.TypeAAAA), AAAA: net.IP(a.AsSlice())})
+			out = append(out, &dns.AAAA{Hdr: z.hdr(host, dns.TypeAAAA), AAAA: net.IP(a.AsSlice())})
 		}
 	}
 	return out

@@ -37,6 +37,9 @@ type Config struct {
 	DNSServer       string        `mapstructure:"dns_server"`
 	DNSDomain       string        `mapstructure:"dns_domain"`
 	DNSServe        string        `mapstructure:"dns_serve"`
+	MDNS            bool          `mapstructure:"mdns"`
+	MDNSGroup       string        `mapstructure:"mdns_group"`
+	MDNSInterface   string        `mapstructure:"mdns_interface"`
 	DeviceCerts     bool          `mapstructure:"device_certs"`
 	DeviceCA        string        `mapstructure:"device_ca"`
 	DeviceCAKey     string        `mapstructure:"device_ca_key"`

@@ -12,6 +12,8 @@ import (
 
 	"brickyard/mtp/dnssd"
 	"brickyard/sim/device"
+
+	"go.uber.org/zap"
 )
 
 // discoverController is --discover: the controller is where the DNS-SD
@@ -27,18 +29,35 @@ func discoverController(f Config, changed func(string) bool) (Config, func(strin
 			return f, changed, fmt.Errorf("--discover: not with --%s: the DNS-SD records say where the controller is", name)
 		}
 	}
-	if f.DNSServer == "" || f.DNSDomain == "" {
-		return f, changed, errors.New("--discover: --dns-server and --dns-domain are required")
-	}
-	if _, _, err := net.SplitHostPort(f.DNSServer); err != nil {
-		return f, changed, fmt.Errorf("--dns-server: %q: want HOST:PORT", f.DNSServer)
+	var lookup func(ctx context.Context, mtp string) ([]dnssd.Service, error)
+	where := f.DNSDomain
+	if f.MDNS {
+		m, err := mdnsConfig(f)
+		if err != nil {
+			return f, changed, err
+		}
+		r := dnssd.MDNSResolver{MDNS: m}
+		lookup = func(ctx context.Context, mtp string) ([]dnssd.Service, error) {
+			return r.Lookup(ctx, dnssd.Controller, mtp)
+		}
+		where = "local. (mDNS " + m.String() + ")"
+	} else {
+		if f.DNSServer == "" || f.DNSDomain == "" {
+			return f, changed, errors.New("--discover: --dns-server and --dns-domain are required (or --mdns)")
+		}
+		if _, _, err := net.SplitHostPort(f.DNSServer); err != nil {
+			return f, changed, fmt.Errorf("--dns-server: %q: want HOST:PORT", f.DNSServer)
+		}
+		r := dnssd.Resolver{Server: f.DNSServer}
+		lookup = func(ctx context.Context, mtp string) ([]dnssd.Service, error) {
+			return r.Lookup(ctx, dnssd.Controller, mtp, f.DNSDomain)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	r := dnssd.Resolver{Server: f.DNSServer}
 	var errs []error
 	for _, mtp := range []string{dnssd.MQTT, dnssd.STOMP, dnssd.WebSocket} {
-		svcs, err := r.Lookup(ctx, dnssd.Controller, mtp, f.DNSDomain)
+		svcs, err := lookup(ctx, mtp)
 		if errors.Is(err, dnssd.ErrTruncated) && len(svcs) > 0 {
 			err = nil // the first controller is all it takes
 		}
@@ -89,29 +108,117 @@ func discoverController(f Config, changed func(string) bool) (Config, func(strin
 		}
 		return f, func(name string) bool { return set[name] || changed(name) }, nil
 	}
-	return f, changed, fmt.Errorf("--discover: no controller in %s: %w", f.DNSDomain, errors.Join(errs...))
+	return f, changed, fmt.Errorf("--discover: no controller in %s: %w", where, errors.Join(errs...))
+}
+
+// mdnsConfig is where --mdns speaks: --mdns-group on --mdns-interface.
+func mdnsConfig(f Config) (dnssd.MDNS, error) {
+	var m dnssd.MDNS
+	if f.MDNSGroup != "" {
+		g, err := netip.ParseAddrPort(f.MDNSGroup)
+		if err != nil || !g.Addr().Is4() || !g.Addr().IsMulticast() || g.Port() == 0 {
+			return m, fmt.Errorf("--mdns-group: %q: want an IPv4 multicast GROUP:PORT, e.g. 224.0.0.251:5353", f.MDNSGroup)
+		}
+		m.Group = g
+	}
+	m.Interface = f.MDNSInterface
+	return m, nil
 }
 
 // advertise serves the DNS-SD records of the shard's agents and their
-// controller (--dns-serve): one instance per agent, named by its
-// Endpoint ID, whose SRV is the broker (R-MQTT.38, R-STOMP.32) and whose
-// TXT path is its own topic or destination (R-MQTT.36, R-STOMP.31) and
-// name its FriendlyName (R-DIS.10), subtype its board; and the
-// controller's. WebSocket agents only dial out: they are not advertised.
-func (sp *Spec) advertise(ids []string, boards []string, serials []string) (*dnssd.Server, []string, error) {
+// controller: over unicast DNS (--dns-serve) or Multicast DNS (--mdns),
+// or both; it returns what closes them and what to warn about. A
+// controller found over mDNS (--discover --mdns) is not answered for
+// again: the responder it was found at holds its name.
+func (sp *Spec) advertise(log *zap.Logger, ids []string, boards []string, serials []string) (func(), []string, error) {
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	var warns []string
+	if sp.f.DNSServe != "" {
+		services, warn, err := sp.services(ids, boards, serials, "--dns-serve", false)
+		if err != nil {
+			return nil, nil, err
+		}
+		srv, err := dnssd.NewServer(sp.f.DNSServe, sp.f.DNSDomain)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--dns-serve: %w", err)
+		}
+		if err := srv.Set(services); err != nil {
+			srv.Close()
+			return nil, nil, fmt.Errorf("--dns-serve: %w", err)
+		}
+		closers = append(closers, func() { srv.Close() })
+		if len(ids) > maxBrowsable {
+			mtp := services[0].MTP
+			warn = append(warn, fmt.Sprintf("--dns-serve: %d agents: one DNS message holds the PTR records of about %d, so a controller browsing %s gets part of them (truncated even over TCP); browse by board subtype (_<board>._sub) or shard the fleet",
+				len(ids), maxBrowsable, dnssd.ServiceType(dnssd.Agent, mtp)))
+		}
+		warns = append(warns, warn...)
+		log.Info("dns-sd", zap.String("addr", srv.Addr()), zap.String("domain", srv.Domain()), zap.Int("agents", len(ids)))
+	}
+	if sp.f.MDNS {
+		m, err := mdnsConfig(sp.f)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		services, warn, err := sp.services(ids, boards, serials, "--mdns", true)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		if sp.f.Discover {
+			// The controller was found in local.: the responder that
+			// answers for it there goes on doing so.
+			services = services[1:]
+		}
+		r, err := dnssd.NewResponder(m, services, sp.seed^uint64(sp.shardK))
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("--mdns: %w", err)
+		}
+		closers = append(closers, func() {
+			st := r.Stats()
+			r.Close()
+			log.Info("mdns closed", zap.Int64("queries", st.Queries), zap.Int64("sent", st.Sent),
+				zap.Int64("dropped", st.Dropped), zap.Int64("skipped_records", st.Skipped))
+			if st.Dropped > 0 {
+				log.Warn("mdns: packets not understood were dropped", zap.Int64("dropped", st.Dropped))
+			}
+		})
+		warns = append(warns, warn...)
+		log.Info("mdns", zap.String("group", m.String()), zap.String("domain", "local."), zap.Int("agents", len(ids)))
+	}
+	return closeAll, warns, nil
+}
+
+// services are the DNS-SD services of the shard's agents and their
+// controller: one instance per agent, named by its Endpoint ID, whose SRV
+// is the broker (R-MQTT.38, R-STOMP.32) and whose TXT path is its own
+// topic or destination (R-MQTT.36, R-STOMP.31) and name its FriendlyName
+// (R-DIS.10), subtype its board; and the controller's. WebSocket agents
+// only dial out: they are not advertised. A broker given as an address
+// is named "broker" in a unicast zone; in mDNS's shared "local." its
+// name says its address ("brickyard-127-0-0-1"), so that fleets on one
+// link that use other brokers do not claim one host name with other
+// addresses.
+func (sp *Spec) services(ids []string, boards []string, serials []string, flag string, mdns bool) ([]dnssd.Service, []string, error) {
 	t := sp.deviceTransport
 	if t == nil {
-		return nil, nil, errors.New("--dns-serve: no controller transport")
-	}
-	srv, err := dnssd.NewServer(sp.f.DNSServe, sp.f.DNSDomain)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--dns-serve: %w", err)
+		return nil, nil, errors.New(flag + ": no controller transport")
 	}
 	host, addrs := t.Host, []netip.Addr(nil)
 	if a, err := netip.ParseAddr(t.Host); err == nil {
 		host, addrs = "broker", []netip.Addr{a}
 		if t.Protocol == "WebSocket" {
 			host = "controller"
+		}
+		if mdns {
+			host = "brickyard-" + strings.NewReplacer(".", "-", ":", "-").Replace(a.String())
 		}
 	}
 	var warn []string
@@ -130,7 +237,7 @@ func (sp *Spec) advertise(ids []string, boards []string, serials []string) (*dns
 	}
 	services := []dnssd.Service{ctl}
 	if t.Protocol == "WebSocket" {
-		warn = append(warn, "--dns-serve: WebSocket agents dial out and listen nowhere: only the controller is advertised")
+		warn = append(warn, flag+": WebSocket agents dial out and listen nowhere: only the controller is advertised")
 	} else {
 		for i, id := range ids {
 			a := dnssd.Service{Role: dnssd.Agent, MTP: mtp, Instance: id, Host: host, Port: uint16(t.Port), Addrs: addrs, Encrypt: t.Encrypt,
@@ -143,15 +250,7 @@ func (sp *Spec) advertise(ids []string, boards []string, serials []string) (*dns
 			services = append(services, a)
 		}
 	}
-	if len(ids) > maxBrowsable {
-		warn = append(warn, fmt.Sprintf("--dns-serve: %d agents: one DNS message holds the PTR records of about %d, so a controller browsing %s gets part of them (truncated even over TCP); browse by board subtype (_<board>._sub) or shard the fleet",
-			len(ids), maxBrowsable, dnssd.ServiceType(dnssd.Agent, mtp)))
-	}
-	if err := srv.Set(services); err != nil {
-		srv.Close()
-		return nil, nil, fmt.Errorf("--dns-serve: %w", err)
-	}
-	return srv, warn, nil
+	return services, warn, nil
 }
 
 // maxBrowsable is about how many agents' PTR records one DNS message of

@@ -162,21 +162,20 @@ func Run(ctx context.Context, sp *Spec, b *Built, opt Options) (*Result, error) 
 	}
 	fetchClient := cfg.Fetcher.(*fleet.HTTPFetcher).Client
 	defer fetchClient.CloseIdleConnections()
-	if sp.f.DNSServe != "" {
+	if sp.f.DNSServe != "" || sp.f.MDNS {
 		lo, _ := sp.shardRange()
 		ids, boards, serials := make([]string, rf.Len()), make([]string, rf.Len()), make([]string, rf.Len())
 		for n := range ids {
 			ids[n], boards[n], serials[n] = rf.ID(n), all[n].Board, sp.serials.ID(lo+n+1)
 		}
-		srv, warn, err := sp.advertise(ids, boards, serials)
+		stop, warn, err := sp.advertise(opt.Log, ids, boards, serials)
 		if err != nil {
 			return nil, err
 		}
-		defer srv.Close()
+		defer stop()
 		for _, w := range warn {
 			opt.Log.Warn(w)
 		}
-		opt.Log.Info("dns-sd", zap.String("addr", srv.Addr()), zap.String("domain", srv.Domain()), zap.Int("agents", len(ids)))
 	}
 
 	opt.Log.Info("fleet", zap.Int("devices", rf.Len()), zap.String("mtp", tr.protocol), zap.String("controller", tr.where),
