@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // ChannelFD is the file descriptor of a worker's channel to its parent.
@@ -128,14 +129,23 @@ func (p *Pool) start(spec Spec, k int) (*Worker, error) {
 		defer p.wg.Done()
 		err := cmd.Wait()
 		close(w.done)
-		w.conn.Close() // the reader ends at once (a grandchild may hold the other end)
+		// The reader takes what the worker wrote before it exited (its
+		// Done, its last progress) to the end of the channel; a
+		// grandchild that holds the other end open does not keep it
+		// longer than drainGrace. Closing at once lost those last frames.
+		_ = nc.SetReadDeadline(time.Now().Add(drainGrace))
 		<-read
+		w.conn.Close()
 		if spec.Exit != nil {
 			spec.Exit(k, exitError(err))
 		}
 	}()
 	return w, nil
 }
+
+// drainGrace bounds how long the channel of an exited worker is read
+// for frames it wrote before it exited.
+const drainGrace = 2 * time.Second
 
 func exitError(err error) error {
 	if err == nil {
