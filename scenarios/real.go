@@ -238,9 +238,15 @@ func (l *linkCounts) observer(m Metrics) fleet.Observer {
 		case ev == fleet.LinkDown && err != nil:
 			l.lostN++
 			l.lost[id] = true
+			if m != nil {
+				m.SessionLost()
+			}
 		case ev == fleet.LinkFail:
 			l.fails++
 			l.lost[id] = true
+			if m != nil {
+				m.DialFailure()
+			}
 		case ev == fleet.LinkUp && l.lost[id]:
 			delete(l.lost, id)
 			l.reconnects++

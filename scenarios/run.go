@@ -70,6 +70,8 @@ type Metrics interface {
 	Latency(d time.Duration)
 	Error(code uint32)
 	Reconnect()
+	DialFailure() // a device's attempt to open its session failed
+	SessionLost() // the other side or the network ended a device's session
 	Campaign(wave int, planned, started, done int)
 	Aborted(bool)
 	// Dropped hands over one side's drop counter ("agents",

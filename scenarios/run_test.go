@@ -375,7 +375,7 @@ func TestRunMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := metrics.New()
+	m := metrics.New(metrics.WithRole(metrics.RoleController))
 	idx, err := index.New()
 	if err != nil {
 		t.Fatal(err)
@@ -409,10 +409,10 @@ func TestRunMetrics(t *testing.T) {
 		}
 	}
 	for key, want := range map[string]float64{
-		"brickyard_usp_messages_total,direction=sent,type=Operate":    80,
-		"brickyard_usp_messages_total,direction=received,type=Notify": 450, // 250 and an OnBoardRequest per device and boot
-		"brickyard_usp_request_duration_seconds":                      float64(r.Latency.Count),
-		"brickyard_campaign_aborted":                                  1,
+		"brickyard_usp_messages_total,direction=sent,role=controller,type=Operate":    80,
+		"brickyard_usp_messages_total,direction=received,role=controller,type=Notify": 450, // 250 and an OnBoardRequest per device and boot
+		"brickyard_usp_request_duration_seconds,role=controller":                      float64(r.Latency.Count),
+		"brickyard_campaign_aborted":                                                  1,
 	} {
 		if got[key] != want {
 			t.Errorf("%s = %g, want %g", key, got[key], want)

@@ -15,6 +15,7 @@ import (
 
 	"brickyard/boards/image"
 	"brickyard/scenarios/agents"
+	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/trace"
 	"brickyard/sim/index"
 )
@@ -165,7 +166,7 @@ func runFleet(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	m, stopMetrics, err := serveMetrics(a.log, f.MetricsAddr, f.MetricsExpose, f.Pprof, idx)
+	m, stopMetrics, err := serveMetrics(a.log, f.MetricsAddr, f.MetricsExpose, f.Pprof, idx, metrics.RoleAgent)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func runFleetWorkers(ctx context.Context, a *app, sp *agents.Spec, n int) error 
 	defer cleanup()
 	opt := workers.FleetOptions{Spec: spec, N: n, Config: f, Given: a.givenFlags("fleet"), Log: a.log, Dir: dir}
 	if f.MetricsAddr != "" {
-		opt.Metrics = metrics.NewAggregate(metrics.New(), n)
+		opt.Metrics = metrics.NewAggregate(newMetrics(metrics.RoleAgent), n)
 	}
 	stop, err := serveAggregate(a.log, f.MetricsAddr, f.MetricsExpose, f.Pprof, opt.Metrics)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 	"sync"
 
 	"go.uber.org/zap"
@@ -22,19 +23,27 @@ import (
 // expose (--metrics-expose) says so: the help promises loopback. With
 // withPprof (--pprof) the same server also serves Go's profiles under
 // /debug/pprof/, which needs an address.
-func serveMetrics(log *zap.Logger, addr string, expose, withPprof bool, idx *index.Index) (m *metrics.Metrics, stop func(), err error) {
+func serveMetrics(log *zap.Logger, addr string, expose, withPprof bool, idx *index.Index, role string) (m *metrics.Metrics, stop func(), err error) {
 	if addr == "" {
 		if withPprof {
 			return nil, nil, errors.New("--pprof serves on --metrics-addr: give one")
 		}
 		return nil, func() {}, nil
 	}
-	m = metrics.New()
+	m = newMetrics(role)
 	stop, err = serveHandler(log, addr, expose, withPprof, m.Handler(), func(ctx context.Context) { _ = m.Follow(ctx, idx) })
 	if err != nil {
 		return nil, nil, err
 	}
 	return m, stop, nil
+}
+
+// newMetrics is a run's or fleet's Metrics: role the side whose traffic
+// it counts, and this binary's version.
+func newMetrics(role string) *metrics.Metrics {
+	bi, ok := debug.ReadBuildInfo()
+	vi := newVersionInfo(version, bi, ok)
+	return metrics.New(metrics.WithRole(role), metrics.WithBuild(vi.Version, vi.Revision))
 }
 
 // serveAggregate serves the one metrics endpoint of a fleet in workers

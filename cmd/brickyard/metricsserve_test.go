@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"brickyard/scenarios/metrics"
 	"brickyard/sim/index"
 )
 
@@ -17,7 +18,7 @@ func TestServeMetrics_Pprof(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := serveMetrics(zap.NewNop(), "", false, true, idx); err == nil || !strings.Contains(err.Error(), "--metrics-addr") {
+	if _, _, err := serveMetrics(zap.NewNop(), "", false, true, idx, metrics.RoleAgent); err == nil || !strings.Contains(err.Error(), "--metrics-addr") {
 		t.Fatalf("--pprof without --metrics-addr: %v, want an error naming --metrics-addr", err)
 	}
 	for _, withPprof := range []bool{false, true} {
@@ -27,7 +28,7 @@ func TestServeMetrics_Pprof(t *testing.T) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		_, stop, err := serveMetrics(zap.NewNop(), addr, false, withPprof, idx)
+		_, stop, err := serveMetrics(zap.NewNop(), addr, false, withPprof, idx, metrics.RoleAgent)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"brickyard/scenarios"
+	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/report"
 	"brickyard/scenarios/workers"
 	"brickyard/sim/index"
@@ -155,7 +156,7 @@ func runScenario(ctx context.Context, a *app, name string, f RunConfig, given fu
 		defer bw.Flush()
 		opt.EventLog = bw
 	}
-	m, stopMetrics, err := serveMetrics(a.log, f.MetricsAddr, f.MetricsExpose, f.Pprof, idx)
+	m, stopMetrics, err := serveMetrics(a.log, f.MetricsAddr, f.MetricsExpose, f.Pprof, idx, metrics.RoleController)
 	if err != nil {
 		return err
 	}

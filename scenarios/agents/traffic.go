@@ -114,6 +114,9 @@ func (t *traffic) link(id string, ev fleet.LinkEvent, err error, at time.Time) {
 	case fleet.LinkFail:
 		t.dialFails++
 		t.errs["dial failed"]++
+		if t.m != nil {
+			t.m.DialFailure()
+		}
 		if t.once("dial") {
 			ws = append(ws, warning{"a device cannot open its session; devices retry with the TR-369 backoff (5-10 s, doubling)",
 				[]zap.Field{zap.String("device", id), zap.Error(err), zap.String("hint", dialHint(err))}})
@@ -122,6 +125,9 @@ func (t *traffic) link(id string, ev fleet.LinkEvent, err error, at time.Time) {
 		if err != nil {
 			t.lost++
 			t.errs["session lost"]++
+			if t.m != nil {
+				t.m.SessionLost()
+			}
 			if t.once("lost") {
 				ws = append(ws, warning{"the controller or the network ended a device's session; it reconnects after the retry wait",
 					[]zap.Field{zap.String("device", id), zap.Error(err)}})

@@ -25,7 +25,7 @@ import (
 // histograms of equal names and labels are summed, so that the fleet reads
 // as one process's (sum(brickyard_devices) is the fleet, the latency
 // histogram holds every request). The Go runtime and process series
-// (go_*, process_*) are the parent's only. A worker that does not answer
+// (go_*, process_*) and brickyard_build_info are the parent's only. A worker that does not answer
 // is counted in brickyard_worker_scrape_failures_total and left out of
 // that scrape; brickyard_workers says how many workers run, exited or were
 // lost.
@@ -130,8 +130,8 @@ func (a *Aggregate) Gather(ctx context.Context) ([]*dto.MetricFamily, error) {
 	}
 	for _, fams := range got {
 		for name, f := range fams {
-			if !strings.HasPrefix(name, Namespace+"_") {
-				continue
+			if !strings.HasPrefix(name, Namespace+"_") || name == Namespace+"_build_info" {
+				continue // the process's own (a worker runs the parent's binary)
 			}
 			have := byName[name]
 			if have == nil {

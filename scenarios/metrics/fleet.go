@@ -68,14 +68,21 @@ func (m *Metrics) Follow(ctx context.Context, idx *index.Index) error {
 type fleetCollector struct {
 	snap atomic.Pointer[snapshot]
 
-	phase, outcome, conn, version, board, boots *prometheus.Desc
+	phase, outcome, conn, version, board, boots, boardOutcome *prometheus.Desc
 }
 
 // snapshot is one recount of the index: per field, the label values in
 // name order with their device counts, capped at LabelLimit values.
 type snapshot struct {
 	phase, outcome, conn, version, board []valueCount
+	boardOutcome                         []boardCount // board by board, as in board
 	boots                                uint64
+}
+
+// boardCount is one board's devices by outcome.
+type boardCount struct {
+	board    string
+	outcomes []valueCount
 }
 
 type valueCount struct {
@@ -94,6 +101,8 @@ func newFleetCollector() *fleetCollector {
 		version: desc("devices_by_version", "Devices by running firmware version, from the fleet index; at most 64 versions, the rest under version=\"other\".", "version"),
 		board:   desc("devices", "Devices by board profile, from the fleet index; at most 64 boards, the rest under board=\"other\".", "board"),
 		boots:   desc("device_boots_total", "Boots of every device in the fleet index since the run started."),
+		boardOutcome: desc("devices_by_board_outcome", "Devices by board profile and campaign outcome, from the fleet index; the boards as in brickyard_devices.",
+			"board", "outcome"),
 	}
 	c.snap.Store(summarise(nil))
 	return c
@@ -101,7 +110,7 @@ func newFleetCollector() *fleetCollector {
 
 // Describe implements prometheus.Collector.
 func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.phase, c.outcome, c.conn, c.version, c.board, c.boots} {
+	for _, d := range []*prometheus.Desc{c.phase, c.outcome, c.conn, c.version, c.board, c.boots, c.boardOutcome} {
 		ch <- d
 	}
 }
@@ -115,6 +124,11 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	}{{c.phase, s.phase}, {c.outcome, s.outcome}, {c.conn, s.conn}, {c.version, s.version}, {c.board, s.board}} {
 		for _, v := range g.vs {
 			ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, float64(v.n), v.value)
+		}
+	}
+	for _, b := range s.boardOutcome {
+		for _, v := range b.outcomes {
+			ch <- prometheus.MustNewConstMetric(c.boardOutcome, prometheus.GaugeValue, float64(v.n), b.board, v.value)
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.boots, prometheus.CounterValue, float64(s.boots))
@@ -146,13 +160,40 @@ func summarise(ds []index.Device) *snapshot {
 	for _, s := range pinnedConns {
 		conn[s] += 0
 	}
+	boards := bucket(board)
+	// The boards that keep their own series in brickyard_devices keep it
+	// here; the others are summed under Other, as there.
+	own := map[string]bool{}
+	for _, b := range boards {
+		own[b.value] = b.value != Other
+	}
+	byBoard := map[string]map[string]int{}
+	for i := range ds {
+		b := labelValue(ds[i].Board)
+		if !own[b] {
+			b = Other
+		}
+		if byBoard[b] == nil {
+			byBoard[b] = map[string]int{}
+		}
+		byBoard[b][ds[i].Outcome]++
+	}
+	var bo []boardCount
+	for _, b := range boards {
+		counts := byBoard[b.value]
+		for _, o := range pinnedOutcomes {
+			counts[o] += 0
+		}
+		bo = append(bo, boardCount{board: b.value, outcomes: bucket(counts)})
+	}
 	return &snapshot{
-		phase:   bucket(phase),
-		outcome: bucket(outcome),
-		conn:    bucket(conn),
-		version: bucket(version),
-		board:   bucket(board),
-		boots:   boots,
+		phase:        bucket(phase),
+		outcome:      bucket(outcome),
+		conn:         bucket(conn),
+		version:      bucket(version),
+		board:        boards,
+		boardOutcome: bo,
+		boots:        boots,
 	}
 }
 

@@ -41,6 +41,8 @@ package metrics
 
 import (
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,7 +85,33 @@ var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1
 type Option func(*config)
 
 type config struct {
-	recount time.Duration
+	recount           time.Duration
+	role              string
+	version, revision string
+}
+
+// Roles of the side that holds a Metrics, the role label of the USP
+// traffic series: "sent" is sent by the agents in a fleet's metrics
+// (RoleAgent), by the controller in a run's (RoleController).
+const (
+	RoleAgent      = "agent"
+	RoleController = "controller"
+)
+
+// WithRole sets the role label of the USP message, error and latency
+// series (RoleAgent by default).
+func WithRole(role string) Option {
+	return func(c *config) {
+		if role == RoleAgent || role == RoleController {
+			c.role = role
+		}
+	}
+}
+
+// WithBuild sets the version and VCS revision brickyard_build_info
+// reports (by default the module's, from the binary's build information).
+func WithBuild(version, revision string) Option {
+	return func(c *config) { c.version, c.revision = version, revision }
 }
 
 // WithRecountInterval sets how long Follow waits after an index change
@@ -108,6 +136,8 @@ type Metrics struct {
 	messages   *capped[msgKey]
 	errors     *capped[uint32]
 	reconnects prometheus.Counter
+	dialFails  prometheus.Counter
+	lost       prometheus.Counter
 	latency    prometheus.Histogram
 	campaign   *campaign
 	aborted    prometheus.Gauge
@@ -119,10 +149,11 @@ type msgKey struct{ dir, typ string }
 // New returns a Metrics with its own registry, on which the package's
 // metrics and the Go runtime and process collectors are registered.
 func New(opts ...Option) *Metrics {
-	cfg := config{recount: DefaultRecountInterval}
+	cfg := config{recount: DefaultRecountInterval, role: RoleAgent}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	role := prometheus.Labels{"role": cfg.role}
 	m := &Metrics{
 		reg:      prometheus.NewRegistry(),
 		interval: cfg.recount,
@@ -130,9 +161,10 @@ func New(opts ...Option) *Metrics {
 	}
 
 	msgs := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace,
-		Name:      "usp_messages_total",
-		Help:      "USP messages by direction (sent or received, as this side saw them) and message type; at most 64 types, the rest under type=\"other\".",
+		Namespace:   Namespace,
+		Name:        "usp_messages_total",
+		Help:        "USP messages by direction (sent or received, as this side, the role, saw them) and message type; at most 64 types, the rest under type=\"other\".",
+		ConstLabels: role,
 	}, []string{"direction", "type"})
 	m.messages = newCapped(msgs,
 		func(k msgKey) string { return strings.Clone(labelValue(k.typ)) },
@@ -140,9 +172,10 @@ func New(opts ...Option) *Metrics {
 		func(k msgKey) msgKey { return msgKey{strings.Clone(k.dir), strings.Clone(k.typ)} })
 
 	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace,
-		Name:      "usp_errors_total",
-		Help:      "USP errors by error code; at most 64 codes, the rest under code=\"other\".",
+		Namespace:   Namespace,
+		Name:        "usp_errors_total",
+		Help:        "USP errors by error code; at most 64 codes, the rest under code=\"other\".",
+		ConstLabels: role,
 	}, []string{"code"})
 	m.errors = newCapped(errs,
 		func(c uint32) string { return strconv.FormatUint(uint64(c), 10) },
@@ -154,11 +187,22 @@ func New(opts ...Option) *Metrics {
 		Name:      "reconnects_total",
 		Help:      "MTP sessions re-established after a loss.",
 	})
-	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+	m.dialFails = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: Namespace,
-		Name:      "usp_request_duration_seconds",
-		Help:      "USP request to response time, as the measuring side saw it.",
-		Buckets:   latencyBuckets,
+		Name:      "dial_failures_total",
+		Help:      "Attempts of a device to open its MTP session that failed (each is retried with TR-369's backoff).",
+	})
+	m.lost = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace,
+		Name:      "session_losses_total",
+		Help:      "MTP sessions of devices that the controller, broker or network ended (a device's own reboot or stop is not counted).",
+	})
+	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace:   Namespace,
+		Name:        "usp_request_duration_seconds",
+		Help:        "USP request to response time, as the measuring side (the role) saw it.",
+		Buckets:     latencyBuckets,
+		ConstLabels: role,
 	})
 	m.campaign = newCampaign()
 	m.aborted = prometheus.NewGauge(prometheus.GaugeOpts{
@@ -168,8 +212,18 @@ func New(opts ...Option) *Metrics {
 	})
 
 	m.drops = newDropsCollector()
+	version, revision := cfg.version, cfg.revision
+	if version == "" {
+		version, revision = buildVersion()
+	}
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace,
+		Name:      "build_info",
+		Help:      "1, labelled with the binary's version, VCS revision and Go version.",
+	}, []string{"version", "revision", "goversion"})
+	build.WithLabelValues(labelValue(version), labelValue(revision), runtime.Version()).Set(1)
 	m.reg.MustRegister(
-		m.fleet, msgs, errs, m.reconnects, m.latency, m.campaign.vec, m.aborted, m.drops,
+		m.fleet, msgs, errs, m.reconnects, m.dialFails, m.lost, m.latency, m.campaign.vec, m.aborted, m.drops, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -213,6 +267,32 @@ func (m *Metrics) Error(code uint32) {
 
 // Reconnect counts one MTP session re-established after a loss.
 func (m *Metrics) Reconnect() { m.reconnects.Inc() }
+
+// DialFailure counts one failed attempt of a device to open its session.
+func (m *Metrics) DialFailure() { m.dialFails.Inc() }
+
+// SessionLost counts one device session the other side or the network
+// ended.
+func (m *Metrics) SessionLost() { m.lost.Inc() }
+
+// buildVersion is the main module's version and VCS revision from the
+// binary's build information ("(devel)" and "" when it has none).
+func buildVersion() (version, revision string) {
+	version = "(devel)"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version, ""
+	}
+	if bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			revision = s.Value
+		}
+	}
+	return version, revision
+}
 
 // Latency records one USP request's duration, request to response. A
 // negative duration is recorded as zero.

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
+	"brickyard/sim/fleet"
 	"brickyard/sim/index"
 )
 
@@ -74,7 +75,9 @@ func series(t *testing.T, m *Metrics, name string) map[string]float64 {
 	for _, mt := range f.GetMetric() {
 		var vs []string
 		for _, lp := range mt.GetLabel() {
-			vs = append(vs, lp.GetValue())
+			if lp.GetName() != "role" { // a constant label: TestRole checks it
+				vs = append(vs, lp.GetValue())
+			}
 		}
 		v := mt.GetGauge().GetValue() + mt.GetCounter().GetValue()
 		out[strings.Join(vs, ",")] = v
@@ -506,5 +509,86 @@ func TestLintAndNames(t *testing.T) {
 		if !have[name] {
 			t.Errorf("%s missing", name)
 		}
+	}
+}
+
+// TestRoleAndBuild: the traffic series say whose view they are (the role
+// label), build_info says which binary, and the session counters count.
+func TestRoleAndBuild(t *testing.T) {
+	for _, c := range []struct {
+		opts []Option
+		role string
+	}{{nil, RoleAgent}, {[]Option{WithRole(RoleController)}, RoleController}, {[]Option{WithRole("bogus")}, RoleAgent}} {
+		m := New(append(c.opts, WithBuild("v9.9.9", "abc123"))...)
+		m.Message(Sent, "Get")
+		m.Error(7004)
+		m.Latency(time.Millisecond)
+		m.DialFailure()
+		m.DialFailure()
+		m.SessionLost()
+		for _, name := range []string{"brickyard_usp_messages_total", "brickyard_usp_errors_total", "brickyard_usp_request_duration_seconds"} {
+			f := family(t, m, name)
+			if f == nil || len(f.GetMetric()) != 1 {
+				t.Fatalf("%s: %v", name, f)
+			}
+			var role string
+			for _, lp := range f.GetMetric()[0].GetLabel() {
+				if lp.GetName() == "role" {
+					role = lp.GetValue()
+				}
+			}
+			if role != c.role {
+				t.Errorf("%s role %q, want %q", name, role, c.role)
+			}
+		}
+		if got := series(t, m, "brickyard_build_info"); got[runtime.Version()+",abc123,v9.9.9"] != 1 || len(got) != 1 {
+			t.Errorf("build_info %v", got)
+		}
+		if got := series(t, m, "brickyard_dial_failures_total"); got[""] != 2 {
+			t.Errorf("dial failures %v", got)
+		}
+		if got := series(t, m, "brickyard_session_losses_total"); got[""] != 1 {
+			t.Errorf("session losses %v", got)
+		}
+	}
+	if v, _ := buildVersion(); v == "" {
+		t.Error("no version from the build information")
+	}
+}
+
+// TestBoardOutcome: devices by board and outcome, every pinned outcome
+// of every board at zero included, boards beyond the cap under other as
+// in brickyard_devices.
+func TestBoardOutcome(t *testing.T) {
+	var ds []index.Device
+	ds = append(ds, index.Device{ID: "a", Board: "rpi4", Outcome: fleet.Updated}, index.Device{ID: "b", Board: "rpi4", Outcome: fleet.Bricked},
+		index.Device{ID: "c", Board: "a-nrf52", Outcome: fleet.Updated}) // ties by name: a- is kept before b000…
+	for i := range LabelLimit + 5 {
+		ds = append(ds, index.Device{ID: fmt.Sprint("x", i), Board: fmt.Sprintf("b%03d", i), Outcome: fleet.Pending})
+	}
+	s := summarise(ds)
+	got := map[string]int{}
+	boards := map[string]bool{}
+	for _, b := range s.boardOutcome {
+		boards[b.board] = true
+		for _, v := range b.outcomes {
+			got[b.board+","+v.value] = v.n
+		}
+	}
+	if got["rpi4,updated"] != 1 || got["rpi4,bricked"] != 1 || got["rpi4,rolled_back"] != 0 || got["a-nrf52,updated"] != 1 {
+		t.Errorf("%v", got)
+	}
+	if _, ok := got["a-nrf52,unreachable"]; !ok {
+		t.Error("a pinned outcome at zero is missing")
+	}
+	if len(boards) != len(s.board) || !boards[Other] {
+		t.Errorf("%d boards here, %d in brickyard_devices; other %v", len(boards), len(s.board), boards[Other])
+	}
+	total := 0
+	for _, n := range got {
+		total += n
+	}
+	if total != len(ds) {
+		t.Errorf("%d devices counted, want %d", total, len(ds))
 	}
 }

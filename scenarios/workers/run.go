@@ -40,8 +40,10 @@ type RunStart struct {
 // that changed since it last said (as the fleet index holds them), and the
 // reconnections since then.
 type RunProgress struct {
-	Devices    []index.Device `json:"devices,omitempty"`
-	Reconnects int            `json:"reconnects,omitempty"`
+	Devices      []index.Device `json:"devices,omitempty"`
+	Reconnects   int            `json:"reconnects,omitempty"`
+	DialFailures int            `json:"dial_failures,omitempty"`
+	Losses       int            `json:"session_losses,omitempty"`
 }
 
 // maxProgressDevices bounds the devices of one progress message (a frame
@@ -110,6 +112,12 @@ func (h *RunHosts) Run(ctx context.Context, ep scenarios.Endpoint, idx *index.In
 			if m != nil {
 				for range p.Reconnects {
 					m.Reconnect()
+				}
+				for range p.DialFailures {
+					m.DialFailure()
+				}
+				for range p.Losses {
+					m.SessionLost()
 				}
 			}
 		}
@@ -257,26 +265,29 @@ func (mi *mirror) once() {
 			changed = append(changed, d)
 		}
 	}
-	p := RunProgress{Reconnects: int(mi.rc.n.Swap(0))}
+	p := RunProgress{Reconnects: int(mi.rc.n.Swap(0)), DialFailures: int(mi.rc.dials.Swap(0)), Losses: int(mi.rc.lost.Swap(0))}
 	for len(changed) > maxProgressDevices {
 		mi.send(RunProgress{Devices: changed[:maxProgressDevices]})
 		changed = changed[maxProgressDevices:]
 	}
 	p.Devices = changed
-	if len(p.Devices) > 0 || p.Reconnects > 0 {
+	if len(p.Devices) > 0 || p.Reconnects > 0 || p.DialFailures > 0 || p.Losses > 0 {
 		mi.send(p)
 	}
 }
 
 // reconnects is a run worker's scenarios.Metrics: of what the devices'
-// side measures, only the reconnections go to the parent (in RunProgress);
+// side measures, only the reconnections, failed dials and lost sessions go
+// to the parent (in RunProgress);
 // the rest is the controller's, measured by the parent.
-type reconnects struct{ n atomic.Int64 }
+type reconnects struct{ n, dials, lost atomic.Int64 }
 
 func (r *reconnects) Message(string, string)      {}
 func (r *reconnects) Latency(time.Duration)       {}
 func (r *reconnects) Error(uint32)                {}
 func (r *reconnects) Reconnect()                  { r.n.Add(1) }
+func (r *reconnects) DialFailure()                { r.dials.Add(1) }
+func (r *reconnects) SessionLost()                { r.lost.Add(1) }
 func (r *reconnects) Campaign(int, int, int, int) {}
 func (r *reconnects) Aborted(bool)                {}
 func (r *reconnects) Dropped(string, *mtp.Drops)  {}
