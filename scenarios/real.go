@@ -231,7 +231,7 @@ func (l *linkCounts) counts() []report.Count {
 }
 
 func (l *linkCounts) observer(m Metrics) fleet.Observer {
-	return fleet.Observer{Link: func(id string, ev fleet.LinkEvent, err error, _ time.Time) {
+	return fleet.Observer{Event: deviceEvents(m), Link: func(id string, ev fleet.LinkEvent, err error, _ time.Time) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		switch {

@@ -72,11 +72,22 @@ type Metrics interface {
 	Reconnect()
 	DialFailure() // a device's attempt to open its session failed
 	SessionLost() // the other side or the network ended a device's session
+	// DeviceEvent is one line of a device's event log (faults,
+	// downloads and updates are counted from them).
+	DeviceEvent(id, kind, detail string, at time.Time)
 	Campaign(wave int, planned, started, done int)
 	Aborted(bool)
 	// Dropped hands over one side's drop counter ("agents",
 	// "controller"), read from then on.
 	Dropped(side string, d *mtp.Drops)
+}
+
+// deviceEvents is the fleet's event hook of m: nil without metrics.
+func deviceEvents(m Metrics) func(id, kind, detail string, at time.Time) {
+	if m == nil {
+		return nil
+	}
+	return m.DeviceEvent
 }
 
 // Progress is the fleet at one moment of a run.
@@ -333,7 +344,7 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 		Seed: sc.Seed, Start: start, Controller: ctrl, ControllerID: ControllerID, Boards: b.groups,
 		IDFormat: b.ids.printf(), Device: sc.deviceConfig(b, "WebSocket", nil), Plan: sc.plan(), Images: images,
 		ConnectRate: sc.Fleet.ConnectRate, ConnectJitter: sc.Fleet.ConnectJitter,
-		Log: opt.EventLog, Index: opt.Index, IndexEvery: opt.ProgressEvery,
+		Log: opt.EventLog, Event: deviceEvents(opt.Metrics), Index: opt.Index, IndexEvery: opt.ProgressEvery,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.source, err)

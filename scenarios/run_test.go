@@ -418,6 +418,17 @@ func TestRunMetrics(t *testing.T) {
 			t.Errorf("%s = %g, want %g", key, got[key], want)
 		}
 	}
+	// The devices' events: every outcome's update timed, the downloads
+	// and the plan's power cuts during install counted.
+	if u, rb := got["brickyard_update_duration_seconds,outcome=updated"], got["brickyard_update_duration_seconds,outcome=rolled_back"]; u != float64(count(r, "updated")) || rb != float64(count(r, "rolled_back")) || u == 0 {
+		t.Errorf("update durations: %g updated, %g rolled back; the report has %d and %d", u, rb, count(r, "updated"), count(r, "rolled_back"))
+	}
+	if ok := got["brickyard_downloads_total,result=ok"]; ok < float64(count(r, "updated")) || got["brickyard_download_bytes_total"] < ok*16*1024 {
+		t.Errorf("downloads %g, %g bytes", ok, got["brickyard_download_bytes_total"])
+	}
+	if got["brickyard_faults_injected_total,kind=power-cut:install"] == 0 {
+		t.Errorf("no power cut counted: %v", got)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -71,7 +71,11 @@ func (t *traffic) startAt(start time.Time) {
 }
 
 func (t *traffic) observer() fleet.Observer {
-	return fleet.Observer{Record: t.record, Link: t.link}
+	o := fleet.Observer{Record: t.record, Link: t.link}
+	if t.m != nil {
+		o.Event = t.m.DeviceEvent
+	}
+	return o
 }
 
 // once reports whether kind is seen for the first time (t.mu held).

@@ -106,6 +106,7 @@ func exportedNames(t *testing.T) map[string]bool {
 	m.Campaign(1, 1, 1, 1)
 	m.Aborted(false)
 	m.Dropped("agents", &mtp.Drops{})
+	m.DeviceEvent("a", "power-cut", "phase=install", time.Unix(0, 0))
 	m.fleet.snap.Store(summarise([]index.Device{{ID: "a", Board: "rpi4", Version: "1.0", Phase: "idle", Conn: "connected", Outcome: "pending"}}))
 	fams, err := m.Registry().Gather()
 	if err != nil {

@@ -142,6 +142,7 @@ type Metrics struct {
 	campaign   *campaign
 	aborted    prometheus.Gauge
 	drops      *dropsCollector
+	events     *deviceEvents
 }
 
 type msgKey struct{ dir, typ string }
@@ -212,6 +213,8 @@ func New(opts ...Option) *Metrics {
 	})
 
 	m.drops = newDropsCollector()
+	m.events = newDeviceEvents()
+	m.reg.MustRegister(m.events.collectors()...)
 	version, revision := cfg.version, cfg.revision
 	if version == "" {
 		version, revision = buildVersion()

@@ -592,3 +592,65 @@ func TestBoardOutcome(t *testing.T) {
 		t.Errorf("%d devices counted, want %d", total, len(ds))
 	}
 }
+
+// TestDeviceEvent: the devices' event-log lines make the fault, download
+// and update series.
+func TestDeviceEvent(t *testing.T) {
+	m := New()
+	t0 := time.Unix(1000, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	for _, e := range []struct {
+		id, kind, detail string
+		at               int
+	}{
+		{"a", "download-start", "row=2", 0},
+		{"a", "downloaded", "row=2 bytes=1000 version=2.0", 4},
+		{"a", "power-cut", "phase=install op=3 write@0x1000", 5},
+		{"a", "download-start", "row=2", 20},
+		{"a", "downloaded", "row=2 bytes=1000 version=2.0", 22},
+		{"a", "updated", "version=2.0", 60},
+		{"b", "download-start", "row=2", 0},
+		{"b", "download-failed", "row=2: connection reset", 3},
+		{"b", "power-cut", "phase=trial: boot counter", 7},
+		{"b", "rolled-back", "", 30},
+		{"c", "net-drop", "up", 1},
+		{"c", "link-fail", "partition", 2},
+		{"c", "link-fail", "connection refused", 3}, // not a fault of the plan
+		{"c", "updated", "", 9},                     // no download seen: no duration
+		{"c", "boot", "slot=A", 10},                 // not counted
+		{"d", "download-start", "row=2", 0},
+		{"d", "downloaded", "row=2 bytes=x", 1}, // no byte count it can read
+		{"d", "confirmed", "slot=B version=2.0", 90},
+	} {
+		m.DeviceEvent(e.id, e.kind, e.detail, at(e.at))
+	}
+	faults := series(t, m, "brickyard_faults_injected_total")
+	if faults["power-cut:install"] != 1 || faults["power-cut:trial"] != 1 || faults["net-drop"] != 1 || faults["partition"] != 1 || len(faults) != 4 {
+		t.Errorf("faults %v", faults)
+	}
+	if d := series(t, m, "brickyard_downloads_total"); d["ok"] != 3 || d["failed"] != 1 {
+		t.Errorf("downloads %v", d)
+	}
+	if b := series(t, m, "brickyard_download_bytes_total"); b[""] != 2000 {
+		t.Errorf("bytes %v", b)
+	}
+	dl := family(t, m, "brickyard_download_duration_seconds").GetMetric()[0].GetHistogram()
+	if dl.GetSampleCount() != 4 || dl.GetSampleSum() != 4+2+3+1 {
+		t.Errorf("download durations: %d, sum %g", dl.GetSampleCount(), dl.GetSampleSum())
+	}
+	upd := map[string]*dto.Histogram{}
+	for _, mt := range family(t, m, "brickyard_update_duration_seconds").GetMetric() {
+		upd[mt.GetLabel()[0].GetValue()] = mt.GetHistogram()
+	}
+	if upd["updated"].GetSampleCount() != 2 || upd["updated"].GetSampleSum() != 60+90 || upd["rolled_back"].GetSampleSum() != 30 || upd["bricked"].GetSampleCount() != 0 {
+		t.Errorf("update durations %v", upd)
+	}
+	if len(m.events.start) != 0 {
+		t.Errorf("%d devices still tracked after their outcomes", len(m.events.start))
+	}
+	for kind, want := range map[string]bool{"power-cut": true, "updated": true, "boot": false, "link-up": false} {
+		if Counted(kind) != want {
+			t.Errorf("Counted(%q) = %v", kind, !want)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"brickyard/mtp"
 	"brickyard/scenarios"
+	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/report"
 	"brickyard/sim/index"
 )
@@ -44,6 +45,15 @@ type RunProgress struct {
 	Reconnects   int            `json:"reconnects,omitempty"`
 	DialFailures int            `json:"dial_failures,omitempty"`
 	Losses       int            `json:"session_losses,omitempty"`
+	Events       []DeviceEvent  `json:"events,omitempty"` // the lines metrics.Counted counts
+}
+
+// DeviceEvent is one line of a device's event log.
+type DeviceEvent struct {
+	ID     string    `json:"id"`
+	Kind   string    `json:"kind"`
+	Detail string    `json:"detail,omitempty"`
+	At     time.Time `json:"at"`
 }
 
 // maxProgressDevices bounds the devices of one progress message (a frame
@@ -118,6 +128,9 @@ func (h *RunHosts) Run(ctx context.Context, ep scenarios.Endpoint, idx *index.In
 				}
 				for range p.Losses {
 					m.SessionLost()
+				}
+				for _, e := range p.Events {
+					m.DeviceEvent(e.ID, e.Kind, e.Detail, e.At)
 				}
 			}
 		}
@@ -265,13 +278,17 @@ func (mi *mirror) once() {
 			changed = append(changed, d)
 		}
 	}
-	p := RunProgress{Reconnects: int(mi.rc.n.Swap(0)), DialFailures: int(mi.rc.dials.Swap(0)), Losses: int(mi.rc.lost.Swap(0))}
+	p := RunProgress{Reconnects: int(mi.rc.n.Swap(0)), DialFailures: int(mi.rc.dials.Swap(0)), Losses: int(mi.rc.lost.Swap(0)), Events: mi.rc.takeEvents()}
 	for len(changed) > maxProgressDevices {
 		mi.send(RunProgress{Devices: changed[:maxProgressDevices]})
 		changed = changed[maxProgressDevices:]
 	}
+	for len(p.Events) > maxProgressEvents {
+		mi.send(RunProgress{Events: p.Events[:maxProgressEvents]})
+		p.Events = p.Events[maxProgressEvents:]
+	}
 	p.Devices = changed
-	if len(p.Devices) > 0 || p.Reconnects > 0 || p.DialFailures > 0 || p.Losses > 0 {
+	if len(p.Devices) > 0 || p.Reconnects > 0 || p.DialFailures > 0 || p.Losses > 0 || len(p.Events) > 0 {
 		mi.send(p)
 	}
 }
@@ -280,7 +297,33 @@ func (mi *mirror) once() {
 // side measures, only the reconnections, failed dials and lost sessions go
 // to the parent (in RunProgress);
 // the rest is the controller's, measured by the parent.
-type reconnects struct{ n, dials, lost atomic.Int64 }
+type reconnects struct {
+	n, dials, lost atomic.Int64
+
+	mu     sync.Mutex
+	events []DeviceEvent // since the last progress
+}
+
+// maxProgressEvents bounds the device events of one progress message (a
+// frame stays far under MaxFrame); more go in several.
+const maxProgressEvents = 20_000
+
+func (r *reconnects) DeviceEvent(id, kind, detail string, at time.Time) {
+	if !metrics.Counted(kind) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, DeviceEvent{ID: id, Kind: kind, Detail: detail, At: at})
+}
+
+func (r *reconnects) takeEvents() []DeviceEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ev := r.events
+	r.events = nil
+	return ev
+}
 
 func (r *reconnects) Message(string, string)      {}
 func (r *reconnects) Latency(time.Duration)       {}

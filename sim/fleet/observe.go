@@ -27,6 +27,10 @@ type Observer struct {
 	// the network ended it, nil when the device closed it: a reboot,
 	// a DisconnectRecord, the end of the run).
 	Link func(id string, ev LinkEvent, err error, at time.Time)
+	// Event is called with each line of the event log, as the log has
+	// it (kind "power-cut", detail "phase=install op=3 …"), also when the
+	// fleet keeps no log.
+	Event func(id, kind, detail string, at time.Time)
 }
 
 // LinkEvent is what happened to a device's MTP session (Observer.Link).
@@ -54,6 +58,12 @@ func (e LinkEvent) String() string {
 func (o *Observer) record(id string, in bool, rec []byte, at time.Time) {
 	if o.Record != nil {
 		o.Record(id, in, rec, at)
+	}
+}
+
+func (o *Observer) event(id, kind, detail string, at time.Time) {
+	if o.Event != nil {
+		o.Event(id, kind, detail, at)
 	}
 }
 

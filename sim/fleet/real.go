@@ -287,6 +287,7 @@ func (r *Real) Run(ctx context.Context) error {
 }
 
 func (r *Real) logf(at time.Time, id, kind, detail string) {
+	r.cfg.Observe.event(id, kind, detail, at)
 	if r.cfg.Log == nil {
 		return
 	}

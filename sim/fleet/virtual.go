@@ -70,8 +70,9 @@ type Config struct {
 	LinkJitter    time.Duration // plus up to this much; default 10 ms
 	DownloadRate  int           // bytes per second when no fault slows it; default 1 MB/s
 
-	Log        io.Writer    // the event log, one line per event; nil: none
-	Index      *index.Index // kept up to date in batches; nil: none
+	Log        io.Writer                                   // the event log, one line per event; nil: none
+	Event      func(id, kind, detail string, at time.Time) // also called with each line of the event log; nil: none
+	Index      *index.Index                                // kept up to date in batches; nil: none
 	IndexEvery time.Duration
 }
 
@@ -90,6 +91,7 @@ type Virtual struct {
 	rate   int
 	every  time.Duration
 	log    *bufio.Writer
+	event  func(id, kind, detail string, at time.Time)
 	logErr error
 	idx    *index.Index
 	dirty  []int32
@@ -176,6 +178,7 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 	if cfg.Log != nil {
 		v.log = bufio.NewWriterSize(cfg.Log, 64<<10)
 	}
+	v.event = cfg.Event
 	var fd []faults.Device
 	var grp []int16
 	for g, bg := range cfg.Boards {
@@ -736,6 +739,9 @@ func (v *Virtual) linkDown(n int, why string) {
 // ---- log and index ----
 
 func (v *Virtual) logf(at time.Time, id, kind, detail string) {
+	if v.event != nil {
+		v.event(id, kind, detail, at)
+	}
 	if v.log == nil {
 		return
 	}
