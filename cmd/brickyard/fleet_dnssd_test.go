@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"brickyard/mtp"
 	"brickyard/mtp/dnssd"
 	"brickyard/mtp/mqtt"
 )
@@ -32,6 +33,26 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
+// controllerOnBroker is an embedded MQTT broker and a controller ctl
+// listening on topic there, both closed at the test's end.
+func controllerOnBroker(t *testing.T, ctl, topic string) (*mqtt.EmbeddedBroker, mtp.Listener) {
+	t.Helper()
+	broker, err := mqtt.NewEmbeddedBroker("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := broker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { broker.Stop() })
+	l, err := mqtt.NewListener(mqtt.Config{Broker: broker.URL(), ControllerID: ctl, ControllerTopic: topic, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return broker, l
+}
+
 // TestFleet_DNSSD: brickyard fleet finds its controller through DNS-SD
 // (--discover: the _usp-ctr-mqtt._tcp records of a unicast DNS server
 // say which broker, topic and Endpoint ID), connects there, and serves
@@ -44,20 +65,8 @@ func TestFleet_DNSSD(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	broker, err := mqtt.NewEmbeddedBroker("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := broker.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Stop()
 	const ctl, topic = "proto::disc-ctl", "ops/controller/disc"
-	l, err := mqtt.NewListener(mqtt.Config{Broker: broker.URL(), ControllerID: ctl, ControllerTopic: topic, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	broker, l := controllerOnBroker(t, ctl, topic)
 
 	// The lab's DNS server says where the controller is.
 	lab, err := dnssd.NewServer("127.0.0.1:0", "lab.test")
@@ -163,20 +172,8 @@ func TestFleet_DNSSD(t *testing.T) {
 func TestFleet_MDNS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	broker, err := mqtt.NewEmbeddedBroker("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := broker.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Stop()
 	const ctl, topic = "proto::mdns-ctl", "ops/controller/mdns"
-	l, err := mqtt.NewListener(mqtt.Config{Broker: broker.URL(), ControllerID: ctl, ControllerTopic: topic, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	broker, l := controllerOnBroker(t, ctl, topic)
 	// A group port of the test's own: other tests on the box speak mDNS too.
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
