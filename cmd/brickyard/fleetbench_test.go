@@ -38,16 +38,19 @@ import (
 //     stacks), as the slope between a fleet of FLEETBENCH_BASE
 //     agents and one of N;
 //   - goroutines per agent;
-//   - the agents' CPU per answered Get of one parameter
-//     (process_cpu_seconds_total ÷ answers) with W Gets in flight per
-//     agent, and the answers per second;
+//   - the agents' CPU per answered Get of one path (one parameter by
+//     default, FLEETBENCH_PATH) (process_cpu_seconds_total ÷ answers)
+//     with W Gets in flight per agent, the answers per second, and the
+//     parameters and bytes per answer (to read the CPU per parameter);
 //   - the driver's own CPU per Get (getrusage of this process).
 //
 // Run it with make bench-fleet (docs/scale.md). Environment:
 // FLEETBENCH_AGENTS (default 1,1000), FLEETBENCH_WINDOW
 // (Gets in flight per agent, default 1,32), FLEETBENCH_QOS (the
 // agents' QoS, default 1), FLEETBENCH_SECONDS (per load window,
-// default 10), FLEETBENCH_PROFILE (a folder: the fleet's CPU profile of
+// default 10), FLEETBENCH_PATH (the path each Get asks for, default
+// Device.DeviceInfo.SoftwareVersion; Device. is the whole data model),
+// FLEETBENCH_PROFILE (a folder: the fleet's CPU profile of
 // every load window and its heap profile when idle are written there, as
 // cpu-agents=N-window=W.pprof and heap-agents=N.pprof).
 func BenchmarkFleetProcess(b *testing.B) {
@@ -61,6 +64,10 @@ func BenchmarkFleetProcess(b *testing.B) {
 	secs := envInts(b, "FLEETBENCH_SECONDS", []int{10})[0]
 	base := envInts(b, "FLEETBENCH_BASE", []int{100})[0]
 	profDir := os.Getenv("FLEETBENCH_PROFILE")
+	path := os.Getenv("FLEETBENCH_PATH")
+	if path == "" {
+		path = fbPath
+	}
 	m := mtptest.NewMosquitto(b)
 	for _, n := range agents {
 		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) {
@@ -97,12 +104,21 @@ func BenchmarkFleetProcess(b *testing.B) {
 						if profDir != "" {
 							prof = filepath.Join(profDir, fmt.Sprintf("cpu-agents=%d-window=%d.pprof", n, w))
 						}
-						r := fb.load(b, w, time.Duration(secs)*time.Second, prof)
-						b.ReportMetric(r.agentCPU/float64(r.answers)*1e6, "agent-µs/get")
-						b.ReportMetric(r.driverCPU/float64(r.answers)*1e6, "driver-µs/get")
-						b.ReportMetric(float64(r.answers)/r.wall, "gets/s")
-						b.Logf("%d agents, %d in flight each: %d answers in %.1f s, agents %.1f µs CPU per Get, driver %.1f µs",
-							n, w, r.answers, r.wall, r.agentCPU/float64(r.answers)*1e6, r.driverCPU/float64(r.answers)*1e6)
+						r := fb.load(b, path, w, time.Duration(secs)*time.Second, prof)
+						if r.answers == 0 {
+							b.Fatalf("%d agents, %d in flight each: no answer to a Get of %s in %.1f s", n, w, path, r.wall)
+						}
+						a := float64(r.answers)
+						b.ReportMetric(r.agentCPU/a*1e6, "agent-µs/get")
+						b.ReportMetric(r.driverCPU/a*1e6, "driver-µs/get")
+						b.ReportMetric(a/r.wall, "gets/s")
+						b.ReportMetric(float64(r.params)/a, "params/answer")
+						b.ReportMetric(float64(r.bytes)/a, "B/answer")
+						b.Logf("%d agents, %d in flight each, Get %s: %d answers in %.1f s, %.0f parameters and %.0f bytes each, agents %.1f µs CPU per Get, driver %.1f µs",
+							n, w, path, r.answers, r.wall, float64(r.params)/a, float64(r.bytes)/a, r.agentCPU/a*1e6, r.driverCPU/a*1e6)
+						if r.failed > 0 {
+							b.Errorf("%d of the answers carried an error for %s", r.failed, path)
+						}
 					}
 				})
 			}
@@ -127,6 +143,9 @@ func envInts(b *testing.B, name string, def []int) []int {
 }
 
 const fbCtrl = "proto::fleetbench"
+
+// fbPath is what a Get asks for unless FLEETBENCH_PATH says otherwise.
+const fbPath = "Device.DeviceInfo.SoftwareVersion"
 
 // fleetBench is one brickyard fleet process and its driver.
 type fleetBench struct {
@@ -269,13 +288,15 @@ func (fb *fleetBench) scrape(b *testing.B) map[string]float64 {
 
 type fbResult struct {
 	answers             int64
+	params, bytes       int64 // over all answers: parameters in the GetResps, Record bytes
+	failed              int64 // answers with an error for the path
 	wall                float64
 	agentCPU, driverCPU float64 // seconds
 }
 
-// load keeps w Gets in flight to every agent for d, and counts the
-// answers.
-func (fb *fleetBench) load(b *testing.B, w int, d time.Duration, prof string) fbResult {
+// load keeps w Gets of path in flight to every agent for d, and counts
+// the answers and the parameters they carry.
+func (fb *fleetBench) load(b *testing.B, path string, w int, d time.Duration, prof string) fbResult {
 	fb.mu.Lock()
 	conns := make([]mtp.Conn, 0, len(fb.conns))
 	for _, c := range fb.conns {
@@ -284,7 +305,7 @@ func (fb *fleetBench) load(b *testing.B, w int, d time.Duration, prof string) fb
 	fb.mu.Unlock()
 	codec := usp.Codec{LocalID: fbCtrl}
 	get := func(id string, n int) []byte {
-		rec, err := codec.Seal(id, usp.NewRequest("g"+strconv.Itoa(n), &pb.Get{ParamPaths: []string{"Device.DeviceInfo.SoftwareVersion"}}))
+		rec, err := codec.Seal(id, usp.NewRequest("g"+strconv.Itoa(n), &pb.Get{ParamPaths: []string{path}}))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -292,7 +313,7 @@ func (fb *fleetBench) load(b *testing.B, w int, d time.Duration, prof string) fb
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	var answers atomic.Int64
+	var answers, params, bytes, failed atomic.Int64
 	cpu0, ru0 := fb.scrape(b)["process_cpu_seconds_total"], rusage()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -323,10 +344,23 @@ func (fb *fleetBench) load(b *testing.B, w int, d time.Duration, prof string) fb
 				if err != nil {
 					return
 				}
-				if in, err := codec.Open(rec); err != nil || in.Msg.GetBody().GetResponse().GetGetResp() == nil {
+				in, err := codec.Open(rec)
+				resp := in.Msg.GetBody().GetResponse().GetGetResp()
+				if err != nil || resp == nil {
 					continue
 				}
 				answers.Add(1)
+				bytes.Add(int64(len(rec)))
+				np := 0
+				for _, rp := range resp.GetReqPathResults() {
+					if rp.GetErrCode() != 0 {
+						failed.Add(1)
+					}
+					for _, res := range rp.GetResolvedPathResults() {
+						np += len(res.GetResultParams())
+					}
+				}
+				params.Add(int64(np))
 				if c.Send(ctx, get(id, n)) != nil {
 					return
 				}
@@ -350,7 +384,7 @@ func (fb *fleetBench) load(b *testing.B, w int, d time.Duration, prof string) fb
 			}
 		}
 	}
-	return fbResult{answers: answers.Load(), wall: wall, agentCPU: cpu1 - cpu0, driverCPU: ru1 - ru0}
+	return fbResult{answers: answers.Load(), params: params.Load(), bytes: bytes.Load(), failed: failed.Load(), wall: wall, agentCPU: cpu1 - cpu0, driverCPU: ru1 - ru0}
 }
 
 // profile fetches one of the fleet's pprof profiles into file.
