@@ -488,7 +488,12 @@ func (r *Responder) handle(pkt []byte, src netip.AddrPort, direct bool, now time
 	legacy := src.Port() != r.port
 	var answers, extra []dns.RR
 	unicast, shared, probe := legacy || direct, false, len(req.Ns) > 0
+	asked := map[dns.Question]bool{} // a question asked twice in one packet is answered once
 	for _, q := range req.Question {
+		if asked[q] {
+			continue
+		}
+		asked[q] = true
 		if q.Qclass&^unicastBit != dns.ClassINET && q.Qclass&^unicastBit != dns.ClassANY {
 			continue
 		}

@@ -103,6 +103,7 @@ func (r MDNSResolver) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error
 		}()
 	}
 	var msgs []*dns.Msg
+	records, truncated := 0, false
 	again := time.NewTicker(time.Second)
 	defer again.Stop()
 	end := time.NewTimer(time.Until(deadline))
@@ -111,6 +112,15 @@ func (r MDNSResolver) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error
 	for waiting := true; waiting; {
 		select {
 		case m := <-got:
+			// What one lookup keeps is bounded: past maxMergedRecords the
+			// answer says it is truncated (Lookup: ErrTruncated with the
+			// instances it holds), as a unicast answer too large does.
+			n := len(m.Answer) + len(m.Extra)
+			if records+n > maxMergedRecords {
+				truncated = true
+				continue
+			}
+			records += n
 			msgs = append(msgs, m)
 		case <-again.C:
 			_, _ = group.WriteToUDP(multicast, gaddr)
@@ -124,8 +134,17 @@ func (r MDNSResolver) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error
 	group.Close()
 	legacy.Close()
 	wg.Wait()
-	return mergeResponses(q, msgs), nil
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	resp := mergeResponses(q, msgs)
+	resp.Truncated = truncated
+	return resp, nil
 }
+
+// maxMergedRecords bounds the records one mDNS lookup gathers: four per
+// instance (PTR, SRV, TXT, an address) of MaxInstances.
+const maxMergedRecords = 4 * MaxInstances
 
 // mergeResponses is one message of every record the responses hold,
 // once each, less those withdrawn (TTL 0) and those of another class.

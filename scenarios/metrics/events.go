@@ -83,6 +83,9 @@ func (e *deviceEvents) collectors() []prometheus.Collector {
 // update's duration by outcome, from the device's first download since
 // its last outcome. Lines of other kinds are ignored.
 func (m *Metrics) DeviceEvent(id, kind, detail string, at time.Time) {
+	if !counted[kind] {
+		return
+	}
 	e := m.events
 	switch kind {
 	case "power-cut":
@@ -137,13 +140,11 @@ func (m *Metrics) DeviceEvent(id, kind, detail string, at time.Time) {
 
 // Counted reports whether DeviceEvent counts lines of this kind (a
 // caller that forwards events forwards only those).
-func Counted(kind string) bool {
-	switch kind {
-	case "power-cut", "net-drop", "link-fail", "download-start", "downloaded", "download-failed", "updated", "confirmed", "rolled-back", "bricked":
-		return true
-	}
-	return false
-}
+func Counted(kind string) bool { return counted[kind] }
+
+// counted are the kinds DeviceEvent reads. Read only.
+var counted = map[string]bool{"power-cut": true, "net-drop": true, "link-fail": true, "download-start": true,
+	"downloaded": true, "download-failed": true, "updated": true, "confirmed": true, "rolled-back": true, "bricked": true}
 
 // field is the number of key=N in an event's detail.
 func field(detail, key string) (int64, bool) {
