@@ -40,6 +40,8 @@ type EmbeddedBroker struct {
 	conns    map[net.Conn]struct{}
 	accepted int // client connections started, for the final drain
 	stopped  bool
+	gone     int           // connections the loop has seen say goodbye
+	left     chan struct{} // closed and replaced at each goodbye
 }
 
 // NewEmbeddedBroker listens on addr, which must be a loopback address
@@ -62,7 +64,7 @@ func NewEmbeddedBroker(addr string) (*EmbeddedBroker, error) {
 // serveBroker serves on ln (a test may pass a TLS listener).
 func serveBroker(ln net.Listener) *EmbeddedBroker {
 	b := &EmbeddedBroker{ln: ln, reqs: make(chan client.Request, 128), quit: make(chan struct{}),
-		conns: map[net.Conn]struct{}{}}
+		conns: map[net.Conn]struct{}{}, left: make(chan struct{})}
 	b.wg.Add(2)
 	go b.acceptLoop()
 	go b.loop()
@@ -71,6 +73,17 @@ func serveBroker(ln net.Listener) *EmbeddedBroker {
 
 // Addr is the address the broker listens on.
 func (b *EmbeddedBroker) Addr() string { return b.ln.Addr().String() }
+
+// departed is how many client connections have ended, with their
+// subscriptions gone from the destinations, and a channel closed at the
+// next. A connection's subscriptions outlive its socket until go-stomp
+// has cleaned it up: a queue message sent before then may go to the
+// dead subscription and be lost (auto acknowledgement), as on any broker.
+func (b *EmbeddedBroker) departed() (int, <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.gone, b.left
+}
 
 // Close stops the broker and waits for its goroutines. Clients see their
 // connection drop.
@@ -128,6 +141,11 @@ func (b *EmbeddedBroker) loop() {
 		case r := <-b.reqs:
 			if r.Op == client.DisconnectedOp {
 				gone++
+				b.mu.Lock()
+				b.gone = gone
+				close(b.left)
+				b.left = make(chan struct{})
+				b.mu.Unlock()
 				continue
 			}
 			process(qm, tm, r)

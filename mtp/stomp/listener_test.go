@@ -172,7 +172,9 @@ func TestListener_DropsMalformed(t *testing.T) {
 }
 
 // A second stomp_connect from an agent is a new session: the old Conn
-// breaks and Accept returns the new one.
+// breaks and Accept returns the new one. The second connection is made
+// once the broker has let the first go: until then a message to the
+// agent's queue may be handed to the first connection's subscription.
 func TestListener_Reconnect(t *testing.T) {
 	noLeaks(t)
 	b := embedded(t)
@@ -182,6 +184,13 @@ func TestListener_Reconnect(t *testing.T) {
 	c1 := accept(t, l)
 	recv(t, c1)
 	_ = a1.Close()
+	for n, left := b.departed(); n < 1; n, left = b.departed() {
+		select {
+		case <-left:
+		case <-ctx(t).Done():
+			t.Fatal("the broker never saw the first connection go")
+		}
+	}
 	a2 := dial(t, cfg, "proto::agent")
 	c2 := accept(t, l)
 	_, err := c1.Recv(ctx(t))
