@@ -20,6 +20,7 @@ import (
 	"brickyard/mtp/stomp"
 	"brickyard/mtp/websocket"
 	"brickyard/scenarios/campaign"
+	"brickyard/scenarios/dashboard"
 	"brickyard/scenarios/fileserver"
 	"brickyard/scenarios/report"
 	"brickyard/sim/fleet"
@@ -69,6 +70,7 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 		fs.Add(path, data)
 	}
 	start := time.Now()
+	opt.Live.Begin(start)
 	lat := report.NewLatencySplit(start)
 	msgs := map[string]int{}
 	ccfg := sc.campaignConfig(b, start, opt, lat, msgs)
@@ -101,7 +103,7 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 			Seed: sc.Seed, ControllerID: ControllerID, Boards: b.groups, IDFormat: b.ids.printf(),
 			Device: sc.deviceConfig(b, tr.protocol, tr.ca), Plan: sc.plan(), Dialer: tr.dialer, Fetcher: fetcher,
 			PowerOnAt: sc.powerOnAt(b.ids.printf(), 0),
-			Log:       opt.EventLog, Index: opt.Index, Observe: links.observer(opt.Metrics),
+			Log:       opt.EventLog, Index: opt.Index, Observe: links.observer(opt.Metrics, opt.Live),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", sc.source, err)
@@ -157,9 +159,7 @@ loop:
 			campaignMetrics(opt.Metrics, ctrl)
 			done := ctrl.Done()
 			srv.mu.Unlock()
-			if opt.Progress != nil {
-				opt.Progress(p)
-			}
+			tell(opt, p)
 			if done && settle == nil {
 				settle = time.After(time.Second)
 			}
@@ -175,9 +175,7 @@ loop:
 	tr.listener.Close()
 	end := time.Now()
 	rec.sample(end, opt.Index)
-	if opt.Progress != nil {
-		opt.Progress(progress(end.Sub(start), opt.Index, ctrl, true))
-	}
+	tell(opt, progress(end.Sub(start), opt.Index, ctrl, true))
 	if opt.Stats != nil {
 		st := fs.Stats()
 		opt.Stats("fileserver_requests", st.Requests)
@@ -230,8 +228,11 @@ func (l *linkCounts) counts() []report.Count {
 	return out
 }
 
-func (l *linkCounts) observer(m Metrics) fleet.Observer {
-	return fleet.Observer{Event: deviceEvents(m), Link: func(id string, ev fleet.LinkEvent, err error, _ time.Time) {
+// observer counts the devices' sessions, and hands what they do to m and
+// live (either may be nil).
+func (l *linkCounts) observer(m Metrics, live *dashboard.Live) fleet.Observer {
+	return fleet.Observer{Event: deviceEvents(m, live), Record: recordHook(live), Link: func(id string, ev fleet.LinkEvent, err error, at time.Time) {
+		live.Link(id, ev, err, at)
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		switch {

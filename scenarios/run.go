@@ -15,6 +15,7 @@ import (
 	"brickyard/mtp"
 	"brickyard/mtp/certs"
 	"brickyard/scenarios/campaign"
+	"brickyard/scenarios/dashboard"
 	"brickyard/scenarios/report"
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
@@ -43,6 +44,11 @@ type Options struct {
 	EventLog io.Writer                        // the fleet's event log; nil: none
 	Metrics  Metrics                          // nil: none
 	Index    *index.Index                     // the fleet index to keep current; nil: a private one
+	// Live, if set, follows the run for the dashboard: the devices'
+	// Records, sessions and events, the controller's latencies, and a
+	// Sample with every progress. A run in workers gives it what this
+	// process sees: the samples and the controller's latencies.
+	Live *dashboard.Live
 
 	// Stats, if set, is called at the end of a real-time run with
 	// counters of the transport and the file server, for logs.
@@ -82,12 +88,28 @@ type Metrics interface {
 	Dropped(side string, d *mtp.Drops)
 }
 
-// deviceEvents is the fleet's event hook of m: nil without metrics.
-func deviceEvents(m Metrics) func(id, kind, detail string, at time.Time) {
-	if m == nil {
+// deviceEvents is the fleet's event hook of m and l: nil without either.
+func deviceEvents(m Metrics, l *dashboard.Live) func(id, kind, detail string, at time.Time) {
+	switch {
+	case m != nil && l != nil:
+		return func(id, kind, detail string, at time.Time) {
+			m.DeviceEvent(id, kind, detail, at)
+			l.Event(id, kind, detail, at)
+		}
+	case m != nil:
+		return m.DeviceEvent
+	case l != nil:
+		return l.Event
+	}
+	return nil
+}
+
+// recordHook is l's Record: nil without a dashboard.
+func recordHook(l *dashboard.Live) func(id string, in bool, rec []byte, at time.Time) {
+	if l == nil {
 		return nil
 	}
-	return m.DeviceEvent
+	return l.Record
 }
 
 // Progress is the fleet at one moment of a run.
@@ -254,6 +276,7 @@ func (sc *Scenario) campaignConfig(b *built, start time.Time, opt Options, lat *
 			if opt.Metrics != nil {
 				opt.Metrics.Latency(d)
 			}
+			opt.Live.Latency(typ, d)
 		},
 		ErrorCode: func(code uint32) {
 			if opt.Metrics != nil {
@@ -309,6 +332,21 @@ func progress(elapsed time.Duration, idx *index.Index, c *campaign.Campaign, fin
 		Phases: idx.Counts(index.ByPhase), Conn: idx.Counts(index.ByConn), Waves: c.Waves(), Aborted: c.Aborted(), Final: final}
 }
 
+// tell hands p to the progress display and the dashboard.
+func tell(opt Options, p Progress) {
+	if opt.Live != nil {
+		ws := make([]dashboard.Wave, len(p.Waves))
+		for i, w := range p.Waves {
+			ws[i] = dashboard.Wave{Name: w.Name, Size: w.Size, Done: w.Done, Failed: w.Fail, Opened: w.Opened, Closed: w.Closed, Aborted: w.Aborted}
+		}
+		opt.Live.Sample(dashboard.Sample{Elapsed: p.Elapsed, Outcomes: p.Outcomes, Phases: p.Phases, Conn: p.Conn,
+			Waves: ws, Aborted: p.Aborted, Final: p.Final})
+	}
+	if opt.Progress != nil {
+		opt.Progress(p)
+	}
+}
+
 func campaignMetrics(m Metrics, c *campaign.Campaign) {
 	if m == nil {
 		return
@@ -330,6 +368,7 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 		return nil, err
 	}
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	opt.Live.Begin(start)
 	lat := report.NewLatencySplit(start)
 	msgs := map[string]int{}
 	ctrl, err := campaign.New(sc.campaignConfig(b, start, opt, lat, msgs))
@@ -344,7 +383,7 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 		Seed: sc.Seed, Start: start, Controller: ctrl, ControllerID: ControllerID, Boards: b.groups,
 		IDFormat: b.ids.printf(), Device: sc.deviceConfig(b, "WebSocket", nil), Plan: sc.plan(), Images: images,
 		ConnectRate: sc.Fleet.ConnectRate, ConnectJitter: sc.Fleet.ConnectJitter,
-		Log: opt.EventLog, Event: deviceEvents(opt.Metrics), Index: opt.Index, IndexEvery: opt.ProgressEvery,
+		Log: opt.EventLog, Event: deviceEvents(opt.Metrics, opt.Live), Record: recordHook(opt.Live), Index: opt.Index, IndexEvery: opt.ProgressEvery,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.source, err)
@@ -366,9 +405,7 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 		}
 		rec.sample(t, opt.Index)
 		campaignMetrics(opt.Metrics, ctrl)
-		if opt.Progress != nil {
-			opt.Progress(progress(t.Sub(start), opt.Index, ctrl, false))
-		}
+		tell(opt, progress(t.Sub(start), opt.Index, ctrl, false))
 		if ctrl.Done() {
 			// Let what is under way land: the last confirmations follow
 			// the controller's last answers by a link delay.
@@ -384,9 +421,7 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 		}
 	}
 	rec.sample(t, opt.Index)
-	if opt.Progress != nil {
-		opt.Progress(progress(t.Sub(start), opt.Index, ctrl, true))
-	}
+	tell(opt, progress(t.Sub(start), opt.Index, ctrl, true))
 	r := rec.report(sc, v, ctrl, b, lat, msgs, t, interrupted)
 	r.MTP = "inproc"
 	return r, nil

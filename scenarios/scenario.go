@@ -12,6 +12,7 @@
 package scenarios
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -615,4 +616,33 @@ func (sc *Scenario) Scale(n int) error {
 	sc.Fleet.Boards = kept
 	sc.scaled = n
 	return nil
+}
+
+// Title names the run for a live view: the scenario, its size, clock and
+// seed.
+func (sc *Scenario) Title() string {
+	return fmt.Sprintf("run %s: %d devices, %s clock, seed %d", sc.Name, sc.Devices(), sc.Clock, sc.Seed)
+}
+
+// PlanText is the campaign's plan in words: its waves and its abort rule.
+func (sc *Scenario) PlanText() string {
+	cs := sc.Campaign
+	if len(cs.Waves) == 0 {
+		return ""
+	}
+	var ws []string
+	for _, w := range cs.Waves {
+		name := w.Name
+		if name == "" {
+			name = "wave"
+		}
+		ws = append(ws, name+" "+w.Share)
+	}
+	t := fmt.Sprintf("%d waves (%s) install %s by %s", len(cs.Waves), strings.Join(ws, ", "), cs.Image, cmp.Or(cs.Procedure, "download-auto"))
+	if a := cs.Abort; a != nil {
+		t += fmt.Sprintf("; abort rule: no further wave opens once a wave's failures exceed %g%% of its devices (counted from %d outcomes)", a.FailureRate*100, a.MinDevices)
+	} else {
+		t += "; no abort rule"
+	}
+	return t
 }

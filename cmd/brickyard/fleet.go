@@ -15,6 +15,7 @@ import (
 
 	"brickyard/boards/image"
 	"brickyard/scenarios/agents"
+	"brickyard/scenarios/dashboard"
 	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/trace"
 	"brickyard/sim/index"
@@ -111,6 +112,9 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.String("metrics-addr", "", "serve Prometheus metrics on `ADDR` (loopback, e.g. 127.0.0.1:9464)")
 	fl.Bool("metrics-expose", false, "allow --metrics-addr on an address other hosts can reach (e.g. 0.0.0.0:9464 in a pod)")
 	fl.Bool("pprof", false, "also serve Go's profiles (/debug/pprof/) on --metrics-addr")
+	fl.String("dashboard", "", "serve a live web dashboard of the fleet on `ADDR` (loopback, e.g. 127.0.0.1:8080; docs/dashboard.md)")
+	fl.Bool("dashboard-expose", false, "allow --dashboard on an address other hosts can reach")
+	fl.Duration("linger", 0, "once the run is over, keep --dashboard and --metrics-addr serving its final state this long (Ctrl-C ends it sooner)")
 	fl.String("event-log", "", "write the fleet's event log to `FILE`")
 	fl.String("trace", "", "record the USP Records of the devices `IDS|SHARE` (endpoint IDs, comma-separated, or a share such as 1%) as JSON Lines (docs/trace.md)")
 	fl.String("trace-file", "", "write --trace's lines to `FILE` (default: trace.jsonl in --out)")
@@ -146,6 +150,9 @@ func runFleet(ctx context.Context, a *app) error {
 	if !sp.HasController() { // --dump-model alone
 		return agents.DumpFirst(a.stdout, sp, b)
 	}
+	if err := checkLinger(f.Linger, f.Dashboard, f.MetricsAddr); err != nil {
+		return err
+	}
 	if n, err := fleetWorkers(f, sp); err != nil {
 		return err
 	} else if n > 1 {
@@ -171,7 +178,12 @@ func runFleet(ctx context.Context, a *app) error {
 		return err
 	}
 	defer stopMetrics()
-	opt := agents.Options{Log: a.log, Index: idx, Metrics: m, Bench: a.cfg.Bench.Boards,
+	live, stopDash, err := serveDashboard(a.log, f.Dashboard, f.DashExpose, dashboard.Config{Title: sp.Title(), Index: idx})
+	if err != nil {
+		return err
+	}
+	defer stopDash()
+	opt := agents.Options{Log: a.log, Index: idx, Metrics: m, Live: live, Bench: a.cfg.Bench.Boards,
 		PDUAddr: a.cfg.Bench.PDUAddr, PDUHostname: a.cfg.Bench.PDUHostname}
 	if f.EventLog != "" {
 		lf, err := os.Create(f.EventLog)
@@ -217,6 +229,7 @@ func runFleet(ctx context.Context, a *app) error {
 		}
 		fmt.Fprintf(a.stdout, "\nreports: %s, %s\n", filepath.Join(f.Out, "report.json"), filepath.Join(f.Out, "report.html"))
 	}
+	linger(ctx, a.log, f.Linger)
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return runErr
 	}

@@ -10,9 +10,11 @@ import (
 	"go.uber.org/zap"
 
 	"brickyard/scenarios/agents"
+	"brickyard/scenarios/dashboard"
 	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/trace"
 	"brickyard/scenarios/workers"
+	"brickyard/sim/index"
 )
 
 // fleetWorkers is how many processes the fleet runs in: --workers, or
@@ -86,8 +88,27 @@ func runFleetWorkers(ctx context.Context, a *app, sp *agents.Spec, n int) error 
 		defer tf.Close()
 		opt.Trace = tf
 	}
+	idx, err := index.New()
+	if err != nil {
+		return err
+	}
+	live, stopDash, err := serveDashboard(a.log, f.Dashboard, f.DashExpose,
+		dashboard.Config{Title: sp.Title() + fmt.Sprintf(" in %d workers", n), Index: idx})
+	if err != nil {
+		return err
+	}
+	defer stopDash()
+	var show func(agents.Progress)
 	if !f.Quiet {
-		opt.Progress = agents.NewProgressPrinter(a.stderr, isTerminal(a.stderr))
+		show = agents.NewProgressPrinter(a.stderr, isTerminal(a.stderr))
+	}
+	if show != nil || live != nil {
+		opt.Progress = func(p agents.Progress) {
+			live.Sample(p.Sample())
+			if show != nil {
+				show(p)
+			}
+		}
 	}
 	a.log.Info("fleet in workers", zap.Int("workers", n), zap.Int("devices", sp.Total()))
 	res, runErr := workers.RunFleet(ctx, sp, opt)
@@ -115,6 +136,7 @@ func runFleetWorkers(ctx context.Context, a *app, sp *agents.Spec, n int) error 
 		}
 		fmt.Fprintf(a.stdout, "\nreports: %s, %s\n", filepath.Join(f.Out, "report.json"), filepath.Join(f.Out, "report.html"))
 	}
+	linger(ctx, a.log, f.Linger)
 	if runErr != nil {
 		return runErr
 	}

@@ -50,6 +50,8 @@ import (
 // agents' QoS, default 1), FLEETBENCH_SECONDS (per load window,
 // default 10), FLEETBENCH_PATH (the path each Get asks for, default
 // Device.DeviceInfo.SoftwareVersion; Device. is the whole data model),
+// FLEETBENCH_ARGS (more fleet flags, space-separated: the cost of
+// --dashboard or --trace is the difference they make),
 // FLEETBENCH_PROFILE (a folder: the fleet's CPU profile of
 // every load window and its heap profile when idle are written there, as
 // cpu-agents=N-window=W.pprof and heap-agents=N.pprof).
@@ -196,6 +198,7 @@ func startFleetBench(b *testing.B, bin, broker string, n, qos int, pprof bool) *
 	if pprof {
 		fb.cmd.Args = append(fb.cmd.Args, "--pprof")
 	}
+	fb.cmd.Args = append(fb.cmd.Args, strings.Fields(os.Getenv("FLEETBENCH_ARGS"))...)
 	fb.cmd.Stdout, fb.cmd.Stderr = io.Discard, os.Stderr // the summary at exit is not the benchmark's
 	if err := fb.cmd.Start(); err != nil {
 		b.Fatal(err)

@@ -62,7 +62,7 @@ func serveAggregate(log *zap.Logger, addr string, expose, withPprof bool, agg *m
 // serveHandler serves h as /metrics on addr, Go's profiles beside it with
 // withPprof, and runs also (if set) until stop; it owns the goroutines.
 func serveHandler(log *zap.Logger, addr string, expose, withPprof bool, h http.Handler, also func(context.Context)) (stop func(), err error) {
-	if err := checkLoopback(addr, expose); err != nil {
+	if err := checkLoopback(addr, expose, "--metrics-expose"); err != nil {
 		return nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
 	ln, err := metrics.Listen(addr)
@@ -93,8 +93,8 @@ func serveHandler(log *zap.Logger, addr string, expose, withPprof bool, h http.H
 }
 
 // checkLoopback refuses a listening address that is not on loopback
-// (127.0.0.0/8, ::1, localhost), unless expose.
-func checkLoopback(addr string, expose bool) error {
+// (127.0.0.0/8, ::1, localhost), unless expose (the flag exposeFlag).
+func checkLoopback(addr string, expose bool, exposeFlag string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err
@@ -108,5 +108,5 @@ func checkLoopback(addr string, expose bool) error {
 	if host == "" {
 		host = "every interface"
 	}
-	return fmt.Errorf("%s: %s is not loopback: add --metrics-expose to serve metrics to other hosts", addr, host)
+	return fmt.Errorf("%s: %s is not loopback: add %s to serve to other hosts", addr, host, exposeFlag)
 }

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"brickyard/scenarios"
+	"brickyard/scenarios/dashboard"
 	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/report"
 	"brickyard/scenarios/workers"
@@ -35,17 +36,20 @@ const ExitExpectations = 3
 // RunConfig is brickyard run's configuration: one key per flag, in the
 // run: section (--metrics-addr is run.metrics_addr).
 type RunConfig struct {
-	Out           string `mapstructure:"out"`
-	MetricsAddr   string `mapstructure:"metrics_addr"`
-	MetricsExpose bool   `mapstructure:"metrics_expose"`
-	Pprof         bool   `mapstructure:"pprof"`
-	Boards        string `mapstructure:"boards"`
-	EventLog      string `mapstructure:"event_log"`
-	Clock         string `mapstructure:"clock"`
-	Seed          uint64 `mapstructure:"seed"`
-	Devices       int    `mapstructure:"devices"`
-	Quiet         bool   `mapstructure:"quiet"`
-	Workers       int    `mapstructure:"workers"`
+	Out           string        `mapstructure:"out"`
+	MetricsAddr   string        `mapstructure:"metrics_addr"`
+	MetricsExpose bool          `mapstructure:"metrics_expose"`
+	Pprof         bool          `mapstructure:"pprof"`
+	Dashboard     string        `mapstructure:"dashboard"`
+	DashExpose    bool          `mapstructure:"dashboard_expose"`
+	Linger        time.Duration `mapstructure:"linger"`
+	Boards        string        `mapstructure:"boards"`
+	EventLog      string        `mapstructure:"event_log"`
+	Clock         string        `mapstructure:"clock"`
+	Seed          uint64        `mapstructure:"seed"`
+	Devices       int           `mapstructure:"devices"`
+	Quiet         bool          `mapstructure:"quiet"`
+	Workers       int           `mapstructure:"workers"`
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -72,6 +76,9 @@ func newRunCmd(a *app) *cobra.Command {
 	fl.String("metrics-addr", "", "serve Prometheus metrics on `ADDR` (loopback, e.g. 127.0.0.1:9464)")
 	fl.Bool("metrics-expose", false, "allow --metrics-addr on an address other hosts can reach (e.g. 0.0.0.0:9464 in a pod)")
 	fl.Bool("pprof", false, "also serve Go's profiles (/debug/pprof/) on --metrics-addr")
+	fl.String("dashboard", "", "serve a live web dashboard of the run on `ADDR` (loopback, e.g. 127.0.0.1:8080; docs/dashboard.md)")
+	fl.Bool("dashboard-expose", false, "allow --dashboard on an address other hosts can reach")
+	fl.Duration("linger", 0, "once the run is over, keep --dashboard and --metrics-addr serving its final state this long (Ctrl-C ends it sooner)")
 	fl.String("boards", "", "also read board profiles from `FILE`")
 	fl.String("event-log", "", "write the fleet's event log to `FILE`")
 	fl.String("clock", "", "override the scenario's clock: virtual or real")
@@ -164,6 +171,16 @@ func runScenario(ctx context.Context, a *app, name string, f RunConfig, given fu
 	if m != nil {
 		opt.Metrics = m
 	}
+	if err := checkLinger(f.Linger, f.Dashboard, f.MetricsAddr); err != nil {
+		return err
+	}
+	live, stopDash, err := serveDashboard(a.log, f.Dashboard, f.DashExpose,
+		dashboard.Config{Title: sc.Title(), Plan: sc.PlanText(), Index: idx})
+	if err != nil {
+		return err
+	}
+	defer stopDash()
+	opt.Live = live
 	if !f.Quiet {
 		opt.Progress = progressPrinter(a.stderr, isTerminal(a.stderr), time.Now)
 	}
@@ -196,6 +213,7 @@ func runScenario(ctx context.Context, a *app, name string, f RunConfig, given fu
 		}
 		fmt.Fprintf(a.stdout, "\nreports: %s, %s\n", filepath.Join(f.Out, "report.json"), filepath.Join(f.Out, "report.html"))
 	}
+	linger(ctx, a.log, f.Linger)
 	if runErr != nil {
 		return runErr
 	}

@@ -122,6 +122,11 @@ func TestRun_BadScenario(t *testing.T) {
 		{[]string{"--seed", "0"}, "--seed: 0"},
 		{[]string{"--metrics-addr", "0.0.0.0:0"}, "add --metrics-expose"},
 		{[]string{"--metrics-addr", ":0"}, "every interface is not loopback"},
+		{[]string{"--dashboard", "0.0.0.0:0"}, "add --dashboard-expose"},
+		{[]string{"--dashboard", "127.0.0.1"}, "--dashboard: address 127.0.0.1: missing port"},
+		{[]string{"--linger", "1m"}, "--linger: nothing to keep serving"},
+		{[]string{"--linger", "-1s", "--dashboard", "127.0.0.1:0"}, "--linger: -1s: want 0 to 24h0m0s"},
+		{[]string{"--linger", "25h", "--metrics-addr", "127.0.0.1:0"}, "--linger: 25h0m0s"},
 	} {
 		_, errOut, code = runBrickyard(t, nil, append([]string{"run", good, "--quiet"}, tc.args...)...)
 		if code != 1 || !strings.Contains(errOut, tc.want) {
@@ -131,6 +136,14 @@ func TestRun_BadScenario(t *testing.T) {
 	_, errOut, code = runBrickyard(t, nil, "fleet", "--ws-url", "ws://127.0.0.1:1/usp", "--controller-id", "proto::c", "--metrics-addr", "0.0.0.0:0")
 	if code != 1 || !strings.Contains(errOut, "add --metrics-expose") {
 		t.Errorf("fleet --metrics-addr 0.0.0.0:0: code %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = runBrickyard(t, nil, "fleet", "--ws-url", "ws://127.0.0.1:1/usp", "--controller-id", "proto::c", "--dashboard", "[::]:0")
+	if code != 1 || !strings.Contains(errOut, "add --dashboard-expose") {
+		t.Errorf("fleet --dashboard [::]:0: code %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = runBrickyard(t, nil, "fleet", "--ws-url", "ws://127.0.0.1:1/usp", "--controller-id", "proto::c", "--linger", "1h")
+	if code != 1 || !strings.Contains(errOut, "--linger: nothing to keep serving") {
+		t.Errorf("fleet --linger alone: code %d, stderr %q", code, errOut)
 	}
 }
 

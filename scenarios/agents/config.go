@@ -79,14 +79,17 @@ type Config struct {
 	StateDir        string        `mapstructure:"state_dir"`
 
 	// Output.
-	Out           string `mapstructure:"out"`
-	MetricsAddr   string `mapstructure:"metrics_addr"`
-	MetricsExpose bool   `mapstructure:"metrics_expose"`
-	Pprof         bool   `mapstructure:"pprof"`
-	EventLog      string `mapstructure:"event_log"`
-	Trace         string `mapstructure:"trace"`      // devices to trace: endpoint IDs or a share (scenarios/trace)
-	TraceFile     string `mapstructure:"trace_file"` // "": trace.jsonl in Out
-	TraceMax      int64  `mapstructure:"trace_max"`  // bytes; 0: trace.DefaultMax
-	Quiet         bool   `mapstructure:"quiet"`
-	DumpModel     bool   `mapstructure:"dump_model"`
+	Out           string        `mapstructure:"out"`
+	MetricsAddr   string        `mapstructure:"metrics_addr"`
+	MetricsExpose bool          `mapstructure:"metrics_expose"`
+	Pprof         bool          `mapstructure:"pprof"`
+	Dashboard     string        `mapstructure:"dashboard"`        // serve the live dashboard here
+	DashExpose    bool          `mapstructure:"dashboard_expose"` // on a non-loopback address too
+	Linger        time.Duration `mapstructure:"linger"`           // keep serving this long after the run
+	EventLog      string        `mapstructure:"event_log"`
+	Trace         string        `mapstructure:"trace"`      // devices to trace: endpoint IDs or a share (scenarios/trace)
+	TraceFile     string        `mapstructure:"trace_file"` // "": trace.jsonl in Out
+	TraceMax      int64         `mapstructure:"trace_max"`  // bytes; 0: trace.DefaultMax
+	Quiet         bool          `mapstructure:"quiet"`
+	DumpModel     bool          `mapstructure:"dump_model"`
 }

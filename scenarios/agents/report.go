@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"brickyard/scenarios"
+	"brickyard/scenarios/dashboard"
 	"brickyard/scenarios/report"
 	"brickyard/sim/fleet"
 	"brickyard/sim/index"
@@ -29,6 +30,11 @@ type Progress struct {
 func progressOf(elapsed time.Duration, idx *index.Index, t *traffic, final bool) Progress {
 	return Progress{Elapsed: elapsed, Devices: idx.Len(), Conn: idx.Counts(index.ByConn),
 		Outcomes: idx.Counts(index.ByOutcome), Phases: idx.Counts(index.ByPhase), Traffic: t.stats(), Final: final}
+}
+
+// Sample is p as the dashboard takes it.
+func (p Progress) Sample() dashboard.Sample {
+	return dashboard.Sample{Elapsed: p.Elapsed, Devices: p.Devices, Outcomes: p.Outcomes, Phases: p.Phases, Conn: p.Conn, Final: p.Final}
 }
 
 // NewProgressPrinter shows the fleet: one line rewritten in place on a

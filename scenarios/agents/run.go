@@ -25,6 +25,7 @@ import (
 
 	"brickyard/boards/bench"
 	"brickyard/mtp/fdlimit"
+	"brickyard/scenarios/dashboard"
 	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/report"
 	"brickyard/scenarios/trace"
@@ -56,6 +57,9 @@ type Options struct {
 	// PDUAddr, if set, serves the bench boards' power there in
 	// pdudaemon's URL form, as PDU PDUHostname (bench.ServeLab).
 	PDUAddr, PDUHostname string
+	// Live, if set, follows the fleet for the dashboard: its devices'
+	// Records, sessions and events, and a Sample every second.
+	Live *dashboard.Live
 	// Trace, if set, gets every Record its devices receive and send
 	// (OpenTrace makes it from --trace).
 	Trace *trace.Writer
@@ -127,6 +131,7 @@ func Run(ctx context.Context, sp *Spec, b *Built, opt Options) (*Result, error) 
 			zap.String("serial", h.Hello().Serial))
 	}
 	tf := newTraffic(sp.controllerID, sp.responseTimeout, opt.Log, opt.Metrics)
+	tf.live = opt.Live
 	cfg.Observe = tf.observer()
 	if t := opt.Trace; t != nil {
 		count := cfg.Observe.Record
@@ -187,6 +192,7 @@ func Run(ctx context.Context, sp *Spec, b *Built, opt Options) (*Result, error) 
 		start = time.Now()
 	}
 	tf.startAt(start) // before the devices run: latencies over time count from here
+	opt.Live.Begin(start)
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var runErr error
@@ -213,8 +219,12 @@ loop:
 		case now := <-tk.C:
 			tf.sweep(now)
 			samples = appendSample(samples, sampleAt{now, idx.Counts(index.ByOutcome)})
-			if opt.Progress != nil {
-				opt.Progress(progressOf(now.Sub(start), idx, tf, false))
+			if opt.Progress != nil || opt.Live != nil {
+				p := progressOf(now.Sub(start), idx, tf, false)
+				opt.Live.Sample(p.Sample())
+				if opt.Progress != nil {
+					opt.Progress(p)
+				}
 			}
 		}
 	}
@@ -224,8 +234,12 @@ loop:
 	end := time.Now()
 	tf.sweep(end)
 	samples = append(samples, sampleAt{end, idx.Counts(index.ByOutcome)})
-	if opt.Progress != nil {
-		opt.Progress(progressOf(end.Sub(start), idx, tf, true))
+	if opt.Progress != nil || opt.Live != nil {
+		p := progressOf(end.Sub(start), idx, tf, true)
+		opt.Live.Sample(p.Sample())
+		if opt.Progress != nil {
+			opt.Progress(p)
+		}
 	}
 	res := &Result{Report: buildReport(sp, tr, rf, tf, start, end, samples, interrupted), real: rf, tf: tf, tr: tr, sp: sp}
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {

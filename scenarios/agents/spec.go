@@ -800,3 +800,14 @@ func (sp *Spec) loadModels(f Config, set profile.Set) error {
 	}
 	return nil
 }
+
+// Title names the fleet for a live view: its size, its MTP and its
+// controller.
+func (sp *Spec) Title() string {
+	t := fmt.Sprintf("fleet: %d devices over %s to %s", sp.Total(), sp.transport, sp.controllerID)
+	if sp.Sharded() {
+		lo, hi := sp.shardRange()
+		t += fmt.Sprintf(" (shard %d/%d: devices %d to %d)", sp.shardK, sp.shardN, lo+1, hi)
+	}
+	return t
+}

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"brickyard/mtp"
+	"brickyard/scenarios/dashboard"
 	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/report"
 	"brickyard/sim/fleet"
@@ -33,6 +34,7 @@ type traffic struct {
 	timeout time.Duration
 	log     *zap.Logger
 	m       *metrics.Metrics // nil: none
+	live    *dashboard.Live  // nil: none
 
 	// Counted without the lock, by direction and slot (count).
 	msgs     [2][slots]atomic.Int64
@@ -72,8 +74,17 @@ func (t *traffic) startAt(start time.Time) {
 
 func (t *traffic) observer() fleet.Observer {
 	o := fleet.Observer{Record: t.record, Link: t.link}
-	if t.m != nil {
+	switch {
+	case t.m != nil && t.live != nil:
+		m, l := t.m, t.live
+		o.Event = func(id, kind, detail string, at time.Time) {
+			m.DeviceEvent(id, kind, detail, at)
+			l.Event(id, kind, detail, at)
+		}
+	case t.m != nil:
 		o.Event = t.m.DeviceEvent
+	case t.live != nil:
+		o.Event = t.live.Event
 	}
 	return o
 }
@@ -100,6 +111,7 @@ func (t *traffic) emit(ws []warning) {
 }
 
 func (t *traffic) link(id string, ev fleet.LinkEvent, err error, at time.Time) {
+	t.live.Link(id, ev, err, at)
 	var ws []warning
 	t.mu.Lock()
 	switch ev {
@@ -184,6 +196,7 @@ func (t *traffic) record(id string, in bool, rec []byte, at time.Time) {
 		})
 		return
 	}
+	t.live.Saw(id, in, g, at)
 	if in {
 		if string(g.To) != id || string(g.From) != t.ctrlID {
 			if t.misaddressed(id, g) {
@@ -280,6 +293,7 @@ func (t *traffic) answered(id string, g usp.Glance, at time.Time, ws *[]warning)
 			if t.m != nil {
 				t.m.Latency(d)
 			}
+			t.live.Latency("Notify", d)
 		}
 	}
 	if g.Body != usp.BodyError {

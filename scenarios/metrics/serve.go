@@ -71,10 +71,20 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, more ..
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, page)
 	})
+	return ServeOn(ctx, ln, mux, "metrics")
+}
+
+// ServeOn serves h on ln until ctx ends, then shuts the server down,
+// giving requests under way ShutdownTimeout to finish; it returns earlier,
+// with the error, if the server fails. The requests' contexts derive from
+// ctx, so that a long-lived one (a stream) ends with it. When it returns,
+// the server's goroutines have ended. Its errors begin with name.
+func ServeOn(ctx context.Context, ln net.Listener, h http.Handler, name string) error {
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 
 	served := make(chan error, 1)
@@ -82,20 +92,20 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, more ..
 
 	select {
 	case err := <-served:
-		return fmt.Errorf("metrics: serve: %w", err)
+		return fmt.Errorf("%s: serve: %w", name, err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer cancel()
 	var errs []error
 	if err := srv.Shutdown(sctx); err != nil {
-		errs = append(errs, fmt.Errorf("metrics: shutdown: %w", err))
+		errs = append(errs, fmt.Errorf("%s: shutdown: %w", name, err))
 		if err := srv.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("metrics: close: %w", err))
+			errs = append(errs, fmt.Errorf("%s: close: %w", name, err))
 		}
 	}
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		errs = append(errs, fmt.Errorf("metrics: serve: %w", err))
+		errs = append(errs, fmt.Errorf("%s: serve: %w", name, err))
 	}
 	return errors.Join(errs...)
 }

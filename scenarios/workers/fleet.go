@@ -110,7 +110,7 @@ func RunFleet(ctx context.Context, sp *agents.Spec, opt FleetOptions) (*FleetRes
 		c.Sources = sources.Part(k, n).String()
 		c.Out = filepath.Join(opt.Dir, "shard-"+strconv.Itoa(k))
 		c.Quiet, c.DumpModel, c.WriteKey, c.Pprof, c.MetricsExpose = true, false, "", false, false
-		c.MetricsAddr = ""
+		c.MetricsAddr, c.Dashboard, c.DashExpose, c.Linger = "", "", false, 0
 		if opt.Metrics != nil {
 			c.MetricsAddr = "127.0.0.1:0"
 		}

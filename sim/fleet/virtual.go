@@ -70,9 +70,13 @@ type Config struct {
 	LinkJitter    time.Duration // plus up to this much; default 10 ms
 	DownloadRate  int           // bytes per second when no fault slows it; default 1 MB/s
 
-	Log        io.Writer                                   // the event log, one line per event; nil: none
-	Event      func(id, kind, detail string, at time.Time) // also called with each line of the event log; nil: none
-	Index      *index.Index                                // kept up to date in batches; nil: none
+	Log   io.Writer                                   // the event log, one line per event; nil: none
+	Event func(id, kind, detail string, at time.Time) // also called with each line of the event log; nil: none
+	// Record, if set, is called with each Record a device takes from its
+	// session (in true), as it takes it, and with each Record it sends,
+	// as it sends it: as Observer.Record of the real-time runner.
+	Record     func(id string, in bool, rec []byte, at time.Time)
+	Index      *index.Index // kept up to date in batches; nil: none
 	IndexEvery time.Duration
 }
 
@@ -92,6 +96,7 @@ type Virtual struct {
 	every  time.Duration
 	log    *bufio.Writer
 	event  func(id, kind, detail string, at time.Time)
+	record func(id string, in bool, rec []byte, at time.Time)
 	logErr error
 	idx    *index.Index
 	dirty  []int32
@@ -178,7 +183,7 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 	if cfg.Log != nil {
 		v.log = bufio.NewWriterSize(cfg.Log, 64<<10)
 	}
-	v.event = cfg.Event
+	v.event, v.record = cfg.Event, cfg.Record
 	var fd []faults.Device
 	var grp []int16
 	for g, bg := range cfg.Boards {
@@ -657,6 +662,9 @@ func (v *Virtual) transit(dv *vdev, last *time.Time) (time.Time, bool) {
 // arrives even if the session ends meanwhile.
 func (v *Virtual) up(n int, rec []byte) {
 	dv := &v.devs[n]
+	if v.record != nil {
+		v.record(dv.id, false, rec, v.s.Now())
+	}
 	at, ok := v.transit(dv, &dv.upAt)
 	if !ok {
 		v.logf(v.s.Now(), dv.id, "net-drop", "up")
@@ -686,6 +694,9 @@ func (v *Virtual) sendAll(ss []Send) {
 		sess, data, k := dv.sess, s.Data, int(n)
 		v.s.At(at, func() {
 			if dv.online && dv.sess == sess {
+				if v.record != nil {
+					v.record(dv.id, true, data, v.s.Now())
+				}
 				v.apply(k, dv.d.Receive(v.s.Now(), data))
 			}
 		})

@@ -63,6 +63,47 @@ func step(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, 60*time.Second)
 }
 
+// Watch records what the page in ctx requests and the errors and
+// exceptions its console reports, from now until the returned function is
+// called, which returns them.
+func Watch(t *testing.T, ctx context.Context) func() (requests, problems []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var requests, problems []string
+	lctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	if err := chromedp.Listen(lctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			requests = append(requests, e.Request.URL)
+		case *runtime.EventExceptionThrown:
+			msg := e.ExceptionDetails.Text
+			if x := e.ExceptionDetails.Exception; x != nil {
+				msg += " " + x.Description
+			}
+			problems = append(problems, msg)
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError {
+				problems = append(problems, fmt.Sprint(e.Args))
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return func() ([]string, []string) {
+		cancel() // no more events: the slices are ours
+		mu.Lock()
+		defer mu.Unlock()
+		return requests, problems
+	}
+}
+
+// Step bounds one browser step: a step that hangs is a failure, not a
+// hung test.
+func Step(ctx context.Context) (context.Context, context.CancelFunc) { return step(ctx) }
+
 // PageFacts is what the page script reads off the rendered report.
 type PageFacts struct {
 	ScrollWidth, ClientWidth int
@@ -172,26 +213,7 @@ func Check(t *testing.T, ctx context.Context, label, path string, narrow bool, m
 // its console errors and exceptions.
 func load(t *testing.T, ctx context.Context, url string) (PageFacts, []string, []string) {
 	t.Helper()
-	var mu sync.Mutex
-	var requests, problems []string
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if err := chromedp.Listen(lctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *network.EventRequestWillBeSent:
-			requests = append(requests, e.Request.URL)
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, e.ExceptionDetails.Text)
-		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.ConsoleAPICalledTypeError {
-				problems = append(problems, fmt.Sprint(e.Args))
-			}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	seen := Watch(t, ctx)
 	sctx, done := step(ctx)
 	defer done()
 	if err := chromedp.Do(sctx, chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("body"))); err != nil {
@@ -201,9 +223,7 @@ func load(t *testing.T, ctx context.Context, url string) (PageFacts, []string, [
 	if err != nil {
 		t.Fatalf("%s: %v", url, err)
 	}
-	cancel() // no more events: the slices are ours
-	mu.Lock()
-	defer mu.Unlock()
+	requests, problems := seen()
 	var f PageFacts
 	if err := json.Unmarshal(raw, &f); err != nil {
 		t.Fatalf("%s: facts %s: %v", url, raw, err)
