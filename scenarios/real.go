@@ -62,6 +62,9 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 		return nil, err
 	}
 	defer fs.Close()
+	if opt.Metrics != nil {
+		opt.Metrics.FileServer(fs.Stats)
+	}
 	b, err := sc.build(opt.Profiles, opt.ReadFile, fs.URL())
 	if err != nil {
 		return nil, err

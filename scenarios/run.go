@@ -16,6 +16,7 @@ import (
 	"brickyard/mtp/certs"
 	"brickyard/scenarios/campaign"
 	"brickyard/scenarios/dashboard"
+	"brickyard/scenarios/fileserver"
 	"brickyard/scenarios/report"
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
@@ -86,6 +87,9 @@ type Metrics interface {
 	// Dropped hands over one side's drop counter ("agents",
 	// "controller"), read from then on.
 	Dropped(side string, d *mtp.Drops)
+	// FileServer hands over the run's firmware file server's counters,
+	// read from then on (a real-time run's).
+	FileServer(read func() fileserver.Stats)
 }
 
 // deviceEvents is the fleet's event hook of m and l: nil without either.

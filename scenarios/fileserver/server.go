@@ -124,7 +124,10 @@ type Stats struct {
 	Unauthorized     int64 // 401 answers
 	NotFound         int64 // 404 answers
 	MethodNotAllowed int64 // 405 answers
-	Faults           FaultStats
+	// Responses counts the answers by HTTP status: every request gets
+	// one (a stalled or cut transfer counts as the 200 it began with).
+	Responses map[int]int64
+	Faults    FaultStats
 }
 
 // FaultStats counts the faults applied, by kind; a request with several
@@ -173,6 +176,7 @@ type Server struct {
 	closing bool                  // Close has begun: cut new connections
 
 	requests, bytesSent, unauthorized, notFound, notAllowed atomic.Int64
+	byStatus                                                [600]atomic.Int64 // answers by status, 100 to 599
 	fRate, fTruncate, fCorrupt, fStatus, fStall             atomic.Int64
 }
 
@@ -412,6 +416,7 @@ func (s *Server) Stats() Stats {
 		Unauthorized:     s.unauthorized.Load(),
 		NotFound:         s.notFound.Load(),
 		MethodNotAllowed: s.notAllowed.Load(),
+		Responses:        s.responses(),
 		Faults: FaultStats{
 			Rate:     s.fRate.Load(),
 			Truncate: s.fTruncate.Load(),
@@ -419,6 +424,25 @@ func (s *Server) Stats() Stats {
 			Status:   s.fStatus.Load(),
 			Stall:    s.fStall.Load(),
 		},
+	}
+}
+
+// responses are the nonzero counts of byStatus.
+func (s *Server) responses() map[int]int64 {
+	out := map[int]int64{}
+	for code := range s.byStatus {
+		if n := s.byStatus[code].Load(); n > 0 {
+			out[code] = n
+		}
+	}
+	return out
+}
+
+// answered counts one answer of status code (100 to 599: the server's
+// own codes, and a fault's, which New bounds).
+func (s *Server) answered(code int) {
+	if code >= 100 && code < len(s.byStatus) {
+		s.byStatus[code].Add(1)
 	}
 }
 
@@ -436,12 +460,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
 	if s.auth && !s.authorized(r) {
 		s.unauthorized.Add(1)
+		s.answered(http.StatusUnauthorized)
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`"`)
 		http.Error(w, "401 unauthorized", http.StatusUnauthorized)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		s.notAllowed.Add(1)
+		s.answered(http.StatusMethodNotAllowed)
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
 		return
@@ -450,6 +476,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	data, ok := s.lookup(path)
 	if !ok {
 		s.notFound.Add(1)
+		s.answered(http.StatusNotFound)
 		http.Error(w, "404 not found", http.StatusNotFound)
 		return
 	}
@@ -462,6 +489,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			st = http.StatusInternalServerError
 		}
 		s.fStatus.Add(1)
+		s.answered(st)
 		http.Error(w, strconv.Itoa(st)+" "+http.StatusText(st), st)
 		return
 	}
@@ -469,6 +497,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Length", strconv.Itoa(len(data)))
 	h.Set("Cache-Control", "no-store")
+	s.answered(http.StatusOK)
 	if r.Method == http.MethodHead {
 		w.WriteHeader(http.StatusOK)
 		return

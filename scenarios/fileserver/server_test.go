@@ -11,6 +11,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -200,8 +201,9 @@ func TestStats(t *testing.T) {
 	do("GET", imgPath, true)  // Status
 	do("GET", imgPath, true)  // normal: 100 bytes
 	want := Stats{Requests: 7, BytesSent: 250, Unauthorized: 1, NotFound: 1, MethodNotAllowed: 1,
-		Faults: FaultStats{Rate: 1, Truncate: 1, Corrupt: 1, Status: 1}}
-	if got := s.Stats(); got != want {
+		Responses: map[int]int64{200: 3, 401: 1, 404: 1, 405: 1, 503: 1},
+		Faults:    FaultStats{Rate: 1, Truncate: 1, Corrupt: 1, Status: 1}}
+	if got := s.Stats(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Stats() = %+v\nwant      %+v", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"brickyard/scenarios/fileserver"
 	"encoding/json"
 	"os"
 	"regexp"
@@ -106,6 +107,7 @@ func exportedNames(t *testing.T) map[string]bool {
 	m.Campaign(1, 1, 1, 1)
 	m.Aborted(false)
 	m.Dropped("agents", &mtp.Drops{})
+	m.FileServer(func() fileserver.Stats { return fileserver.Stats{Requests: 1, Responses: map[int]int64{200: 1}} })
 	m.DeviceEvent("a", "power-cut", "phase=install", time.Unix(0, 0))
 	m.fleet.snap.Store(summarise([]index.Device{{ID: "a", Board: "rpi4", Version: "1.0", Phase: "idle", Conn: "connected", Outcome: "pending"}}))
 	fams, err := m.Registry().Gather()

@@ -142,6 +142,7 @@ type Metrics struct {
 	campaign   *campaign
 	aborted    prometheus.Gauge
 	drops      *dropsCollector
+	files      *filesCollector
 	events     *deviceEvents
 }
 
@@ -213,6 +214,7 @@ func New(opts ...Option) *Metrics {
 	})
 
 	m.drops = newDropsCollector()
+	m.files = newFilesCollector()
 	m.events = newDeviceEvents()
 	m.reg.MustRegister(m.events.collectors()...)
 	version, revision := cfg.version, cfg.revision
@@ -226,7 +228,7 @@ func New(opts ...Option) *Metrics {
 	}, []string{"version", "revision", "goversion"})
 	build.WithLabelValues(labelValue(version), labelValue(revision), runtime.Version()).Set(1)
 	m.reg.MustRegister(
-		m.fleet, msgs, errs, m.reconnects, m.dialFails, m.lost, m.latency, m.campaign.vec, m.aborted, m.drops, build,
+		m.fleet, msgs, errs, m.reconnects, m.dialFails, m.lost, m.latency, m.campaign.vec, m.aborted, m.drops, m.files, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

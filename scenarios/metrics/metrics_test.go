@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"brickyard/scenarios/fileserver"
 	"context"
 	"fmt"
 	"runtime"
@@ -652,5 +653,29 @@ func TestDeviceEvent(t *testing.T) {
 		if Counted(kind) != want {
 			t.Errorf("Counted(%q) = %v", kind, !want)
 		}
+	}
+}
+
+// The file server's answers by status, read at every scrape; nothing
+// before a server is handed over.
+func TestFileServer(t *testing.T) {
+	m := New()
+	if f := family(t, m, "brickyard_fileserver_responses_total"); f != nil {
+		t.Fatalf("exported before a server: %v", f)
+	}
+	st := fileserver.Stats{Requests: 9, BytesSent: 4096, Responses: map[int]int64{200: 5, 401: 1, 503: 3}}
+	m.FileServer(func() fileserver.Stats { return st })
+	if got := series(t, m, "brickyard_fileserver_responses_total"); fmt.Sprint(got) != "map[200:5 401:1 503:3]" {
+		t.Errorf("responses %v", got)
+	}
+	st.Responses[503]++
+	if got := series(t, m, "brickyard_fileserver_responses_total")["503"]; got != 4 {
+		t.Errorf("503 after one more: %v", got)
+	}
+	if got := series(t, m, "brickyard_fileserver_requests_total")[""]; got != 9 {
+		t.Errorf("requests %v", got)
+	}
+	if got := series(t, m, "brickyard_fileserver_bytes_total")[""]; got != 4096 {
+		t.Errorf("bytes %v", got)
 	}
 }

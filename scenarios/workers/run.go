@@ -17,6 +17,7 @@ import (
 
 	"brickyard/mtp"
 	"brickyard/scenarios"
+	"brickyard/scenarios/fileserver"
 	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/report"
 	"brickyard/sim/index"
@@ -325,12 +326,13 @@ func (r *reconnects) takeEvents() []DeviceEvent {
 	return ev
 }
 
-func (r *reconnects) Message(string, string)      {}
-func (r *reconnects) Latency(time.Duration)       {}
-func (r *reconnects) Error(uint32)                {}
-func (r *reconnects) Reconnect()                  { r.n.Add(1) }
-func (r *reconnects) DialFailure()                { r.dials.Add(1) }
-func (r *reconnects) SessionLost()                { r.lost.Add(1) }
-func (r *reconnects) Campaign(int, int, int, int) {}
-func (r *reconnects) Aborted(bool)                {}
-func (r *reconnects) Dropped(string, *mtp.Drops)  {}
+func (r *reconnects) Message(string, string)             {}
+func (r *reconnects) Latency(time.Duration)              {}
+func (r *reconnects) Error(uint32)                       {}
+func (r *reconnects) Reconnect()                         { r.n.Add(1) }
+func (r *reconnects) DialFailure()                       { r.dials.Add(1) }
+func (r *reconnects) SessionLost()                       { r.lost.Add(1) }
+func (r *reconnects) Campaign(int, int, int, int)        {}
+func (r *reconnects) Aborted(bool)                       {}
+func (r *reconnects) Dropped(string, *mtp.Drops)         {}
+func (r *reconnects) FileServer(func() fileserver.Stats) {}
