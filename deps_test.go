@@ -32,6 +32,7 @@ var rules = []rule{
 	{prefix: "brickyard/sim/model", allowed: []string{"brickyard/usp"}, pure: true},
 	{prefix: "brickyard/sim/vtime", pure: true},
 	{prefix: "brickyard/sim/faults", pure: true},
+	{prefix: "brickyard/sim/misbehave", allowed: []string{"brickyard/usp", "brickyard/sim/faults"}, pure: true},
 	{prefix: "brickyard/scenarios", allowed: []string{"brickyard/sim", "brickyard/mtp", "brickyard/usp", "brickyard/boards", "brickyard/flash"}},
 	{prefix: "brickyard/configs"},
 	{prefix: "brickyard/cmd", allowed: []string{"brickyard/"}},

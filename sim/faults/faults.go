@@ -39,10 +39,46 @@ const (
 	DownloadSlow        Kind = "download-slow"         // downloads at a limited rate
 	DownloadTruncated   Kind = "download-truncated"    // downloads end early
 	DownloadCorrupt     Kind = "download-corrupt"      // downloads arrive with a flipped byte
+
+	// Protocol misbehaviour: what a device does wrong on the wire, for a
+	// controller's robustness (docs/scenarios.md#misbehaving-devices).
+	AnswerDelay     Kind = "answer-delay"     // answers (responses, Errors) held back by a drawn latency
+	AnswerDrop      Kind = "answer-drop"      // answers never sent
+	AnswerDuplicate Kind = "answer-duplicate" // answers sent twice
+	MsgIDWrong      Kind = "msgid-wrong"      // answers with a msg_id no request had
+	MsgIDReuse      Kind = "msgid-reuse"      // answers with the previous answer's msg_id
+	NotifyRepeat    Kind = "notify-repeat"    // each Notify sent Count more times than asked
+	RecordMalformed Kind = "record-malformed" // Records that are not protobuf
+	RecordTruncated Kind = "record-truncated" // Records cut short
+	RecordWrongTo   Kind = "record-wrong-to"  // Records addressed to another endpoint
+	RecordOversized Kind = "record-oversized" // Records padded past Size bytes
+	ConnChurn       Kind = "conn-churn"       // the session dropped Every so long, then reopened
+	SlowConsumer    Kind = "slow-consumer"    // the device stops reading its session during a window
 )
 
 var kinds = []Kind{PowerDuringDownload, PowerDuringInstall, PowerDuringTrial, PowerAtUptime, HealthFail,
-	NetDrop, NetDelay, NetPartition, DownloadSlow, DownloadTruncated, DownloadCorrupt}
+	NetDrop, NetDelay, NetPartition, DownloadSlow, DownloadTruncated, DownloadCorrupt,
+	AnswerDelay, AnswerDrop, AnswerDuplicate, MsgIDWrong, MsgIDReuse, NotifyRepeat,
+	RecordMalformed, RecordTruncated, RecordWrongTo, RecordOversized, ConnChurn, SlowConsumer}
+
+// wire are the misbehaviours that act on the Records a device sends.
+var wire = []Kind{AnswerDelay, AnswerDrop, AnswerDuplicate, MsgIDWrong, MsgIDReuse, NotifyRepeat,
+	RecordMalformed, RecordTruncated, RecordWrongTo, RecordOversized}
+
+// RealTimeOnly reports whether a kind needs a real session (the
+// real-time runner): the connection misbehaviours.
+func RealTimeOnly(k Kind) bool { return k == ConnChurn || k == SlowConsumer }
+
+// Latency distributions of answer-delay.
+const (
+	DistFixed     = "fixed"     // always Delay
+	DistUniform   = "uniform"   // uniform in [Delay, MaxDelay]
+	DistLogNormal = "lognormal" // median Delay, shape Sigma, at most MaxDelay when set
+)
+
+// MaxOversize bounds record-oversized's Size: the padding is allocated per
+// Record.
+const MaxOversize = 64 << 20
 
 // Rule picks devices and gives them one fault.
 type Rule struct {
@@ -66,6 +102,24 @@ type Rule struct {
 	Delay time.Duration `yaml:"delay"` // net-delay: added latency
 
 	Rate int `yaml:"rate"` // download-slow: bytes per second
+
+	// Misbehaviour: Chance is the probability per Record (0: every one);
+	// answer-delay draws from Dist (fixed, uniform, lognormal) with
+	// Delay, MaxDelay and Sigma, and sends a Tail share of the answers
+	// TailDelay late instead; notify-repeat sends Count copies more;
+	// record-oversized pads to Size bytes; record-wrong-to writes To
+	// (default proto::brickyard-nobody); conn-churn drops the session
+	// Every so long.
+	Chance    float64       `yaml:"chance"`
+	Dist      string        `yaml:"dist"`
+	MaxDelay  time.Duration `yaml:"max_delay"`
+	Sigma     float64       `yaml:"sigma"`
+	Tail      float64       `yaml:"tail"`
+	TailDelay time.Duration `yaml:"tail_delay"`
+	Count     int           `yaml:"count"`
+	Size      int           `yaml:"size"`
+	To        string        `yaml:"to"`
+	Every     time.Duration `yaml:"every"`
 }
 
 // Validate reports the first thing wrong with r.
@@ -92,6 +146,62 @@ func (r Rule) Validate() error {
 		return fmt.Errorf("%s: needs a rate in bytes per second", r.Kind)
 	case r.Wave < 0:
 		return fmt.Errorf("%s: wave %d", r.Kind, r.Wave)
+	}
+	return r.validateMisbehaviour()
+}
+
+// validateMisbehaviour checks the fields of the misbehaviour kinds.
+func (r Rule) validateMisbehaviour() error {
+	switch {
+	case r.Chance != 0 && !(r.Chance > 0 && r.Chance <= 1):
+		return fmt.Errorf("%s: chance %v: want a probability in (0, 1] (0 or none: every Record)", r.Kind, r.Chance)
+	case r.MaxDelay < 0 || r.TailDelay < 0 || r.Every < 0:
+		return fmt.Errorf("%s: durations must not be negative", r.Kind)
+	case r.MaxDelay > maxSpan || r.TailDelay > maxSpan || r.Every > maxSpan:
+		return fmt.Errorf("%s: durations must be at most %v", r.Kind, maxSpan)
+	case r.Tail != 0 && !(r.Tail > 0 && r.Tail <= 1):
+		return fmt.Errorf("%s: tail %v: want a share in (0, 1]", r.Kind, r.Tail)
+	case r.Tail > 0 && r.TailDelay == 0:
+		return fmt.Errorf("%s: tail needs a tail_delay", r.Kind)
+	}
+	switch r.Kind {
+	case AnswerDelay:
+		switch r.Dist {
+		case "", DistFixed:
+			if r.Delay == 0 {
+				return fmt.Errorf("%s: needs a delay", r.Kind)
+			}
+		case DistUniform:
+			if !(r.MaxDelay > r.Delay) {
+				return fmt.Errorf("%s: uniform: needs max_delay above delay", r.Kind)
+			}
+		case DistLogNormal:
+			if r.Delay == 0 || !(r.Sigma > 0 && r.Sigma <= 10) {
+				return fmt.Errorf("%s: lognormal: needs a delay (the median) and a sigma in (0, 10]", r.Kind)
+			}
+		default:
+			return fmt.Errorf("%s: dist %q: want fixed, uniform or lognormal", r.Kind, r.Dist)
+		}
+	case NotifyRepeat:
+		if r.Count < 1 || r.Count > 100 {
+			return fmt.Errorf("%s: count %d: want 1 to 100 copies more", r.Kind, r.Count)
+		}
+	case RecordOversized:
+		if r.Size < 1 || r.Size > MaxOversize {
+			return fmt.Errorf("%s: size %d: want 1 to %d bytes", r.Kind, r.Size, MaxOversize)
+		}
+	case RecordWrongTo:
+		if strings.ContainsAny(r.To, " \t\r\n") {
+			return fmt.Errorf("%s: to %q: not an endpoint ID", r.Kind, r.To)
+		}
+	case ConnChurn:
+		if r.Every < time.Second {
+			return fmt.Errorf("%s: every %v: want at least 1s", r.Kind, r.Every)
+		}
+	case SlowConsumer:
+		if r.Duration == 0 {
+			return fmt.Errorf("%s: needs a duration", r.Kind)
+		}
 	}
 	return nil
 }
@@ -142,6 +252,28 @@ type Faults struct {
 	DownloadRate        int     // bytes per second, 0: unlimited
 	DownloadTruncate    float64 // fraction of the image delivered, 0: all
 	DownloadCorrupt     bool
+	// Misbehave are the device's wire misbehaviours, in the plan's
+	// order (sim/misbehave applies them); Churn its conn-churn period;
+	// Slow its slow-consumer windows.
+	Misbehave []Behaviour
+	Churn     time.Duration
+	Slow      []Window
+}
+
+// Behaviour is one wire misbehaviour of a device: a Rule's kind and
+// parameters.
+type Behaviour struct {
+	Kind      Kind
+	Chance    float64 // per Record; 0: every one
+	Dist      string
+	Delay     time.Duration
+	MaxDelay  time.Duration
+	Sigma     float64
+	Tail      float64
+	TailDelay time.Duration
+	Count     int
+	Size      int
+	To        string
 }
 
 // Cut is where a power cut lands within a phase.
@@ -153,7 +285,8 @@ type Cut struct {
 // Any reports whether the device has any fault.
 func (f Faults) Any() bool {
 	return f.PowerDuringDownload != nil || f.PowerDuringInstall != nil || f.PowerDuringTrial != nil ||
-		f.PowerAtUptime > 0 || f.HealthFail || len(f.Net) > 0 || f.DownloadRate > 0 || f.DownloadTruncate > 0 || f.DownloadCorrupt
+		f.PowerAtUptime > 0 || f.HealthFail || len(f.Net) > 0 || f.DownloadRate > 0 || f.DownloadTruncate > 0 || f.DownloadCorrupt ||
+		len(f.Misbehave) > 0 || f.Churn > 0 || len(f.Slow) > 0
 }
 
 // Assign gives each device of fleet its faults under plan p, from seed.
@@ -231,6 +364,16 @@ func apply(f *Faults, r Rule, rng *rand.Rand) {
 		f.DownloadTruncate = 0.05 + 0.9*rng.Float64()
 	case DownloadCorrupt:
 		f.DownloadCorrupt = true
+	case ConnChurn:
+		f.Churn = r.Every
+	case SlowConsumer:
+		start := at()
+		f.Slow = append(f.Slow, Window{Kind: r.Kind, Start: start, End: start + r.Duration})
+	default:
+		if slices.Contains(wire, r.Kind) {
+			f.Misbehave = append(f.Misbehave, Behaviour{Kind: r.Kind, Chance: r.Chance, Dist: r.Dist, Delay: r.Delay,
+				MaxDelay: r.MaxDelay, Sigma: r.Sigma, Tail: r.Tail, TailDelay: r.TailDelay, Count: r.Count, Size: r.Size, To: r.To})
+		}
 	}
 }
 
@@ -282,6 +425,19 @@ func (f Faults) String() string {
 	}
 	if f.DownloadCorrupt {
 		parts = append(parts, string(DownloadCorrupt))
+	}
+	for _, b := range f.Misbehave {
+		s := string(b.Kind)
+		if b.Chance > 0 && b.Chance < 1 {
+			s += "@" + strconv.FormatFloat(b.Chance, 'f', -1, 64)
+		}
+		parts = append(parts, s)
+	}
+	if f.Churn > 0 {
+		parts = append(parts, string(ConnChurn)+"@"+f.Churn.String())
+	}
+	for _, w := range f.Slow {
+		parts = append(parts, string(SlowConsumer)+"@"+w.Start.String()+"+"+(w.End-w.Start).String())
 	}
 	return strings.Join(parts, " ")
 }

@@ -100,6 +100,27 @@ func TestValidate(t *testing.T) {
 		{Kind: NetDrop, Share: 0.1, Drop: math.NaN(), Duration: time.Minute},
 		{Kind: NetDrop, Share: 0.1, Drop: math.Inf(1), Duration: time.Minute},
 		{Kind: NetPartition, Share: 0.1, Duration: math.MaxInt64},
+		// Misbehaviour without its parameters, or with impossible ones.
+		{Kind: AnswerDelay, Share: 0.1},
+		{Kind: AnswerDelay, Share: 0.1, Dist: "pareto", Delay: time.Second},
+		{Kind: AnswerDelay, Share: 0.1, Dist: DistUniform, Delay: time.Second, MaxDelay: time.Second},
+		{Kind: AnswerDelay, Share: 0.1, Dist: DistLogNormal, Delay: time.Second},
+		{Kind: AnswerDelay, Share: 0.1, Dist: DistLogNormal, Delay: time.Second, Sigma: math.NaN()},
+		{Kind: AnswerDelay, Share: 0.1, Dist: DistLogNormal, Delay: time.Second, Sigma: math.Inf(1)},
+		{Kind: AnswerDelay, Share: 0.1, Delay: time.Second, Tail: 0.1},
+		{Kind: AnswerDelay, Share: 0.1, Delay: time.Second, Tail: math.NaN(), TailDelay: time.Second},
+		{Kind: AnswerDelay, Share: 0.1, Delay: time.Second, MaxDelay: -time.Second},
+		{Kind: AnswerDrop, Share: 0.1, Chance: 1.5},
+		{Kind: AnswerDrop, Share: 0.1, Chance: -0.1},
+		{Kind: AnswerDrop, Share: 0.1, Chance: math.NaN()},
+		{Kind: NotifyRepeat, Share: 0.1},
+		{Kind: NotifyRepeat, Share: 0.1, Count: 1000},
+		{Kind: RecordOversized, Share: 0.1},
+		{Kind: RecordOversized, Share: 0.1, Size: MaxOversize + 1},
+		{Kind: RecordWrongTo, Share: 0.1, To: "two words"},
+		{Kind: ConnChurn, Share: 0.1},
+		{Kind: ConnChurn, Share: 0.1, Every: time.Millisecond},
+		{Kind: SlowConsumer, Share: 0.1},
 	}
 	for _, r := range bad {
 		if err := (Plan{r}).Validate(); err == nil {
@@ -150,5 +171,31 @@ func TestFaultsString(t *testing.T) {
 		if got := tc.f.String(); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.f, got, tc.want)
 		}
+	}
+}
+
+// Misbehaviour rules land on their devices in plan order, and the short
+// form names them.
+func TestAssign_Misbehaviour(t *testing.T) {
+	fs, err := Assign(Plan{
+		{Kind: AnswerDelay, Devices: []string{"d1"}, Dist: DistUniform, Delay: time.Second, MaxDelay: 2 * time.Second},
+		{Kind: AnswerDrop, Devices: []string{"d1"}, Chance: 0.25},
+		{Kind: ConnChurn, Devices: []string{"d2"}, Every: time.Minute},
+		{Kind: SlowConsumer, Devices: []string{"d2"}, After: time.Minute, Duration: 30 * time.Second},
+	}, []Device{{ID: "d1"}, {ID: "d2"}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fs[0].String(); got != "answer-delay answer-drop@0.25" {
+		t.Errorf("d1: %q", got)
+	}
+	if got := fs[1].String(); got != "conn-churn@1m0s slow-consumer@1m0s+30s" {
+		t.Errorf("d2: %q", got)
+	}
+	if len(fs[0].Misbehave) != 2 || fs[0].Misbehave[0].MaxDelay != 2*time.Second || !fs[0].Any() || !fs[1].Any() {
+		t.Errorf("%+v", fs)
+	}
+	if !RealTimeOnly(ConnChurn) || !RealTimeOnly(SlowConsumer) || RealTimeOnly(AnswerDrop) {
+		t.Error("RealTimeOnly")
 	}
 }

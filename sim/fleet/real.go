@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,8 +18,13 @@ import (
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
 	"brickyard/sim/index"
+	"brickyard/sim/misbehave"
 	"brickyard/usp/dm"
 )
+
+// misbehaveSeed sets a device's misbehaviour draws apart from its other
+// draws.
+const misbehaveSeed = 0x6d697362656861
 
 // RealConfig is a real-time run. It is read by NewReal and not used
 // afterwards, except the Dialer, Fetcher, Clock, Log, Index and Observe.
@@ -357,13 +364,16 @@ type shell struct {
 	powerAt time.Time // a pending PowerOn (zero: none)
 	cutAt   time.Time // the PowerAtUptime cut (zero: none)
 	cutDone bool
-	held    bool             // switched off by SwitchPower: no power-on until it is switched on
-	in      chan inbound     // the reader's; made with the first reader
-	done    chan fetchResult // the downloads'; made with the first
-	wall    bool             // the clock is the wall's: a session's RecvBy can keep time
-	rng     *rand.Rand       // the device's network-fault draws
-	outQ    []delayed        // Records to the controller held back by a net-delay window
-	inQ     []delayed        // Records from the controller held back likewise
+	held    bool              // switched off by SwitchPower: no power-on until it is switched on
+	in      chan inbound      // the reader's; made with the first reader
+	done    chan fetchResult  // the downloads'; made with the first
+	wall    bool              // the clock is the wall's: a session's RecvBy can keep time
+	rng     *rand.Rand        // the device's network-fault draws
+	outQ    []delayed         // Records to the controller held back by a net-delay window or a misbehaviour
+	inQ     []delayed         // Records from the controller held back likewise
+	mb      *misbehave.Device // the device's wire misbehaviour; nil: none
+	churnAt time.Time         // when conn-churn drops the session (zero: not set)
+	slowLog time.Duration     // the slow-consumer window last logged: its start + 1 ns (0: none)
 }
 
 func (r *Real) runDevice(ctx context.Context, rd *rdev) {
@@ -372,6 +382,7 @@ func (r *Real) runDevice(ctx context.Context, rd *rdev) {
 	if len(rd.faults.Net) > 0 {
 		s.rng = rand.New(rand.NewPCG(deviceSeed(r.cfg.Seed, rd.id), 0x6e6574))
 	}
+	s.mb = misbehave.New(rd.faults.Misbehave, deviceSeed(r.cfg.Seed, rd.id)^misbehaveSeed)
 	defer s.stop()
 	unhook := context.AfterFunc(ctx, rd.wake)
 	defer unhook()
@@ -395,7 +406,8 @@ func (r *Real) runDevice(ctx context.Context, rd *rdev) {
 				_ = s.batch.Flush() // a failure: the session's next read reports it
 			}
 		}
-		if w := s.waiter; w != nil {
+		slow := s.slowNow(now)
+		if w := s.waiter; w != nil && !slow {
 			// What was handed over before the session's wait began (its
 			// wake may have gone to the session before).
 			if s.poll() {
@@ -425,11 +437,15 @@ func (r *Real) runDevice(ctx context.Context, rd *rdev) {
 			tm.Stop()
 			tm.Reset(d)
 		}
+		in := s.in
+		if slow {
+			in = nil // a slow consumer: the session's Records wait in it
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tc:
-		case m := <-s.in:
+		case m := <-in:
 			if m.sess != s.sess || s.conn == nil {
 				continue
 			}
@@ -523,6 +539,10 @@ func (s *shell) next() (time.Time, bool) {
 		take(s.powerAt)
 	}
 	take(s.cutAt)
+	take(s.churnAt)
+	if end, ok := s.slowEnd(s.r.cfg.Clock.Now()); ok {
+		take(end)
+	}
 	if len(s.outQ) > 0 {
 		take(s.outQ[0].at)
 	}
@@ -535,10 +555,80 @@ func (s *shell) next() (time.Time, bool) {
 	return t, !t.IsZero()
 }
 
+// out sends one Record the device made: through its misbehaviour, if it
+// has one, then its network faults.
+func (s *shell) out(now time.Time, data []byte) error {
+	if s.mb == nil {
+		return s.wire(now, data)
+	}
+	outs, notes := s.mb.Send(data)
+	for _, n := range notes {
+		s.r.logf(now, s.rd.id, "misbehave", string(n.Kind)+" "+n.Detail)
+	}
+	for _, o := range outs {
+		if o.After > 0 {
+			s.hold(now.Add(o.After), o.Data)
+			continue
+		}
+		if err := s.wire(now, o.Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wire sends one Record through the device's network faults.
+func (s *shell) wire(now time.Time, data []byte) error {
+	if s.rng != nil && s.netHeld(now, &s.outQ, data, "up") {
+		return nil
+	}
+	if err := s.send(data); err != nil {
+		return err
+	}
+	s.r.cfg.Observe.record(s.rd.id, false, data, now)
+	return nil
+}
+
+// hold queues a Record to send at at, in time order among those held.
+func (s *shell) hold(at time.Time, data []byte) {
+	i := sort.Search(len(s.outQ), func(i int) bool { return s.outQ[i].at.After(at) })
+	s.outQ = slices.Insert(s.outQ, i, delayed{at: at, sess: s.sess, rec: data})
+}
+
+// slowNow reports whether a slow-consumer window holds the device's
+// reading now (logged once per window).
+func (s *shell) slowNow(now time.Time) bool {
+	if len(s.rd.faults.Slow) == 0 {
+		return false
+	}
+	w, ok := activeWindow(s.rd.faults.Slow, now.Sub(s.r.start))
+	if ok && s.slowLog != w.Start+1 {
+		s.slowLog = w.Start + 1
+		s.r.logf(now, s.rd.id, "misbehave", string(faults.SlowConsumer)+" for="+(w.End-w.Start).String())
+	}
+	return ok
+}
+
+// slowEnd is when the slow-consumer window in force now ends.
+func (s *shell) slowEnd(now time.Time) (time.Time, bool) {
+	if w, ok := activeWindow(s.rd.faults.Slow, now.Sub(s.r.start)); ok {
+		return s.r.start.Add(w.End), true
+	}
+	return time.Time{}, false
+}
+
 // runDue runs every deadline due at now: delayed Records, power-on, the
-// uptime cut, timers.
+// uptime cut, conn-churn, timers.
 func (s *shell) runDue(now time.Time) {
 	d := s.rd.d
+	if !s.churnAt.IsZero() && !now.Before(s.churnAt) {
+		s.churnAt = time.Time{}
+		if s.conn != nil {
+			s.r.logf(now, s.rd.id, "misbehave", string(faults.ConnChurn)+" every="+s.rd.faults.Churn.String())
+			s.closeConn(nil) // the device drops it: the controller sees it go
+			s.apply(d.Disconnected(now))
+		}
+	}
 	for len(s.outQ) > 0 && !now.Before(s.outQ[0].at) {
 		x := s.outQ[0]
 		s.outQ = s.outQ[1:]
@@ -602,13 +692,9 @@ func (s *shell) apply(out device.Output) {
 	}
 	if s.conn != nil {
 		for _, rec := range out.Records {
-			if s.rng != nil && s.netHeld(now, &s.outQ, rec.Data, "up") {
-				continue
-			}
-			if err := s.send(rec.Data); err != nil {
+			if err := s.out(now, rec.Data); err != nil {
 				break // the reader reports the broken session
 			}
-			s.r.cfg.Observe.record(rd.id, false, rec.Data, now)
 		}
 	}
 	if out.Disconnect {
@@ -739,6 +825,9 @@ func (s *shell) dial() {
 	}
 	s.r.logf(now, s.rd.id, "link-up", "")
 	s.r.cfg.Observe.link(s.rd.id, LinkUp, nil, now)
+	if c := s.rd.faults.Churn; c > 0 {
+		s.churnAt = now.Add(c)
+	}
 	s.apply(d.Connected(now))
 }
 

@@ -18,6 +18,7 @@ import (
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
 	"brickyard/sim/index"
+	"brickyard/sim/misbehave"
 	"brickyard/sim/model"
 	"brickyard/sim/vtime"
 	"brickyard/usp/dm"
@@ -105,10 +106,12 @@ type Virtual struct {
 	byID   []int32 // device numbers sorted by Endpoint ID
 	counts map[string]int
 	groups []string
-	target []string          // by group
-	done   bool              // Finish was called: Pending reads Unreachable
-	rows   map[string]string // the interning table of the devices' data model rows
-	pages  flash.Pool        // the flash pages the devices wrote, shared by content
+	target []string                    // by group
+	done   bool                        // Finish was called: Pending reads Unreachable
+	rows   map[string]string           // the interning table of the devices' data model rows
+	pages  flash.Pool                  // the flash pages the devices wrote, shared by content
+	mbs    map[int32]*misbehave.Device // the misbehaving devices' misbehaviour, made on first use
+	seed   uint64
 }
 
 // vdev is what the runner keeps of a device. A fleet holds one per
@@ -178,7 +181,7 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 		s: vtime.New(cfg.Start), rng: rand.New(rand.NewPCG(cfg.Seed, 0x666c656574)),
 		start: cfg.Start, ctrl: cfg.Controller, ctrlID: cfg.ControllerID, images: cfg.Images,
 		delay: cfg.LinkDelay, jitter: cfg.LinkJitter, rate: cfg.DownloadRate, every: cfg.IndexEvery,
-		idx: cfg.Index, counts: map[string]int{},
+		idx: cfg.Index, counts: map[string]int{}, seed: cfg.Seed,
 	}
 	if cfg.Log != nil {
 		v.log = bufio.NewWriterSize(cfg.Log, 64<<10)
@@ -198,6 +201,11 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 		for range bg.Count {
 			fd = append(fd, faults.Device{ID: fmt.Sprintf(cfg.IDFormat, len(fd)+1), Board: bg.Name, Wave: bg.Wave})
 			grp = append(grp, int16(g))
+		}
+	}
+	for i, r := range cfg.Plan {
+		if faults.RealTimeOnly(r.Kind) {
+			return nil, fmt.Errorf("fleet: fault %d: %s acts on a real session: it needs the real-time runner (clock: real)", i+1, r.Kind)
 		}
 	}
 	fs, err := faults.Assign(cfg.Plan, fd, cfg.Seed)
@@ -662,6 +670,33 @@ func (v *Virtual) transit(dv *vdev, last *time.Time) (time.Time, bool) {
 // arrives even if the session ends meanwhile.
 func (v *Virtual) up(n int, rec []byte) {
 	dv := &v.devs[n]
+	if dv.faults == nil || len(dv.faults.Misbehave) == 0 {
+		v.upOne(dv, rec, 0)
+		return
+	}
+	mb := v.mbs[int32(n)]
+	if mb == nil {
+		if v.mbs == nil {
+			v.mbs = map[int32]*misbehave.Device{}
+		}
+		mb = misbehave.New(dv.faults.Misbehave, deviceSeed(v.seed, dv.id)^misbehaveSeed)
+		v.mbs[int32(n)] = mb
+	}
+	outs, notes := mb.Send(rec)
+	for _, nt := range notes {
+		v.logf(v.s.Now(), dv.id, "misbehave", string(nt.Kind)+" "+nt.Detail)
+	}
+	for _, o := range outs {
+		v.upOne(dv, o.Data, o.After)
+	}
+}
+
+// upOne sends one Record of device dv to the controller, after a delay.
+func (v *Virtual) upOne(dv *vdev, rec []byte, after time.Duration) {
+	if after > 0 {
+		v.s.After(after, func() { v.upOne(dv, rec, 0) })
+		return
+	}
 	if v.record != nil {
 		v.record(dv.id, false, rec, v.s.Now())
 	}
