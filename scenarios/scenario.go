@@ -12,6 +12,7 @@
 package scenarios
 
 import (
+	"brickyard/sim/fleet"
 	"cmp"
 	"errors"
 	"fmt"
@@ -70,6 +71,7 @@ type Fleet struct {
 	Serials       string        `yaml:"serials"`        // serial-number scheme; default "SIM{n:06}"
 	ConnectRate   float64       `yaml:"connect_rate"`   // power-ons per second; 0: all at once
 	ConnectJitter time.Duration `yaml:"connect_jitter"` // plus up to this much
+	Ramp          *RampSpec     `yaml:"ramp"`           // power on in steps instead: step devices every so long
 	Boards        []BoardCount  `yaml:"boards"`
 	// TLS (websocket, real time): the embedded controller listens on
 	// wss:// with a certificate of a CA made for the run, which the
@@ -394,6 +396,16 @@ func (sc *Scenario) validateFleet(c *checker) {
 	if f.ConnectJitter < 0 {
 		c.errorf("fleet.connect_jitter", "negative")
 	}
+	if r := f.Ramp; r != nil {
+		switch {
+		case r.Step < 1 || r.Step > 10_000_000:
+			c.errorf("fleet.ramp.step", "%d: want 1 to 10000000 devices a step", r.Step)
+		case r.Every <= 0 || r.Every > 365*24*time.Hour:
+			c.errorf("fleet.ramp.every", "%v: want a step interval above 0 and at most a year", r.Every)
+		case f.ConnectRate > 0:
+			c.errorf("fleet.ramp", "not with connect_rate: a ramp paces the power-ons itself")
+		}
+	}
 	if len(f.Boards) == 0 {
 		c.errorf("fleet.boards", "at least one board is required")
 	}
@@ -645,4 +657,18 @@ func (sc *Scenario) PlanText() string {
 		t += "; no abort rule"
 	}
 	return t
+}
+
+// RampSpec is a ramp of the fleet's power-ons: Step devices every Every.
+type RampSpec struct {
+	Step  int           `yaml:"step"`
+	Every time.Duration `yaml:"every"`
+}
+
+// RampOf is the fleet's ramp as the runners take it (the zero Ramp: none).
+func (f *Fleet) RampOf() fleet.Ramp {
+	if f.Ramp == nil {
+		return fleet.Ramp{}
+	}
+	return fleet.Ramp{Step: f.Ramp.Step, Every: f.Ramp.Every}
 }

@@ -172,7 +172,7 @@ func RunShard(ctx context.Context, sc *Scenario, opt Options, sh Shard) (*ShardR
 // start, whichever process holds it (fleet.PowerOnDelay).
 func (sc *Scenario) powerOnAt(idFormat string, lo int) func(n int) time.Duration {
 	return func(n int) time.Duration {
-		return fleet.PowerOnDelay(sc.Seed, fmt.Sprintf(idFormat, lo+n+1), lo+n, sc.Fleet.ConnectRate, sc.Fleet.ConnectJitter)
+		return fleet.PowerOnDelay(sc.Seed, fmt.Sprintf(idFormat, lo+n+1), lo+n, sc.Fleet.ConnectRate, sc.Fleet.ConnectJitter, sc.Fleet.RampOf())
 	}
 }
 

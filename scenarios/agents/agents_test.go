@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"brickyard/sim/fleet"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -193,4 +194,17 @@ func FuzzFaultFile(f *testing.F) {
 			t.Fatalf("a validated plan did not assign: %v", err)
 		}
 	})
+}
+
+func TestParseRamp(t *testing.T) {
+	for in, want := range map[string]fleet.Ramp{"500/1m": {Step: 500, Every: time.Minute}, " 1 / 250ms ": {Step: 1, Every: 250 * time.Millisecond}} {
+		if got, err := parseRamp(in); err != nil || got != want {
+			t.Errorf("%q: %+v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "500", "0/1m", "-5/1m", "x/1m", "5/0s", "5/-1s", "5/forever", "5/9000h", "99999999999/1m", "NaN/1m"} {
+		if _, err := parseRamp(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
 }

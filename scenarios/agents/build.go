@@ -222,7 +222,7 @@ func (sp *Spec) shardFaults() ([]faults.Faults, error) {
 func (sp *Spec) powerOnAt(lo int) func(n int) time.Duration {
 	format := idFormat(sp.idPattern)
 	return func(n int) time.Duration {
-		return fleet.PowerOnDelay(sp.seed, fmt.Sprintf(format, lo+n+1), lo+n, sp.connectRate, sp.connectJitter)
+		return fleet.PowerOnDelay(sp.seed, fmt.Sprintf(format, lo+n+1), lo+n, sp.connectRate, sp.connectJitter, sp.ramp)
 	}
 }
 

@@ -56,6 +56,7 @@ type Config struct {
 	Faults          string        `mapstructure:"faults"`
 	ConnectRate     float64       `mapstructure:"connect_rate"`
 	ConnectJitter   time.Duration `mapstructure:"connect_jitter"`
+	Ramp            string        `mapstructure:"ramp"` // STEP/EVERY: power on in steps
 	Duration        time.Duration `mapstructure:"duration"`
 	Seed            uint64        `mapstructure:"seed"`
 	Reboot          time.Duration `mapstructure:"reboot"`

@@ -24,6 +24,7 @@ import (
 	"brickyard/scenarios/report"
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
+	"brickyard/sim/fleet"
 	"brickyard/sim/model"
 )
 
@@ -61,6 +62,7 @@ type Spec struct {
 	reportImages  []report.Image    // the factory images, for the report (buildFleet fills it)
 	connectRate   float64
 	connectJitter time.Duration
+	ramp          fleet.Ramp
 	duration      time.Duration
 	reboot, trial time.Duration
 	retryMin      time.Duration
@@ -242,6 +244,16 @@ func Resolve(f Config, changed func(flag string) bool, profiles func(file string
 	}
 	if sp.connectRate < 0 || !finite(sp.connectRate) {
 		return nil, fmt.Errorf("--connect-rate: %v: want a number ≥ 0", sp.connectRate)
+	}
+	if take("ramp") {
+		sp.ramp = sc.Fleet.RampOf()
+	} else if f.Ramp != "" {
+		if sp.ramp, err = parseRamp(f.Ramp); err != nil {
+			return nil, fmt.Errorf("--ramp: %w", err)
+		}
+	}
+	if sp.ramp.On() && sp.connectRate > 0 {
+		return nil, errors.New("--ramp: not with --connect-rate: a ramp paces the power-ons itself")
 	}
 	sp.duration, sp.reboot, sp.trial = f.Duration, f.Reboot, f.Trial
 	if take("reboot") {
@@ -810,4 +822,22 @@ func (sp *Spec) Title() string {
 		t += fmt.Sprintf(" (shard %d/%d: devices %d to %d)", sp.shardK, sp.shardN, lo+1, hi)
 	}
 	return t
+}
+
+// parseRamp reads --ramp STEP/EVERY: STEP devices power on every EVERY
+// ("500/1m").
+func parseRamp(s string) (fleet.Ramp, error) {
+	step, every, ok := strings.Cut(s, "/")
+	if !ok {
+		return fleet.Ramp{}, fmt.Errorf("%q: want STEP/EVERY, e.g. 500/1m (500 devices a minute, in steps)", s)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(step))
+	if err != nil || n < 1 || n > 10_000_000 {
+		return fleet.Ramp{}, fmt.Errorf("%q: step %q: want 1 to 10000000 devices", s, step)
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(every))
+	if err != nil || d <= 0 || d > 365*24*time.Hour {
+		return fleet.Ramp{}, fmt.Errorf("%q: every %q: want a duration above 0 and at most a year, e.g. 1m", s, every)
+	}
+	return fleet.Ramp{Step: n, Every: d}, nil
 }

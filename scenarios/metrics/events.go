@@ -39,7 +39,7 @@ type times struct{ download, update time.Time }
 func newDeviceEvents() *deviceEvents {
 	faults := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "faults_injected_total",
-		Help: "Faults the fault plan injected, by kind: power-cut:<phase> (the phase the power was cut in), net-drop (a Record dropped), partition (a dial refused during a partition), misbehave:<kind> (a misbehaviour done: answer-drop, record-malformed, conn-churn, …); at most 64 kinds, the rest under kind=\"other\".",
+		Help: "Faults the fault plan injected, by kind: power-cut:<phase> (the phase the power was cut in), net-drop (a Record dropped), partition (a dial refused during a partition), misbehave:<kind> (a misbehaviour done: answer-drop, record-malformed, conn-churn, …), traffic:<shape> (reconnect-wave, boot-storm); at most 64 kinds, the rest under kind=\"other\".",
 	}, []string{"kind"})
 	e := &deviceEvents{
 		faults: newCapped(faults, func(k string) string { return strings.Clone(labelValue(k)) },
@@ -94,9 +94,9 @@ func (m *Metrics) DeviceEvent(id, kind, detail string, at time.Time) {
 		e.faults.get("power-cut:" + phase).Inc()
 	case "net-drop":
 		e.faults.get("net-drop").Inc()
-	case "misbehave":
+	case "misbehave", "traffic":
 		k, _, _ := strings.Cut(detail, " ")
-		e.faults.get("misbehave:" + k).Inc()
+		e.faults.get(kind + ":" + k).Inc()
 	case "link-fail":
 		if detail == "partition" {
 			e.faults.get("partition").Inc()
@@ -146,7 +146,7 @@ func (m *Metrics) DeviceEvent(id, kind, detail string, at time.Time) {
 func Counted(kind string) bool { return counted[kind] }
 
 // counted are the kinds DeviceEvent reads. Read only.
-var counted = map[string]bool{"power-cut": true, "net-drop": true, "misbehave": true, "link-fail": true, "download-start": true,
+var counted = map[string]bool{"power-cut": true, "net-drop": true, "misbehave": true, "traffic": true, "link-fail": true, "download-start": true,
 	"downloaded": true, "download-failed": true, "updated": true, "confirmed": true, "rolled-back": true, "bricked": true}
 
 // field is the number of key=N in an event's detail.

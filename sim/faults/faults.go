@@ -54,12 +54,16 @@ const (
 	RecordOversized Kind = "record-oversized" // Records padded past Size bytes
 	ConnChurn       Kind = "conn-churn"       // the session dropped Every so long, then reopened
 	SlowConsumer    Kind = "slow-consumer"    // the device stops reading its session during a window
+
+	// Traffic shapes that land once on a share of the fleet.
+	ReconnectWave Kind = "reconnect-wave" // the network drops the session at a point of a window; the device comes back after TR-369's retry wait
+	BootStorm     Kind = "boot-storm"     // the device is power-cycled at a point of a window, or in turn at Rate devices a second
 )
 
 var kinds = []Kind{PowerDuringDownload, PowerDuringInstall, PowerDuringTrial, PowerAtUptime, HealthFail,
 	NetDrop, NetDelay, NetPartition, DownloadSlow, DownloadTruncated, DownloadCorrupt,
 	AnswerDelay, AnswerDrop, AnswerDuplicate, MsgIDWrong, MsgIDReuse, NotifyRepeat,
-	RecordMalformed, RecordTruncated, RecordWrongTo, RecordOversized, ConnChurn, SlowConsumer}
+	RecordMalformed, RecordTruncated, RecordWrongTo, RecordOversized, ConnChurn, SlowConsumer, ReconnectWave, BootStorm}
 
 // wire are the misbehaviours that act on the Records a device sends.
 var wire = []Kind{AnswerDelay, AnswerDrop, AnswerDuplicate, MsgIDWrong, MsgIDReuse, NotifyRepeat,
@@ -101,7 +105,7 @@ type Rule struct {
 	Drop  float64       `yaml:"drop"`  // net-drop: probability a Record is lost
 	Delay time.Duration `yaml:"delay"` // net-delay: added latency
 
-	Rate int `yaml:"rate"` // download-slow: bytes per second
+	Rate int `yaml:"rate"` // download-slow: bytes per second; boot-storm, reconnect-wave: devices per second
 
 	// Misbehaviour: Chance is the probability per Record (0: every one);
 	// answer-delay draws from Dist (fixed, uniform, lognormal) with
@@ -202,6 +206,13 @@ func (r Rule) validateMisbehaviour() error {
 		if r.Duration == 0 {
 			return fmt.Errorf("%s: needs a duration", r.Kind)
 		}
+	case ReconnectWave, BootStorm:
+		if r.Rate < 0 || r.Rate > 1_000_000 {
+			return fmt.Errorf("%s: rate %d: want 1 to 1000000 devices a second (or none: a point of [after, after+within] each)", r.Kind, r.Rate)
+		}
+		if r.Rate > 0 && r.Within > 0 {
+			return fmt.Errorf("%s: rate or within, not both", r.Kind)
+		}
 	}
 	return nil
 }
@@ -258,6 +269,11 @@ type Faults struct {
 	Misbehave []Behaviour
 	Churn     time.Duration
 	Slow      []Window
+	// Drops (reconnect-wave) and Cycles (boot-storm) are when the network
+	// drops the device's session and when its power is cycled, from the
+	// run's start, in order.
+	Drops  []time.Duration
+	Cycles []time.Duration
 }
 
 // Behaviour is one wire misbehaviour of a device: a Rule's kind and
@@ -286,7 +302,7 @@ type Cut struct {
 func (f Faults) Any() bool {
 	return f.PowerDuringDownload != nil || f.PowerDuringInstall != nil || f.PowerDuringTrial != nil ||
 		f.PowerAtUptime > 0 || f.HealthFail || len(f.Net) > 0 || f.DownloadRate > 0 || f.DownloadTruncate > 0 || f.DownloadCorrupt ||
-		len(f.Misbehave) > 0 || f.Churn > 0 || len(f.Slow) > 0
+		len(f.Misbehave) > 0 || f.Churn > 0 || len(f.Slow) > 0 || len(f.Drops) > 0 || len(f.Cycles) > 0
 }
 
 // Assign gives each device of fleet its faults under plan p, from seed.
@@ -297,9 +313,9 @@ func Assign(p Plan, fleet []Device, seed uint64) ([]Faults, error) {
 	}
 	out := make([]Faults, len(fleet))
 	for ri, r := range p {
-		for _, i := range pick(r, ri, fleet, seed) {
+		for rank, i := range pick(r, ri, fleet, seed) {
 			rng := rand.New(rand.NewPCG(seed^uint64(ri+1)*0x9e3779b97f4a7c15, hash(fleet[i].ID)))
-			apply(&out[i], r, rng)
+			apply(&out[i], r, rng, rank)
 		}
 	}
 	return out, nil
@@ -337,7 +353,14 @@ func pick(r Rule, ri int, fleet []Device, seed uint64) []int {
 	return chosen
 }
 
-func apply(f *Faults, r Rule, rng *rand.Rand) {
+func insertSorted(ds []time.Duration, d time.Duration) []time.Duration {
+	i, _ := slices.BinarySearch(ds, d)
+	return slices.Insert(ds, i, d)
+}
+
+// apply gives one device rule r's fault; rank is the device's place among
+// the rule's devices (from 0), for the faults that land in turn.
+func apply(f *Faults, r Rule, rng *rand.Rand, rank int) {
 	at := func() time.Duration {
 		if r.Within <= 0 {
 			return r.After
@@ -360,6 +383,16 @@ func apply(f *Faults, r Rule, rng *rand.Rand) {
 		f.Net = append(f.Net, Window{Kind: r.Kind, Start: start, End: start + r.Duration, Drop: r.Drop, Delay: r.Delay})
 	case DownloadSlow:
 		f.DownloadRate = r.Rate
+	case ReconnectWave, BootStorm:
+		at := at()
+		if r.Rate > 0 { // in turn, the rule's k-th device k/Rate seconds after After
+			at = r.After + time.Duration(float64(rank)/float64(r.Rate)*float64(time.Second))
+		}
+		if r.Kind == ReconnectWave {
+			f.Drops = insertSorted(f.Drops, at)
+		} else {
+			f.Cycles = insertSorted(f.Cycles, at)
+		}
 	case DownloadTruncated:
 		f.DownloadTruncate = 0.05 + 0.9*rng.Float64()
 	case DownloadCorrupt:
@@ -438,6 +471,12 @@ func (f Faults) String() string {
 	}
 	for _, w := range f.Slow {
 		parts = append(parts, string(SlowConsumer)+"@"+w.Start.String()+"+"+(w.End-w.Start).String())
+	}
+	for _, d := range f.Drops {
+		parts = append(parts, string(ReconnectWave)+"@"+d.String())
+	}
+	for _, d := range f.Cycles {
+		parts = append(parts, string(BootStorm)+"@"+d.String())
 	}
 	return strings.Join(parts, " ")
 }

@@ -22,6 +22,10 @@ import (
 	"brickyard/usp/dm"
 )
 
+// errReconnectWave is why a reconnect wave ended a session: the network
+// did, as far as the device and the controller can tell.
+var errReconnectWave = errors.New("fleet: a reconnect wave dropped the session")
+
 // misbehaveSeed sets a device's misbehaviour draws apart from its other
 // draws.
 const misbehaveSeed = 0x6d697362656861
@@ -47,6 +51,7 @@ type RealConfig struct {
 	Clock   Clock      // default StdClock{}
 
 	ConnectRate   float64 // power-ons per second; 0: all at once
+	Ramp          Ramp    // power on in steps instead of at ConnectRate
 	ConnectJitter time.Duration
 	// PowerOnAt, if set, is when device n (from 0) powers on after Run
 	// starts, instead of ConnectRate and ConnectJitter over this fleet
@@ -183,7 +188,10 @@ func NewReal(cfg RealConfig) (*Real, error) {
 			}
 		}
 		var at time.Duration
-		if cfg.ConnectRate > 0 {
+		switch {
+		case cfg.Ramp.On():
+			at = cfg.Ramp.at(n)
+		case cfg.ConnectRate > 0:
 			at = time.Duration(float64(n) / cfg.ConnectRate * float64(time.Second))
 		}
 		if cfg.ConnectJitter > 0 {
@@ -374,6 +382,8 @@ type shell struct {
 	mb      *misbehave.Device // the device's wire misbehaviour; nil: none
 	churnAt time.Time         // when conn-churn drops the session (zero: not set)
 	slowLog time.Duration     // the slow-consumer window last logged: its start + 1 ns (0: none)
+	waves   int               // reconnect waves (faults.Drops) done
+	cycles  int               // boot-storm power cycles (faults.Cycles) done
 }
 
 func (r *Real) runDevice(ctx context.Context, rd *rdev) {
@@ -540,6 +550,12 @@ func (s *shell) next() (time.Time, bool) {
 	}
 	take(s.cutAt)
 	take(s.churnAt)
+	if f := &s.rd.faults; s.waves < len(f.Drops) {
+		take(s.r.start.Add(f.Drops[s.waves]))
+	}
+	if f := &s.rd.faults; s.cycles < len(f.Cycles) {
+		take(s.r.start.Add(f.Cycles[s.cycles]))
+	}
 	if end, ok := s.slowEnd(s.r.cfg.Clock.Now()); ok {
 		take(end)
 	}
@@ -617,10 +633,26 @@ func (s *shell) slowEnd(now time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// runDue runs every deadline due at now: delayed Records, power-on, the
-// uptime cut, conn-churn, timers.
+// runDue runs every deadline due at now: reconnect waves and boot storms,
+// delayed Records, power-on, the uptime cut, conn-churn, timers.
 func (s *shell) runDue(now time.Time) {
 	d := s.rd.d
+	f := &s.rd.faults
+	for s.waves < len(f.Drops) && !now.Before(s.r.start.Add(f.Drops[s.waves])) {
+		s.waves++
+		if s.conn != nil {
+			s.r.logf(now, s.rd.id, "traffic", string(faults.ReconnectWave))
+			s.closeConn(errReconnectWave)
+			s.apply(d.Disconnected(now))
+		}
+	}
+	for s.cycles < len(f.Cycles) && !now.Before(s.r.start.Add(f.Cycles[s.cycles])) {
+		s.cycles++
+		if d.State() == device.On {
+			s.r.logf(now, s.rd.id, "traffic", string(faults.BootStorm))
+			s.apply(d.PowerCut(now))
+		}
+	}
 	if !s.churnAt.IsZero() && !now.Before(s.churnAt) {
 		s.churnAt = time.Time{}
 		if s.conn != nil {

@@ -44,14 +44,31 @@ func ShardFaults(plan faults.Plan, whole []BoardGroup, idFormat string, seed uin
 	return fs[lo:hi], nil
 }
 
+// Ramp powers a fleet on in steps, a traffic shape: Step devices every
+// Every from the start (device n at ⌊n/Step⌋·Every), instead of one at a
+// time at a rate. The zero Ramp is none.
+type Ramp struct {
+	Step  int
+	Every time.Duration
+}
+
+// On reports whether the ramp is set.
+func (r Ramp) On() bool { return r.Step > 0 && r.Every > 0 }
+
+// at is when the ramp powers device n on.
+func (r Ramp) at(n int) time.Duration { return time.Duration(n/r.Step) * r.Every }
+
 // PowerOnDelay is when device n of a fleet (from 0, counted over the whole
-// fleet), of Endpoint ID id, powers on after the run's start: n/rate
-// seconds (0 when rate is 0) plus up to jitter, drawn from the device's
-// own stream of seed, so that it does not depend on which other devices
-// share its process.
-func PowerOnDelay(seed uint64, id string, n int, rate float64, jitter time.Duration) time.Duration {
+// fleet), of Endpoint ID id, powers on after the run's start: on ramp's
+// step, or else n/rate seconds (0 when rate is 0), plus up to jitter,
+// drawn from the device's own stream of seed, so that it does not depend
+// on which other devices share its process.
+func PowerOnDelay(seed uint64, id string, n int, rate float64, jitter time.Duration, ramp Ramp) time.Duration {
 	var at time.Duration
-	if rate > 0 {
+	switch {
+	case ramp.On():
+		at = ramp.at(n)
+	case rate > 0:
 		at = time.Duration(float64(n) / rate * float64(time.Second))
 	}
 	if jitter > 0 {

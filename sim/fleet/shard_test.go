@@ -99,20 +99,26 @@ func TestPowerOnDelay(t *testing.T) {
 		base time.Duration
 	}{{0, 1000, 0}, {1, 1000, time.Millisecond}, {2500, 1000, 2500 * time.Millisecond}, {99_999, 2000, 49_999_500 * time.Microsecond}, {7, 0, 0}} {
 		id := fmt.Sprintf("os::00256D-SIM%06d", c.n+1)
-		d := PowerOnDelay(seed, id, c.n, c.rate, jitter)
+		d := PowerOnDelay(seed, id, c.n, c.rate, jitter, Ramp{})
 		if d < c.base || d >= c.base+jitter {
 			t.Errorf("device %d at %v/s: %v, want in [%v, %v)", c.n, c.rate, d, c.base, c.base+jitter)
 		}
-		if again := PowerOnDelay(seed, id, c.n, c.rate, jitter); again != d {
+		if again := PowerOnDelay(seed, id, c.n, c.rate, jitter, Ramp{}); again != d {
 			t.Errorf("device %d: %v then %v", c.n, d, again)
 		}
-		if none := PowerOnDelay(seed, id, c.n, c.rate, 0); none != c.base {
+		if none := PowerOnDelay(seed, id, c.n, c.rate, 0, Ramp{}); none != c.base {
 			t.Errorf("device %d without jitter: %v, want %v", c.n, none, c.base)
 		}
 	}
 	// The jitter is the device's own: other seeds and IDs draw other ones.
-	a := PowerOnDelay(seed, "a", 0, 0, time.Hour)
-	if a == PowerOnDelay(seed, "b", 0, 0, time.Hour) || a == PowerOnDelay(seed+1, "a", 0, 0, time.Hour) {
+	a := PowerOnDelay(seed, "a", 0, 0, time.Hour, Ramp{})
+	if a == PowerOnDelay(seed, "b", 0, 0, time.Hour, Ramp{}) || a == PowerOnDelay(seed+1, "a", 0, 0, time.Hour, Ramp{}) {
 		t.Error("the jitter does not depend on the seed and the ID")
+	}
+	// A ramp: 100 devices a step, a minute apart, whatever the rate.
+	for n, want := range map[int]time.Duration{0: 0, 99: 0, 100: time.Minute, 250: 2 * time.Minute} {
+		if d := PowerOnDelay(seed, "x", n, 1000, 0, Ramp{Step: 100, Every: time.Minute}); d != want {
+			t.Errorf("ramp: device %d at %v, want %v", n, d, want)
+		}
 	}
 }

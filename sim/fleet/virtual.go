@@ -67,6 +67,7 @@ type Config struct {
 
 	ConnectRate   float64       // devices powered on per second; 0: all at Start
 	ConnectJitter time.Duration // plus up to this much, uniformly
+	Ramp          Ramp          // power on in steps instead of at ConnectRate
 	LinkDelay     time.Duration // one-way latency of the controller link; default 20 ms
 	LinkJitter    time.Duration // plus up to this much; default 10 ms
 	DownloadRate  int           // bytes per second when no fault slows it; default 1 MB/s
@@ -243,7 +244,10 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 	slices.SortStableFunc(v.byID, func(a, b int32) int { return strings.Compare(v.devs[a].id, v.devs[b].id) })
 	var at time.Duration
 	for n := range v.devs {
-		if cfg.ConnectRate > 0 {
+		switch {
+		case cfg.Ramp.On():
+			at = cfg.Ramp.at(n)
+		case cfg.ConnectRate > 0:
 			at = time.Duration(float64(n) / cfg.ConnectRate * float64(time.Second))
 		}
 		if cfg.ConnectJitter > 0 {
@@ -251,6 +255,16 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 		}
 		n := n
 		v.s.At(cfg.Start.Add(at), func() { v.powerOn(n, 0) })
+	}
+	for n := range v.devs {
+		if f := v.devs[n].faults; f != nil {
+			for _, d := range f.Drops {
+				v.s.At(cfg.Start.Add(d), func() { v.reconnectWave(n) })
+			}
+			for _, d := range f.Cycles {
+				v.s.At(cfg.Start.Add(d), func() { v.bootStorm(n) })
+			}
+		}
 	}
 	v.s.At(cfg.Start, v.tick)
 	return v, nil
@@ -761,6 +775,31 @@ func (v *Virtual) connect(n int) {
 		v.sendAll(v.ctrl.Connected(dv.id, now))
 		v.apply(n, dv.d.Connected(now))
 	})
+}
+
+// reconnectWave drops device n's session as the network would: the device
+// comes back after TR-369's retry wait.
+func (v *Virtual) reconnectWave(n int) {
+	dv := &v.devs[n]
+	if !dv.online {
+		return
+	}
+	now := v.s.Now()
+	v.logf(now, dv.id, "traffic", string(faults.ReconnectWave))
+	v.linkDown(n, string(faults.ReconnectWave))
+	v.apply(n, dv.d.Disconnected(now))
+}
+
+// bootStorm power-cycles device n: its power returns after its reboot
+// time.
+func (v *Virtual) bootStorm(n int) {
+	dv := &v.devs[n]
+	if dv.d.State() != device.On {
+		return
+	}
+	now := v.s.Now()
+	v.logf(now, dv.id, "traffic", string(faults.BootStorm))
+	v.apply(n, dv.d.PowerCut(now))
 }
 
 // linkDown closes device n's session; the controller learns it after the
