@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"brickyard/mtp/websocket"
 	"brickyard/scenarios/dashboard"
 )
 
@@ -134,16 +133,11 @@ func TestFleet_Dashboard(t *testing.T) {
 	noLeaks(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
-	l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: testCtrl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := serveTestController(ctx, t, l)
-	defer func() { cancel(); l.Close(); tc.wg.Wait() }()
+	l, _ := startTestController(t, ctx, cancel)
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	url, code, logs := startBrickyard(t, runCtx, "fleet", "--ws-url", l.(*websocket.Listener).URL(), "--controller-id", testCtrl,
+	url, code, logs := startBrickyard(t, runCtx, "fleet", "--ws-url", l.URL(), "--controller-id", testCtrl,
 		"--devices", "3", "--duration", "3s", "--periodic", "1s", "--quiet", "--dashboard", "127.0.0.1:0", "--linger", "10m")
 	s := finalState(t, ctx, url)
 	if s.Devices != 3 || s.Outcomes["pending"] != 3 || s.Links.Up != 3 || !strings.Contains(s.Title, "3 devices over websocket to "+testCtrl) {

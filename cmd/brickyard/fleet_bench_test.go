@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"brickyard/boards/bench/emu"
-	"brickyard/mtp/websocket"
 )
 
 // A bench board of the configuration joins brickyard fleet next to its
@@ -42,12 +41,7 @@ func TestFleet_BenchBoard(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: testCtrl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := serveTestController(ctx, t, l)
-	defer func() { cancel(); l.Close(); tc.wg.Wait() }()
+	l, tc := startTestController(t, ctx, cancel)
 	conf := writeFile(t, `bench:
   boards:
     - name: emu-1
@@ -60,7 +54,7 @@ func TestFleet_BenchBoard(t *testing.T) {
       power_hold: 20ms
 `)
 	dir := t.TempDir()
-	runFleetFor(t, "--config", conf, "fleet", "--ws-url", l.(*websocket.Listener).URL(), "--controller-id", testCtrl,
+	runFleetFor(t, "--config", conf, "fleet", "--ws-url", l.URL(), "--controller-id", testCtrl,
 		"--devices", "2", "--duration", "6s", "--out", dir)
 	r := readReport(t, dir)
 	if r.Devices != 3 {

@@ -294,6 +294,20 @@ func serveTestController(ctx context.Context, t *testing.T, l mtp.Listener) *tes
 	return tc
 }
 
+// startTestController listens on a loopback WebSocket URL and serves the
+// test controller there until the test ends: then cancel, the listener
+// closes and its goroutines are waited for.
+func startTestController(t *testing.T, ctx context.Context, cancel context.CancelFunc) (*websocket.Listener, *testController) {
+	t.Helper()
+	l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: testCtrl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := serveTestController(ctx, t, l)
+	t.Cleanup(func() { cancel(); l.Close(); tc.wg.Wait() })
+	return l.(*websocket.Listener), tc
+}
+
 // noLeaks fails the test if goroutines it started outlive it (checked
 // after every other cleanup and deferred call).
 func noLeaks(t *testing.T) {
@@ -365,15 +379,10 @@ func TestFleet_WebSocketEndToEnd(t *testing.T) {
 	noLeaks(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: testCtrl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := serveTestController(ctx, t, l)
-	defer func() { cancel(); l.Close(); tc.wg.Wait() }()
+	l, tc := startTestController(t, ctx, cancel)
 
 	dir := t.TempDir()
-	out, errOut := runFleetFor(t, "fleet", "--ws-url", l.(*websocket.Listener).URL(), "--controller-id", testCtrl,
+	out, errOut := runFleetFor(t, "fleet", "--ws-url", l.URL(), "--controller-id", testCtrl,
 		"--devices", "3", "--duration", "5s", "--periodic", "1s", "--out", dir, "--metrics-addr", "127.0.0.1:0", "--dump-model")
 
 	tc.mu.Lock()

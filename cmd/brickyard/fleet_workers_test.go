@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"brickyard/mtp/websocket"
 	"brickyard/scenarios/report"
 )
 
@@ -58,13 +57,8 @@ func TestFleetWorkers_MergedReport(t *testing.T) {
 	noLeaks(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
-	l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: testCtrl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := serveTestController(ctx, t, l)
-	defer func() { cancel(); l.Close(); tc.wg.Wait() }()
-	url, faults := l.(*websocket.Listener).URL(), faultFile(t)
+	l, _ := startTestController(t, ctx, cancel)
+	url, faults := l.URL(), faultFile(t)
 	common := []string{"fleet", "--ws-url", url, "--controller-id", testCtrl, "--boards-mix", "uboot-nor=7,mcuboot-nrf52=5",
 		"--faults", faults, "--seed", "5", "--periodic", "1s", "--quiet"}
 
@@ -205,18 +199,13 @@ func TestFleetWorkers_KilledWorker(t *testing.T) {
 	noLeaks(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
-	l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: testCtrl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := serveTestController(ctx, t, l)
-	defer func() { cancel(); l.Close(); tc.wg.Wait() }()
+	l, _ := startTestController(t, ctx, cancel)
 	dir := t.TempDir()
 	tail := newProgressTail()
 	defer tail.w.Close()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	wait := startFleetTo(t, runCtx, tail.w, "fleet", "--ws-url", l.(*websocket.Listener).URL(), "--controller-id", testCtrl,
+	wait := startFleetTo(t, runCtx, tail.w, "fleet", "--ws-url", l.URL(), "--controller-id", testCtrl,
 		"--devices", "9", "--workers", "3", "--out", dir, "--sources", "127.0.41.1-127.0.41.6")
 	pids := waitWorkers(t, 3, tail.Last, "connected 9/9")
 	// Each worker dials from its own part of --sources: two addresses of
@@ -444,15 +433,10 @@ func TestFleetWorkers_AsManyAsTheLimitNeeds(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
-	l, err := websocket.NewListener(websocket.Config{URL: "ws://127.0.0.1:0/usp", ControllerID: testCtrl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := serveTestController(ctx, t, l)
-	defer func() { cancel(); l.Close(); tc.wg.Wait() }()
+	l, tc := startTestController(t, ctx, cancel)
 	dir := t.TempDir()
 	clearEnv(t) // the process inherits the environment
-	cmd := exec.CommandContext(ctx, prlimit, "--nofile=400:400", exe, "pod", "fleet", "--ws-url", l.(*websocket.Listener).URL(),
+	cmd := exec.CommandContext(ctx, prlimit, "--nofile=400:400", exe, "pod", "fleet", "--ws-url", l.URL(),
 		"--controller-id", testCtrl, "--devices", "300", "--connect-rate", "1000", "--quiet", "--out", dir)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut

@@ -207,11 +207,10 @@ func (l *Live) Device(id string) (DeviceView, bool) {
 		return DeviceView{}, false
 	}
 	v := DeviceView{Device: rowOf(d), Events: []Event{}, MessageList: []Message{}}
-	x, ok := l.devs.Load(id)
+	h, ok := l.lookup(id)
 	if !ok {
 		return v, true
 	}
-	h := x.(*history)
 	h.mu.Lock()
 	v.Received, v.Sent, v.Sessions, v.EventsSeen, v.MessagesSeen = h.in, h.out, h.ups, h.ne, h.nm
 	for i := max(h.ne-len(h.events), 0); i < h.ne; i++ {

@@ -202,7 +202,7 @@ func noFaults(f *faults.Faults) bool {
 	return f.PowerDuringDownload == nil && f.PowerDuringInstall == nil && f.PowerDuringTrial == nil &&
 		f.PowerAtUptime == 0 && !f.PowerAtUptimeTorn && !f.HealthFail && f.Net == nil &&
 		f.DownloadRate == 0 && f.DownloadTruncate == 0 && !f.DownloadCorrupt &&
-		f.Misbehave == nil && f.Churn == 0 && f.Slow == nil && f.Drops == nil && f.Cycles == nil
+		f.Misbehave == nil && f.Churn == 0 && f.Slow == nil && f.Drops == nil && f.Cycles == nil && f.Skew == 0
 }
 
 // Faults are the device's faults (Config.Faults).

@@ -228,3 +228,26 @@ func TestSetupKeepsConfig(t *testing.T) {
 		}
 	}
 }
+
+// A clock-skew fault moves every time the device reports, and only those:
+// its timers and its own life run on the true clock.
+func TestClockSkew(t *testing.T) {
+	paths := []string{"Device.Time.CurrentLocalTime", "Device.DeviceInfo.TemperatureStatus.TemperatureSensor.1.ResetTime"}
+	read := func(skew time.Duration) map[string]string {
+		h := newHarness(t, "uboot-nor", func(c *Config) { c.Faults.Skew = skew }).boot()
+		h.run(10 * time.Second)
+		return h.get(paths...)
+	}
+	plain, ahead, behind := read(0), read(2*time.Hour), read(-90*time.Minute)
+	for _, p := range paths {
+		a, err1 := time.Parse(time.RFC3339, plain[p])
+		b, err2 := time.Parse(time.RFC3339, ahead[p])
+		c, err3 := time.Parse(time.RFC3339, behind[p])
+		if err1 != nil || err2 != nil || err3 != nil {
+			t.Fatalf("%s: %q %q %q", p, plain[p], ahead[p], behind[p])
+		}
+		if b.Sub(a) != 2*time.Hour || a.Sub(c) != 90*time.Minute {
+			t.Errorf("%s: %v, %v ahead, %v behind", p, a, b, c)
+		}
+	}
+}

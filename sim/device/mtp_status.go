@@ -47,7 +47,7 @@ func (d *Device) connSince() string {
 	if !d.conn {
 		return fmtTime(timeZero)
 	}
-	return fmtTime(time.Unix(0, d.connAt))
+	return d.reported(time.Unix(0, d.connAt))
 }
 
 // checkTopic accepts an MQTT topic name (no wildcards, valid UTF-8, no

@@ -23,7 +23,7 @@ func declareInfoStatus(di *dm.Object) {
 		Template(func(c dm.Ctx) string { return FriendlyName(dev(c).cfg.ModelName(), dev(c).cfg.SerialNumber) })
 	di.String("HostName").Writable().Persistent().MaxLen(255).
 		Template(func(c dm.Ctx) string { return hostName(dev(c).cfg.SerialNumber) })
-	di.DateTime("FirstUseDate").Getter(func(c dm.Ctx) string { return fmtTime(time.Unix(dev(c).nv.firstUse, 0)) })
+	di.DateTime("FirstUseDate").Getter(func(c dm.Ctx) string { return dev(c).reported(time.Unix(dev(c).nv.firstUse, 0)) })
 	di.Uint("VendorLogFileNumberOfEntries")
 	di.Uint("LocationNumberOfEntries")
 
@@ -66,10 +66,10 @@ func declareInfoStatus(di *dm.Object) {
 		}
 		return "Enabled"
 	})
-	tsn.DateTime("ResetTime").Getter(func(c dm.Ctx) string { return fmtTime(dev(c).bootAt) })
+	tsn.DateTime("ResetTime").Getter(func(c dm.Ctx) string { return dev(c).reported(dev(c).bootAt) })
 	tsn.String("Name").MaxLen(256).Default("SoC")
 	tsn.Int("Value").Getter(func(c dm.Ctx) string { return strconv.Itoa(dev(c).temperature(c.Now)) }).IgnoreValueChange()
-	tsn.DateTime("LastUpdate").Getter(func(c dm.Ctx) string { return fmtTime(c.Now.Truncate(time.Minute)) }).IgnoreValueChange()
+	tsn.DateTime("LastUpdate").Getter(func(c dm.Ctx) string { return dev(c).reported(c.Now.Truncate(time.Minute)) }).IgnoreValueChange()
 	tsn.Int("MinValue").Getter(func(c dm.Ctx) string { return strconv.Itoa(dev(c).temperature(dev(c).bootAt)) })
 	tsn.Int("MaxValue").Getter(func(c dm.Ctx) string {
 		d := dev(c)
@@ -87,7 +87,7 @@ func declareInfoStatus(di *dm.Object) {
 
 	loc := di.Object("Location.{i}.").Access(dm.AddDelete).Keys("Source", "ExternalSource").Persistent()
 	loc.String("Source").Enum("GPS", "AGPS", "Manual", "External").Default("External")
-	loc.DateTime("AcquiredTime").Template(func(c dm.Ctx) string { return fmtTime(dev(c).bootAt) })
+	loc.DateTime("AcquiredTime").Template(func(c dm.Ctx) string { return dev(c).reported(dev(c).bootAt) })
 	loc.String("ExternalSource").MaxLen(256)
 	loc.String("ExternalProtocol").Enum("", "CWMP", "USP", "OMA-DM", "SNMP", "UPnP", "HELD", "DHCPv4", "DHCPv6", "LLDP-MED", "MLP", "Other").Default("USP")
 	loc.String("DataObject").Writable().MaxLen(1200)
@@ -104,7 +104,7 @@ func declareTime(b *dm.Builder) {
 			}
 			return "Synchronized"
 		})
-	t.DateTime("CurrentLocalTime").Getter(func(c dm.Ctx) string { return fmtTime(c.Now) }).IgnoreValueChange()
+	t.DateTime("CurrentLocalTime").Getter(func(c dm.Ctx) string { return dev(c).reported(c.Now) }).IgnoreValueChange()
 	t.String("LocalTimeZone").Writable().Persistent().MaxLen(256).Default("UTC0")
 }
 
@@ -206,6 +206,15 @@ func fmtTime(t time.Time) string {
 		return "0001-01-01T00:00:00Z"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// reported is a time as the device reports it: off by its clock-skew
+// fault, if it has one (the unknown time stays unknown).
+func (d *Device) reported(t time.Time) string {
+	if s := d.cfg.Faults().Skew; s != 0 && !t.IsZero() {
+		t = t.Add(s)
+	}
+	return fmtTime(t)
 }
 
 // hostName makes a host name of a serial number: letters, digits and

@@ -54,6 +54,7 @@ const (
 	RecordOversized Kind = "record-oversized" // Records padded past Size bytes
 	ConnChurn       Kind = "conn-churn"       // the session dropped Every so long, then reopened
 	SlowConsumer    Kind = "slow-consumer"    // the device stops reading its session during a window
+	ClockSkew       Kind = "clock-skew"       // the times the device reports are off by Skew
 
 	// Traffic shapes that land once on a share of the fleet.
 	ReconnectWave Kind = "reconnect-wave" // the network drops the session at a point of a window; the device comes back after TR-369's retry wait
@@ -63,7 +64,7 @@ const (
 var kinds = []Kind{PowerDuringDownload, PowerDuringInstall, PowerDuringTrial, PowerAtUptime, HealthFail,
 	NetDrop, NetDelay, NetPartition, DownloadSlow, DownloadTruncated, DownloadCorrupt,
 	AnswerDelay, AnswerDrop, AnswerDuplicate, MsgIDWrong, MsgIDReuse, NotifyRepeat,
-	RecordMalformed, RecordTruncated, RecordWrongTo, RecordOversized, ConnChurn, SlowConsumer, ReconnectWave, BootStorm}
+	RecordMalformed, RecordTruncated, RecordWrongTo, RecordOversized, ConnChurn, SlowConsumer, ClockSkew, ReconnectWave, BootStorm}
 
 // wire are the misbehaviours that act on the Records a device sends.
 var wire = []Kind{AnswerDelay, AnswerDrop, AnswerDuplicate, MsgIDWrong, MsgIDReuse, NotifyRepeat,
@@ -124,6 +125,7 @@ type Rule struct {
 	Size      int           `yaml:"size"`
 	To        string        `yaml:"to"`
 	Every     time.Duration `yaml:"every"`
+	Skew      time.Duration `yaml:"skew"` // clock-skew: added to every time the device reports (negative: behind)
 }
 
 // Validate reports the first thing wrong with r.
@@ -206,6 +208,10 @@ func (r Rule) validateMisbehaviour() error {
 		if r.Duration == 0 {
 			return fmt.Errorf("%s: needs a duration", r.Kind)
 		}
+	case ClockSkew:
+		if r.Skew == 0 || r.Skew < -maxSpan || r.Skew > maxSpan {
+			return fmt.Errorf("%s: skew %v: want a non-zero offset of at most a year either way", r.Kind, r.Skew)
+		}
 	case ReconnectWave, BootStorm:
 		if r.Rate < 0 || r.Rate > 1_000_000 {
 			return fmt.Errorf("%s: rate %d: want 1 to 1000000 devices a second (or none: a point of [after, after+within] each)", r.Kind, r.Rate)
@@ -274,6 +280,8 @@ type Faults struct {
 	// run's start, in order.
 	Drops  []time.Duration
 	Cycles []time.Duration
+	// Skew (clock-skew) is added to every time the device reports.
+	Skew time.Duration
 }
 
 // Behaviour is one wire misbehaviour of a device: a Rule's kind and
@@ -302,7 +310,7 @@ type Cut struct {
 func (f Faults) Any() bool {
 	return f.PowerDuringDownload != nil || f.PowerDuringInstall != nil || f.PowerDuringTrial != nil ||
 		f.PowerAtUptime > 0 || f.HealthFail || len(f.Net) > 0 || f.DownloadRate > 0 || f.DownloadTruncate > 0 || f.DownloadCorrupt ||
-		len(f.Misbehave) > 0 || f.Churn > 0 || len(f.Slow) > 0 || len(f.Drops) > 0 || len(f.Cycles) > 0
+		len(f.Misbehave) > 0 || f.Churn > 0 || len(f.Slow) > 0 || len(f.Drops) > 0 || len(f.Cycles) > 0 || f.Skew != 0
 }
 
 // Assign gives each device of fleet its faults under plan p, from seed.
@@ -399,6 +407,8 @@ func apply(f *Faults, r Rule, rng *rand.Rand, rank int) {
 		f.DownloadCorrupt = true
 	case ConnChurn:
 		f.Churn = r.Every
+	case ClockSkew:
+		f.Skew = r.Skew
 	case SlowConsumer:
 		start := at()
 		f.Slow = append(f.Slow, Window{Kind: r.Kind, Start: start, End: start + r.Duration})
@@ -477,6 +487,9 @@ func (f Faults) String() string {
 	}
 	for _, d := range f.Cycles {
 		parts = append(parts, string(BootStorm)+"@"+d.String())
+	}
+	if f.Skew != 0 {
+		parts = append(parts, string(ClockSkew)+"@"+f.Skew.String())
 	}
 	return strings.Join(parts, " ")
 }

@@ -121,6 +121,11 @@ func TestValidate(t *testing.T) {
 		{Kind: ConnChurn, Share: 0.1},
 		{Kind: ConnChurn, Share: 0.1, Every: time.Millisecond},
 		{Kind: SlowConsumer, Share: 0.1},
+		{Kind: ClockSkew, Share: 0.1},
+		{Kind: ClockSkew, Share: 0.1, Skew: math.MaxInt64},
+		{Kind: ClockSkew, Share: 0.1, Skew: math.MinInt64},
+		{Kind: BootStorm, Share: 0.1, Rate: -1},
+		{Kind: ReconnectWave, Share: 0.1, Rate: 10, Within: time.Second},
 	}
 	for _, r := range bad {
 		if err := (Plan{r}).Validate(); err == nil {
