@@ -254,6 +254,7 @@ func (sc *Scenario) deviceConfig(b *built, mtp string, ca *certs.CA) func(n int,
 			c.TrialPeriod = sc.Device.Trial
 		}
 		c.RetryMinimumWait, c.RetryIntervalMultiplier = sc.Device.RetryMinWait, sc.Device.RetryMultiplier
+		c.PeriodicJitter = sc.Device.PeriodicJitter
 		c.Unknown = device.UnknownPolicy(sc.Device.UnknownControllers)
 	}
 }

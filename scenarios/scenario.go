@@ -100,6 +100,10 @@ type DeviceTimes struct {
 	// thousandths, 2000 = 2.0); default 5 s and 2000.
 	RetryMinWait    time.Duration `yaml:"retry_min_wait"`
 	RetryMultiplier uint32        `yaml:"retry_multiplier"`
+	// PeriodicJitter delays each device's Periodic! by up to this much
+	// beyond the controller's PeriodicNotifInterval (a traffic shape:
+	// a fleet that booted together spreads its periodic notifications).
+	PeriodicJitter time.Duration `yaml:"periodic_jitter"`
 	// UnknownControllers is what a device does with a Record from an
 	// endpoint it has no enabled Controller row for: "refuse" (default:
 	// Error 7006 to every request) or "untrusted" (served with the
@@ -280,6 +284,9 @@ func (sc *Scenario) validate() error {
 	}
 	if sc.Device.Trial < 0 {
 		c.errorf("device.trial", "negative")
+	}
+	if j := sc.Device.PeriodicJitter; j < 0 || j > device.MaxPeriodicJitter {
+		c.errorf("device.periodic_jitter", "%v: want 0 to %v", j, device.MaxPeriodicJitter)
 	}
 	if w := sc.Device.RetryMinWait; w != 0 {
 		if err := device.CheckRetryMinimumWait(w); err != nil {

@@ -89,6 +89,7 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.Duration("trial", 0, "trial period of a new image before it rolls back (default 5m)")
 	fl.Duration("retry-min-wait", 0, "TR-369 SessionRetryMinimumWaitInterval of the devices (default 5s)")
 	fl.Uint32("retry-multiplier", 0, "TR-369 SessionRetryIntervalMultiplier, in thousandths (default 2000 = 2.0)")
+	fl.Duration("periodic-jitter", 0, "delay each device's Periodic! by up to this much beyond the interval, drawn per device: a fleet that booted together spreads its periodic notifications")
 	fl.Duration("periodic", 0, "factory PeriodicNotifInterval of the controller, whole seconds (default 24h)")
 	fl.Bool("device-certs", false, "give every device a certificate of its own (urn:bbf:usp:id: subjectAltName) from a fleet CA made for the run and written to --out as device-ca.pem, or from --device-ca; wss only")
 	fl.String("device-ca", "", "the fleet CA's PEM certificate `FILE` for --device-certs (with --device-ca-key)")

@@ -246,6 +246,7 @@ func (sp *Spec) deviceConfig(lo int, protocol string) func(n int, c *device.Conf
 		if sp.periodic > 0 {
 			c.PeriodicInterval = sp.periodic
 		}
+		c.PeriodicJitter = sp.periodicJitter
 		c.RetryMinimumWait, c.RetryIntervalMultiplier = sp.retryMin, sp.retryMult
 		c.Unknown = sp.unknown
 		c.Cert = sp.deviceCert

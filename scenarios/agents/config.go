@@ -62,6 +62,7 @@ type Config struct {
 	Reboot          time.Duration `mapstructure:"reboot"`
 	Trial           time.Duration `mapstructure:"trial"`
 	Periodic        time.Duration `mapstructure:"periodic"`
+	PeriodicJitter  time.Duration `mapstructure:"periodic_jitter"`
 	RetryMinWait    time.Duration `mapstructure:"retry_min_wait"`
 	RetryMultiplier uint32        `mapstructure:"retry_multiplier"`
 	Unknown         string        `mapstructure:"unknown_controllers"`

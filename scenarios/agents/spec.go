@@ -63,16 +63,18 @@ type Spec struct {
 	connectRate   float64
 	connectJitter time.Duration
 	ramp          fleet.Ramp
-	duration      time.Duration
-	reboot, trial time.Duration
-	retryMin      time.Duration
-	retryMult     uint32
-	periodic      uint32 // seconds; 0: the device's default
-	unknown       device.UnknownPolicy
-	ca            *certs.CA           // --device-certs: the fleet CA
-	caMade        bool                // made for this run (written to --out)
-	deviceCert    *device.Certificate // what the devices show of their certificates
-	checkIdentity bool
+	// periodicJitter is each device's Periodic! jitter.
+	periodicJitter time.Duration
+	duration       time.Duration
+	reboot, trial  time.Duration
+	retryMin       time.Duration
+	retryMult      uint32
+	periodic       uint32 // seconds; 0: the device's default
+	unknown        device.UnknownPolicy
+	ca             *certs.CA           // --device-certs: the fleet CA
+	caMade         bool                // made for this run (written to --out)
+	deviceCert     *device.Certificate // what the devices show of their certificates
+	checkIdentity  bool
 
 	shardK, shardN  int
 	responseTimeout time.Duration
@@ -294,6 +296,13 @@ func Resolve(f Config, changed func(flag string) bool, profiles func(file string
 		if err := checkDuration(c.name, c.d); err != nil {
 			return nil, err
 		}
+	}
+	sp.periodicJitter = f.PeriodicJitter
+	if take("periodic-jitter") {
+		sp.periodicJitter = sc.Device.PeriodicJitter
+	}
+	if sp.periodicJitter < 0 || sp.periodicJitter > device.MaxPeriodicJitter {
+		return nil, fmt.Errorf("--periodic-jitter: %v: want 0 to %v", sp.periodicJitter, device.MaxPeriodicJitter)
 	}
 	if f.Periodic > 0 {
 		if f.Periodic%time.Second != 0 || f.Periodic/time.Second > 1<<32-1 {

@@ -69,6 +69,11 @@ type Config struct {
 	// PeriodicInterval is the factory PeriodicNotifInterval of the
 	// controller, in seconds (default 86400).
 	PeriodicInterval uint32
+	// PeriodicJitter, when set, delays each Periodic! by up to this much
+	// more than PeriodicNotifInterval after the one before (the first:
+	// after the first session opens), drawn from the device's seed, so
+	// that devices that boot together spread their Periodic! events.
+	PeriodicJitter time.Duration
 
 	Faults faults.Faults // this device's faults (faults.Assign)
 	Seed   uint64        // seeds every random draw of the device
@@ -114,6 +119,10 @@ const (
 	DefaultMTP            = "WebSocket"
 )
 
+// MaxPeriodicJitter bounds Config.PeriodicJitter: a day, the default
+// interval.
+const MaxPeriodicJitter = 24 * time.Hour
+
 // CheckRetryMinimumWait checks a SessionRetryMinimumWaitInterval: TR-181
 // makes it an unsignedInt[1:65535] of seconds, so whole seconds from 1 s
 // to 65,535 s. (A wait of a nanosecond once made one device against a
@@ -133,6 +142,8 @@ func (c *Config) fill(board string) error {
 		return errors.New("device: Config.ControllerID is required")
 	case c.TrialPeriod < 0 || c.RebootDuration < 0 || c.RetryMinimumWait < 0:
 		return errors.New("device: negative TrialPeriod, RebootDuration or RetryMinimumWait")
+	case c.PeriodicJitter < 0 || c.PeriodicJitter > MaxPeriodicJitter:
+		return fmt.Errorf("device: PeriodicJitter %v: want 0 to %v", c.PeriodicJitter, MaxPeriodicJitter)
 	case CheckUnknownPolicy(c.Unknown) != nil:
 		return fmt.Errorf("device: %w", CheckUnknownPolicy(c.Unknown))
 	case c.RetryIntervalMultiplier != 0 && (c.RetryIntervalMultiplier < 1000 || c.RetryIntervalMultiplier > 65535):

@@ -24,7 +24,7 @@ func (d *Device) Connected(now time.Time) Output {
 	if !d.bootSent {
 		d.bootSent = true
 		d.sendBoot(now)
-		d.setTimer(TimerPeriodic, now.Add(d.periodicInterval(now)))
+		d.setTimer(TimerPeriodic, d.nextPeriodic(now))
 	}
 	kept := d.outbox
 	d.outbox = nil
@@ -84,7 +84,17 @@ func (d *Device) periodic(now time.Time) {
 	if err == nil {
 		d.apply(now, fx)
 	}
-	d.setTimer(TimerPeriodic, now.Add(d.periodicInterval(now)))
+	d.setTimer(TimerPeriodic, d.nextPeriodic(now))
+}
+
+// nextPeriodic is when the Periodic! after one at now fires: the
+// controller's interval later, plus the device's jitter.
+func (d *Device) nextPeriodic(now time.Time) time.Time {
+	next := now.Add(d.periodicInterval(now))
+	if j := d.cfg.PeriodicJitter; j > 0 {
+		next = next.Add(time.Duration(d.rng.Int64N(int64(j))))
+	}
+	return next
 }
 
 // periodicInterval is the controller's PeriodicNotifInterval.

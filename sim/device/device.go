@@ -94,6 +94,7 @@ type setup struct {
 	ident                                         string // ControllerID, Manufacturer, ...: see identField
 	TrialPeriod, RebootDuration, RetryMinimumWait time.Duration
 	RetryIntervalMultiplier, PeriodicInterval     uint32
+	PeriodicJitter                                time.Duration
 	faults                                        *faults.Faults // nil: none
 	tr                                            *Transport     // filled; shared by a fleet's devices
 	seedHash                                      uint64         // the seed, mixed: usage and addresses draw from it
@@ -125,7 +126,7 @@ const (
 func newSetup(c *Config) setup {
 	s := setup{EndpointID: c.EndpointID, SerialNumber: c.SerialNumber,
 		TrialPeriod: c.TrialPeriod, RebootDuration: c.RebootDuration, RetryMinimumWait: c.RetryMinimumWait,
-		RetryIntervalMultiplier: c.RetryIntervalMultiplier, PeriodicInterval: c.PeriodicInterval, Blobs: c.Blobs, Intern: c.Intern,
+		RetryIntervalMultiplier: c.RetryIntervalMultiplier, PeriodicInterval: c.PeriodicInterval, PeriodicJitter: c.PeriodicJitter, Blobs: c.Blobs, Intern: c.Intern,
 		Cert: c.Cert, ACL: c.ACL}
 	var b []byte
 	for _, v := range [...]string{idControllerID: c.ControllerID, idManufacturer: c.Manufacturer, idManufacturerOUI: c.ManufacturerOUI,

@@ -251,3 +251,32 @@ func TestClockSkew(t *testing.T) {
 		}
 	}
 }
+
+// With a periodic jitter each device's Periodic! fires at a drawn point of
+// [interval, interval+jitter) after the one before: devices that connect
+// together spread out; without it, all of them fire on the interval.
+func TestPeriodicJitter(t *testing.T) {
+	const interval = 60 * time.Second
+	first := func(seed uint64, jitter time.Duration) (connected, periodic time.Time) {
+		h := newHarness(t, "uboot-nor", func(c *Config) { c.PeriodicInterval, c.PeriodicJitter, c.Seed = 60, jitter, seed }).boot()
+		return h.now, h.timers[TimerPeriodic]
+	}
+	seen := map[time.Duration]bool{}
+	for seed := range uint64(8) {
+		c, p := first(seed+1, 30*time.Second)
+		d := p.Sub(c)
+		if d < interval || d >= interval+30*time.Second {
+			t.Errorf("seed %d: Periodic! %v after the session, want in [60s, 90s)", seed+1, d)
+		}
+		seen[d] = true
+		if c, p := first(seed+1, 0); p.Sub(c) != interval {
+			t.Errorf("seed %d without jitter: %v", seed+1, p.Sub(c))
+		}
+	}
+	if len(seen) < 6 {
+		t.Errorf("8 devices drew %d distinct delays: %v", len(seen), seen)
+	}
+	if _, err := New(Config{EndpointID: "a", ControllerID: "b", PeriodicJitter: -time.Second}, factory(t, "uboot-nor").Clone(), schema(t)); err == nil {
+		t.Error("a negative jitter accepted")
+	}
+}
