@@ -387,7 +387,7 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 	v, err := fleet.NewVirtual(fleet.Config{
 		Seed: sc.Seed, Start: start, Controller: ctrl, ControllerID: ControllerID, Boards: b.groups,
 		IDFormat: b.ids.printf(), Device: sc.deviceConfig(b, "WebSocket", nil), Plan: sc.plan(), Images: images,
-		ConnectRate: sc.Fleet.ConnectRate, ConnectJitter: sc.Fleet.ConnectJitter, Ramp: sc.Fleet.RampOf(),
+		ConnectRate: sc.Fleet.ConnectRate, ConnectJitter: sc.Fleet.ConnectJitter, Ramp: sc.Fleet.RampOf(), Diurnal: sc.Fleet.Diurnal.DiurnalOf(),
 		Log: opt.EventLog, Event: deviceEvents(opt.Metrics, opt.Live), Record: recordHook(opt.Live), Index: opt.Index, IndexEvery: opt.ProgressEvery,
 	})
 	if err != nil {

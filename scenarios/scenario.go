@@ -72,6 +72,7 @@ type Fleet struct {
 	ConnectRate   float64       `yaml:"connect_rate"`   // power-ons per second; 0: all at once
 	ConnectJitter time.Duration `yaml:"connect_jitter"` // plus up to this much
 	Ramp          *RampSpec     `yaml:"ramp"`           // power on in steps instead: step devices every so long
+	Diurnal       *DiurnalSpec  `yaml:"diurnal"`        // a daily pattern of the devices' power
 	Boards        []BoardCount  `yaml:"boards"`
 	// TLS (websocket, real time): the embedded controller listens on
 	// wss:// with a certificate of a CA made for the run, which the
@@ -403,6 +404,11 @@ func (sc *Scenario) validateFleet(c *checker) {
 	if f.ConnectJitter < 0 {
 		c.errorf("fleet.connect_jitter", "negative")
 	}
+	if d := f.Diurnal; d != nil {
+		if err := CheckDiurnal(d.DiurnalOf()); err != nil {
+			c.errorf("fleet.diurnal", "%v", err)
+		}
+	}
 	if r := f.Ramp; r != nil {
 		switch {
 		case r.Step < 1 || r.Step > 10_000_000:
@@ -678,4 +684,37 @@ func (f *Fleet) RampOf() fleet.Ramp {
 		return fleet.Ramp{}
 	}
 	return fleet.Ramp{Step: f.Ramp.Step, Every: f.Ramp.Every}
+}
+
+// DiurnalSpec is a daily pattern of the fleet's power (fleet.Diurnal):
+// the share of devices on is Low at LowAt, 1 half a Period later.
+type DiurnalSpec struct {
+	Period time.Duration `yaml:"period"` // default 24h
+	Low    float64       `yaml:"low"`
+	LowAt  time.Duration `yaml:"low_at"`
+}
+
+// DiurnalOf is the pattern as the runners take it.
+func (d *DiurnalSpec) DiurnalOf() fleet.Diurnal {
+	if d == nil {
+		return fleet.Diurnal{}
+	}
+	p := d.Period
+	if p == 0 {
+		p = 24 * time.Hour
+	}
+	return fleet.Diurnal{Period: p, Low: d.Low, LowAt: d.LowAt}
+}
+
+// CheckDiurnal reports what is wrong with a diurnal pattern.
+func CheckDiurnal(d fleet.Diurnal) error {
+	switch {
+	case d.Period <= 0 || d.Period > 365*24*time.Hour:
+		return fmt.Errorf("period %v: want above 0 and at most a year", d.Period)
+	case !(d.Low >= 0 && d.Low < 1):
+		return fmt.Errorf("low %v: want the share of devices on at the low, in [0, 1)", d.Low)
+	case d.LowAt < 0 || d.LowAt >= d.Period:
+		return fmt.Errorf("low_at %v: want a time within the period [0, %v)", d.LowAt, d.Period)
+	}
+	return nil
 }

@@ -82,6 +82,7 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.String("faults", "", "fault plan: YAML `FILE` holding a list of rules (the faults: section of a scenario)")
 	fl.Float64("connect-rate", 0, "power-ons per second (0: all at once)")
 	fl.Duration("connect-jitter", 0, "add up to this much to each device's power-on")
+	fl.String("diurnal", "", "a daily pattern of the devices' power: `LOW@AT[/PERIOD]`, e.g. 0.4@3h (40 % of the devices on 3 h in, all of them half a day later, every 24 h)")
 	fl.String("ramp", "", "power the devices on in steps instead of at --connect-rate: `STEP/EVERY`, e.g. 500/1m (500 more devices every minute)")
 	fl.Duration("duration", 0, "stop after this long (0: run until interrupted)")
 	fl.Uint64("seed", 1, "seed of the devices, the fault plan and the fleet's signing key")

@@ -208,3 +208,20 @@ func TestParseRamp(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDiurnal(t *testing.T) {
+	for in, want := range map[string]fleet.Diurnal{
+		"0.4@3h":           {Period: 24 * time.Hour, Low: 0.4, LowAt: 3 * time.Hour},
+		"0@0s/1h":          {Period: time.Hour, Low: 0, LowAt: 0},
+		" 0.9 @ 20m / 2h ": {Period: 2 * time.Hour, Low: 0.9, LowAt: 20 * time.Minute},
+	} {
+		if got, err := parseDiurnal(in); err != nil || got != want {
+			t.Errorf("%q: %+v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "0.4", "x@3h", "0.4@x", "1@3h", "-0.1@3h", "NaN@3h", "Inf@3h", "0.4@25h", "0.4@-1h", "0.4@3h/0s", "0.4@3h/9000h", "0.4@3h/x"} {
+		if _, err := parseDiurnal(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -195,7 +195,7 @@ func (sp *Spec) realConfig(b *Built, tr *transport, idx *index.Index) fleet.Real
 		Fetcher: &fleet.HTTPFetcher{Client: client, Timeout: sp.downloadTimeout, StallTimeout: sp.downloadStall,
 			MaxActive: sp.downloads},
 		ConnectRate: sp.connectRate, ConnectJitter: sp.connectJitter, Index: idx,
-		PowerOnAt: sp.powerOnAt(lo),
+		PowerOnAt: sp.powerOnAt(lo), Diurnal: sp.diurnal,
 	}
 }
 

@@ -56,7 +56,8 @@ type Config struct {
 	Faults          string        `mapstructure:"faults"`
 	ConnectRate     float64       `mapstructure:"connect_rate"`
 	ConnectJitter   time.Duration `mapstructure:"connect_jitter"`
-	Ramp            string        `mapstructure:"ramp"` // STEP/EVERY: power on in steps
+	Ramp            string        `mapstructure:"ramp"`    // STEP/EVERY: power on in steps
+	Diurnal         string        `mapstructure:"diurnal"` // LOW@AT[/PERIOD]: a daily pattern of the power
 	Duration        time.Duration `mapstructure:"duration"`
 	Seed            uint64        `mapstructure:"seed"`
 	Reboot          time.Duration `mapstructure:"reboot"`

@@ -63,6 +63,7 @@ type Spec struct {
 	connectRate   float64
 	connectJitter time.Duration
 	ramp          fleet.Ramp
+	diurnal       fleet.Diurnal
 	// periodicJitter is each device's Periodic! jitter.
 	periodicJitter time.Duration
 	duration       time.Duration
@@ -252,6 +253,13 @@ func Resolve(f Config, changed func(flag string) bool, profiles func(file string
 	} else if f.Ramp != "" {
 		if sp.ramp, err = parseRamp(f.Ramp); err != nil {
 			return nil, fmt.Errorf("--ramp: %w", err)
+		}
+	}
+	if take("diurnal") {
+		sp.diurnal = sc.Fleet.Diurnal.DiurnalOf()
+	} else if f.Diurnal != "" {
+		if sp.diurnal, err = parseDiurnal(f.Diurnal); err != nil {
+			return nil, fmt.Errorf("--diurnal: %w", err)
 		}
 	}
 	if sp.ramp.On() && sp.connectRate > 0 {
@@ -849,4 +857,31 @@ func parseRamp(s string) (fleet.Ramp, error) {
 		return fleet.Ramp{}, fmt.Errorf("%q: every %q: want a duration above 0 and at most a year, e.g. 1m", s, every)
 	}
 	return fleet.Ramp{Step: n, Every: d}, nil
+}
+
+// parseDiurnal reads --diurnal LOW@AT[/PERIOD]: the share of devices on is
+// LOW at AT from the start, every PERIOD (default 24h): "0.4@3h".
+func parseDiurnal(s string) (fleet.Diurnal, error) {
+	low, rest, ok := strings.Cut(s, "@")
+	if !ok {
+		return fleet.Diurnal{}, fmt.Errorf("%q: want LOW@AT[/PERIOD], e.g. 0.4@3h (40 %% of the devices on 3 h in, every 24 h)", s)
+	}
+	at, period, _ := strings.Cut(rest, "/")
+	d := fleet.Diurnal{Period: 24 * time.Hour}
+	var err error
+	if d.Low, err = strconv.ParseFloat(strings.TrimSpace(low), 64); err != nil {
+		return fleet.Diurnal{}, fmt.Errorf("%q: low %q: not a number", s, low)
+	}
+	if d.LowAt, err = time.ParseDuration(strings.TrimSpace(at)); err != nil {
+		return fleet.Diurnal{}, fmt.Errorf("%q: at %q: not a duration", s, at)
+	}
+	if period != "" {
+		if d.Period, err = time.ParseDuration(strings.TrimSpace(period)); err != nil {
+			return fleet.Diurnal{}, fmt.Errorf("%q: period %q: not a duration", s, period)
+		}
+	}
+	if err := scenarios.CheckDiurnal(d); err != nil {
+		return fleet.Diurnal{}, fmt.Errorf("%q: %w", s, err)
+	}
+	return d, nil
 }

@@ -22,6 +22,13 @@ import (
 	"brickyard/usp/dm"
 )
 
+// dayState is a device's place in the diurnal pattern: its next off
+// window, from the run's start, and whether it is in it.
+type dayState struct {
+	start, end time.Duration
+	ok, off    bool
+}
+
 // errReconnectWave is why a reconnect wave ended a session: the network
 // did, as far as the device and the controller can tell.
 var errReconnectWave = errors.New("fleet: a reconnect wave dropped the session")
@@ -52,6 +59,7 @@ type RealConfig struct {
 
 	ConnectRate   float64 // power-ons per second; 0: all at once
 	Ramp          Ramp    // power on in steps instead of at ConnectRate
+	Diurnal       Diurnal // a daily pattern of the devices' power; zero: none
 	ConnectJitter time.Duration
 	// PowerOnAt, if set, is when device n (from 0) powers on after Run
 	// starts, instead of ConnectRate and ConnectJitter over this fleet
@@ -383,6 +391,7 @@ type shell struct {
 	churnAt time.Time         // when conn-churn drops the session (zero: not set)
 	slowLog time.Duration     // the slow-consumer window last logged: its start + 1 ns (0: none)
 	waves   int               // reconnect waves (faults.Drops) done
+	day     dayState          // the diurnal pattern's next off window
 	cycles  int               // boot-storm power cycles (faults.Cycles) done
 }
 
@@ -393,6 +402,7 @@ func (r *Real) runDevice(ctx context.Context, rd *rdev) {
 		s.rng = rand.New(rand.NewPCG(deviceSeed(r.cfg.Seed, rd.id), 0x6e6574))
 	}
 	s.mb = misbehave.New(rd.faults.Misbehave, deviceSeed(r.cfg.Seed, rd.id)^misbehaveSeed)
+	s.day.start, s.day.end, s.day.ok = r.cfg.Diurnal.next(r.cfg.Seed, rd.id, 0)
 	defer s.stop()
 	unhook := context.AfterFunc(ctx, rd.wake)
 	defer unhook()
@@ -550,6 +560,13 @@ func (s *shell) next() (time.Time, bool) {
 	}
 	take(s.cutAt)
 	take(s.churnAt)
+	if s.day.ok {
+		if s.day.off {
+			take(s.r.start.Add(s.day.end))
+		} else {
+			take(s.r.start.Add(s.day.start))
+		}
+	}
 	if f := &s.rd.faults; s.waves < len(f.Drops) {
 		take(s.r.start.Add(f.Drops[s.waves]))
 	}
@@ -638,6 +655,17 @@ func (s *shell) slowEnd(now time.Time) (time.Time, bool) {
 func (s *shell) runDue(now time.Time) {
 	d := s.rd.d
 	f := &s.rd.faults
+	if s.day.ok && !s.day.off && !now.Before(s.r.start.Add(s.day.start)) {
+		s.day.off = true
+		s.r.logf(now, s.rd.id, "traffic", "diurnal off until +"+s.day.end.String())
+		s.switched(false)
+	}
+	if s.day.ok && s.day.off && !now.Before(s.r.start.Add(s.day.end)) {
+		s.day.off = false
+		s.r.logf(now, s.rd.id, "traffic", "diurnal on")
+		s.switched(true)
+		s.day.start, s.day.end, s.day.ok = s.r.cfg.Diurnal.next(s.r.cfg.Seed, s.rd.id, s.day.end)
+	}
 	for s.waves < len(f.Drops) && !now.Before(s.r.start.Add(f.Drops[s.waves])) {
 		s.waves++
 		if s.conn != nil {

@@ -1,11 +1,15 @@
 package fleet
 
 import (
+	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"brickyard/mtp/inproc"
+	"brickyard/sim/device"
 	"brickyard/sim/faults"
 )
 
@@ -109,5 +113,132 @@ func TestVirtualTrafficShapes(t *testing.T) {
 	}
 	if got := v.Record(0).Boots; got < 1 {
 		t.Errorf("boots %d", got)
+	}
+}
+
+// A diurnal pattern in virtual time: the share of devices on follows the
+// curve, Low at LowAt and all at the peak, day after day; each device is
+// off once a day, in a window centred on LowAt.
+func TestVirtualDiurnal(t *testing.T) {
+	const n = 400
+	cfg, _ := campaignConfig(t, 9, n, []string{"uboot-nor", "esp32-ota"}, 365*24*time.Hour, nil)
+	cfg.ConnectRate, cfg.ConnectJitter = 0, 0
+	cfg.Diurnal = Diurnal{Period: 24 * time.Hour, Low: 0.4, LowAt: 6 * time.Hour}
+	v, err := NewVirtual(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := func() int {
+		k := 0
+		for i := range n {
+			if v.Device(i).State() != 0 { // device.Off is the zero state
+				k++
+			}
+		}
+		return k
+	}
+	for _, c := range []struct {
+		at     time.Duration
+		lo, hi int
+	}{
+		{time.Hour, 0.52 * n, 0.72 * n},      // the curve: 1 at 18h, 0.4 at 6h; at 1h 0.62
+		{6 * time.Hour, 0.33 * n, 0.47 * n},  // the low: 0.4
+		{18 * time.Hour, n, n},               // the peak: everyone
+		{30 * time.Hour, 0.33 * n, 0.47 * n}, // the next day's low
+		{42*time.Hour + time.Minute, n, n},   // and peak
+	} {
+		if err := v.RunUntil(t0.Add(c.at)); err != nil {
+			t.Fatal(err)
+		}
+		if k := on(); k < c.lo || k > c.hi {
+			t.Errorf("at %v: %d of %d devices on, want %d to %d", c.at, k, n, c.lo, c.hi)
+		}
+	}
+}
+
+// The off window of a threshold: none at or below Low, centred on LowAt,
+// wider the higher the threshold, never longer than the period.
+func TestDiurnalWindow(t *testing.T) {
+	d := Diurnal{Period: 24 * time.Hour, Low: 0.5, LowAt: 3 * time.Hour}
+	if _, _, ok := d.offWindow(0.5, 0); ok {
+		t.Error("a threshold at Low is off")
+	}
+	prev := time.Duration(0)
+	for _, u := range []float64{0.51, 0.6, 0.75, 0.9, 0.999} {
+		s, e, ok := d.offWindow(u, time.Hour*24)
+		if !ok || (s+e)/2 != 27*time.Hour || e-s <= prev || e-s >= 24*time.Hour {
+			t.Errorf("u %v: [%v, %v)", u, s, e)
+		}
+		prev = e - s
+	}
+	// At u = 0.75 the curve 0.5 + 0.25(1+cos θ) is below 0.75 for half the day.
+	if s, e, _ := d.offWindow(0.75, 24*time.Hour); e-s != 12*time.Hour && e-s != 12*time.Hour-2 {
+		t.Errorf("u 0.75: %v long", e-s)
+	}
+	// A window that began before the start is cut to it.
+	if s, e, _ := d.offWindow(0.9, 0); s != 0 || e <= 3*time.Hour {
+		t.Errorf("first window [%v, %v)", s, e)
+	}
+}
+
+// The diurnal pattern in real time: every device (Low 0: every threshold
+// is above it) goes dark once in the period, its power off, and comes
+// back on, boots and reconnects after the window.
+func TestRealDiurnal(t *testing.T) {
+	const n = 8
+	net := inproc.NewNetwork(1, inproc.Faults{}, 0)
+	l, err := net.Listen("proto::controller")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctrlMu sync.Mutex
+	stopCtrl := serveController(l, &Campaign{URL: func(string) string { return "" }}, &ctrlMu, map[string]int{})
+	defer stopCtrl()
+	f, s := factory(t, "uboot-nor")
+	var mu sync.Mutex
+	seen := map[string][]string{}
+	back := make(chan string, n)
+	cfg := RealConfig{Seed: 4, Schema: s, Boards: []BoardGroup{{Name: "uboot-nor", Factory: f, Count: n}},
+		Dialer:  net.Dialer("proto::controller"),
+		Device:  func(_ int, c *device.Config) { c.RebootDuration = 50 * time.Millisecond },
+		Diurnal: Diurnal{Period: 3 * time.Second, Low: 0, LowAt: 1500 * time.Millisecond},
+		Observe: Observer{Event: func(id, kind, detail string, _ time.Time) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case kind == "traffic" || kind == "power-cut" || kind == "power-on":
+				seen[id] = append(seen[id], kind+" "+strings.Fields(detail + " x")[0])
+			case kind == "link-up" && len(seen[id]) > 0 && strings.HasPrefix(seen[id][len(seen[id])-1], "power-on") && slices.Contains(seen[id], "traffic diurnal"):
+				seen[id] = append(seen[id], "link-up")
+				back <- id
+			}
+		}}}
+	r, err := NewReal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(ctx) }()
+	for range n {
+		select {
+		case <-back:
+		case <-ctx.Done():
+			mu.Lock()
+			t.Fatalf("not every device went dark and came back: %v", seen)
+		}
+	}
+	cancel()
+	<-ran
+	mu.Lock()
+	defer mu.Unlock()
+	for id, s := range seen {
+		// Dark (its power cut, unless it was not on yet), then on again:
+		// the boot, then the session.
+		got := strings.Join(s, ", ")
+		if strings.Count(got, "traffic diurnal") < 2 || !strings.Contains(got, "traffic diurnal, power-on") || strings.Contains(got, "traffic diurnal, traffic diurnal, power-cut") {
+			t.Errorf("%s: %s", id, got)
+		}
 	}
 }

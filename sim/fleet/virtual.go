@@ -68,6 +68,7 @@ type Config struct {
 	ConnectRate   float64       // devices powered on per second; 0: all at Start
 	ConnectJitter time.Duration // plus up to this much, uniformly
 	Ramp          Ramp          // power on in steps instead of at ConnectRate
+	Diurnal       Diurnal       // a daily pattern of the devices' power; zero: none
 	LinkDelay     time.Duration // one-way latency of the controller link; default 20 ms
 	LinkJitter    time.Duration // plus up to this much; default 10 ms
 	DownloadRate  int           // bytes per second when no fault slows it; default 1 MB/s
@@ -113,6 +114,8 @@ type Virtual struct {
 	pages  flash.Pool                  // the flash pages the devices wrote, shared by content
 	mbs    map[int32]*misbehave.Device // the misbehaving devices' misbehaviour, made on first use
 	seed   uint64
+	day    Diurnal
+	dark   map[int32]bool // devices the diurnal pattern holds off
 }
 
 // vdev is what the runner keeps of a device. A fleet holds one per
@@ -255,6 +258,10 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 		}
 		n := n
 		v.s.At(cfg.Start.Add(at), func() { v.powerOn(n, 0) })
+	}
+	v.day = cfg.Diurnal
+	for n := range v.devs {
+		v.scheduleDay(n, 0)
 	}
 	for n := range v.devs {
 		if f := v.devs[n].faults; f != nil {
@@ -469,7 +476,7 @@ func (v *Virtual) tick() {
 
 func (v *Virtual) powerOn(n int, gen uint32) {
 	dv := &v.devs[n]
-	if dv.gen != gen {
+	if dv.gen != gen || v.dark[int32(n)] {
 		return
 	}
 	v.apply(n, dv.d.PowerOn(v.s.Now()))
@@ -774,6 +781,38 @@ func (v *Virtual) connect(n int) {
 		v.logf(now, dv.id, "link-up", "")
 		v.sendAll(v.ctrl.Connected(dv.id, now))
 		v.apply(n, dv.d.Connected(now))
+	})
+}
+
+// scheduleDay schedules device n's next diurnal off window ending after
+// from (since the start): its power switched off at the start, on at the
+// end.
+func (v *Virtual) scheduleDay(n int, from time.Duration) {
+	start, end, ok := v.day.next(v.seed, v.devs[n].id, from)
+	if !ok {
+		return
+	}
+	v.s.At(v.start.Add(start), func() {
+		dv := &v.devs[n]
+		now := v.s.Now()
+		if v.dark == nil {
+			v.dark = map[int32]bool{}
+		}
+		v.dark[int32(n)] = true
+		v.logf(now, dv.id, "traffic", "diurnal off until +"+end.String())
+		if dv.d.State() != device.Off {
+			v.apply(n, dv.d.PowerCut(now))
+		}
+	})
+	v.s.At(v.start.Add(end), func() {
+		dv := &v.devs[n]
+		delete(v.dark, int32(n))
+		v.logf(v.s.Now(), dv.id, "traffic", "diurnal on")
+		if dv.d.State() == device.Off {
+			dv.gen++
+			v.powerOn(n, dv.gen)
+		}
+		v.scheduleDay(n, end)
 	})
 }
 
