@@ -224,6 +224,7 @@ func TestRun_VirtualMisbehaviour(t *testing.T) {
   - {kind: msgid-wrong, share: 0.1, chance: 0.5}
   - {kind: msgid-reuse, share: 0.1}
   - {kind: notify-repeat, share: 0.1, count: 3}
+  - {kind: late-complete, share: 0.2}
   - {kind: record-malformed, share: 0.05, chance: 0.2}
   - {kind: record-truncated, share: 0.05, chance: 0.2}
   - {kind: record-wrong-to, share: 0.05, chance: 0.2}

@@ -48,6 +48,7 @@ const (
 	MsgIDWrong      Kind = "msgid-wrong"      // answers with a msg_id no request had
 	MsgIDReuse      Kind = "msgid-reuse"      // answers with the previous answer's msg_id
 	NotifyRepeat    Kind = "notify-repeat"    // each Notify sent Count more times than asked
+	LateComplete    Kind = "late-complete"    // OperationComplete held back until the device has rebooted
 	RecordMalformed Kind = "record-malformed" // Records that are not protobuf
 	RecordTruncated Kind = "record-truncated" // Records cut short
 	RecordWrongTo   Kind = "record-wrong-to"  // Records addressed to another endpoint
@@ -63,11 +64,11 @@ const (
 
 var kinds = []Kind{PowerDuringDownload, PowerDuringInstall, PowerDuringTrial, PowerAtUptime, HealthFail,
 	NetDrop, NetDelay, NetPartition, DownloadSlow, DownloadTruncated, DownloadCorrupt,
-	AnswerDelay, AnswerDrop, AnswerDuplicate, MsgIDWrong, MsgIDReuse, NotifyRepeat,
+	AnswerDelay, AnswerDrop, AnswerDuplicate, MsgIDWrong, MsgIDReuse, NotifyRepeat, LateComplete,
 	RecordMalformed, RecordTruncated, RecordWrongTo, RecordOversized, ConnChurn, SlowConsumer, ClockSkew, ReconnectWave, BootStorm}
 
 // wire are the misbehaviours that act on the Records a device sends.
-var wire = []Kind{AnswerDelay, AnswerDrop, AnswerDuplicate, MsgIDWrong, MsgIDReuse, NotifyRepeat,
+var wire = []Kind{AnswerDelay, AnswerDrop, AnswerDuplicate, MsgIDWrong, MsgIDReuse, NotifyRepeat, LateComplete,
 	RecordMalformed, RecordTruncated, RecordWrongTo, RecordOversized}
 
 // RealTimeOnly reports whether a kind needs a real session (the

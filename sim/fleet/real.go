@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,9 @@ type dayState struct {
 	start, end time.Duration
 	ok, off    bool
 }
+
+// maxLate bounds the Records a late-complete device holds.
+const maxLate = 16
 
 // errReconnectWave is why a reconnect wave ended a session: the network
 // did, as far as the device and the controller can tell.
@@ -392,6 +396,8 @@ type shell struct {
 	slowLog time.Duration     // the slow-consumer window last logged: its start + 1 ns (0: none)
 	waves   int               // reconnect waves (faults.Drops) done
 	day     dayState          // the diurnal pattern's next off window
+	late    [][]byte          // late-complete: Records held until the device has rebooted
+	lateGen uint64            // the power generation they were held in
 	cycles  int               // boot-storm power cycles (faults.Cycles) done
 }
 
@@ -599,6 +605,14 @@ func (s *shell) out(now time.Time, data []byte) error {
 		s.r.logf(now, s.rd.id, "misbehave", string(n.Kind)+" "+n.Detail)
 	}
 	for _, o := range outs {
+		if o.Late {
+			if len(s.late) < maxLate {
+				s.late, s.lateGen = append(s.late, o.Data), s.gen
+			} else {
+				s.r.logf(now, s.rd.id, "misbehave", string(faults.LateComplete)+" dropped: "+strconv.Itoa(maxLate)+" held already")
+			}
+			continue
+		}
 		if o.After > 0 {
 			s.hold(now.Add(o.After), o.Data)
 			continue
@@ -889,6 +903,16 @@ func (s *shell) dial() {
 		s.churnAt = now.Add(c)
 	}
 	s.apply(d.Connected(now))
+	if len(s.late) > 0 && s.gen != s.lateGen && s.conn != nil {
+		late := s.late
+		s.late = nil
+		for _, rec := range late {
+			s.r.logf(now, s.rd.id, "misbehave", string(faults.LateComplete)+" sent after the reboot")
+			if s.wire(now, rec) != nil {
+				break
+			}
+		}
+	}
 }
 
 // startReader starts the session's reader, which hands its Records to the

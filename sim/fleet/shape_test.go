@@ -11,6 +11,7 @@ import (
 	"brickyard/mtp/inproc"
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
+	"brickyard/sim/index"
 )
 
 // The traffic shapes land in virtual time as they are defined: a ramp
@@ -240,5 +241,60 @@ func TestRealDiurnal(t *testing.T) {
 		if strings.Count(got, "traffic diurnal") < 2 || !strings.Contains(got, "traffic diurnal, power-on") || strings.Contains(got, "traffic diurnal, traffic diurnal, power-cut") {
 			t.Errorf("%s: %s", id, got)
 		}
+	}
+}
+
+// late-complete in virtual time: every device's Download() OperationComplete
+// is held back and sent only once the device has rebooted into its new
+// image and opened a session again; the update still lands.
+func TestVirtualLateComplete(t *testing.T) {
+	const n = 10
+	plan := faults.Plan{{Kind: faults.LateComplete, Share: 1}}
+	cfg, camp := campaignConfig(t, 5, n, []string{"uboot-nor"}, 20*time.Second, plan)
+	type ev struct {
+		kind string
+		at   time.Duration
+	}
+	var evs = map[string][]ev{}
+	cfg.Event = func(id, kind, detail string, at time.Time) {
+		if kind == "misbehave" {
+			kind += " " + strings.Join(strings.Fields(detail)[:2], " ")
+		}
+		evs[id] = append(evs[id], ev{kind, at.Sub(t0)})
+	}
+	idx, err := index.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Index = idx
+	v, err := NewVirtual(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.RunUntil(t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for id, es := range evs {
+		var held, boot2, sent time.Duration = -1, -1, -1
+		boots := 0
+		for _, e := range es {
+			switch {
+			case strings.HasPrefix(e.kind, "misbehave late-complete msg_id"):
+				held = e.at
+			case e.kind == "boot":
+				boots++
+				if boots == 2 {
+					boot2 = e.at
+				}
+			case strings.HasPrefix(e.kind, "misbehave late-complete sent"):
+				sent = e.at
+			}
+		}
+		if held < 0 || boot2 < held || sent < boot2 {
+			t.Errorf("%s: held at %v, second boot at %v, sent at %v", id, held, boot2, sent)
+		}
+	}
+	if len(evs) != n || camp.OperComplete != n || idx.Count(index.ByOutcome, "updated") != n {
+		t.Errorf("%d devices, %d OperationCompletes, outcomes %v", len(evs), camp.OperComplete, idx.Counts(index.ByOutcome))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -116,6 +117,14 @@ type Virtual struct {
 	seed   uint64
 	day    Diurnal
 	dark   map[int32]bool // devices the diurnal pattern holds off
+	late   map[int32]*lateRecs
+}
+
+// lateRecs are the Records a late-complete device holds until it has
+// rebooted: gen is the power generation they were held in.
+type lateRecs struct {
+	gen  uint32
+	recs [][]byte
 }
 
 // vdev is what the runner keeps of a device. A fleet holds one per
@@ -708,7 +717,23 @@ func (v *Virtual) up(n int, rec []byte) {
 		v.logf(v.s.Now(), dv.id, "misbehave", string(nt.Kind)+" "+nt.Detail)
 	}
 	for _, o := range outs {
-		v.upOne(dv, o.Data, o.After)
+		if !o.Late {
+			v.upOne(dv, o.Data, o.After)
+			continue
+		}
+		if v.late == nil {
+			v.late = map[int32]*lateRecs{}
+		}
+		l := v.late[int32(n)]
+		if l == nil {
+			l = &lateRecs{gen: dv.gen}
+			v.late[int32(n)] = l
+		}
+		if len(l.recs) < maxLate {
+			l.recs, l.gen = append(l.recs, o.Data), dv.gen
+		} else {
+			v.logf(v.s.Now(), dv.id, "misbehave", string(faults.LateComplete)+" dropped: "+strconv.Itoa(maxLate)+" held already")
+		}
 	}
 }
 
@@ -781,6 +806,13 @@ func (v *Virtual) connect(n int) {
 		v.logf(now, dv.id, "link-up", "")
 		v.sendAll(v.ctrl.Connected(dv.id, now))
 		v.apply(n, dv.d.Connected(now))
+		if l := v.late[int32(n)]; l != nil && l.gen != dv.gen && dv.online {
+			delete(v.late, int32(n))
+			for _, rec := range l.recs {
+				v.logf(now, dv.id, "misbehave", string(faults.LateComplete)+" sent after the reboot")
+				v.upOne(dv, rec, 0)
+			}
+		}
 	})
 }
 

@@ -4,7 +4,7 @@
 // Notifies repeated; Records that are not protobuf, cut short, addressed
 // to another endpoint or larger than any MTP takes. The fault plan picks
 // the devices and the misbehaviours (sim/faults: answer-delay, answer-drop,
-// answer-duplicate, msgid-wrong, msgid-reuse, notify-repeat,
+// answer-duplicate, msgid-wrong, msgid-reuse, notify-repeat, late-complete,
 // record-malformed, record-truncated, record-wrong-to, record-oversized).
 //
 // A Device applies a device's misbehaviours to each Record its core sends,
@@ -58,10 +58,13 @@ func New(bs []faults.Behaviour, seed uint64) *Device {
 	return &Device{bs: bs, rng: rand.New(rand.NewPCG(seed, 0x6d697362))}
 }
 
-// Out is one Record to send, After the moment the core made it.
+// Out is one Record to send, After the moment the core made it; with
+// Late, only once the device has rebooted and opened a session again
+// (late-complete).
 type Out struct {
 	After time.Duration
 	Data  []byte
+	Late  bool
 }
 
 // Note is one misbehaviour done, for the event log: its kind and what
@@ -84,6 +87,7 @@ func (d *Device) Send(data []byte) ([]Out, []Note) {
 	g, err := usp.Peek(data)
 	answer := err == nil && g.HasMsg && (g.Body == usp.BodyResponse || g.Body == usp.BodyError)
 	notify := err == nil && g.HasMsg && g.Body == usp.BodyRequest && g.Type == pb.Header_NOTIFY
+	complete := -1 // whether the Notify is an OperationComplete: read when a behaviour asks
 	var notes []Note
 	note := func(k faults.Kind, detail string) { notes = append(notes, Note{Kind: k, Detail: detail}) }
 	msgID := ""
@@ -98,6 +102,16 @@ func (d *Device) Send(data []byte) ([]Out, []Note) {
 			}
 		case faults.NotifyRepeat:
 			if !notify {
+				continue
+			}
+		case faults.LateComplete:
+			if complete < 0 {
+				complete = 0
+				if notify && isOperComplete(data) {
+					complete = 1
+				}
+			}
+			if complete == 0 {
 				continue
 			}
 		}
@@ -133,6 +147,10 @@ func (d *Device) one(b faults.Behaviour, o Out, msgID string, note func(faults.K
 	case faults.AnswerDuplicate:
 		note(b.Kind, "msg_id="+msgID)
 		return []Out{o, o}
+	case faults.LateComplete:
+		note(b.Kind, "msg_id="+msgID+" held until the next boot")
+		o.Late = true
+		return []Out{o}
 	case faults.NotifyRepeat:
 		note(b.Kind, "msg_id="+msgID+" copies="+strconv.Itoa(b.Count))
 		out := []Out{o}
@@ -205,6 +223,20 @@ func (d *Device) latency(b faults.Behaviour) time.Duration {
 		return time.Duration(x)
 	}
 	return b.Delay
+}
+
+// isOperComplete reports whether the Record data is a Notify of an
+// OperationComplete.
+func isOperComplete(data []byte) bool {
+	var r rec.Record
+	if proto.Unmarshal(data, &r) != nil {
+		return false
+	}
+	var m pb.Msg
+	if proto.Unmarshal(r.GetNoSessionContext().GetPayload(), &m) != nil {
+		return false
+	}
+	return m.GetBody().GetRequest().GetNotify().GetOperComplete() != nil
 }
 
 // withMsgID is the Record data with its Msg's msg_id set to id; false

@@ -27,6 +27,10 @@ func notify(id string) *pb.Msg {
 		Notification: &pb.Notify_Event_{Event: &pb.Notify_Event{ObjPath: "Device.", EventName: "Boot!"}}})
 }
 
+func operComplete(id string) *pb.Msg {
+	return usp.NewRequest(id, usp.OperComplete("s", true, "Device.DeviceInfo.FirmwareImage.2.", "Download()", "k", nil, nil, nil))
+}
+
 // glance is what a controller reads of one Record: its to_id and msg_id,
 // or why it is not a Record.
 func glance(b []byte) string {
@@ -64,6 +68,10 @@ func TestSend(t *testing.T) {
 			"0s proto::ctrl a", "msgid-reuse msg_id=b sent=a"},
 		{"msgid reuse, first answer", faults.Behaviour{Kind: faults.MsgIDReuse}, []*pb.Msg{getResp("a")},
 			"0s proto::ctrl a", ""},
+		{"late complete", faults.Behaviour{Kind: faults.LateComplete}, []*pb.Msg{operComplete("oc")},
+			"0s proto::ctrl oc late", "late-complete msg_id=oc held until the next boot"},
+		{"late complete spares other Notifies", faults.Behaviour{Kind: faults.LateComplete}, []*pb.Msg{notify("n")},
+			"0s proto::ctrl n", ""},
 		{"wrong to", faults.Behaviour{Kind: faults.RecordWrongTo}, []*pb.Msg{notify("n")},
 			"0s proto::brickyard-nobody n", "record-wrong-to to=proto::brickyard-nobody"},
 		{"wrong to, named", faults.Behaviour{Kind: faults.RecordWrongTo, To: "proto::other"}, []*pb.Msg{getResp("a")},
@@ -80,7 +88,11 @@ func TestSend(t *testing.T) {
 			}
 			var got []string
 			for _, o := range outs {
-				got = append(got, o.After.String()+" "+glance(o.Data))
+				g := o.After.String() + " " + glance(o.Data)
+				if o.Late {
+					g += " late"
+				}
+				got = append(got, g)
 			}
 			if s := strings.Join(got, ";"); s != tc.want {
 				t.Errorf("sent %q, want %q", s, tc.want)
@@ -225,7 +237,7 @@ func FuzzSend(f *testing.F) {
 		all := []faults.Behaviour{{Kind: faults.AnswerDelay, Dist: faults.DistLogNormal, Delay: time.Millisecond, Sigma: 2},
 			{Kind: faults.AnswerDrop, Chance: 0.5}, {Kind: faults.AnswerDuplicate}, {Kind: faults.MsgIDWrong}, {Kind: faults.MsgIDReuse},
 			{Kind: faults.NotifyRepeat, Count: 2}, {Kind: faults.RecordMalformed, Chance: 0.1}, {Kind: faults.RecordTruncated, Chance: 0.1},
-			{Kind: faults.RecordWrongTo}, {Kind: faults.RecordOversized, Size: 64}}
+			{Kind: faults.RecordWrongTo}, {Kind: faults.RecordOversized, Size: 64}, {Kind: faults.LateComplete}}
 		var bs []faults.Behaviour
 		for i, b := range all {
 			if pick&(1<<(i%8)) != 0 {
