@@ -22,7 +22,7 @@ FUZZ_TARGETS := ./usp:FuzzOpenRecord ./usp:FuzzDecodeMsg ./usp:FuzzOpenGet ./usp
                 ./scenarios/report:FuzzWriters:3000x ./scenarios/report:FuzzReadJSON ./scenarios/report:FuzzAnalyze:6000x ./scenarios/report:FuzzMerge ./scenarios/workers:FuzzReadFrame ./scenarios/agents:FuzzTrafficRecord ./scenarios/agents:FuzzFaultFile \
                 ./boards/profile:FuzzParse ./boards/image:FuzzParseKeyPEM ./mtp:FuzzParseSources \
                 ./boards/bench/wire:FuzzDecode ./boards/bench/wire:FuzzSplit ./boards/bench/wire:FuzzPayloads \
-                ./scenarios/trace:FuzzRecord ./sim/misbehave:FuzzSend \
+                ./scenarios/trace:FuzzRecord ./sim/misbehave:FuzzSend ./sim/fleet:FuzzAppendEvent \
                 ./sim/model:FuzzParse ./sim/model:FuzzImportDump ./sim/model:FuzzImportXML \
                 ./flash:FuzzLoadState:5000x ./sim/device:FuzzLoadState:10000x ./sim/fleet:FuzzParseState:5000x ./mtp/dnssd:FuzzLookup ./mtp/dnssd:FuzzMDNSPacket
 FUZZ_COUNT   ?= 20000x

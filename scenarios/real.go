@@ -106,7 +106,7 @@ func runReal(ctx context.Context, sc *Scenario, opt Options) (*report.Report, er
 			Seed: sc.Seed, ControllerID: ControllerID, Boards: b.groups, IDFormat: b.ids.printf(),
 			Device: sc.deviceConfig(b, tr.protocol, tr.ca), Plan: sc.plan(), Dialer: tr.dialer, Fetcher: fetcher,
 			PowerOnAt: sc.powerOnAt(b.ids.printf(), 0), Diurnal: sc.Fleet.Diurnal.DiurnalOf(),
-			Log: opt.EventLog, Index: opt.Index, Observe: links.observer(opt.Metrics, opt.Live),
+			Log: opt.EventLog, LogFormat: opt.EventLogFormat, Index: opt.Index, Observe: links.observer(opt.Metrics, opt.Live),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", sc.source, err)

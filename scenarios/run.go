@@ -43,8 +43,10 @@ type Options struct {
 
 	Logf     func(format string, args ...any) // controller problems, one line each
 	EventLog io.Writer                        // the fleet's event log; nil: none
-	Metrics  Metrics                          // nil: none
-	Index    *index.Index                     // the fleet index to keep current; nil: a private one
+	// EventLogFormat is its format: text (default) or JSON (docs/events.md).
+	EventLogFormat fleet.LogFormat
+	Metrics        Metrics      // nil: none
+	Index          *index.Index // the fleet index to keep current; nil: a private one
 	// Live, if set, follows the run for the dashboard: the devices'
 	// Records, sessions and events, the controller's latencies, and a
 	// Sample with every progress. A run in workers gives it what this
@@ -388,7 +390,7 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 		Seed: sc.Seed, Start: start, Controller: ctrl, ControllerID: ControllerID, Boards: b.groups,
 		IDFormat: b.ids.printf(), Device: sc.deviceConfig(b, "WebSocket", nil), Plan: sc.plan(), Images: images,
 		ConnectRate: sc.Fleet.ConnectRate, ConnectJitter: sc.Fleet.ConnectJitter, Ramp: sc.Fleet.RampOf(), Diurnal: sc.Fleet.Diurnal.DiurnalOf(),
-		Log: opt.EventLog, Event: deviceEvents(opt.Metrics, opt.Live), Record: recordHook(opt.Live), Index: opt.Index, IndexEvery: opt.ProgressEvery,
+		Log: opt.EventLog, LogFormat: opt.EventLogFormat, Event: deviceEvents(opt.Metrics, opt.Live), Record: recordHook(opt.Live), Index: opt.Index, IndexEvery: opt.ProgressEvery,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.source, err)

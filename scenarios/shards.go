@@ -150,7 +150,7 @@ func RunShard(ctx context.Context, sc *Scenario, opt Options, sh Shard) (*ShardR
 		Seed: sc.Seed, ControllerID: ControllerID, Boards: shardGroups(b.groups, lo, hi), IDFormat: idFormat, IDOffset: lo,
 		Device: func(n int, c *device.Config) { dc(lo+n, c) }, Faults: fs, Dialer: dialer, Fetcher: fetcher,
 		PowerOnAt: sc.powerOnAt(idFormat, lo), Diurnal: sc.Fleet.Diurnal.DiurnalOf(),
-		Log: opt.EventLog, Index: opt.Index, Observe: links.observer(opt.Metrics, nil),
+		Log: opt.EventLog, LogFormat: opt.EventLogFormat, Index: opt.Index, Observe: links.observer(opt.Metrics, nil),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.source, err)

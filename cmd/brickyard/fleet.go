@@ -119,6 +119,7 @@ func newFleetCmd(a *app) *cobra.Command {
 	fl.Bool("dashboard-expose", false, "allow --dashboard on an address other hosts can reach")
 	fl.Duration("linger", 0, "once the run is over, keep --dashboard and --metrics-addr serving its final state this long (Ctrl-C ends it sooner)")
 	fl.String("event-log", "", "write the fleet's event log to `FILE`")
+	fl.String("event-log-format", "text", "the event log's `FORMAT`: text (a line an event) or json (an object a line; docs/events.md)")
 	fl.String("trace", "", "record the USP Records of the devices `IDS|SHARE` (endpoint IDs, comma-separated, or a share such as 1%) as JSON Lines (docs/trace.md)")
 	fl.String("trace-file", "", "write --trace's lines to `FILE` (default: trace.jsonl in --out)")
 	fl.Int64("trace-max", trace.DefaultMax, "stop --trace past `BYTES` (per worker with --workers), counting what it leaves out")

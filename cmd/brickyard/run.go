@@ -18,6 +18,7 @@ import (
 	"brickyard/scenarios/metrics"
 	"brickyard/scenarios/report"
 	"brickyard/scenarios/workers"
+	"brickyard/sim/fleet"
 	"brickyard/sim/index"
 )
 
@@ -45,6 +46,7 @@ type RunConfig struct {
 	Linger        time.Duration `mapstructure:"linger"`
 	Boards        string        `mapstructure:"boards"`
 	EventLog      string        `mapstructure:"event_log"`
+	EventLogFmt   string        `mapstructure:"event_log_format"`
 	Clock         string        `mapstructure:"clock"`
 	Seed          uint64        `mapstructure:"seed"`
 	Devices       int           `mapstructure:"devices"`
@@ -81,6 +83,7 @@ func newRunCmd(a *app) *cobra.Command {
 	fl.Duration("linger", 0, "once the run is over, keep --dashboard and --metrics-addr serving its final state this long (Ctrl-C ends it sooner)")
 	fl.String("boards", "", "also read board profiles from `FILE`")
 	fl.String("event-log", "", "write the fleet's event log to `FILE`")
+	fl.String("event-log-format", "text", "the event log's `FORMAT`: text (a line an event) or json (an object a line; docs/events.md)")
 	fl.String("clock", "", "override the scenario's clock: virtual or real")
 	fl.Uint64("seed", 0, "override the scenario's seed")
 	fl.Int("devices", 0, "resize the fleet to `N` devices, keeping the boards' proportions")
@@ -153,6 +156,9 @@ func runScenario(ctx context.Context, a *app, name string, f RunConfig, given fu
 			a.log.Debug(fmt.Sprintf(format, args...))
 		},
 		Bench: a.cfg.Bench.Boards, PDUAddr: a.cfg.Bench.PDUAddr, PDUHostname: a.cfg.Bench.PDUHostname}
+	if opt.EventLogFormat, err = fleet.ParseLogFormat(f.EventLogFmt); err != nil {
+		return fmt.Errorf("--event-log-format: %w", err)
+	}
 	if f.EventLog != "" {
 		lf, err := os.Create(f.EventLog)
 		if err != nil {
@@ -195,7 +201,8 @@ func runScenario(ctx context.Context, a *app, name string, f RunConfig, given fu
 			return err
 		}
 		defer cleanup()
-		hosts = &workers.RunHosts{Spec: spec, N: n, Scenario: sc.Ref(), Boards: f.Boards, Log: a.log, Dir: dir, EventLog: opt.EventLog}
+		hosts = &workers.RunHosts{Spec: spec, N: n, Scenario: sc.Ref(), Boards: f.Boards, Log: a.log, Dir: dir, EventLog: opt.EventLog,
+			EventLogFormat: opt.EventLogFormat}
 		opt.Hosts, opt.EventLog = hosts, nil
 		a.log.Info("devices in workers", zap.Int("workers", n), zap.Int("devices", sc.Devices()))
 	}

@@ -276,3 +276,53 @@ func TestRun_VirtualMisbehaviour(t *testing.T) {
 		t.Fatalf("conn-churn in virtual time: code %d, %s", code, errOut)
 	}
 }
+
+// --event-log-format json: an object a line, every line JSON with the
+// documented fields, in time order, the same bytes for the same seed; a
+// format that is neither is refused.
+func TestRun_EventLogJSON(t *testing.T) {
+	file := writeScenario(t, virtualScenario)
+	var logs [][]byte
+	for range 2 {
+		log := filepath.Join(t.TempDir(), "events.jsonl")
+		if _, errOut, code := runBrickyard(t, nil, "run", file, "--quiet", "--event-log", log, "--event-log-format", "json"); code != 0 {
+			t.Fatalf("code %d: %s", code, errOut)
+		}
+		b, err := os.ReadFile(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs = append(logs, b)
+	}
+	if !bytes.Equal(logs[0], logs[1]) {
+		t.Fatal("two runs with the same seed wrote different event logs")
+	}
+	kinds := map[string]int{}
+	last := ""
+	for i, line := range strings.Split(strings.TrimSuffix(string(logs[0]), "\n"), "\n") {
+		var e struct {
+			At     string            `json:"at"`
+			Device string            `json:"device"`
+			Kind   string            `json:"kind"`
+			Detail *string           `json:"detail"`
+			Fields map[string]string `json:"fields"`
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil || e.Device == "" || e.Kind == "" || e.Detail == nil || e.Fields == nil {
+			t.Fatalf("line %d: %q: %v", i+1, line, err)
+		}
+		if e.At < last {
+			t.Fatalf("line %d: %s before %s", i+1, e.At, last)
+		}
+		last = e.At
+		kinds[e.Kind]++
+		if e.Kind == "power-cut" && e.Fields["phase"] == "" {
+			t.Errorf("line %d: a power cut without its phase field: %s", i+1, line)
+		}
+	}
+	if kinds["boot"] < 40 || kinds["power-cut"] == 0 {
+		t.Errorf("kinds %v", kinds)
+	}
+	if _, errOut, code := runBrickyard(t, nil, "run", file, "--quiet", "--event-log-format", "xml"); code != 1 || !strings.Contains(errOut, "--event-log-format") {
+		t.Errorf("xml: code %d, %s", code, errOut)
+	}
+}

@@ -90,9 +90,10 @@ type Config struct {
 	DashExpose    bool          `mapstructure:"dashboard_expose"` // on a non-loopback address too
 	Linger        time.Duration `mapstructure:"linger"`           // keep serving this long after the run
 	EventLog      string        `mapstructure:"event_log"`
-	Trace         string        `mapstructure:"trace"`      // devices to trace: endpoint IDs or a share (scenarios/trace)
-	TraceFile     string        `mapstructure:"trace_file"` // "": trace.jsonl in Out
-	TraceMax      int64         `mapstructure:"trace_max"`  // bytes; 0: trace.DefaultMax
+	EventLogFmt   string        `mapstructure:"event_log_format"` // text or json
+	Trace         string        `mapstructure:"trace"`            // devices to trace: endpoint IDs or a share (scenarios/trace)
+	TraceFile     string        `mapstructure:"trace_file"`       // "": trace.jsonl in Out
+	TraceMax      int64         `mapstructure:"trace_max"`        // bytes; 0: trace.DefaultMax
 	Quiet         bool          `mapstructure:"quiet"`
 	DumpModel     bool          `mapstructure:"dump_model"`
 }

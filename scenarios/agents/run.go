@@ -110,6 +110,7 @@ func Run(ctx context.Context, sp *Spec, b *Built, opt Options) (*Result, error) 
 		}
 	}
 	cfg.Log = opt.EventLog // fleet.Real writes it a line at a time, under its own lock
+	cfg.LogFormat = sp.eventLogFormat
 	if len(opt.Bench) > 0 && sp.shardN > 1 {
 		return nil, errors.New("bench.boards: bench boards join an unsharded fleet (their IDs follow the simulated devices')")
 	}

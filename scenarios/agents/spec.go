@@ -63,7 +63,9 @@ type Spec struct {
 	connectRate   float64
 	connectJitter time.Duration
 	ramp          fleet.Ramp
-	diurnal       fleet.Diurnal
+	// eventLogFormat is --event-log-format.
+	eventLogFormat fleet.LogFormat
+	diurnal        fleet.Diurnal
 	// periodicJitter is each device's Periodic! jitter.
 	periodicJitter time.Duration
 	duration       time.Duration
@@ -254,6 +256,9 @@ func Resolve(f Config, changed func(flag string) bool, profiles func(file string
 		if sp.ramp, err = parseRamp(f.Ramp); err != nil {
 			return nil, fmt.Errorf("--ramp: %w", err)
 		}
+	}
+	if sp.eventLogFormat, err = fleet.ParseLogFormat(f.EventLogFmt); err != nil {
+		return nil, fmt.Errorf("--event-log-format: %w", err)
 	}
 	if take("diurnal") {
 		sp.diurnal = sc.Fleet.Diurnal.DiurnalOf()
@@ -829,6 +834,9 @@ func (sp *Spec) loadModels(f Config, set profile.Set) error {
 	}
 	return nil
 }
+
+// EventLogFormat is the format of the fleet's event log.
+func (sp *Spec) EventLogFormat() fleet.LogFormat { return sp.eventLogFormat }
 
 // Title names the fleet for a live view: its size, its MTP and its
 // controller.

@@ -199,7 +199,7 @@ func RunFleet(ctx context.Context, sp *agents.Spec, opt FleetOptions) (*FleetRes
 	m.Shard, m.LatencyState = nil, nil
 	res.Report = m
 	if opt.EventLog != nil {
-		if err := MergeLogs(opt.EventLog, logs); err != nil {
+		if err := MergeLogs(opt.EventLog, logs, sp.EventLogFormat()); err != nil {
 			return res, fmt.Errorf("--event-log: %w", err)
 		}
 	}

@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"brickyard/sim/fleet"
 	"bufio"
 	"container/heap"
 	"fmt"
@@ -17,7 +18,9 @@ const maxLogLine = 1 << 20
 // UTC form (fleet's event log), so the earliest line of the files comes
 // first, ties in file order; each file's own order is kept. A line longer
 // than 1 MiB is an error.
-func MergeLogs(w io.Writer, files []string) error { return MergeLines(w, files, 30) }
+func MergeLogs(w io.Writer, files []string, f fleet.LogFormat) error {
+	return MergeLines(w, files, f.StampWidth())
+}
 
 // MergeLines is MergeLogs for lines whose first width bytes hold their
 // time in a fixed-width form that sorts as text (a trace's JSON Lines:

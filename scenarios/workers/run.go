@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"brickyard/sim/fleet"
 	"bufio"
 	"context"
 	"encoding/json"
@@ -36,6 +37,8 @@ type RunStart struct {
 	Endpoint scenarios.Endpoint `json:"endpoint"`
 	Out      string             `json:"out"`                 // a folder of the worker's: rows.json
 	EventLog string             `json:"event_log,omitempty"` // a file, if the run keeps an event log
+	// EventLogFormat is its format: text ("") or json.
+	EventLogFormat string `json:"event_log_format,omitempty"`
 }
 
 // RunProgress is what a run worker says about every second: its devices
@@ -73,6 +76,8 @@ type RunHosts struct {
 	Log      *zap.Logger
 	Dir      string    // the workers' rows and event logs (a temporary folder)
 	EventLog io.Writer // if set, the workers' event logs merged in time order at the end
+	// EventLogFormat is their format.
+	EventLogFormat fleet.LogFormat
 	// StopGrace is how long the workers have to end once told to stop
 	// before they are killed (default DefaultStopGrace).
 	StopGrace time.Duration
@@ -104,6 +109,9 @@ func (h *RunHosts) Run(ctx context.Context, ep scenarios.Endpoint, idx *index.In
 		if h.EventLog != nil {
 			logs[k-1] = filepath.Join(h.Dir, "events-"+strconv.Itoa(k)+".log")
 			rs.EventLog = logs[k-1]
+			if h.EventLogFormat == fleet.LogJSON {
+				rs.EventLogFormat = "json"
+			}
 		}
 		return NewMessage(KindStart, StartMsg{Mode: ModeRun, K: k, N: n, Run: &rs})
 	}
@@ -167,7 +175,7 @@ func (h *RunHosts) Run(ctx context.Context, ep scenarios.Endpoint, idx *index.In
 	}
 	h.lost = res.Lost
 	if h.EventLog != nil {
-		if err := MergeLogs(h.EventLog, logs); err != nil {
+		if err := MergeLogs(h.EventLog, logs, h.EventLogFormat); err != nil {
 			return res, fmt.Errorf("--event-log: %w", err)
 		}
 	}
@@ -224,6 +232,9 @@ func (w *worker) run(ctx context.Context) error {
 		}
 		defer closeLog()
 		opt.EventLog = bw
+		if opt.EventLogFormat, err = fleet.ParseLogFormat(rs.EventLogFormat); err != nil {
+			return w.done("", err)
+		}
 	}
 	mirror := &mirror{idx: idx, last: map[string]index.Device{}, send: func(p RunProgress) { _ = w.c.SendBody(KindProgress, p) }, rc: rc}
 	mctx, stopMirror := context.WithCancel(context.Background())

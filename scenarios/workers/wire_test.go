@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"brickyard/sim/fleet"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -113,7 +114,7 @@ func TestMergeLogs(t *testing.T) {
 	a := write("a", "2025-01-01T00:00:01.000000000Z A1 x\n2025-01-01T00:00:03.000000000Z A3 x\n")
 	b := write("b", "2025-01-01T00:00:02.000000000Z B2 x\n2025-01-01T00:00:03.000000000Z B3 x\n2025-01-01T00:00:04.000000000Z B4\n")
 	var out bytes.Buffer
-	if err := MergeLogs(&out, []string{a, "", filepath.Join(dir, "missing"), b, write("empty", "")}); err != nil {
+	if err := MergeLogs(&out, []string{a, "", filepath.Join(dir, "missing"), b, write("empty", "")}, fleet.LogText); err != nil {
 		t.Fatal(err)
 	}
 	want := "2025-01-01T00:00:01.000000000Z A1 x\n2025-01-01T00:00:02.000000000Z B2 x\n2025-01-01T00:00:03.000000000Z A3 x\n" +
@@ -122,8 +123,21 @@ func TestMergeLogs(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", out.String(), want)
 	}
 	long := write("long", strings.Repeat("x", maxLogLine+1)+"\n")
-	if err := MergeLogs(io.Discard, []string{long}); err == nil {
+	if err := MergeLogs(io.Discard, []string{long}, fleet.LogText); err == nil {
 		t.Fatal("a line over the limit merged")
+	}
+	// The JSON form merges by its "at", whatever the devices' IDs.
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	line := func(s int, id string) string {
+		return string(fleet.AppendEvent(nil, fleet.LogJSON, t0.Add(time.Duration(s)*time.Second), id, "boot", ""))
+	}
+	ja, jb := write("ja", line(1, "z")+line(3, "z")), write("jb", line(2, "a")+line(4, "a"))
+	out.Reset()
+	if err := MergeLogs(&out, []string{ja, jb}, fleet.LogJSON); err != nil {
+		t.Fatal(err)
+	}
+	if want := line(1, "z") + line(2, "a") + line(3, "z") + line(4, "a"); out.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", out.String(), want)
 	}
 }
 

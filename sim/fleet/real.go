@@ -74,8 +74,10 @@ type RealConfig struct {
 	// of the whole fleet's (ShardFaults).
 	Faults []faults.Faults
 
-	Log   io.Writer    // event log (lines as Virtual's; order across devices is not deterministic)
-	Index *index.Index // updated after each input that changed a device
+	Log io.Writer // event log (lines as Virtual's; order across devices is not deterministic)
+	// LogFormat is the event log's format: text (default) or JSON.
+	LogFormat LogFormat
+	Index     *index.Index // updated after each input that changed a device
 
 	// Observe, optional, sees every device's Records and session events
 	// as they happen (see Observer).
@@ -318,13 +320,10 @@ func (r *Real) logf(at time.Time, id, kind, detail string) {
 	if r.cfg.Log == nil {
 		return
 	}
-	line := at.UTC().Format("2006-01-02T15:04:05.000000000Z") + " " + id + " " + kind
-	if detail != "" {
-		line += " " + detail
-	}
+	line := AppendEvent(make([]byte, 0, 96+len(detail)), r.cfg.LogFormat, at, id, kind, detail)
 	r.logMu.Lock()
 	defer r.logMu.Unlock()
-	if _, err := io.WriteString(r.cfg.Log, line+"\n"); err != nil && r.logErr == nil {
+	if _, err := r.cfg.Log.Write(line); err != nil && r.logErr == nil {
 		r.logErr = err
 	}
 }

@@ -74,8 +74,10 @@ type Config struct {
 	LinkJitter    time.Duration // plus up to this much; default 10 ms
 	DownloadRate  int           // bytes per second when no fault slows it; default 1 MB/s
 
-	Log   io.Writer                                   // the event log, one line per event; nil: none
-	Event func(id, kind, detail string, at time.Time) // also called with each line of the event log; nil: none
+	Log io.Writer // the event log, one line per event; nil: none
+	// LogFormat is the event log's format: text (default) or JSON.
+	LogFormat LogFormat
+	Event     func(id, kind, detail string, at time.Time) // also called with each line of the event log; nil: none
 	// Record, if set, is called with each Record a device takes from its
 	// session (in true), as it takes it, and with each Record it sends,
 	// as it sends it: as Observer.Record of the real-time runner.
@@ -88,36 +90,38 @@ type Config struct {
 // goroutines and is not safe for concurrent use: the goroutine calling its
 // methods drives every device, the link and the controller.
 type Virtual struct {
-	s      *vtime.Scheduler
-	rng    *rand.Rand
-	start  time.Time
-	ctrl   Controller
-	ctrlID string
-	images map[string][]byte
-	delay  time.Duration
-	jitter time.Duration
-	rate   int
-	every  time.Duration
-	log    *bufio.Writer
-	event  func(id, kind, detail string, at time.Time)
-	record func(id string, in bool, rec []byte, at time.Time)
-	logErr error
-	idx    *index.Index
-	dirty  []int32
-	flushQ bool
-	devs   []vdev
-	byID   []int32 // device numbers sorted by Endpoint ID
-	counts map[string]int
-	groups []string
-	target []string                    // by group
-	done   bool                        // Finish was called: Pending reads Unreachable
-	rows   map[string]string           // the interning table of the devices' data model rows
-	pages  flash.Pool                  // the flash pages the devices wrote, shared by content
-	mbs    map[int32]*misbehave.Device // the misbehaving devices' misbehaviour, made on first use
-	seed   uint64
-	day    Diurnal
-	dark   map[int32]bool // devices the diurnal pattern holds off
-	late   map[int32]*lateRecs
+	s         *vtime.Scheduler
+	rng       *rand.Rand
+	start     time.Time
+	ctrl      Controller
+	ctrlID    string
+	images    map[string][]byte
+	delay     time.Duration
+	jitter    time.Duration
+	rate      int
+	every     time.Duration
+	log       *bufio.Writer
+	event     func(id, kind, detail string, at time.Time)
+	record    func(id string, in bool, rec []byte, at time.Time)
+	logErr    error
+	idx       *index.Index
+	dirty     []int32
+	flushQ    bool
+	devs      []vdev
+	byID      []int32 // device numbers sorted by Endpoint ID
+	counts    map[string]int
+	groups    []string
+	target    []string                    // by group
+	done      bool                        // Finish was called: Pending reads Unreachable
+	rows      map[string]string           // the interning table of the devices' data model rows
+	pages     flash.Pool                  // the flash pages the devices wrote, shared by content
+	mbs       map[int32]*misbehave.Device // the misbehaving devices' misbehaviour, made on first use
+	seed      uint64
+	day       Diurnal
+	dark      map[int32]bool // devices the diurnal pattern holds off
+	late      map[int32]*lateRecs
+	line      []byte    // the event log's line being written
+	logFormat LogFormat // the event log's format
 }
 
 // lateRecs are the Records a late-complete device holds until it has
@@ -199,7 +203,7 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 	if cfg.Log != nil {
 		v.log = bufio.NewWriterSize(cfg.Log, 64<<10)
 	}
-	v.event, v.record = cfg.Event, cfg.Record
+	v.event, v.record, v.logFormat = cfg.Event, cfg.Record, cfg.LogFormat
 	var fd []faults.Device
 	var grp []int16
 	for g, bg := range cfg.Boards {
@@ -901,17 +905,8 @@ func (v *Virtual) logf(at time.Time, id, kind, detail string) {
 	if v.log == nil {
 		return
 	}
-	w := v.log
-	w.WriteString(at.UTC().Format("2006-01-02T15:04:05.000000000Z"))
-	w.WriteByte(' ')
-	w.WriteString(id)
-	w.WriteByte(' ')
-	w.WriteString(kind)
-	if detail != "" {
-		w.WriteByte(' ')
-		w.WriteString(detail)
-	}
-	w.WriteByte('\n')
+	v.line = AppendEvent(v.line[:0], v.logFormat, at, id, kind, detail)
+	v.log.Write(v.line)
 }
 
 func (v *Virtual) markDirty(n int) {
