@@ -74,14 +74,7 @@ func startBrickyard(t *testing.T, ctx context.Context, args ...string) (url stri
 // says the run is over.
 func finalState(t *testing.T, ctx context.Context, url string) dashboard.State {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"api/events", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := httpGet(t, ctx, url+"api/events")
 	defer resp.Body.Close()
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "text/event-stream" {
 		t.Fatalf("api/events: %s, %s", resp.Status, ct)
@@ -107,7 +100,8 @@ func finalState(t *testing.T, ctx context.Context, url string) dashboard.State {
 	return dashboard.State{}
 }
 
-func getJSON(t *testing.T, ctx context.Context, url string, v any) int {
+// httpGet GETs url, bounded by ctx.
+func httpGet(t *testing.T, ctx context.Context, url string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -117,6 +111,13 @@ func getJSON(t *testing.T, ctx context.Context, url string, v any) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resp
+}
+
+// getJSON reads the JSON at url into v (on a 200) and returns the status.
+func getJSON(t *testing.T, ctx context.Context, url string, v any) int {
+	t.Helper()
+	resp := httpGet(t, ctx, url)
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode == http.StatusOK {

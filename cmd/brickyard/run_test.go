@@ -36,6 +36,34 @@ expect:
   - updated >= 0.5
 `
 
+// runTwice runs brickyard run file twice with args (and --quiet), each time
+// into a fresh folder given to args' "{dir}", and returns what file name
+// (in that folder) held each time.
+func runTwice(t *testing.T, file, name string, args ...string) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for range 2 {
+		dir := t.TempDir()
+		a := []string{"run", file, "--quiet"}
+		for _, x := range args {
+			a = append(a, strings.ReplaceAll(x, "{dir}", dir))
+		}
+		stdout, errOut, code := runBrickyard(t, nil, a...)
+		if code != 0 {
+			t.Fatalf("code %d: %s\n%s", code, errOut, stdout)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	if !bytes.Equal(out[0], out[1]) {
+		t.Fatalf("two runs with the same seed wrote different %s", name)
+	}
+	return out
+}
+
 func writeScenario(t *testing.T, src string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "s.yaml")
@@ -232,22 +260,7 @@ func TestRun_VirtualMisbehaviour(t *testing.T) {
 `, 1)
 	misbehaving = strings.Replace(misbehaving, "expect:\n  - updated >= 0.5\n", "", 1)
 	file := writeScenario(t, misbehaving)
-	var jsons [][]byte
-	for range 2 {
-		dir := t.TempDir()
-		out, errOut, code := runBrickyard(t, nil, "run", file, "--quiet", "--out", dir)
-		if code != 0 {
-			t.Fatalf("code %d: %s\n%s", code, errOut, out)
-		}
-		js, err := os.ReadFile(filepath.Join(dir, "report.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		jsons = append(jsons, js)
-	}
-	if !bytes.Equal(jsons[0], jsons[1]) {
-		t.Fatal("two runs with the same seed wrote different report.json")
-	}
+	jsons := runTwice(t, file, "report.json", "--out", "{dir}")
 	var r struct {
 		Fleet []struct {
 			Outcome string `json:"outcome"`
@@ -282,21 +295,7 @@ func TestRun_VirtualMisbehaviour(t *testing.T) {
 // format that is neither is refused.
 func TestRun_EventLogJSON(t *testing.T) {
 	file := writeScenario(t, virtualScenario)
-	var logs [][]byte
-	for range 2 {
-		log := filepath.Join(t.TempDir(), "events.jsonl")
-		if _, errOut, code := runBrickyard(t, nil, "run", file, "--quiet", "--event-log", log, "--event-log-format", "json"); code != 0 {
-			t.Fatalf("code %d: %s", code, errOut)
-		}
-		b, err := os.ReadFile(log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		logs = append(logs, b)
-	}
-	if !bytes.Equal(logs[0], logs[1]) {
-		t.Fatal("two runs with the same seed wrote different event logs")
-	}
+	logs := runTwice(t, file, "events.jsonl", "--event-log", "{dir}/events.jsonl", "--event-log-format", "json")
 	kinds := map[string]int{}
 	last := ""
 	for i, line := range strings.Split(strings.TrimSuffix(string(logs[0]), "\n"), "\n") {

@@ -210,21 +210,28 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // SwitchPower is a lab's power switch: off cuts the device and keeps it
 // off past its reboot time, on brings it back.
-func TestRealSwitchPower(t *testing.T) {
+// idleController serves a Campaign with no image to download over an
+// in-process network until the test ends, and returns its dialer.
+func idleController(t *testing.T) mtp.Dialer {
+	t.Helper()
 	net := inproc.NewNetwork(1, inproc.Faults{}, 0)
 	l, err := net.Listen("proto::controller")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ctrlMu sync.Mutex
-	stopCtrl := serveController(l, &Campaign{URL: func(string) string { return "" }}, &ctrlMu, map[string]int{})
-	defer stopCtrl()
+	t.Cleanup(serveController(l, &Campaign{URL: func(string) string { return "" }}, &ctrlMu, map[string]int{}))
+	return net.Dialer("proto::controller")
+}
+
+func TestRealSwitchPower(t *testing.T) {
+	dialer := idleController(t)
 	f, s := factory(t, "uboot-nor")
 	idx, _ := index.New()
 	var log strings.Builder
 	var logMu sync.Mutex
 	cfg := RealConfig{Seed: 1, Schema: s, Boards: []BoardGroup{{Name: "uboot-nor", Factory: f, Count: 1}},
-		Dialer: net.Dialer("proto::controller"), Index: idx,
+		Dialer: dialer, Index: idx,
 		Device: func(_ int, c *device.Config) { c.RebootDuration = 50 * time.Millisecond },
 		Log:    writerFunc(func(p []byte) (int, error) { logMu.Lock(); defer logMu.Unlock(); return log.Write(p) })}
 	r, err := NewReal(cfg)

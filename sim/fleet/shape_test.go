@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"brickyard/mtp/inproc"
 	"brickyard/sim/device"
 	"brickyard/sim/faults"
 	"brickyard/sim/index"
@@ -187,20 +186,13 @@ func TestDiurnalWindow(t *testing.T) {
 // back on, boots and reconnects after the window.
 func TestRealDiurnal(t *testing.T) {
 	const n = 8
-	net := inproc.NewNetwork(1, inproc.Faults{}, 0)
-	l, err := net.Listen("proto::controller")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ctrlMu sync.Mutex
-	stopCtrl := serveController(l, &Campaign{URL: func(string) string { return "" }}, &ctrlMu, map[string]int{})
-	defer stopCtrl()
+	dialer := idleController(t)
 	f, s := factory(t, "uboot-nor")
 	var mu sync.Mutex
 	seen := map[string][]string{}
 	back := make(chan string, n)
 	cfg := RealConfig{Seed: 4, Schema: s, Boards: []BoardGroup{{Name: "uboot-nor", Factory: f, Count: n}},
-		Dialer:  net.Dialer("proto::controller"),
+		Dialer:  dialer,
 		Device:  func(_ int, c *device.Config) { c.RebootDuration = 50 * time.Millisecond },
 		Diurnal: Diurnal{Period: 3 * time.Second, Low: 0, LowAt: 1500 * time.Millisecond},
 		Observe: Observer{Event: func(id, kind, detail string, _ time.Time) {
