@@ -33,11 +33,17 @@ type wireController struct {
 	asked    map[string]time.Time // when the Gets went out, by agent
 	sessions map[string]int
 	ended    map[string][]error // the sessions' Recv errors, by agent
+	clock    map[string]string  // Device.Time.CurrentLocalTime as answered, by agent
+	asks     map[string]bool    // the agents also asked for their clock
 	wg       sync.WaitGroup
 }
 
-func serveWireController(ctx context.Context, l mtp.Listener) *wireController {
-	wc := &wireController{seen: map[string][]wireSeen{}, asked: map[string]time.Time{}, sessions: map[string]int{}, ended: map[string][]error{}}
+func serveWireController(ctx context.Context, l mtp.Listener, clockOf ...string) *wireController {
+	wc := &wireController{seen: map[string][]wireSeen{}, asked: map[string]time.Time{}, sessions: map[string]int{}, ended: map[string][]error{},
+		clock: map[string]string{}, asks: map[string]bool{}}
+	for _, id := range clockOf {
+		wc.asks[id] = true
+	}
 	codec := usp.Codec{LocalID: testCtrl}
 	wc.wg.Go(func() {
 		for {
@@ -56,8 +62,15 @@ func serveWireController(ctx context.Context, l mtp.Listener) *wireController {
 				}
 				wc.mu.Unlock()
 				if first {
-					for _, mid := range []string{"g1", "g2"} {
-						data, err := codec.Seal(id, usp.NewRequest(mid, &pb.Get{ParamPaths: []string{"Device.DeviceInfo.SoftwareVersion"}}))
+					for _, mid := range []string{"g1", "g2", "time"} {
+						path := "Device.DeviceInfo.SoftwareVersion"
+						if mid == "time" {
+							if !wc.asks[id] {
+								continue
+							}
+							path = "Device.Time.CurrentLocalTime"
+						}
+						data, err := codec.Seal(id, usp.NewRequest(mid, &pb.Get{ParamPaths: []string{path}}))
 						if err == nil {
 							_ = conn.Send(ctx, data)
 						}
@@ -80,6 +93,18 @@ func serveWireController(ctx context.Context, l mtp.Listener) *wireController {
 					if err == nil {
 						g.To, g.MsgID = []byte(string(g.To)), []byte(string(g.MsgID)) // Peek's slices alias data
 						s.g = &g
+						if string(g.MsgID) == "time" {
+							if in, err := codec.Open(data); err == nil {
+								for _, rr := range in.Msg.GetBody().GetResponse().GetGetResp().GetReqPathResults() {
+									for _, res := range rr.GetResolvedPathResults() {
+										wc.mu.Lock()
+										wc.clock[id] = res.GetResultParams()["CurrentLocalTime"]
+										wc.mu.Unlock()
+									}
+								}
+							}
+							continue // not one of the answers counted below
+						}
 					}
 					wc.mu.Lock()
 					wc.seen[id] = append(wc.seen[id], s)
@@ -119,10 +144,10 @@ func TestFleet_Misbehaviour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wc := serveWireController(ctx, l)
+	dev := func(n int) string { return fmt.Sprintf("os::00256D-SIM%06d", n) }
+	wc := serveWireController(ctx, l, dev(15), dev(16)) // 15 has a skewed clock, 16 none
 	defer func() { cancel(); l.Close(); wc.wg.Wait() }()
 
-	dev := func(n int) string { return fmt.Sprintf("os::00256D-SIM%06d", n) }
 	rules := []string{
 		"{kind: answer-drop}",
 		"{kind: answer-duplicate}",
@@ -138,6 +163,7 @@ func TestFleet_Misbehaviour(t *testing.T) {
 		"{kind: slow-consumer, duration: 1500ms}",
 		"{kind: reconnect-wave, after: 3s}",
 		"{kind: boot-storm, after: 3s}",
+		"{kind: clock-skew, skew: -3h}",
 	}
 	var plan strings.Builder
 	for i, r := range rules {
@@ -149,7 +175,7 @@ func TestFleet_Misbehaviour(t *testing.T) {
 	}
 	dir := t.TempDir()
 	began := time.Now() // the fleet's start, from which the slow-consumer window counts, is no earlier
-	runFleetFor(t, "fleet", "--ws-url", l.(*websocket.Listener).URL(), "--controller-id", testCtrl, "--devices", "15", "--reboot", "1s",
+	runFleetFor(t, "fleet", "--ws-url", l.(*websocket.Listener).URL(), "--controller-id", testCtrl, "--devices", "17", "--reboot", "1s",
 		"--faults", file, "--duration", "8s", "--retry-min-wait", "1s", "--quiet", "--out", dir)
 	cancel()
 	l.Close()
@@ -161,8 +187,8 @@ func TestFleet_Misbehaviour(t *testing.T) {
 			t.Errorf("%s (%s): %v", dev(n), what, got)
 		}
 	}
-	ids, _ := wc.answers(dev(15))
-	check(15, "no misbehaviour", strings.Join(ids, " ") == "g1 g2", ids)
+	ids, _ := wc.answers(dev(17))
+	check(17, "no misbehaviour", strings.Join(ids, " ") == "g1 g2", ids)
 	ids, _ = wc.answers(dev(1))
 	check(1, "answer-drop", len(ids) == 0, ids)
 	ids, _ = wc.answers(dev(2))
@@ -226,6 +252,10 @@ func TestFleet_Misbehaviour(t *testing.T) {
 		}
 	}
 	check(14, "boot-storm: power-cycled, it boots and connects again", wc.sessions[dev(14)] == 2 && boots >= 2, boots)
+	skewed, err1 := time.Parse(time.RFC3339, wc.clock[dev(15)])
+	right, err2 := time.Parse(time.RFC3339, wc.clock[dev(16)])
+	behind := right.Sub(skewed)
+	check(15, "clock-skew: three hours behind a device with the true time", err1 == nil && err2 == nil && behind > 3*time.Hour-time.Minute && behind < 3*time.Hour+time.Minute, wc.clock)
 	wc.mu.Unlock()
 	_, first = wc.answers(dev(12))
 	wc.mu.Lock()
