@@ -110,6 +110,14 @@ func deviceEvents(m Metrics, l *dashboard.Live) func(id, kind, detail string, at
 	return nil
 }
 
+// linkHook is l's Link: nil without a dashboard.
+func linkHook(l *dashboard.Live) func(id string, ev fleet.LinkEvent, err error, at time.Time) {
+	if l == nil {
+		return nil
+	}
+	return l.Link
+}
+
 // recordHook is l's Record: nil without a dashboard.
 func recordHook(l *dashboard.Live) func(id string, in bool, rec []byte, at time.Time) {
 	if l == nil {
@@ -390,7 +398,7 @@ func runVirtual(ctx context.Context, sc *Scenario, opt Options) (*report.Report,
 		Seed: sc.Seed, Start: start, Controller: ctrl, ControllerID: ControllerID, Boards: b.groups,
 		IDFormat: b.ids.printf(), Device: sc.deviceConfig(b, "WebSocket", nil), Plan: sc.plan(), Images: images,
 		ConnectRate: sc.Fleet.ConnectRate, ConnectJitter: sc.Fleet.ConnectJitter, Ramp: sc.Fleet.RampOf(), Diurnal: sc.Fleet.Diurnal.DiurnalOf(),
-		Log: opt.EventLog, LogFormat: opt.EventLogFormat, Event: deviceEvents(opt.Metrics, opt.Live), Record: recordHook(opt.Live), Index: opt.Index, IndexEvery: opt.ProgressEvery,
+		Log: opt.EventLog, LogFormat: opt.EventLogFormat, Event: deviceEvents(opt.Metrics, opt.Live), Record: recordHook(opt.Live), Link: linkHook(opt.Live), Index: opt.Index, IndexEvery: opt.ProgressEvery,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.source, err)

@@ -19,25 +19,35 @@ import (
 // urlWatcher is a log writer that hands over the first dashboard URL
 // logged (the zap JSON line "msg":"dashboard"), keeping the rest.
 type urlWatcher struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	url  chan string
-	sent bool
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	url     chan string
+	sent    bool
+	linger  chan struct{} // closed once the run is over and its reports written: --linger holds it
+	lingers bool
 }
 
-func newURLWatcher() *urlWatcher { return &urlWatcher{url: make(chan string, 1)} }
+func newURLWatcher() *urlWatcher {
+	return &urlWatcher{url: make(chan string, 1), linger: make(chan struct{})}
+}
 
 func (w *urlWatcher) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf.Write(p)
-	if !w.sent {
+	if !w.sent || !w.lingers {
 		for line := range strings.SplitSeq(w.buf.String(), "\n") {
 			var l struct{ Msg, URL string }
-			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "dashboard" && l.URL != "" {
+			if json.Unmarshal([]byte(line), &l) != nil {
+				continue
+			}
+			switch {
+			case !w.sent && l.Msg == "dashboard" && l.URL != "":
 				w.url <- l.URL
 				w.sent = true
-				break
+			case !w.lingers && strings.HasPrefix(l.Msg, "the run is over"):
+				close(w.linger)
+				w.lingers = true
 			}
 		}
 	}
@@ -177,10 +187,12 @@ func TestFleet_Dashboard(t *testing.T) {
 		t.Errorf("an unknown device: %d", c)
 	}
 
-	select {
+	select { // the final state is served before the summary and the reports are written
+	case <-logs.linger:
 	case c := <-code:
-		t.Fatalf("the fleet ended (code %d) while --linger held it:\n%s", c, logs)
-	default:
+		t.Fatalf("the fleet ended (code %d) before --linger held it:\n%s", c, logs)
+	case <-ctx.Done():
+		t.Fatalf("the fleet did not linger:\n%s", logs)
 	}
 	stop() // Ctrl-C ends the linger
 	select {
@@ -190,9 +202,6 @@ func TestFleet_Dashboard(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("the fleet did not stop lingering when interrupted")
-	}
-	if !strings.Contains(logs.String(), "final state stays served") {
-		t.Errorf("no linger line in the log:\n%s", logs)
 	}
 }
 
@@ -206,14 +215,26 @@ func TestRun_Dashboard(t *testing.T) {
 	url, code, logs := startBrickyard(t, ctx, "run", writeScenario(t, virtualScenario), "--quiet", "--out", dir,
 		"--dashboard", "127.0.0.1:0", "--linger", "10m")
 	s := finalState(t, ctx, url)
+	select { // the final state is served before the reports are written
+	case <-logs.linger:
+	case <-ctx.Done():
+		t.Fatalf("run did not linger:\n%s", logs)
+	}
 	r := readReport(t, dir)
 	for _, c := range r.Outcomes {
 		if s.Outcomes[c.Name] != c.N {
 			t.Errorf("outcome %s: the dashboard says %d, the report %d", c.Name, s.Outcomes[c.Name], c.N)
 		}
 	}
-	if s.Devices != 40 || len(s.Waves) != 2 || !strings.Contains(s.Plan, "2 waves") || len(s.Latency) == 0 {
-		t.Errorf("devices %d, waves %+v, plan %q, latency %+v", s.Devices, s.Waves, s.Plan, s.Latency)
+	if s.Devices != 40 || len(s.Waves) != 2 || !strings.Contains(s.Plan, "2 waves") || len(s.Latency) == 0 || s.Links.Up < 40 {
+		t.Errorf("devices %d, waves %+v, plan %q, latency %+v, links %+v", s.Devices, s.Waves, s.Plan, s.Latency, s.Links)
+	}
+	var grouped bool
+	for _, p := range s.Series {
+		grouped = grouped || len(p.Groups) > 0
+	}
+	if !grouped {
+		t.Error("no point holds the boards' and waves' outcomes")
 	}
 	var failed string
 	for _, d := range r.Fleet {

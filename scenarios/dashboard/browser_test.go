@@ -103,6 +103,7 @@ func TestDashboard_Browser(t *testing.T) {
 		document.querySelector('#latency-table tbody').textContent.includes('Get') &&
 		document.querySelector('#slowest-table tbody').textContent.includes('6.0') &&
 		document.querySelectorAll('#chart-outcomes polyline').length >= 2 &&
+		document.querySelector('#group-charts svg[data-group="board uboot-nor"] polyline') !== null &&
 		document.querySelector('#wave-table tbody').textContent.includes('canary')`)
 
 	if err := chromedp.Do(sctx, chromedp.Click(chromedp.CSS(`#failing-table a.dev`))); err != nil {

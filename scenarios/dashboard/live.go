@@ -441,11 +441,15 @@ func (l *Live) Sample(s Sample) {
 	defer l.mu.Unlock()
 	l.now = s
 	every := 1 + l.cfg.Index.Len()/recountPer
-	if l.samples%every == 0 || s.Final {
+	recounted := l.samples%every == 0 || s.Final
+	if recounted {
 		l.tables = l.recount()
 	}
 	if l.samples%l.step == 0 || s.Final {
 		p := Point{T: s.Elapsed.Seconds(), Outcomes: s.Outcomes, Conn: s.Conn, Phases: s.Phases}
+		if recounted && ((l.samples/every)%groupEvery == 0 || s.Final) {
+			p.Groups = groups(l.tables)
+		}
 		if n := len(l.series); n > 0 && l.series[n-1].T >= p.T { // the final sample of the last moment
 			l.series[n-1] = p
 		} else {
@@ -521,6 +525,46 @@ func (l *Live) recount() tables {
 	}
 	t.slowest = l.slowest()
 	return t
+}
+
+// MaxGroups bounds the boards and the waves a point holds apart.
+const MaxGroups = 8
+
+// groupEvery: a point holds the groups at every groupEvery-th recount
+// (and the last), which keeps a page's update small.
+const groupEvery = 5
+
+// groups are t's boards and waves for a point: "board NAME" and "wave N"
+// rows, at most MaxGroups of each, the rest summed as "board other" and
+// "wave other".
+func groups(t tables) []Row {
+	var out []Row
+	for _, g := range []struct {
+		prefix string
+		rows   []Row
+	}{{"board ", t.boards}, {"", t.waves}} {
+		var other map[string]int
+		for i, r := range g.rows {
+			if i < MaxGroups {
+				out = append(out, Row{Name: g.prefix + r.Name, Outcomes: r.Outcomes})
+				continue
+			}
+			if other == nil {
+				other = map[string]int{}
+			}
+			for k, n := range r.Outcomes {
+				other[k] += n
+			}
+		}
+		if other != nil {
+			name := "wave other"
+			if g.prefix != "" {
+				name = g.prefix + "other"
+			}
+			out = append(out, Row{Name: name, Outcomes: other})
+		}
+	}
+	return out
 }
 
 func addTo[K comparable](m map[K]map[string]int, k K, outcome string) {

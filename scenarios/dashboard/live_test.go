@@ -341,3 +341,37 @@ func BenchmarkLive_SampleAndSnapshot(b *testing.B) {
 		}
 	}
 }
+
+// A point holds the outcomes of the first MaxGroups boards and waves, the
+// rest summed as other, at every fifth recount and at the last.
+func TestLive_Groups(t *testing.T) {
+	idx := newIndex(t)
+	for i := range 12 {
+		if err := idx.Put(index.Device{ID: fmt.Sprint("d", i), Board: fmt.Sprintf("b%02d", i), Version: "1", Wave: 1 + i%2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := New(Config{Index: idx})
+	for i := range 7 {
+		l.Sample(Sample{Elapsed: time.Duration(i) * time.Second, Final: i == 6})
+	}
+	var with []float64
+	var names []string
+	for _, p := range l.Snapshot().Series {
+		if p.Groups != nil {
+			with = append(with, p.T)
+			if names == nil {
+				for _, g := range p.Groups {
+					names = append(names, fmt.Sprintf("%s %d", g.Name, g.Outcomes["pending"]))
+				}
+			}
+		}
+	}
+	if fmt.Sprint(with) != "[0 5 6]" {
+		t.Errorf("groups at %v", with)
+	}
+	want := "[board b00 1 board b01 1 board b02 1 board b03 1 board b04 1 board b05 1 board b06 1 board b07 1 board other 4 wave 1 6 wave 2 6]"
+	if fmt.Sprint(names) != want {
+		t.Errorf("groups %v\nwant %v", names, want)
+	}
+}

@@ -44,6 +44,10 @@ type Point struct {
 	Outcomes map[string]int `json:"outcomes"`
 	Conn     map[string]int `json:"conn"`
 	Phases   map[string]int `json:"phases"`
+	// Groups, at every fifth sample that recounted the index and at the
+	// last, are the outcomes of the first MaxGroups boards and waves (by
+	// name), for their own charts; the others are summed under "other".
+	Groups []Row `json:"groups,omitempty"`
 }
 
 // Row is a group of devices (a board, a wave) by outcome.

@@ -81,7 +81,11 @@ type Config struct {
 	// Record, if set, is called with each Record a device takes from its
 	// session (in true), as it takes it, and with each Record it sends,
 	// as it sends it: as Observer.Record of the real-time runner.
-	Record     func(id string, in bool, rec []byte, at time.Time)
+	Record func(id string, in bool, rec []byte, at time.Time)
+	// Link, if set, is called with each device's session events, as
+	// Observer.Link of the real-time runner (LinkDown's error set when the
+	// network ended the session: a reconnect wave).
+	Link       func(id string, ev LinkEvent, err error, at time.Time)
 	Index      *index.Index // kept up to date in batches; nil: none
 	IndexEvery time.Duration
 }
@@ -103,6 +107,7 @@ type Virtual struct {
 	log       *bufio.Writer
 	event     func(id, kind, detail string, at time.Time)
 	record    func(id string, in bool, rec []byte, at time.Time)
+	link      func(id string, ev LinkEvent, err error, at time.Time)
 	logErr    error
 	idx       *index.Index
 	dirty     []int32
@@ -203,7 +208,7 @@ func NewVirtual(cfg Config) (*Virtual, error) {
 	if cfg.Log != nil {
 		v.log = bufio.NewWriterSize(cfg.Log, 64<<10)
 	}
-	v.event, v.record, v.logFormat = cfg.Event, cfg.Record, cfg.LogFormat
+	v.event, v.record, v.link, v.logFormat = cfg.Event, cfg.Record, cfg.Link, cfg.LogFormat
 	var fd []faults.Device
 	var grp []int16
 	for g, bg := range cfg.Boards {
@@ -801,6 +806,9 @@ func (v *Virtual) connect(n int) {
 		now := v.s.Now()
 		if w, ok := v.window(dv); ok && w.Kind == faults.NetPartition {
 			v.logf(now, dv.id, "link-fail", "partition")
+			if v.link != nil {
+				v.link(dv.id, LinkFail, errPartition, now)
+			}
 			v.apply(n, dv.d.Disconnected(now))
 			return
 		}
@@ -808,6 +816,9 @@ func (v *Virtual) connect(n int) {
 		dv.sess++
 		dv.upAt, dv.downAt = now, now
 		v.logf(now, dv.id, "link-up", "")
+		if v.link != nil {
+			v.link(dv.id, LinkUp, nil, now)
+		}
 		v.sendAll(v.ctrl.Connected(dv.id, now))
 		v.apply(n, dv.d.Connected(now))
 		if l := v.late[int32(n)]; l != nil && l.gen != dv.gen && dv.online {
@@ -888,6 +899,13 @@ func (v *Virtual) linkDown(n int, why string) {
 	dv.sess++
 	dv.tr.conn = ConnDisconnected
 	v.logf(v.s.Now(), dv.id, "link-down", why)
+	if v.link != nil {
+		var err error
+		if why == string(faults.ReconnectWave) {
+			err = errReconnectWave
+		}
+		v.link(dv.id, LinkDown, err, v.s.Now())
+	}
 	at := v.s.Now().Add(v.linkDelay())
 	if at.Before(dv.upAt) {
 		at = dv.upAt

@@ -80,6 +80,21 @@ function chart(box, series, key, order, legend, now) {
 }
 
 // rows fills a table's body, or says "none" in it.
+// groupCharts draws one small chart per board and wave, from the points
+// that hold the groups.
+function groupCharts(box, series) {
+  const pts = series.filter(p => p.groups);
+  const names = [];
+  for (const p of pts) for (const g of p.groups) if (!names.includes(g.name)) names.push(g.name);
+  box.replaceChildren(...names.map(name => {
+    const svgBox = svg('svg', {class: 'chart', viewBox: '0 0 640 180', preserveAspectRatio: 'none', 'data-group': name});
+    const legend = el('div', {class: 'legend'});
+    const sub = pts.map(p => ({t: p.t, outcomes: (p.groups.find(g => g.name === name) || {outcomes: {}}).outcomes}));
+    chart(svgBox, sub, 'outcomes', outcomeOrder, legend, sub.length ? sub[sub.length - 1].outcomes : {});
+    return el('figure', {}, el('figcaption', {text: name}), svgBox, legend);
+  }));
+}
+
 function rows(table, items, cells) {
   const body = table.tBodies[0];
   if (!items.length) {
@@ -123,6 +138,7 @@ function render(s) {
   $('#links').replaceChildren(...[['sessions opened', l.up], ['failed dials', l.failed], ['sessions lost', l.lost], ['reconnects', l.reconnects]]
     .flatMap(([k, v]) => [el('dt', {text: k}), el('dd', {text: String(v)})]));
   rows($('#phase-table'), Object.entries(s.phases || {}).sort((a, b) => b[1] - a[1]), ([p, n]) => [td(p), td(n, 'num')]);
+  groupCharts($('#group-charts'), s.series || []);
   outcomeTable($('#board-table'), s.boards || [], 'board');
   outcomeTable($('#bywave-table'), s.by_wave || [], 'wave');
   if (s.plan) $('#plan').textContent = s.plan;
