@@ -20,6 +20,10 @@ var assets embed.FS
 // time run samples far more often than a page can draw.
 const minGap = 200 * time.Millisecond
 
+// writeTimeout bounds one event's write: a page that stops reading is cut
+// off instead of holding its stream's goroutine.
+const writeTimeout = 10 * time.Second
+
 // Handler serves the dashboard of l:
 //
 //	GET /                  the page (assets embedded in the binary)
@@ -90,6 +94,7 @@ func stream(ctx context.Context, w http.ResponseWriter, r *http.Request, l *Live
 			if err != nil {
 				return
 			}
+			_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout)) // a writer without deadlines writes unbounded
 			if _, err := fmt.Fprintf(w, "event: state\ndata: %s\n\n", data); err != nil {
 				return
 			}

@@ -1,8 +1,8 @@
 package fleet
 
 import (
-	"hash/fnv"
 	"math"
+	"math/rand/v2"
 	"time"
 )
 
@@ -22,21 +22,10 @@ type Diurnal struct {
 // On reports whether the pattern is set.
 func (d Diurnal) On() bool { return d.Period > 0 && d.Low < 1 }
 
-// threshold is device id's draw.
+// diurnalThreshold is device id's draw, from its own stream of seed (as
+// PowerOnDelay's jitter), the same whichever process runs it.
 func diurnalThreshold(seed uint64, id string) float64 {
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	x := mix(seed ^ h.Sum64() ^ 0x646975726e616c)
-	return float64(x>>11) / (1 << 53)
-}
-
-// mix is SplitMix64's finalizer.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ x>>31
+	return rand.New(rand.NewPCG(deviceSeed(seed, id), 0x646975726e616c)).Float64()
 }
 
 // offWindow is the first window, from the run's start, in which the
@@ -62,7 +51,7 @@ func (d Diurnal) offWindow(u float64, from time.Duration) (start, end time.Durat
 	}
 }
 
-// diurnalNext is device id's next off window ending after from.
+// next is device id's next off window ending after from.
 func (d Diurnal) next(seed uint64, id string, from time.Duration) (start, end time.Duration, ok bool) {
 	return d.offWindow(diurnalThreshold(seed, id), from)
 }

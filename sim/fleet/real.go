@@ -578,8 +578,10 @@ func (s *shell) next() (time.Time, bool) {
 	if f := &s.rd.faults; s.cycles < len(f.Cycles) {
 		take(s.r.start.Add(f.Cycles[s.cycles]))
 	}
-	if end, ok := s.slowEnd(s.r.cfg.Clock.Now()); ok {
-		take(end)
+	if len(s.rd.faults.Slow) > 0 { // no clock read per wait for the devices without
+		if end, ok := s.slowEnd(s.r.cfg.Clock.Now()); ok {
+			take(end)
+		}
 	}
 	if len(s.outQ) > 0 {
 		take(s.outQ[0].at)

@@ -536,12 +536,12 @@ func (v *Virtual) apply(n int, out device.Output) {
 	}
 	// 2. Disconnect.
 	if out.Disconnect {
-		v.linkDown(n, "closed by the agent")
+		v.linkDown(n, "closed by the agent", nil)
 	}
 	// 3. Reboot / Dead.
 	if !out.Reboot.IsZero() || out.Dead {
 		if dv.online {
-			v.linkDown(n, "power")
+			v.linkDown(n, "power", nil)
 		}
 		dv.gen++
 		v.dropAll(dv)
@@ -872,7 +872,7 @@ func (v *Virtual) reconnectWave(n int) {
 	}
 	now := v.s.Now()
 	v.logf(now, dv.id, "traffic", string(faults.ReconnectWave))
-	v.linkDown(n, string(faults.ReconnectWave))
+	v.linkDown(n, string(faults.ReconnectWave), errReconnectWave)
 	v.apply(n, dv.d.Disconnected(now))
 }
 
@@ -889,8 +889,9 @@ func (v *Virtual) bootStorm(n int) {
 }
 
 // linkDown closes device n's session; the controller learns it after the
-// Records already on their way.
-func (v *Virtual) linkDown(n int, why string) {
+// Records already on their way. cause is the error when the network ended
+// it, nil when the device closed it.
+func (v *Virtual) linkDown(n int, why string, cause error) {
 	dv := &v.devs[n]
 	if !dv.online {
 		return
@@ -900,11 +901,7 @@ func (v *Virtual) linkDown(n int, why string) {
 	dv.tr.conn = ConnDisconnected
 	v.logf(v.s.Now(), dv.id, "link-down", why)
 	if v.link != nil {
-		var err error
-		if why == string(faults.ReconnectWave) {
-			err = errReconnectWave
-		}
-		v.link(dv.id, LinkDown, err, v.s.Now())
+		v.link(dv.id, LinkDown, cause, v.s.Now())
 	}
 	at := v.s.Now().Add(v.linkDelay())
 	if at.Before(dv.upAt) {
